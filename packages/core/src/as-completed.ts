@@ -1,0 +1,74 @@
+import { LimitedRun } from './limited-run.js';
+import type { LimitedIterator, LimitOptions, Mapper, Settled, TaskSource } from './options.js';
+import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
+
+/**
+ * Runs tasks from `tasks` with at most `limit` running at once and yields their results in the order
+ * they finish (or in source order with `ordered: true`).
+ *
+ * The source is pulled only when a task can start, so it may be lazy or endless. The first failure
+ * fails fast: nothing new starts, in-flight tasks' signals abort, the source is closed, results that
+ * finished before the failure are still yielded, then the iterator throws that same error.
+ *
+ * @example
+ * ```ts
+ * const tasks = urls.map((url) => ({ signal }) => fetch(url, { signal }).then((r) => r.json()));
+ * for await (const data of limitedAsCompleted(tasks, 8)) console.log(data);
+ * ```
+ */
+export function limitedAsCompleted<TResult>(
+  tasks: TaskSource<TResult>,
+  limit: number,
+  options?: LimitOptions,
+): LimitedIterator<TResult> {
+  validateLimit(limit);
+  const resolved = resolveOptions(limit, options);
+  const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
+  return new LimitedRun<unknown, TResult>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: false, options: resolved });
+}
+
+/**
+ * Like `limitedAsCompleted`, but never throws for a task's failure: every task's outcome is yielded
+ * as `{ status: 'fulfilled', value, index }` or `{ status: 'rejected', reason, index }` and the run
+ * goes on. A source that throws (or yields a non-function) still ends the run with that error.
+ *
+ * @example
+ * ```ts
+ * for await (const outcome of limitedAsSettled(tasks, 4)) {
+ *   if (outcome.status === 'rejected') console.error(outcome.index, outcome.reason);
+ * }
+ * ```
+ */
+export function limitedAsSettled<TResult>(
+  tasks: TaskSource<TResult>,
+  limit: number,
+  options?: LimitOptions,
+): LimitedIterator<Settled<TResult>> {
+  validateLimit(limit);
+  const resolved = resolveOptions(limit, options);
+  const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
+  return new LimitedRun<unknown, Settled<TResult>>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: true, options: resolved });
+}
+
+/**
+ * Calls `mapper(item, context)` for each item of `items`, at most `limit` at once, and yields the
+ * results as they finish (or in source order with `ordered: true`). Fails fast like
+ * `limitedAsCompleted`.
+ *
+ * @example
+ * ```ts
+ * for await (const size of limitedMap(paths, 16, async (path) => (await stat(path)).size)) total += size;
+ * ```
+ */
+export function limitedMap<TInput, TResult>(
+  items: Iterable<TInput> | AsyncIterable<TInput>,
+  limit: number,
+  mapper: Mapper<TInput, TResult>,
+  options?: LimitOptions,
+): LimitedIterator<TResult> {
+  validateLimit(limit);
+  validateFunction(mapper, 'mapper');
+  const resolved = resolveOptions(limit, options);
+  const { iterator, isAsync } = getIterator<TInput>(items, 'items');
+  return new LimitedRun<TInput, TResult>({ iterator, isAsync, limit, mapper, isSettledMode: false, options: resolved });
+}

@@ -1,0 +1,29 @@
+/**
+ * @lac/core: run async tasks from any (lazy, endless) iterable with limited concurrency, and get each
+ * result as soon as it is ready.
+ *
+ * @example
+ * ```ts
+ * import { limitedAsCompleted } from '@lac/core';
+ *
+ * const tasks = urls.map((url) => ({ signal }: TaskContext) => fetch(url, { signal }));
+ * for await (const response of limitedAsCompleted(tasks, 8)) console.log(response.status);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { limitedAsCompleted, limitedAsSettled, limitedMap } from './as-completed.js';
+export { createLimiter } from './limiter.js';
+export type { Limiter, LimiterOptions } from './limiter.js';
+export { TimeoutError } from './errors.js';
+export type {
+  LimitedIterator,
+  LimitedStats,
+  LimitOptions,
+  Mapper,
+  RateOptions,
+  Settled,
+  Task,
+  TaskContext,
+  TaskSource,
+} from './options.js';

@@ -1,0 +1,86 @@
+/** What every task receives when it is started. */
+export interface TaskContext {
+  /**
+   * Aborts when the task should stop: the consumer stopped early, `options.signal` aborted,
+   * another task failed (fail-fast forms), or this task's `timeout` ran out.
+   * Pass it on to `fetch()`, streams, child processes and anything else that can be cancelled.
+   */
+  readonly signal: AbortSignal;
+  /** The task's position in the source, from 0. */
+  readonly index: number;
+}
+
+/** A not-yet-started unit of work. It is called at most once, when a slot is free. */
+export type Task<TResult> = (context: TaskContext) => TResult | PromiseLike<TResult>;
+
+/** Where tasks come from: any iterable or async iterable, lazy or endless. It is pulled only when a task can start. */
+export type TaskSource<TResult> = Iterable<Task<TResult>> | AsyncIterable<Task<TResult>>;
+
+/** A function applied to each item of a source by `limitedMap`. */
+export type Mapper<TInput, TResult> = (item: TInput, context: TaskContext) => TResult | PromiseLike<TResult>;
+
+/** How fast tasks may start: at most `limit` task starts in any window of `interval` milliseconds. */
+export interface RateOptions {
+  /** Task starts allowed per window. An integer >= 1. */
+  readonly limit: number;
+  /** The window, in milliseconds. A number > 0. */
+  readonly interval: number;
+}
+
+export interface LimitOptions {
+  /**
+   * Yield results in source order instead of completion order. The concurrency bound and the
+   * buffer still hold: a slow early task holds back delivery, and at most `limit + buffer`
+   * results are started but not yet consumed.
+   * @default false
+   */
+  readonly ordered?: boolean;
+  /**
+   * How many results may be started but not yet consumed beyond `limit`: no new task starts while
+   * `running + finished-but-unconsumed >= limit + buffer`. An integer >= 0, or `Infinity`.
+   * A slow consumer therefore holds back the work, and memory stays bounded.
+   * @default limit
+   */
+  readonly buffer?: number;
+  /**
+   * Stops the run: no new task starts, in-flight tasks' signals abort with `signal.reason`, the
+   * source is closed, and the pending or next `next()` rejects with `signal.reason`.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Milliseconds each task may run. When it runs out, the task's `context.signal` aborts, its slot
+   * frees, and its result is a `TimeoutError` (`name === 'TimeoutError'`). A number > 0.
+   * @default undefined (no timeout)
+   */
+  readonly timeout?: number;
+  /**
+   * At most `rate.limit` task starts in any `rate.interval` milliseconds (a sliding window).
+   * @default undefined (no rate limit)
+   */
+  readonly rate?: RateOptions;
+}
+
+/** Counters of a run, read at any time from `iterator.stats`. */
+export interface LimitedStats {
+  /** Tasks called so far. */
+  readonly started: number;
+  /** Tasks called whose promise has not settled yet. */
+  readonly running: number;
+  /** Tasks that fulfilled. */
+  readonly completed: number;
+  /** Tasks that rejected, threw or timed out. */
+  readonly failed: number;
+  /** Finished results waiting for the consumer. */
+  readonly buffered: number;
+}
+
+/** The async iterator the `limited*` functions return. */
+export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult> {
+  /** A snapshot of the run's counters. */
+  readonly stats: LimitedStats;
+}
+
+/** A task's outcome, as `limitedAsSettled` delivers it. */
+export type Settled<TResult> =
+  | { status: 'fulfilled'; value: TResult; index: number }
+  | { status: 'rejected'; reason: unknown; index: number };

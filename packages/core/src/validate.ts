@@ -1,0 +1,88 @@
+import type { LimitOptions, RateOptions } from './options.js';
+
+/** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
+export function describe(value: unknown): string {
+  let shown: string;
+  if (typeof value === 'string') shown = JSON.stringify(value);
+  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
+  else if (typeof value === 'bigint') shown = `${value}n`;
+  else if (typeof value === 'symbol') shown = value.toString();
+  else if (value !== null && typeof value === 'object') shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
+  else shown = String(value);
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return `\`${shown}\` (${type})`;
+}
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+function isCount(value: unknown, min: number): value is number {
+  return value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= min);
+}
+
+export function validateLimit(value: unknown, name = 'limit'): number {
+  if (!isCount(value, 1)) fail(`Expected \`${name}\` to be an integer >= 1 or Infinity, got ${describe(value)}`);
+  return value;
+}
+
+export function validateFunction(value: unknown, name: string): void {
+  if (typeof value !== 'function') fail(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+}
+
+export function getIterator<T>(source: unknown, name: string): { iterator: Iterator<T> | AsyncIterator<T>; isAsync: boolean } {
+  if (source !== null && source !== undefined) {
+    const asyncFactory = (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
+    if (typeof asyncFactory === 'function') {
+      return { iterator: asyncFactory.call(source) as AsyncIterator<T>, isAsync: true };
+    }
+    const syncFactory = (source as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (typeof syncFactory === 'function') {
+      return { iterator: syncFactory.call(source) as Iterator<T>, isAsync: false };
+    }
+  }
+  return fail(`Expected \`${name}\` to be an iterable or async iterable, got ${describe(source)}`);
+}
+
+export interface ResolvedOptions {
+  readonly ordered: boolean;
+  readonly window: number;
+  readonly signal: AbortSignal | undefined;
+  readonly timeout: number | undefined;
+  readonly rate: RateOptions | undefined;
+}
+
+export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
+  if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined };
+  if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
+  const { ordered = false, buffer = limit, signal, timeout, rate } = options as LimitOptions;
+  if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
+  if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
+  if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && !Number.isNaN(timeout))) {
+    fail(`Expected \`options.timeout\` to be a number of milliseconds > 0, got ${describe(timeout)}`);
+  }
+  if (rate !== undefined) {
+    if (rate === null || typeof rate !== 'object') fail(`Expected \`options.rate\` to be an object { limit, interval }, got ${describe(rate)}`);
+    if (!(Number.isInteger(rate.limit) && rate.limit >= 1)) fail(`Expected \`options.rate.limit\` to be an integer >= 1, got ${describe(rate.limit)}`);
+    if (!(typeof rate.interval === 'number' && rate.interval > 0 && Number.isFinite(rate.interval))) {
+      fail(`Expected \`options.rate.interval\` to be a finite number of milliseconds > 0, got ${describe(rate.interval)}`);
+    }
+  }
+  return {
+    ordered,
+    window: limit + buffer,
+    signal,
+    timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
+    rate: rate === undefined ? undefined : { limit: rate.limit, interval: rate.interval },
+  };
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  );
+}

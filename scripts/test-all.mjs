@@ -1,0 +1,48 @@
+// Runs every workspace package's `test` script in turn and sums the results that each vitest run
+// writes to <package>/test-results.json, ending with the plain line `N passed, N failed`.
+// A package whose run crashed without writing results counts as one failure, so nothing is lost silently.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const only = process.argv.slice(2);
+const packageDirs = ['packages', 'apps']
+  .flatMap((group) => (existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : []))
+  .filter((dir) => existsSync(join(dir, 'package.json')))
+  .sort();
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const lines = [];
+for (const dir of packageDirs) {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  if (!pkg.scripts?.test) continue;
+  if (only.length > 0 && !only.includes(pkg.name)) continue;
+  const resultsFile = join(dir, 'test-results.json');
+  rmSync(resultsFile, { force: true });
+  console.log(`\n=== ${pkg.name}: test ===`);
+  const run = spawnSync('pnpm', ['run', 'test'], { cwd: dir, stdio: 'inherit', env: process.env });
+  let p = 0;
+  let f = 0;
+  let s = 0;
+  if (existsSync(resultsFile)) {
+    const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    p = results.numPassedTests ?? 0;
+    f = results.numFailedTests ?? 0;
+    s = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
+    // A suite that failed to load has no failed tests but still failed.
+    const brokenSuites = (results.testResults ?? []).filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0).length;
+    f += brokenSuites;
+  }
+  if (run.status !== 0 && f === 0) f = 1;
+  passed += p;
+  failed += f;
+  skipped += s;
+  lines.push(`${pkg.name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
+}
+console.log('\n=== summary ===');
+for (const line of lines) console.log(line);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exitCode = failed > 0 || passed === 0 ? 1 : 0;

@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type ViteUserConfig } from 'vitest/config';
+
+const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
+
+/**
+ * The vitest config every workspace package shares: sibling `@lac/*` packages resolve to their
+ * sources (tests need no build of their dependencies), and each run writes `test-results.json`,
+ * which `scripts/test-all.mjs` sums into the closing `N passed, N failed` line.
+ */
+export function lacVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUserConfig {
+  return defineConfig({
+    resolve: {
+      alias: [
+        { find: /^@lac\/core$/, replacement: `${packagesDir}core/src/index.ts` },
+        { find: /^@lac\/node-streams$/, replacement: `${packagesDir}node-streams/src/index.ts` },
+        { find: /^@lac\/web-streams$/, replacement: `${packagesDir}web-streams/src/index.ts` },
+      ],
+    },
+    test: {
+      reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
+      testTimeout: 30_000,
+      ...overrides,
+    },
+  });
+}
