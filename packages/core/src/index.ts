@@ -16,6 +16,7 @@ export { limitedAsCompleted, limitedAsSettled, limitedMap } from './as-completed
 export { createLimiter } from './limiter.js';
 export type { Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
+export type { SlotSource } from './slots.js';
 export type {
   LimitedIterator,
   LimitedStats,

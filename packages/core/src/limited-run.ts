@@ -1,6 +1,7 @@
 import { TimeoutError, earlyExitReason, failFastReason } from './errors.js';
 import type { LimitedIterator, LimitedStats, Mapper, RateOptions, TaskContext } from './options.js';
 import { Queue } from './queue.js';
+import type { SlotSource } from './slots.js';
 import { describe, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
@@ -25,6 +26,8 @@ const kTrack = Symbol('track');
  */
 class Context implements TaskContext {
   readonly index: number;
+  /** The `options.slots` slot this task holds (unused without `slots`). */
+  slot: unknown;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -105,6 +108,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   readonly #timeout: number | undefined;
   readonly #rate: RateOptions | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #slots: SlotSource | undefined;
 
   #state = ACTIVE;
   #error: unknown;
@@ -134,6 +138,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #rateStarts: number[] | undefined;
   #rateHead = 0;
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `options.slots`: the slot held for the next start, when `#hasSlot`; at most one is asked for at a time. */
+  #slot: unknown;
+  #hasSlot = false;
+  #isAcquiring = false;
+  /** Aborts a pending `slots.acquire()` when the run stops. */
+  #slotController: AbortController | undefined;
 
   constructor(config: RunConfig<TItem>) {
     const { options } = config;
@@ -147,6 +157,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#timeout = options.timeout;
     this.#rate = options.rate;
     this.#signal = options.signal;
+    this.#slots = options.slots;
     if (this.#isOrdered) this.#heldBack = new Map();
     if (this.#rate !== undefined) this.#rateStarts = [];
     if (this.#signal !== undefined) {
@@ -213,6 +224,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         this.#running < this.#limit &&
         this.#running + this.#buffered < this.#window
       ) {
+        // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
+        if (this.#slots !== undefined && !this.#hasSlot && !this.#acquireSlot(this.#slots)) break;
         if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) break;
         if (this.#isAsync) {
           this.#pullAsync();
@@ -229,6 +242,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         }
         if (step.done) {
           this.#isSourceDone = true;
+          if (this.#hasSlot) this.#dropSlot();
           break;
         }
         this.#start(step.value);
@@ -255,7 +269,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   readonly #onPulled = (step: IteratorResult<TItem>): void => {
     this.#isPulling = false;
-    if (step.done) this.#isSourceDone = true;
+    if (step.done) {
+      this.#isSourceDone = true;
+      if (this.#hasSlot) this.#dropSlot();
+    }
     if (this.#state !== ACTIVE) {
       // The run stopped while this pull was pending: the item is dropped, and the deferred close happens now.
       this.#closeSource();
@@ -279,6 +296,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
+    if (this.#slots !== undefined) {
+      context.slot = this.#slot;
+      this.#slot = undefined;
+      this.#hasSlot = false;
+    }
     if (this.#timeout !== undefined) {
       context.startTimer(this.#timeout, this.#onTimeout);
       this.#live.add(context);
@@ -310,6 +332,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#running--;
     if (isFulfilled) this.#completed++;
     else this.#failed++;
+    if (this.#slots !== undefined) this.#releaseSlot(context.slot);
     // After a stop, late results are dropped; their rejections were handled here, so none is unhandled.
     if (this.#state !== ACTIVE) return;
 
@@ -427,6 +450,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#stopReason = reason;
     for (const context of this.#live) context[kAbort](reason);
     this.#live.clear();
+    if (this.#slots !== undefined) {
+      this.#slotController?.abort(reason);
+      if (this.#hasSlot) this.#dropSlot();
+    }
     this.#release();
     return this.#closeSource();
   }
@@ -456,6 +483,69 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     return undefined;
   }
+
+  /** Asks `options.slots` for the next start's slot; true when one is held now. */
+  #acquireSlot(slots: SlotSource): boolean {
+    if (this.#isAcquiring) return false;
+    this.#slotController ??= new AbortController();
+    let acquired: unknown;
+    try {
+      acquired = slots.acquire(this.#slotController.signal);
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+    if (!isThenable(acquired)) {
+      this.#slot = acquired;
+      this.#hasSlot = true;
+      return true;
+    }
+    this.#isAcquiring = true;
+    Promise.resolve(acquired).then(this.#onSlot, this.#onSlotFailed);
+    return false;
+  }
+
+  readonly #onSlot = (slot: unknown): void => {
+    this.#isAcquiring = false;
+    if (this.#state !== ACTIVE) {
+      // The run stopped while waiting: nothing will start, so the slot goes straight back.
+      this.#releaseSlot(slot);
+      return;
+    }
+    this.#slot = slot;
+    this.#hasSlot = true;
+    this.#pump();
+  };
+
+  readonly #onSlotFailed = (error: unknown): void => {
+    this.#isAcquiring = false;
+    // After a stop (the acquire was aborted) this is a no-op: the run already has its outcome.
+    this.#fail(error);
+  };
+
+  /** Gives back the slot held for a start that will not happen. */
+  #dropSlot(): void {
+    const slot = this.#slot;
+    this.#slot = undefined;
+    this.#hasSlot = false;
+    this.#releaseSlot(slot);
+  }
+
+  /** A release that fails while the run is active fails it; after the run ended there is no one left to tell. */
+  #releaseSlot(slot: unknown): void {
+    let released: unknown;
+    try {
+      released = this.#slots!.release(slot);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (isThenable(released)) Promise.resolve(released).then(undefined, this.#onReleaseFailed);
+  }
+
+  readonly #onReleaseFailed = (error: unknown): void => {
+    this.#fail(error);
+  };
 
   /** A task read its signal: abort it with the others on a stop (at once if the run already stopped). */
   [kTrack](context: Context): void {

@@ -1,3 +1,5 @@
+import type { SlotSource } from './slots.js';
+
 /** What every task receives when it is started. */
 export interface TaskContext {
   /**
@@ -58,6 +60,13 @@ export interface LimitOptions {
    * @default undefined (no rate limit)
    */
   readonly rate?: RateOptions;
+  /**
+   * A limit shared beyond this run (other runs, processes or machines): a task starts only when
+   * `limit` allows it and `slots.acquire()` handed out a slot, which is released when the task
+   * settles or times out. See `SlotSource`; `@lac/redis` provides one backed by Redis.
+   * @default undefined (only `limit` applies)
+   */
+  readonly slots?: SlotSource<any>;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */

@@ -1,4 +1,5 @@
 import type { LimitOptions, RateOptions } from './options.js';
+import type { SlotSource } from './slots.js';
 
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
 export function describe(value: unknown): string {
@@ -50,12 +51,13 @@ export interface ResolvedOptions {
   readonly signal: AbortSignal | undefined;
   readonly timeout: number | undefined;
   readonly rate: RateOptions | undefined;
+  readonly slots: SlotSource | undefined;
 }
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined };
+  if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
-  const { ordered = false, buffer = limit, signal, timeout, rate } = options as LimitOptions;
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots } = options as LimitOptions;
   if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
   if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
   if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
@@ -69,12 +71,19 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
       fail(`Expected \`options.rate.interval\` to be a finite number of milliseconds > 0, got ${describe(rate.interval)}`);
     }
   }
+  if (
+    slots !== undefined &&
+    (slots === null || typeof slots !== 'object' || typeof slots.acquire !== 'function' || typeof slots.release !== 'function')
+  ) {
+    fail(`Expected \`options.slots\` to be an object with \`acquire\` and \`release\` methods, got ${describe(slots)}`);
+  }
   return {
     ordered,
     window: limit + buffer,
     signal,
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
     rate: rate === undefined ? undefined : { limit: rate.limit, interval: rate.interval },
+    slots,
   };
 }
 

@@ -1,0 +1,24 @@
+/**
+ * Hands out and takes back slots of a limit that lives outside the run: a limit shared with other
+ * runs, processes or machines (`@lac/redis` keeps one in Redis). Pass it as `options.slots`; a task
+ * then starts only when the run's own `limit` allows it and the source handed out a slot.
+ *
+ * The run asks for one slot at a time, only when it could start a task, and before it pulls the next
+ * item (so a lazy source stays lazy). Each task holds its slot until it settles or times out; a slot
+ * the run cannot use (it stopped, or the source turned out to be done) is released at once.
+ */
+export interface SlotSource<TSlot = unknown> {
+  /**
+   * Resolves with a slot once one is free. `signal` aborts when the run stops while waiting: the
+   * source should then stop waiting and must not keep a slot for this call (a slot it still hands out
+   * is released at once, and a rejection after the stop is ignored). A rejection while the run is
+   * active fails the run with that error. The run passes the same signal to every call, so remove any
+   * listener you add to it once the call settles.
+   */
+  acquire(signal: AbortSignal): TSlot | PromiseLike<TSlot>;
+  /**
+   * Takes back a slot that `acquire` handed out; called once per slot. A throw or rejection while the
+   * run is active fails the run with that error; after the run stopped it is ignored.
+   */
+  release(slot: TSlot): void | PromiseLike<void>;
+}
