@@ -138,6 +138,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #rateStarts: number[] | undefined;
   #rateHead = 0;
   #rateTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `rate`: an item pulled while the window was full, started when it opens. */
+  #heldItem: TItem | undefined;
+  #isHolding = false;
   /** `options.slots`: the slot held for the next start, when `#hasSlot`; at most one is asked for at a time. */
   #slot: unknown;
   #hasSlot = false;
@@ -226,7 +229,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       ) {
         // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
         if (this.#slots !== undefined && !this.#hasSlot && !this.#acquireSlot(this.#slots)) break;
-        if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) break;
+        if (this.#isHolding) {
+          if (!this.#takeRateToken(this.#rate!)) break;
+          const item = this.#heldItem as TItem;
+          this.#isHolding = false;
+          this.#heldItem = undefined;
+          this.#start(item);
+          continue;
+        }
         if (this.#isAsync) {
           this.#pullAsync();
           break;
@@ -243,6 +253,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         if (step.done) {
           this.#isSourceDone = true;
           if (this.#hasSlot) this.#dropSlot();
+          break;
+        }
+        if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) {
+          this.#hold(step.value);
           break;
         }
         this.#start(step.value);
@@ -278,9 +292,22 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#closeSource();
       return;
     }
-    if (!step.done) this.#start(step.value);
+    if (!step.done) {
+      if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(step.value);
+      else this.#start(step.value);
+    }
     this.#pump();
   };
+
+  /**
+   * With `rate`, an item is pulled as soon as a slot is free and waits here for the window (at most
+   * one at a time): taking the token before pulling would keep a finished source from ending the run
+   * until the next window opened.
+   */
+  #hold(item: TItem): void {
+    this.#heldItem = item;
+    this.#isHolding = true;
+  }
 
   readonly #onPullFailed = (error: unknown): void => {
     this.#isPulling = false;
