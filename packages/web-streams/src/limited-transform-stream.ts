@@ -100,7 +100,7 @@ class Stage<TInput, TResult> {
             this.#rejectClose = reject;
           });
         },
-        abort: (reason) => this.#stop(reason, true),
+        abort: (reason) => this.#stop(reason, 'writable'),
       },
       options?.writableStrategy ?? defaultWritableStrategy,
     );
@@ -110,7 +110,7 @@ class Stage<TInput, TResult> {
           this.#readableController = controller;
         },
         pull: () => (this.#isFinished ? undefined : this.#run.next().then(this.#onStep, this.#onRunError)),
-        cancel: (reason) => this.#stop(reason, false),
+        cancel: (reason) => this.#stop(reason, 'readable'),
       },
       options?.readableStrategy ?? defaultReadableStrategy,
     );
@@ -125,7 +125,7 @@ class Stage<TInput, TResult> {
     const userSignal = options?.signal;
     if (userSignal !== undefined) {
       this.#userSignal = userSignal;
-      if (userSignal.aborted) this.#stop(userSignal.reason, true);
+      if (userSignal.aborted) this.#stop(userSignal.reason, 'signal');
       else userSignal.addEventListener('abort', this.#onUserAbort);
     }
   }
@@ -172,23 +172,28 @@ class Stage<TInput, TResult> {
     this.#rejectClose?.(error);
   };
 
-  /** Cancel, abort or `options.signal`: abort in-flight mappers with `reason` and error the other side. */
-  #stop(reason: unknown, isFromWritable: boolean): void {
+  /**
+   * Cancel, abort or `options.signal`: abort in-flight mappers with `reason` and error the side(s)
+   * that did not ask. The side that is already cancelling or aborting is left to its stream: erroring
+   * a writable from inside its own abort trips Node's implementation.
+   */
+  #stop(reason: unknown, from: 'readable' | 'writable' | 'signal'): void {
     if (this.#isFinished) return;
     this.#finish();
     this.#controller.abort(reason);
-    if (isFromWritable) this.#readableController.error(reason);
-    this.#writableController.error(reason);
+    if (from !== 'readable') this.#readableController.error(reason);
+    if (from !== 'writable') this.#writableController.error(reason);
+    // Releases a write held back by backpressure, which the writable's abort would otherwise wait for.
     this.#source.fail(reason);
     this.#rejectClose?.(reason);
   }
 
   readonly #onWritableAbort = (): void => {
-    this.#stop(this.#writableSignal!.reason, true);
+    this.#stop(this.#writableSignal!.reason, 'writable');
   };
 
   readonly #onUserAbort = (): void => {
-    this.#stop(this.#userSignal!.reason, true);
+    this.#stop(this.#userSignal!.reason, 'signal');
   };
 
   #finish(): void {

@@ -1,0 +1,506 @@
+// Behaviour checks for @lac/web-streams. Plain ESM with no test framework: vitest runs them on Node,
+// and the same file is bundled and run on Deno, Bun and in Chromium (see ../runtimes.test.ts).
+import { LimitedTransformStream, limitedReadableStream } from '@lac/web-streams';
+import {
+  atMost,
+  collect,
+  collector,
+  deepEqual,
+  deferred,
+  equal,
+  ok,
+  rejects,
+  settle,
+  streamOf,
+  throwsTypeError,
+  track,
+} from './assert.mjs';
+
+const range = (n) => Array.from({ length: n }, (_, i) => i);
+
+/** A mapper whose calls wait until the test settles them; records concurrency and signals. */
+function controlledMapper() {
+  const calls = [];
+  let running = 0;
+  let peak = 0;
+  const mapper = (item, context) => {
+    const gate = deferred();
+    running++;
+    peak = Math.max(peak, running);
+    calls.push({ item, context, signal: context.signal, gate });
+    return gate.promise.finally(() => {
+      running--;
+    });
+  };
+  return {
+    mapper,
+    calls,
+    get running() {
+      return running;
+    },
+    get peak() {
+      return peak;
+    },
+  };
+}
+
+/** A mapper that waits until its signal aborts, then rejects with the reason. */
+function hangingMapper(started) {
+  return (item, { signal }) => {
+    started.push({ item, signal });
+    return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  };
+}
+
+export const checks = [
+  {
+    name: 'LimitedTransformStream: pipeThrough maps every chunk and closes',
+    async run() {
+      const { items, writable } = collector();
+      await streamOf(range(50)).pipeThrough(new LimitedTransformStream(4, async (x) => x * 2)).pipeTo(writable);
+      deepEqual([...items].sort((a, b) => a - b), range(50).map((x) => x * 2));
+    },
+  },
+  {
+    name: 'LimitedTransformStream: accepts synchronous mappers and context.index follows input order',
+    async run() {
+      const { items, writable } = collector();
+      await streamOf(['a', 'b', 'c', 'd']).pipeThrough(new LimitedTransformStream(2, (x, { index }) => `${x}${index}`, { ordered: true })).pipeTo(writable);
+      deepEqual(items, ['a0', 'b1', 'c2', 'd3']);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: results come in completion order by default',
+    async run() {
+      const control = controlledMapper();
+      const stage = new LimitedTransformStream(4, control.mapper);
+      const out = collect(streamOf([0, 1, 2, 3]).pipeThrough(stage));
+      await settle();
+      equal(control.calls.length, 4, 'all four mappers started');
+      for (const order of [2, 0, 3, 1]) control.calls[order].gate.resolve(`r${order}`);
+      deepEqual(await out, ['r2', 'r0', 'r3', 'r1']);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: ordered: true enqueues in input order',
+    async run() {
+      const control = controlledMapper();
+      const out = collect(streamOf([0, 1, 2, 3]).pipeThrough(new LimitedTransformStream(4, control.mapper, { ordered: true })));
+      await settle();
+      for (const order of [3, 2, 1, 0]) control.calls[order].gate.resolve(`r${order}`);
+      deepEqual(await out, ['r0', 'r1', 'r2', 'r3']);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: never runs more than limit mappers at once, and reaches the limit',
+    async run() {
+      const control = controlledMapper();
+      const out = collect(streamOf(range(20)).pipeThrough(new LimitedTransformStream(3, control.mapper)));
+      let released = 0;
+      while (released < 20) {
+        await settle(1);
+        atMost(control.running, 3, 'mappers running at once');
+        const next = control.calls[released];
+        if (next === undefined) continue;
+        next.gate.resolve(next.item);
+        released++;
+      }
+      const results = await out;
+      equal(results.length, 20);
+      equal(control.peak, 3, 'peak concurrency');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: with a stalled reader, mappers stop at limit + buffer + readable queue and writes stop resolving',
+    async run() {
+      let started = 0;
+      const limit = 2;
+      const buffer = 1;
+      const stage = new LimitedTransformStream(limit, (x) => (started++, x), { buffer, readableStrategy: { highWaterMark: 1 } });
+      const writer = stage.writable.getWriter();
+      const writes = range(20).map((x) => track(writer.write(x)));
+      await settle(5);
+      ok(started >= limit, `it runs ahead of the reader (started ${started})`);
+      atMost(started, limit + buffer + 1, 'mappers started with nobody reading');
+      ok(!writes[19].isSettled, 'the last write is still pending');
+      ok(writer.desiredSize <= 0, 'the writable side reports backpressure');
+      const startedWhileStalled = started;
+      await settle(5);
+      equal(started, startedWhileStalled, 'no mapper starts while the reader is stalled');
+      const reader = stage.readable.getReader();
+      const results = [];
+      const closing = writer.close();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        results.push(value);
+      }
+      await closing;
+      equal(started, 20);
+      deepEqual(results.sort((a, b) => a - b), range(20));
+      ok(writes.every((write) => write.isFulfilled), 'every write resolved once read');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a slow sink holds back the whole pipeline (bounded mapper calls)',
+    async run() {
+      let started = 0;
+      const sinkGate = deferred();
+      const sink = new WritableStream({ write: () => sinkGate.promise });
+      const pipe = streamOf(range(1000)).pipeThrough(new LimitedTransformStream(4, (x) => (started++, Promise.resolve(x)))).pipeTo(sink);
+      await settle(10);
+      atMost(started, 20, 'mappers started before the sink took its first chunk');
+      ok(started >= 4, `the stage ran ahead of the sink (started ${started})`);
+      sinkGate.resolve();
+      await pipe;
+      equal(started, 1000);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: the readable closes only after every in-flight mapper settled and was enqueued',
+    async run() {
+      const control = controlledMapper();
+      const stage = new LimitedTransformStream(3, control.mapper);
+      const writer = stage.writable.getWriter();
+      for (const x of [0, 1, 2]) void writer.write(x);
+      const closing = track(writer.close());
+      const reader = stage.readable.getReader();
+      const readClosed = track(reader.closed);
+      const first = reader.read();
+      await settle();
+      equal(control.calls.length, 3);
+      control.calls[1].gate.resolve('b');
+      deepEqual(await first, { value: 'b', done: false });
+      control.calls[0].gate.resolve('a');
+      deepEqual(await reader.read(), { value: 'a', done: false });
+      const third = reader.read();
+      await settle();
+      ok(!closing.isSettled, 'writer.close() waits for the last mapper');
+      ok(!readClosed.isSettled, 'the readable is still open');
+      control.calls[2].gate.resolve('c');
+      deepEqual(await third, { value: 'c', done: false });
+      deepEqual(await reader.read(), { value: undefined, done: true });
+      await settle();
+      ok(closing.isFulfilled, 'writer.close() resolved');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: readable.cancel(reason) aborts in-flight mappers with that reason and starts nothing new',
+    async run() {
+      const started = [];
+      const stage = new LimitedTransformStream(2, hangingMapper(started));
+      const writer = stage.writable.getWriter();
+      const writes = range(6).map((x) => writer.write(x).catch((reason) => reason));
+      const reader = stage.readable.getReader();
+      const read = reader.read();
+      await settle();
+      equal(started.length, 2);
+      const reason = new Error('stop reading');
+      await reader.cancel(reason);
+      deepEqual(await read, { value: undefined, done: true });
+      for (const { signal } of started) {
+        ok(signal.aborted, 'in-flight signal aborted');
+        equal(signal.reason, reason, 'abort reason');
+      }
+      await settle();
+      equal(started.length, 2, 'nothing new started');
+      equal(await writes[5], reason, 'a pending write rejects with the reason');
+      equal(await rejects(writer.closed), reason, 'the writable side errors with the reason');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: writable.abort(reason) aborts in-flight mappers, even with a write held back, and errors the readable',
+    async run() {
+      const started = [];
+      const stage = new LimitedTransformStream(1, hangingMapper(started), { buffer: 0 });
+      const writer = stage.writable.getWriter();
+      const writes = range(4).map((x) => writer.write(x).catch((reason) => reason));
+      const reader = stage.readable.getReader();
+      const read = reader.read();
+      await settle();
+      equal(started.length, 1);
+      const reason = new Error('stop writing');
+      await writer.abort(reason);
+      equal(started[0].signal.reason, reason, 'in-flight mapper aborted with the reason');
+      equal(await rejects(read), reason, 'the pending read rejects with the reason');
+      equal(await writes[1], reason, 'the held-back write rejects with the reason');
+      await settle();
+      equal(started.length, 1, 'nothing new started');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: options.signal aborts in-flight mappers with its reason and errors both sides',
+    async run() {
+      const started = [];
+      const controller = new AbortController();
+      const stage = new LimitedTransformStream(2, hangingMapper(started), { signal: controller.signal });
+      const pipe = streamOf(range(10)).pipeThrough(stage).pipeTo(new WritableStream());
+      await settle();
+      equal(started.length, 2);
+      const reason = new Error('user abort');
+      controller.abort(reason);
+      equal(await rejects(pipe), reason, 'the pipeline rejects with the reason');
+      for (const { signal } of started) equal(signal.reason, reason);
+      equal(await rejects(stage.writable.getWriter().closed), reason, 'the writable side errored with the reason');
+      await settle();
+      equal(started.length, 2, 'nothing new started');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: an already-aborted options.signal errors both sides and starts nothing',
+    async run() {
+      let started = 0;
+      const reason = new Error('too late');
+      const stage = new LimitedTransformStream(2, () => started++, { signal: AbortSignal.abort(reason) });
+      equal(await rejects(stage.readable.getReader().read()), reason);
+      equal(await rejects(stage.writable.getWriter().write(1)), reason);
+      await settle();
+      equal(started, 0);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a mapper rejection errors both sides with that same error and aborts the others',
+    async run() {
+      const control = controlledMapper();
+      let sourceCancelReason;
+      const source = new ReadableStream({
+        start(controller) {
+          for (const x of range(5)) controller.enqueue(x);
+        },
+        cancel(reason) {
+          sourceCancelReason = reason;
+        },
+      });
+      const stage = new LimitedTransformStream(3, control.mapper);
+      const pipe = source.pipeThrough(stage).pipeTo(new WritableStream());
+      await settle();
+      equal(control.calls.length, 3);
+      const boom = new Error('boom');
+      control.calls[1].gate.reject(boom);
+      equal(await rejects(pipe), boom, 'the pipeline rejects with the mapper error');
+      await settle();
+      equal(sourceCancelReason, boom, 'the upstream source was cancelled with the mapper error');
+      ok(control.calls[0].signal.aborted && control.calls[2].signal.aborted, 'the other in-flight mappers were aborted');
+      equal(control.calls.length, 3, 'nothing new started');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a mapper that throws synchronously errors both sides with that error',
+    async run() {
+      const boom = new TypeError('bad chunk');
+      const stage = new LimitedTransformStream(2, (x) => {
+        if (x === 2) throw boom;
+        return x;
+      });
+      const writer = stage.writable.getWriter();
+      for (const x of range(4)) writer.write(x).catch(() => {});
+      const reader = stage.readable.getReader();
+      let error;
+      for (;;) {
+        try {
+          const { done } = await reader.read();
+          if (done) break;
+        } catch (reason) {
+          error = reason;
+          break;
+        }
+      }
+      equal(error, boom, 'the readable errors with the thrown error');
+      equal(await rejects(writer.closed), boom, 'the writable errors with the thrown error');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a mapper error reaches the writable side at once, even with nobody reading',
+    async run() {
+      const boom = new Error('failed while stalled');
+      const stage = new LimitedTransformStream(2, (x) => (x === 3 ? Promise.reject(boom) : Promise.resolve(x)), {
+        readableStrategy: { highWaterMark: 8 },
+      });
+      const writer = stage.writable.getWriter();
+      for (const x of range(6)) writer.write(x).catch(() => {});
+      equal(await rejects(writer.closed), boom, 'the writable errors without a read');
+      equal(await rejects(stage.readable.getReader().read()), boom, 'the readable errored too (queued results are dropped)');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: options.timeout errors both sides with a TimeoutError and aborts the slow mapper',
+    async run() {
+      const started = [];
+      const stage = new LimitedTransformStream(1, hangingMapper(started), { timeout: 5 });
+      const pipe = streamOf([1, 2]).pipeThrough(stage).pipeTo(new WritableStream());
+      const error = await rejects(pipe);
+      equal(error?.name, 'TimeoutError');
+      equal(started[0].signal.reason?.name, 'TimeoutError', 'the mapper signal aborted with the TimeoutError');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: an upstream error aborts in-flight mappers with it and errors the readable',
+    async run() {
+      const started = [];
+      const upstreamError = new Error('upstream broke');
+      let sourceController;
+      const source = new ReadableStream({
+        start(controller) {
+          sourceController = controller;
+          controller.enqueue(1);
+          controller.enqueue(2);
+        },
+      });
+      const readable = source.pipeThrough(new LimitedTransformStream(2, hangingMapper(started)));
+      const read = readable.getReader().read();
+      await settle();
+      equal(started.length, 2);
+      sourceController.error(upstreamError);
+      equal(await rejects(read), upstreamError);
+      for (const { signal } of started) equal(signal.reason, upstreamError);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: no unhandled rejection when a mapper fails and nobody reads or awaits',
+    async run() {
+      const stage = new LimitedTransformStream(2, () => Promise.reject(new Error('ignored')));
+      const writer = stage.writable.getWriter();
+      writer.write(1).catch(() => {});
+      writer.closed.catch(() => {});
+      // The harness fails this check if anything inside the stage leaves a rejection unhandled.
+      await settle(5);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: bad arguments throw a TypeError naming the argument, value and type',
+    async run() {
+      const id = (x) => x;
+      throwsTypeError(() => new LimitedTransformStream(0, id), ['`limit`', '`0` (number)']);
+      throwsTypeError(() => new LimitedTransformStream(1.5, id), ['`limit`', '`1.5` (number)']);
+      throwsTypeError(() => new LimitedTransformStream('8', id), ['`limit`', '`"8"` (string)']);
+      throwsTypeError(() => new LimitedTransformStream(2, 'id'), ['`mapper`', '`"id"` (string)']);
+      throwsTypeError(() => new LimitedTransformStream(2, id, 5), ['`options`', '`5` (number)']);
+      throwsTypeError(() => new LimitedTransformStream(2, id, { signal: {} }), ['`options.signal`']);
+      throwsTypeError(() => new LimitedTransformStream(2, id, { ordered: 'yes' }), ['`options.ordered`']);
+      throwsTypeError(() => new LimitedTransformStream(2, id, { buffer: -1 }), ['`options.buffer`', '`-1` (number)']);
+      throwsTypeError(() => new LimitedTransformStream(2, id, { writableStrategy: { highWaterMark: -1 } }), [
+        '`options.writableStrategy.highWaterMark`',
+        '`-1` (number)',
+      ]);
+      throwsTypeError(() => new LimitedTransformStream(2, id, { readableStrategy: 3 }), ['`options.readableStrategy`']);
+      // Infinity is a valid limit.
+      const { items, writable } = collector();
+      await streamOf([1, 2]).pipeThrough(new LimitedTransformStream(Number.POSITIVE_INFINITY, id)).pipeTo(writable);
+      equal(items.length, 2);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a bad-argument TypeError leaves no listener on options.signal',
+    async run() {
+      const controller = new AbortController();
+      let added = 0;
+      const signal = controller.signal;
+      const addEventListener = signal.addEventListener.bind(signal);
+      signal.addEventListener = (...args) => {
+        added++;
+        return addEventListener(...args);
+      };
+      throwsTypeError(() => new LimitedTransformStream(0, (x) => x, { signal }), ['`limit`']);
+      equal(added, 0);
+    },
+  },
+  {
+    name: 'limitedReadableStream: streams every task result and closes',
+    async run() {
+      const tasks = range(30).map((n) => async () => n * 3);
+      const out = await collect(limitedReadableStream(tasks, 5));
+      deepEqual(out.sort((a, b) => a - b), range(30).map((n) => n * 3));
+    },
+  },
+  {
+    name: 'limitedReadableStream: ordered: true streams in source order',
+    async run() {
+      const gates = range(4).map(() => deferred());
+      const stream = limitedReadableStream(gates.map((gate) => () => gate.promise), 4, { ordered: true });
+      const out = collect(stream);
+      await settle();
+      for (const i of [3, 1, 2, 0]) gates[i].resolve(i);
+      deepEqual(await out, [0, 1, 2, 3]);
+    },
+  },
+  {
+    name: 'limitedReadableStream: pulls tasks lazily, at most limit + buffer ahead of the reader',
+    async run() {
+      let pulled = 0;
+      function* tasks() {
+        for (let n = 0; n < 100; n++) {
+          pulled++;
+          yield () => n;
+        }
+      }
+      const stream = limitedReadableStream(tasks(), 2, { buffer: 3 });
+      await settle();
+      equal(pulled, 0, 'nothing pulled before the first read');
+      const reader = stream.getReader();
+      deepEqual(await reader.read(), { value: 0, done: false });
+      await settle();
+      atMost(pulled, 1 + 2 + 3, 'tasks pulled after one read');
+      await reader.cancel();
+    },
+  },
+  {
+    name: 'limitedReadableStream: cancel(reason) aborts in-flight tasks with that reason and closes the source',
+    async run() {
+      const started = [];
+      let isSourceClosed = false;
+      function* tasks() {
+        try {
+          for (let n = 0; ; n++) yield ({ signal }) => hangingMapper(started)(n, { signal });
+        } finally {
+          isSourceClosed = true;
+        }
+      }
+      const stream = limitedReadableStream(tasks(), 3);
+      const reader = stream.getReader();
+      const read = reader.read();
+      await settle();
+      equal(started.length, 3);
+      const reason = new Error('enough');
+      await reader.cancel(reason);
+      deepEqual(await read, { value: undefined, done: true });
+      await settle();
+      for (const { signal } of started) equal(signal.reason, reason);
+      ok(isSourceClosed, "the source generator's finally ran");
+      equal(started.length, 3, 'nothing new started');
+    },
+  },
+  {
+    name: 'limitedReadableStream: options.signal errors the stream with its reason and aborts in-flight tasks',
+    async run() {
+      const started = [];
+      const controller = new AbortController();
+      const tasks = range(10).map((n) => (context) => hangingMapper(started)(n, context));
+      const stream = limitedReadableStream(tasks, 2, { signal: controller.signal });
+      const reader = stream.getReader();
+      const read = reader.read();
+      await settle();
+      const reason = new Error('user abort');
+      controller.abort(reason);
+      equal(await rejects(read), reason);
+      for (const { signal } of started) equal(signal.reason, reason);
+      equal(started.length, 2);
+    },
+  },
+  {
+    name: 'limitedReadableStream: a task failure errors the stream with that same error',
+    async run() {
+      const boom = new Error('task failed');
+      const tasks = [() => 1, () => Promise.reject(boom), () => 3];
+      equal(await rejects(collect(limitedReadableStream(tasks, 1))), boom);
+    },
+  },
+  {
+    name: 'limitedReadableStream: bad arguments throw a TypeError naming the argument',
+    async run() {
+      throwsTypeError(() => limitedReadableStream([], 0), ['`limit`', '`0` (number)']);
+      throwsTypeError(() => limitedReadableStream(42, 2), ['`tasks`', '`42` (number)']);
+      throwsTypeError(() => limitedReadableStream([], 2, null), ['`options`', '`null` (null)']);
+      throwsTypeError(() => limitedReadableStream([], 2, { signal: 'x' }), ['`options.signal`', '`"x"` (string)']);
+    },
+  },
+];
