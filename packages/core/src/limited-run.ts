@@ -167,6 +167,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       if (this.#signal.aborted) this.#abort(this.#signal.reason);
       else this.#signal.addEventListener('abort', this.#onAbort);
     }
+    const slotsSignal = this.#slots?.signal;
+    if (slotsSignal !== undefined) {
+      if (slotsSignal.aborted) this.#fail(slotsSignal.reason);
+      else slotsSignal.addEventListener('abort', this.#onSlotsAbort);
+    }
   }
 
   [Symbol.asyncIterator](): this {
@@ -492,6 +497,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#rateTimer = undefined;
     }
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#slots?.signal?.removeEventListener('abort', this.#onSlotsAbort);
   }
 
   /** Calls the source's `return()` so it frees its resources (a generator's `finally` runs). */
@@ -542,6 +548,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#slot = slot;
     this.#hasSlot = true;
     this.#pump();
+  };
+
+  /** The slot source can no longer vouch for the slots it handed out: fail fast with its reason. */
+  readonly #onSlotsAbort = (): void => {
+    this.#fail(this.#slots!.signal!.reason);
   };
 
   readonly #onSlotFailed = (error: unknown): void => {

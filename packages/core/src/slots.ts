@@ -21,4 +21,11 @@ export interface SlotSource<TSlot = unknown> {
    * run is active fails the run with that error; after the run stopped it is ignored.
    */
   release(slot: TSlot): void | PromiseLike<void>;
+  /**
+   * Aborts when the source can no longer vouch for the slots it handed out (for example its
+   * connection to the shared store is lost, so running tasks may no longer hold their slots): every
+   * run using it then fails fast with `signal.reason`, aborting its in-flight tasks.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
 }

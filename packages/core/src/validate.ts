@@ -77,6 +77,9 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   ) {
     fail(`Expected \`options.slots\` to be an object with \`acquire\` and \`release\` methods, got ${describe(slots)}`);
   }
+  if (slots?.signal !== undefined && !isAbortSignal(slots.signal)) {
+    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slots.signal)}`);
+  }
   return {
     ordered,
     window: limit + buffer,

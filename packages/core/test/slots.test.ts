@@ -393,4 +393,38 @@ describe('options.slots', () => {
     expect(out).toEqual([1]);
     await flush();
   });
+  it('fails fast with the reason of the slot source signal, aborting in-flight tasks', async () => {
+    const controller = new AbortController();
+    let held = 0;
+    const slots: SlotSource = {
+      acquire: () => ++held,
+      release: () => {
+        held--;
+      },
+      signal: controller.signal,
+    };
+    const aborted: unknown[] = [];
+    const tasks = [1, 2].map(() => ({ signal }: TaskContext) =>
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => {
+          aborted.push(signal.reason);
+          reject(signal.reason);
+        }),
+      ),
+    );
+    const iterator = limitedAsCompleted(tasks, 4, { slots });
+    const next = iterator.next();
+    await flush();
+    expect(held).toBe(2);
+    const lost = new Error('lease lost');
+    controller.abort(lost);
+    await expect(next).rejects.toBe(lost);
+    expect(aborted).toHaveLength(2);
+    await flush();
+    expect(held).toBe(0);
+    await expect(limitedAsCompleted(tasks, 1, { slots }).next()).rejects.toBe(lost);
+    expect(() => limitedAsCompleted([], 1, { slots: { ...slots, signal: 'no' } } as never)).toThrow(
+      'Expected `options.slots.signal` to be an AbortSignal, got `"no"` (string)',
+    );
+  });
 });
