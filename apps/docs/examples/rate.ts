@@ -1,0 +1,16 @@
+import { limitedAsCompleted } from '@lac/core';
+
+// An API that allows 3 calls per 200 ms: at most 3 task starts in any 200 ms window.
+const startedAt = performance.now();
+const starts: number[] = [];
+const tasks = Array.from({ length: 9 }, (_, index) => () => {
+  starts.push(performance.now() - startedAt);
+  return index;
+});
+
+for await (const _ of limitedAsCompleted(tasks, 9, { rate: { limit: 3, interval: 200 } })) {
+  // consume
+}
+// Count the starts in each 200 ms window after the first start of each group.
+const busiest = Math.max(...starts.map((t) => starts.filter((s) => s >= t && s < t + 200).length));
+console.log(`${starts.length} tasks started; at most ${busiest} in any 200 ms window`);
