@@ -1,0 +1,144 @@
+import { type ChildProcessByStdio, spawn, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioPipe } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { constants } from 'node:os';
+import type { RenderedCommand } from './template.js';
+
+/** How long a job has to exit after SIGTERM before it gets SIGKILL. */
+export const KILL_GRACE_MS = 1000;
+
+// Each job leads its own process group (detached), so a timeout or Ctrl-C reaches whatever the
+// job started too (`sh -c 'a; b'` forks), and no grandchild outlives lac's stop.
+const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe> = {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  detached: true,
+};
+
+function failedToStart(startedAt: number, message: string, sink: OutputSink | undefined): JobOutcome {
+  const buffer = Buffer.from(message);
+  if (sink !== undefined) sink.data('stderr', buffer);
+  return { exitCode: 126, signal: 0, isTimedOut: false, startedAt, runtime: 0, stdout: [], stderr: sink === undefined ? [buffer] : [], received: 0 };
+}
+
+/** Where a running job's output goes as it arrives (`--line-buffer`); grouped mode collects it instead. */
+export interface OutputSink {
+  data(stream: 'stdout' | 'stderr', chunk: Buffer): void;
+}
+
+/** One finished attempt of a job. */
+export interface JobOutcome {
+  /** Exit code; -1 when lac killed it for its timeout (as GNU parallel's joblog shows). */
+  readonly exitCode: number;
+  /** The number of the signal that ended it, 0 if none. */
+  readonly signal: number;
+  readonly isTimedOut: boolean;
+  /** Start time, ms since the epoch. */
+  readonly startedAt: number;
+  /** Run time in ms. */
+  readonly runtime: number;
+  readonly stdout: Buffer[];
+  readonly stderr: Buffer[];
+  /** Bytes the job wrote to stdout. */
+  readonly received: number;
+}
+
+/** A spawned job: its process group can be signalled until it has exited. */
+export class RunningJob {
+  readonly done: Promise<JobOutcome>;
+  #pid: number | undefined;
+  #isExited = false;
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #isTimedOut = false;
+
+  constructor(command: RenderedCommand, timeoutMs: number | undefined, sink: OutputSink | undefined) {
+    const startedAt = Date.now();
+    const started = performance.now();
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child =
+        command.argv === undefined
+          ? spawn('/bin/sh', ['-c', command.line], SPAWN_OPTIONS)
+          : spawn(command.argv[0]!, command.argv.slice(1), SPAWN_OPTIONS);
+    } catch (error) {
+      // spawn() throws at once for arguments it cannot pass (a NUL byte): that job fails like a shell's 126.
+      this.#isExited = true;
+      this.done = Promise.resolve(failedToStart(startedAt, `lac: cannot run ${command.line}: ${(error as Error).message}\n`, sink));
+      return;
+    }
+    this.#pid = child.pid;
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let received = 0;
+    if (sink === undefined) {
+      child.stdout.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        stdout.push(chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    } else {
+      child.stdout.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        sink.data('stdout', chunk);
+      });
+      child.stderr.on('data', (chunk: Buffer) => sink.data('stderr', chunk));
+    }
+    if (timeoutMs !== undefined) {
+      this.#timeoutTimer = setTimeout(() => {
+        this.#isTimedOut = true;
+        this.terminate();
+      }, timeoutMs);
+    }
+    this.done = new Promise((resolve) => {
+      let isSettled = false;
+      const finish = (exitCode: number, signal: number) => {
+        if (isSettled) return;
+        isSettled = true;
+        this.#isExited = true;
+        clearTimeout(this.#timeoutTimer);
+        clearTimeout(this.#killTimer);
+        resolve({
+          exitCode: this.#isTimedOut ? -1 : exitCode,
+          signal,
+          isTimedOut: this.#isTimedOut,
+          startedAt,
+          runtime: performance.now() - started,
+          stdout,
+          stderr,
+          received,
+        });
+      };
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        // Only a failed spawn (no such program, not executable) lands here; the shell would say 127/126.
+        const message = `lac: ${command.argv?.[0] ?? '/bin/sh'}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`;
+        const buffer = Buffer.from(message);
+        if (sink === undefined) stderr.push(buffer);
+        else sink.data('stderr', buffer);
+        finish(error.code === 'ENOENT' ? 127 : 126, 0);
+      });
+      child.on('close', (code, signal) => {
+        finish(code ?? 0, signal === null ? 0 : (constants.signals[signal] ?? 0));
+      });
+    });
+  }
+
+  /** SIGTERM to the job's process group, then SIGKILL if it has not exited after a grace period. */
+  terminate(): void {
+    if (this.#isExited || this.#killTimer !== undefined) return;
+    this.#signal('SIGTERM');
+    this.#killTimer = setTimeout(() => this.kill(), KILL_GRACE_MS);
+  }
+
+  /** SIGKILL to the job's process group. */
+  kill(): void {
+    if (!this.#isExited) this.#signal('SIGKILL');
+  }
+
+  #signal(signal: NodeJS.Signals): void {
+    if (this.#pid === undefined) return;
+    try {
+      process.kill(-this.#pid, signal);
+    } catch {
+      // Already gone (ESRCH): nothing to stop.
+    }
+  }
+}

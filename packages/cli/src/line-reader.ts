@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+
+const DONE: IteratorResult<string> = { value: undefined, done: true };
+
+/**
+ * Reads a stream as lines (or NUL-separated records), one `next()` at a time. It reads a chunk
+ * only when the lines before it are taken, so the stream's own backpressure holds and a
+ * 10-million-line input stays in flat memory; and it hands out each line as soon as its separator
+ * arrives, so jobs start before the input ends (`tail -f log | lac ...`).
+ *
+ * `stop()` ends it early: a pending `next()` resolves as done and the stream is destroyed, so a
+ * run can finish while the input is still open.
+ */
+export class LineReader implements AsyncIterableIterator<string> {
+  readonly #stream: Readable;
+  readonly #separator: number;
+  #lines: string[] = [];
+  #head = 0;
+  #rest: Buffer | undefined;
+  #isEnded = false;
+  #isStopped = false;
+  #error: unknown;
+  #waiter: { resolve(result: IteratorResult<string>): void; reject(reason: unknown): void } | undefined;
+  /** Lines handed out so far. */
+  count = 0;
+
+  constructor(stream: Readable, separator: '\n' | '\0') {
+    this.#stream = stream;
+    this.#separator = separator.charCodeAt(0);
+    stream.on('readable', this.#onReadable);
+    stream.on('end', this.#onEnd);
+    stream.on('error', this.#onError);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<string>> {
+    const line = this.#take();
+    if (line !== undefined) return Promise.resolve({ value: line, done: false });
+    if (this.#error !== undefined) {
+      const error = this.#error;
+      this.#error = undefined;
+      this.stop();
+      return Promise.reject(error);
+    }
+    if (this.#isEnded || this.#isStopped) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<string>> {
+    this.stop();
+    return Promise.resolve(DONE);
+  }
+
+  /** Stops reading: no more lines, a pending `next()` resolves as done, the stream is released. */
+  stop(): void {
+    if (this.#isStopped) return;
+    this.#isStopped = true;
+    this.#lines = [];
+    this.#head = 0;
+    this.#rest = undefined;
+    this.#stream.off('readable', this.#onReadable);
+    this.#stream.off('end', this.#onEnd);
+    this.#stream.off('error', this.#onError);
+    // A late error from the destroyed stream has nowhere to go.
+    this.#stream.on('error', () => {});
+    this.#stream.destroy();
+    this.#wake();
+  }
+
+  #take(): string | undefined {
+    for (;;) {
+      if (this.#head < this.#lines.length) {
+        this.count++;
+        return this.#lines[this.#head++];
+      }
+      if (this.#isStopped || this.#isEnded) return undefined;
+      const chunk = this.#stream.read() as Buffer | string | null;
+      if (chunk === null) return undefined;
+      this.#split(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    }
+  }
+
+  #split(chunk: Buffer): void {
+    if (this.#head >= this.#lines.length) {
+      this.#lines = [];
+      this.#head = 0;
+    }
+    const data = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+    this.#rest = undefined;
+    const separator = this.#separator;
+    let start = 0;
+    let at = data.indexOf(separator);
+    while (at !== -1) {
+      // A separator byte never occurs inside a UTF-8 sequence, so decoding each line alone is safe.
+      this.#lines.push(data.toString('utf8', start, at));
+      start = at + 1;
+      at = data.indexOf(separator, start);
+    }
+    if (start < data.length) this.#rest = data.subarray(start);
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    if (waiter === undefined) return;
+    const line = this.#take();
+    if (line !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve({ value: line, done: false });
+    } else if (this.#error !== undefined) {
+      this.#waiter = undefined;
+      const error = this.#error;
+      this.#error = undefined;
+      waiter.reject(error);
+    } else if (this.#isEnded || this.#isStopped) {
+      this.#waiter = undefined;
+      waiter.resolve(DONE);
+    }
+  }
+
+  readonly #onReadable = (): void => {
+    this.#wake();
+  };
+
+  readonly #onEnd = (): void => {
+    // Drain what is still buffered, then the last line if it had no separator.
+    for (let chunk = this.#stream.read() as Buffer | null; chunk !== null; chunk = this.#stream.read() as Buffer | null) {
+      this.#split(chunk);
+    }
+    if (this.#rest !== undefined && this.#rest.length > 0) {
+      if (this.#head >= this.#lines.length) {
+        this.#lines = [];
+        this.#head = 0;
+      }
+      this.#lines.push(this.#rest.toString('utf8'));
+    }
+    this.#rest = undefined;
+    this.#isEnded = true;
+    this.#wake();
+  };
+
+  readonly #onError = (error: unknown): void => {
+    this.#error = error;
+    this.#wake();
+  };
+}
+
+/** A fixed list of items (`::: a b c`) that can be stopped like a `LineReader`. */
+export class ListSource implements IterableIterator<string> {
+  readonly #items: readonly string[];
+  #next = 0;
+  #isStopped = false;
+
+  constructor(items: readonly string[]) {
+    this.#items = items;
+  }
+
+  get count(): number {
+    return this.#next;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<string> {
+    if (this.#isStopped || this.#next >= this.#items.length) return DONE;
+    return { value: this.#items[this.#next++]!, done: false };
+  }
+
+  return(): IteratorResult<string> {
+    this.stop();
+    return DONE;
+  }
+
+  stop(): void {
+    this.#isStopped = true;
+  }
+}
+
+export type ItemSource = LineReader | ListSource;

@@ -1,0 +1,268 @@
+import { mkdirSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { Command, CommanderError, Option } from 'commander';
+import packageJson from '../package.json';
+import { runDemo } from './demo.js';
+import { UrlFetcher } from './fetch-urls.js';
+import { defaultJobs, type Halt, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
+import { JobRunner } from './run-jobs.js';
+import { openSource, splitList, UsageError } from './sources.js';
+
+/** Where `main` reads and writes; the process's own streams by default. */
+export interface MainIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+const EXIT_USAGE = 255;
+
+const RUN_EXAMPLES = `
+Replacement strings (substituted shell-quoted; with none, the item is appended):
+  {}    the item                      {.}   the item without its extension
+  {/}   basename                      {//}  dirname
+  {/.}  basename without extension    {#}   job number, from 1
+  {%}   job slot, from 1 to -j
+
+Examples:
+  ls *.png | lac -j 4 convert {} {.}.jpg          convert files, 4 at a time
+  lac -k echo {#}: {} ::: a b c                   keep input order
+  lac -a hosts.txt --retries 3 --timeout 10 ssh {} uptime
+  tail -f queue.log | lac --line-buffer --tag ./process.sh
+  find . -name '*.log' -print0 | lac -0 --joblog jobs.tsv gzip
+  seq 100 | lac --halt now,fail=1 --bar ./test.sh {}
+  lac --dry-run mv {} {.}.txt ::: a.md b.md        print the commands, run nothing
+
+Commands:
+  lac fetch [options] [URL...]   GET many URLs in-process (see lac fetch --help)
+  lac demo                       the 100-task limited_as_completed demo
+
+Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;
+the failing job's status after --halt; 130/143 after SIGINT/SIGTERM; 255 usage or other errors.`;
+
+const FETCH_EXAMPLES = `
+Output: one JSON line per URL: {"url","status","bytes","ms","error"?,"attempts","file"?}
+and a summary line on stderr. A URL fails on a network error, a timeout or an HTTP status >= 400;
+network errors, timeouts, 429 and 5xx are retried (--retries), waiting --backoff ms, doubled each
+time (or the server's Retry-After).
+
+Examples:
+  lac fetch -j 32 < urls.txt > results.jsonl
+  lac fetch -o downloads --retries 3 --timeout 20 < urls.txt
+  lac fetch -k --rate 10/s https://example.com/a https://example.com/b
+  lac fetch --bar -a urls.txt | jq -r 'select(.error) | .url'
+
+Exit status: the number of failed URLs, capped at 101; 130/143 after SIGINT/SIGTERM; 255 usage errors.`;
+
+interface RunFlags {
+  jobs: number;
+  keepOrder?: boolean;
+  argFile?: string;
+  null?: boolean;
+  lineBuffer?: boolean;
+  tag?: boolean;
+  halt: Halt;
+  retries: number;
+  timeout?: number;
+  joblog?: string;
+  bar?: boolean;
+  dryRun?: boolean;
+  rate?: Rate;
+}
+
+interface FetchFlags {
+  jobs: number;
+  keepOrder?: boolean;
+  argFile?: string;
+  null?: boolean;
+  retries: number;
+  backoff: number;
+  timeout?: number;
+  rate?: Rate;
+  outputDir?: string;
+  bar?: boolean;
+}
+
+function configure(command: Command, io: MainIo): Command {
+  return command
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // One line, named after the program: "lac: unknown option '--bogus'".
+      outputError: (text, write) => write(`lac: ${text.replace(/^error: /, '')}`),
+    });
+}
+
+function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => void): Command {
+  return configure(new Command('lac'), io)
+    .usage('[options] [--] COMMAND TEMPLATE... [::: ITEM...]')
+    .description(
+      'Run COMMAND once per input item (stdin lines, -a FILE or ::: items), up to -j at once,\nprinting each job\'s output whole when it ends.',
+    )
+    .version(packageJson.version, '-V, --version', 'print the version (e.g. lac --version)')
+    .helpOption('-h, --help', 'show this help (e.g. lac --help)')
+    .option('-j, --jobs <n>', 'jobs at once; 0 = unlimited (e.g. -j 8)', parseJobs, defaultJobs())
+    .option('-k, --keep-order', 'print output in input order, not completion order (e.g. -k)')
+    .option('-a, --arg-file <file>', 'read items from FILE instead of stdin (e.g. -a urls.txt)')
+    .option('-0, --null', 'items are NUL-separated, as from find -print0 (e.g. -0)')
+    .option('--line-buffer', 'print output a line at a time as jobs write it (e.g. --line-buffer)')
+    .option('--tag', 'prefix each output line with the item and a tab (e.g. --tag)')
+    .option('--halt <when>', 'never | now,fail=N (kill running jobs) | soon,fail=N (let them finish) (e.g. --halt now,fail=1)', parseHalt, { when: 'never' } as Halt)
+    .option('--retries <n>', 'run a failing job up to N times in all, as GNU parallel (e.g. --retries 3)', parseCount, 0)
+    .option('--timeout <seconds>', 'SIGTERM a job after SECONDS, SIGKILL 1 s later (e.g. --timeout 30)', parseSeconds)
+    .option('--joblog <file>', "write GNU parallel's tab-separated job log to FILE, - for stdout (e.g. --joblog jobs.tsv)")
+    .option('--bar', 'progress bar (done/total, rate, ETA) on stderr when it is a terminal (e.g. --bar)')
+    .option('--dry-run', 'print the commands that would run, run nothing (e.g. --dry-run)')
+    .option('--rate <n/unit>', 'start at most N jobs per second (/s), minute (/m) or hour (/h) (e.g. --rate 5/s)', parseRate)
+    .argument('[command...]', 'the command template, then optionally ::: and the items')
+    .passThroughOptions()
+    .addHelpText('after', RUN_EXAMPLES)
+    .action((words: string[], flags: RunFlags) => onRun(words, flags));
+}
+
+function fetchProgram(io: MainIo, onFetch: (urls: string[], flags: FetchFlags) => void): Command {
+  return configure(new Command('lac fetch'), io)
+    .usage('[options] [URL...]')
+    .description('GET each URL (stdin lines, -a FILE or arguments) in-process, up to -j at once, and print one JSON line per URL.')
+    .helpOption('-h, --help', 'show this help (e.g. lac fetch --help)')
+    .option('-j, --jobs <n>', 'requests at once; 0 = unlimited (e.g. -j 64)', parseJobs, 16)
+    .option('-k, --keep-order', 'print results in input order (e.g. -k)')
+    .option('-a, --arg-file <file>', 'read URLs from FILE instead of stdin (e.g. -a urls.txt)')
+    .option('-0, --null', 'URLs are NUL-separated (e.g. -0)')
+    .option('--retries <n>', 'try a URL up to N times in all on network errors, timeouts, 429 and 5xx (e.g. --retries 3)', parseCount, 0)
+    .option('--backoff <ms>', 'wait before the first retry, doubled for each next one (e.g. --backoff 500)', parseMilliseconds, 250)
+    .option('--timeout <seconds>', 'give up an attempt after SECONDS (e.g. --timeout 10)', parseSeconds)
+    .option('--rate <n/unit>', 'start at most N requests per second (/s), minute (/m) or hour (/h) (e.g. --rate 20/s)', parseRate)
+    .option('-o, --output-dir <dir>', 'save each 2xx body in DIR, named after the URL path (e.g. -o downloads)')
+    .option('--bar', 'progress bar on stderr when it is a terminal (e.g. --bar)')
+    .argument('[url...]', 'URLs to fetch instead of reading them')
+    .addHelpText('after', FETCH_EXAMPLES)
+    .action((urls: string[], flags: FetchFlags) => onFetch(urls, flags));
+}
+
+function onSignals(handler: (signal: 'SIGINT' | 'SIGTERM') => void): () => void {
+  const onInt = () => handler('SIGINT');
+  const onTerm = () => handler('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+}
+
+/** Parses `argv` (without node and the script) and runs it; resolves with the exit status. */
+function parse(program: Command, argv: readonly string[]): number | undefined {
+  try {
+    program.parse([...argv], { from: 'user' });
+    return undefined;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+/**
+ * The `lac` program: `lac [options] COMMAND...`, `lac fetch`, `lac demo`. Resolves with the exit
+ * status rather than exiting, so output is flushed and tests can call it.
+ */
+export async function main(argv: readonly string[], io: MainIo = process): Promise<number> {
+  try {
+    if (argv[0] === 'demo') {
+      let isRun = false;
+      const program = configure(new Command('lac demo'), io)
+        .description('Run the limited_as_completed demo: 100 tasks, task n sleeps 1/n s, at most 10 at once.')
+        .helpOption('-h, --help', 'show this help (e.g. lac demo --help)')
+        .action(() => {
+          isRun = true;
+        });
+      const status = parse(program, argv.slice(1));
+      if (status !== undefined || !isRun) return status ?? 0;
+      return await runDemo(io.stdout);
+    }
+
+    if (argv[0] === 'fetch') {
+      let request: { urls: string[]; flags: FetchFlags } | undefined;
+      const status = parse(fetchProgram(io, (urls, flags) => (request = { urls, flags })), argv.slice(1));
+      if (status !== undefined || request === undefined) return status ?? 0;
+      const { urls, flags } = request;
+      const list = urls[0] === ':::' ? urls.slice(1) : urls;
+      const source = openSource({ argFile: flags.argFile, list: list.length > 0 ? list : undefined, isNull: flags.null, stdin: io.stdin });
+      if (flags.outputDir !== undefined) {
+        try {
+          mkdirSync(flags.outputDir, { recursive: true });
+        } catch (error) {
+          source.stop();
+          throw new UsageError(`cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`);
+        }
+      }
+      const fetcher = new UrlFetcher(
+        source,
+        {
+          jobs: flags.jobs,
+          keepOrder: flags.keepOrder === true,
+          retries: flags.retries,
+          backoffMs: flags.backoff,
+          timeoutMs: flags.timeout,
+          rate: flags.rate,
+          outputDir: flags.outputDir,
+          bar: flags.bar === true,
+        },
+        io,
+      );
+      const off = onSignals((signal) => fetcher.interrupt(signal));
+      try {
+        return await fetcher.run();
+      } finally {
+        off();
+      }
+    }
+
+    let request: { words: string[]; flags: RunFlags } | undefined;
+    const status = parse(runProgram(io, (words, flags) => (request = { words, flags })), argv);
+    if (status !== undefined || request === undefined) return status ?? 0;
+    const { words, flags } = request;
+    const { command, list } = splitList(words);
+    if (command.length === 0) throw new UsageError('missing command (try lac --help)');
+    const source = openSource({ argFile: flags.argFile, list, isNull: flags.null, stdin: io.stdin });
+    const runner = new JobRunner(
+      command,
+      source,
+      {
+        jobs: flags.jobs,
+        keepOrder: flags.keepOrder === true,
+        lineBuffer: flags.lineBuffer === true,
+        tag: flags.tag === true,
+        halt: flags.halt,
+        retries: flags.retries,
+        timeoutMs: flags.timeout,
+        joblog: flags.joblog,
+        bar: flags.bar === true,
+        dryRun: flags.dryRun === true,
+        rate: flags.rate,
+      },
+      io,
+    );
+    const onOutputError = () => runner.outputBroken();
+    io.stdout.on('error', onOutputError);
+    const off = onSignals((signal) => runner.interrupt(signal));
+    try {
+      return await runner.run();
+    } catch (error) {
+      source.stop();
+      throw error;
+    } finally {
+      off();
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`lac: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`lac: ${(error as Error)?.message ?? String(error)}\n`);
+    return EXIT_USAGE;
+  }
+}

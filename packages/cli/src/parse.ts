@@ -1,0 +1,65 @@
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError } from 'commander';
+
+/** `-j N`: an integer >= 0; 0 means no limit. */
+export function parseJobs(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), got \`${value}\`.`);
+  const jobs = Number(value);
+  return jobs === 0 ? Number.POSITIVE_INFINITY : jobs;
+}
+
+export function defaultJobs(): number {
+  return availableParallelism();
+}
+
+/** `--retries N`: an integer >= 0. */
+export function parseCount(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0, got \`${value}\`.`);
+  return Number(value);
+}
+
+/** `--timeout SECONDS`: a number > 0, returned in ms. */
+export function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError(`Expected a number of seconds > 0, got \`${value}\`.`);
+  }
+  return seconds * 1000;
+}
+
+/** A number of milliseconds >= 0. */
+export function parseMilliseconds(value: string): number {
+  const ms = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ms) || ms < 0) throw new InvalidArgumentError(`Expected a number of ms >= 0, got \`${value}\`.`);
+  return ms;
+}
+
+export interface Rate {
+  readonly limit: number;
+  readonly interval: number;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `--rate N/s` (also `/m`, `/h`, or a bare N per second): at most N job starts per unit, as core's `rate`. */
+export function parseRate(value: string): Rate {
+  const match = /^(\d+(?:\.\d+)?)(?:\/([smh]))?$/.exec(value.trim());
+  const perUnit = match === null ? Number.NaN : Number(match[1]);
+  if (match === null || !(perUnit > 0)) {
+    throw new InvalidArgumentError(`Expected a rate like \`10/s\`, \`30/m\` or \`0.5/s\`, got \`${value}\`.`);
+  }
+  const unit = UNIT_MS[match[2] ?? 's']!;
+  return Number.isInteger(perUnit) ? { limit: perUnit, interval: unit } : { limit: 1, interval: unit / perUnit };
+}
+
+export type Halt = { readonly when: 'never' } | { readonly when: 'now' | 'soon'; readonly fail: number };
+
+/** `--halt never|now,fail=N|soon,fail=N`. */
+export function parseHalt(value: string): Halt {
+  if (value === 'never') return { when: 'never' };
+  const match = /^(now|soon),fail=(\d+)$/.exec(value);
+  if (match === null || Number(match[2]) < 1) {
+    throw new InvalidArgumentError(`Expected \`never\`, \`now,fail=N\` or \`soon,fail=N\` (N >= 1), got \`${value}\`.`);
+  }
+  return { when: match[1] as 'now' | 'soon', fail: Number(match[2]) };
+}

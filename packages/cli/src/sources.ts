@@ -1,0 +1,46 @@
+import { createReadStream, fstatSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { type ItemSource, LineReader, ListSource } from './line-reader.js';
+
+/** A mistake in how lac was called: printed as one line, exit status 255, no job started. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface SourceOptions {
+  /** `-a FILE` */
+  readonly argFile?: string | undefined;
+  /** Items after `:::` */
+  readonly list?: readonly string[] | undefined;
+  /** `-0`: NUL-separated input. */
+  readonly isNull?: boolean | undefined;
+  readonly stdin: Readable;
+}
+
+/** Opens where the items come from; an unreadable `-a` file is a `UsageError`, raised before any job starts. */
+export function openSource(options: SourceOptions): ItemSource {
+  if (options.argFile !== undefined && options.list !== undefined) {
+    throw new UsageError('use either -a FILE or ::: items, not both');
+  }
+  if (options.list !== undefined) return new ListSource(options.list);
+  const separator = options.isNull ? '\0' : '\n';
+  if (options.argFile === undefined) return new LineReader(options.stdin, separator);
+  let fd: number;
+  try {
+    fd = openSync(options.argFile, 'r');
+    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new UsageError(`cannot read -a file '${options.argFile}': ${code || (error as Error).message}`);
+  }
+  return new LineReader(createReadStream('', { fd, highWaterMark: 64 * 1024 }), separator);
+}
+
+/** Splits the words after the options at `:::` into the command and the items. */
+export function splitList(words: readonly string[]): { command: string[]; list: string[] | undefined } {
+  const at = words.indexOf(':::');
+  if (at === -1) return { command: [...words], list: undefined };
+  const list = words.slice(at + 1);
+  if (list.includes(':::')) throw new UsageError('only one ::: list is supported');
+  return { command: words.slice(0, at), list };
+}
