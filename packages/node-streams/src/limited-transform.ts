@@ -2,26 +2,28 @@ import { Duplex } from 'node:stream';
 import { limitedMap, type LimitedIterator, type Mapper } from '@lac/core';
 import type { LimitedStreamOptions } from './options.js';
 import { splitOptions } from './validate.js';
-import { WritableSource } from './writable-source.js';
+import { AsyncSource, type InputSource } from './writable-source.js';
 
 type Callback = (error?: Error | null) => void;
 
 /**
- * The Duplex behind `limitedTransform`. Its writable side feeds a `WritableSource`, `@lac/core`'s
+ * The Duplex behind `limitedTransform`. Its writable side feeds an `InputSource`, `@lac/core`'s
  * `limitedMap` runs the mappers, and its readable side drains the run, one `next()` at a time and
  * only while `push()` asks for more: a full readable side stops the draining, core then stops
  * starting mappers once `limit + buffer` results are waiting, it stops pulling the source, and the
  * source holds back the write callback, so upstream stops too.
  */
 class LimitedTransform<TInput, TResult> extends Duplex {
-  readonly #source: WritableSource<TInput>;
+  readonly #source: InputSource<TInput>;
   readonly #run: LimitedIterator<TResult>;
   readonly #signal: AbortSignal | undefined;
   #isStarted = false;
   #isReading = false;
+  /** Mirrors `destroyed`, which is a getter over both sides' state: cheaper on the per-item path. */
+  #isDestroyed = false;
   #finalCallback: Callback | undefined;
 
-  constructor(source: WritableSource<TInput>, run: LimitedIterator<TResult>, highWaterMark: number | undefined, signal: AbortSignal | undefined) {
+  constructor(source: InputSource<TInput>, run: LimitedIterator<TResult>, highWaterMark: number | undefined, signal: AbortSignal | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     this.#source = source;
     this.#run = run;
@@ -41,6 +43,11 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     if (!this.#isStarted) this._read();
   }
 
+  override _writev(chunks: { chunk: TInput }[], callback: Callback): void {
+    this.#source.writev(chunks, callback);
+    if (!this.#isStarted) this._read();
+  }
+
   override _final(callback: Callback): void {
     // Held until every mapper has settled and its result was pushed: only then does `finish` fire.
     this.#finalCallback = callback;
@@ -56,6 +63,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
+    this.#isDestroyed = true;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#source.close();
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
@@ -70,7 +78,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   }
 
   readonly #onResult = (result: IteratorResult<TResult>): void => {
-    if (this.destroyed) return;
+    if (this.#isDestroyed) return;
     if (result.done === true) {
       this.#isReading = false;
       this.#signal?.removeEventListener('abort', this.#onAbort);
@@ -124,8 +132,8 @@ export function limitedTransform<TInput, TResult>(
   options?: LimitedStreamOptions,
 ): Duplex {
   const { highWaterMark, limitOptions } = splitOptions(options);
-  const source = new WritableSource<TInput>();
   // limitedMap validates limit, mapper and core's options, and throws its TypeError here, at construction.
+  const source = new AsyncSource<TInput>();
   const run = limitedMap(source, limit, mapper, limitOptions);
   return new LimitedTransform<TInput, TResult>(source, run, highWaterMark, limitOptions?.signal);
 }
