@@ -1,4 +1,4 @@
-import { compose, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
+import { compose, Duplex, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { limitedTransform } from '@lac/node-streams';
@@ -238,6 +238,34 @@ describe('limitedTransform errors and aborts', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it("with a full readable side, a mapper's failure stops all work at once and surfaces after the results finished before it", async () => {
+    const boom = new Error('late boom');
+    let calls = 0;
+    const gate = deferred();
+    const stage = limitedTransform(2, async (x: number) => {
+      calls++;
+      if (x === 3) {
+        await gate.promise;
+        throw boom;
+      }
+      return x;
+    }, { highWaterMark: 1, buffer: 1 });
+    for (const i of range(20)) stage.write(i);
+    await settle(10);
+    // Nobody reads: 0 waits in the readable buffer, 1 and 2 in core's window, 3 is running.
+    const callsBefore = calls;
+    gate.resolve();
+    await settle(10);
+    expect(calls).toBe(callsBefore);
+    const out: number[] = [];
+    const rejection = await (async () => {
+      for await (const value of stage) out.push(value as number);
+    })().catch((e: unknown) => e);
+    expect(rejection).toBe(boom);
+    expect(out).toEqual([0, 1, 2]);
+    expect(calls).toBe(callsBefore);
+  });
+
   it('a synchronous throw destroys the stage with that error', async () => {
     const boom = new TypeError('sync boom');
     const stage = limitedTransform(2, (x: number) => {
@@ -376,6 +404,12 @@ describe('limitedTransform arguments', () => {
     [{ signal: {} }, 'Expected `options.signal` to be an AbortSignal, got `[object Object]` (object)'],
   ])('throws a TypeError for options %o', (options, message) => {
     expect(() => limitedTransform(2, mapper, options as never)).toThrow(new TypeError(message));
+  });
+
+  it('returns an object-mode Duplex', () => {
+    const stage = limitedTransform(1, mapper);
+    expect(stage).toBeInstanceOf(Duplex);
+    expect(stage.readableObjectMode && stage.writableObjectMode).toBe(true);
   });
 
   it('accepts limit Infinity and highWaterMark 0', async () => {
