@@ -63,6 +63,8 @@ export class JobRunner {
   #isKilling = false;
   #interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
   #isOutputBroken = false;
+  #failures = 0;
+  #haltedBy: JobOutcome | undefined;
 
   constructor(command: readonly string[], source: ItemSource, options: RunJobsOptions, streams: OutputStreams) {
     this.#template = compileTemplate(command);
@@ -101,6 +103,9 @@ export class JobRunner {
             this.#running.delete(job);
           }
         } while (isFailure(outcome) && attempt < attempts && !this.#isStopping);
+        // Checked here, before the result is handed back: core starts the next job as soon as this
+        // one settles, so a halt decided in the consumer loop would come one job too late.
+        if (isFailure(outcome)) this.#onFailure(outcome);
         return { seq, item, slot, outcome };
       } finally {
         this.#slots.release(slot);
@@ -109,7 +114,6 @@ export class JobRunner {
 
     let done = 0;
     let failed = 0;
-    let haltedBy: JobOutcome | undefined;
     try {
       const results = limitedMap(this.#source, options.jobs, runOne, {
         ordered: options.keepOrder,
@@ -125,15 +129,7 @@ export class JobRunner {
           writeGrouped(this.#streams, outcome.stdout, outcome.stderr, tag);
         }
         joblog?.write(result.seq, outcome, template.renderLine(result.item, result.seq, result.slot));
-        if (isFailure(outcome)) {
-          failed++;
-          const { halt } = options;
-          if (halt.when !== 'never' && failed >= halt.fail && haltedBy === undefined) {
-            haltedBy = outcome;
-            this.#stopStarting();
-            if (halt.when === 'now') this.#terminateAll();
-          }
-        }
+        if (isFailure(outcome)) failed++;
         bar?.update(done, this.#source.count);
       }
     } finally {
@@ -144,6 +140,7 @@ export class JobRunner {
     if (this.#interruptedBy !== undefined) return this.#interruptedBy === 'SIGINT' ? 130 : 143;
     if (this.#isOutputBroken) return 255;
     // As GNU parallel: a halt exits with the status of the job that triggered it.
+    const haltedBy = this.#haltedBy;
     if (haltedBy !== undefined) return haltedBy.exitCode > 0 ? haltedBy.exitCode : 1;
     return Math.min(failed, 101);
   }
@@ -168,6 +165,15 @@ export class JobRunner {
     this.#isOutputBroken = true;
     this.#stopStarting();
     this.#terminateAll();
+  }
+
+  #onFailure(outcome: JobOutcome): void {
+    this.#failures++;
+    const { halt } = this.#options;
+    if (halt.when === 'never' || this.#failures < halt.fail || this.#haltedBy !== undefined) return;
+    this.#haltedBy = outcome;
+    this.#stopStarting();
+    if (halt.when === 'now') this.#terminateAll();
   }
 
   #stopStarting(): void {
