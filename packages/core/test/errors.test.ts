@@ -76,6 +76,23 @@ describe('rule 5: fail fast when a task rejects', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('a result that finishes after the failure is not delivered, even when nobody was waiting yet', async () => {
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(3), 3);
+    const first = iterator.next();
+    await flush();
+    script.resolve(0, 0);
+    expect(await first).toEqual({ value: 0, done: false });
+    const error = new Error('boom');
+    script.reject(1, error);
+    await flush();
+    script.resolve(2, 2);
+    await flush();
+    await expect(iterator.next()).rejects.toBe(error);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(iterator.stats).toMatchObject({ completed: 2, failed: 1, buffered: 0 });
+  });
+
   it('a task that throws synchronously fails the run the same way', async () => {
     const error = new Error('sync throw');
     let laterCalls = 0;

@@ -231,11 +231,14 @@ export async function drain<T>(iterator: LimitedIterator<T> | AsyncIterator<T>, 
 /** fast-check settings: a fixed seed (LAC_FC_SEED overrides it) so CI runs are reproducible. */
 export const fcSeed = Number(process.env.LAC_FC_SEED ?? 20_261_124);
 
+/** LAC_FC_RUNS_SCALE multiplies every property's run count, for a longer hunt than CI's. */
+const runsScale = Number(process.env.LAC_FC_RUNS_SCALE ?? 1);
+
 /** fc.assert with our seed; on failure the error says how to replay it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function assertProperty(property: fc.IRawProperty<any, boolean>, numRuns: number): Promise<void> {
   try {
-    await fc.assert(property, { seed: fcSeed, numRuns });
+    await fc.assert(property, { seed: fcSeed, numRuns: Math.max(1, Math.round(numRuns * runsScale)) });
   } catch (error) {
     if (error instanceof Error) error.message = `[fast-check seed ${fcSeed}; replay with LAC_FC_SEED=${fcSeed}]\n${error.message}`;
     throw error;
