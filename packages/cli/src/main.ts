@@ -98,17 +98,25 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
   return configure(new Command('lac'), io)
     .usage('[options] [--] COMMAND TEMPLATE... [::: ITEM...]')
     .description(
-      'Run COMMAND once per input item (stdin lines, -a FILE or ::: items), up to -j at once,\nprinting each job\'s output whole when it ends.',
+      "Run COMMAND once per input item (stdin lines, -a FILE or ::: items), up to -j at once, printing each job's output whole when it ends.",
     )
     .version(packageJson.version, '-V, --version', 'print the version (e.g. lac --version)')
     .helpOption('-h, --help', 'show this help (e.g. lac --help)')
-    .option('-j, --jobs <n>', 'jobs at once; 0 = unlimited (e.g. -j 8)', parseJobs, defaultJobs())
+    .addOption(
+      new Option('-j, --jobs <n>', 'jobs at once; 0 = unlimited (e.g. -j 8)')
+        .argParser(parseJobs)
+        .default(defaultJobs(), `number of CPUs, here ${defaultJobs()}`),
+    )
     .option('-k, --keep-order', 'print output in input order, not completion order (e.g. -k)')
     .option('-a, --arg-file <file>', 'read items from FILE instead of stdin (e.g. -a urls.txt)')
     .option('-0, --null', 'items are NUL-separated, as from find -print0 (e.g. -0)')
     .option('--line-buffer', 'print output a line at a time as jobs write it (e.g. --line-buffer)')
     .option('--tag', 'prefix each output line with the item and a tab (e.g. --tag)')
-    .option('--halt <when>', 'never | now,fail=N (kill running jobs) | soon,fail=N (let them finish) (e.g. --halt now,fail=1)', parseHalt, { when: 'never' } as Halt)
+    .addOption(
+      new Option('--halt <when>', 'never | now,fail=N (kill running jobs) | soon,fail=N (let them finish) (e.g. --halt now,fail=1)')
+        .argParser(parseHalt)
+        .default({ when: 'never' } as Halt, 'never'),
+    )
     .option('--retries <n>', 'run a failing job up to N times in all, as GNU parallel (e.g. --retries 3)', parseCount, 0)
     .option('--timeout <seconds>', 'SIGTERM a job after SECONDS, SIGKILL 1 s later (e.g. --timeout 30)', parseSeconds)
     .option('--joblog <file>', "write GNU parallel's tab-separated job log to FILE, - for stdout (e.g. --joblog jobs.tsv)")

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, lac, tempDir } from './helpers.js';
+
+let server: Server;
+let base: string;
+const hits = new Map<string, number>();
+
+beforeAll(async () => {
+  ensureBuilt();
+  server = createServer((request, response) => {
+    const path = request.url ?? '/';
+    const count = (hits.get(path) ?? 0) + 1;
+    hits.set(path, count);
+    const [, kind, arg] = path.split('/');
+    if (kind === 'ok') {
+      response.end('x'.repeat(Number(arg)));
+    } else if (kind === 'hold') {
+      // Never answers: only a timeout ends the request.
+    } else if (kind === 'flaky') {
+      response.statusCode = count <= 2 ? 500 : 200;
+      response.end(count <= 2 ? 'fail' : 'fine');
+    } else if (kind === 'busy') {
+      response.writeHead(429, { 'retry-after': '0' }).end();
+    } else if (kind === 'broken') {
+      response.writeHead(500).end('oops');
+    } else {
+      response.writeHead(404).end('nope');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}, 120_000);
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+let dir: ReturnType<typeof tempDir> | undefined;
+afterEach(() => dir?.dispose());
+
+interface Line {
+  url: string;
+  status: number | null;
+  bytes: number;
+  ms: number;
+  error?: string;
+  attempts: number;
+  file?: string;
+}
+
+function parseLines(stdout: string): Line[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Line);
+}
+
+describe('lac fetch', () => {
+  it('writes one JSON line per URL with status, bytes, ms and attempts, in input order with -k', async () => {
+    const urls = [10, 2000, 0, 7].map((n) => `${base}/ok/${n}`);
+    const result = await lac(['fetch', '-k', '-j', '4'], { input: `${urls.join('\n')}\n\n` });
+    expect(result.code).toBe(0);
+    const lines = parseLines(result.stdout);
+    expect(lines.map((line) => line.url)).toEqual(urls);
+    expect(lines.map((line) => line.bytes)).toEqual([10, 2000, 0, 7]);
+    for (const line of lines) {
+      expect(line.status).toBe(200);
+      expect(line.attempts).toBe(1);
+      expect(line.error).toBeUndefined();
+      expect(Number.isInteger(line.ms) && line.ms >= 0).toBe(true);
+    }
+    expect(result.stderr).toMatch(/^lac fetch: 4 URLs, 4 ok, 0 failed, 0 retries, 2017 bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/);
+  });
+
+  it('retries 5xx with backoff and counts the attempts', async () => {
+    const result = await lac(['fetch', '--retries', '4', '--backoff', '1', `${base}/flaky/a`]);
+    expect(result.code).toBe(0);
+    const [line] = parseLines(result.stdout);
+    expect(line).toMatchObject({ status: 200, bytes: 4, attempts: 3 });
+    expect(line!.error).toBeUndefined();
+    expect(hits.get('/flaky/a')).toBe(3);
+    expect(result.stderr).toContain('1 ok, 0 failed, 2 retries');
+  });
+
+  it('gives up after --retries attempts on 429 and 500, and does not retry a 404', async () => {
+    const urls = [`${base}/busy/1`, `${base}/broken/1`, `${base}/missing/1`, `${base}/ok/1`];
+    const result = await lac(['fetch', '-k', '--retries', '3', '--backoff', '1', ...urls]);
+    expect(result.code).toBe(3);
+    const lines = parseLines(result.stdout);
+    expect(lines.map(({ status, attempts, error }) => ({ status, attempts, error }))).toEqual([
+      { status: 429, attempts: 3, error: 'HTTP 429 Too Many Requests' },
+      { status: 500, attempts: 3, error: 'HTTP 500 Internal Server Error' },
+      { status: 404, attempts: 1, error: 'HTTP 404 Not Found' },
+      { status: 200, attempts: 1, error: undefined },
+    ]);
+    expect(hits.get('/busy/1')).toBe(3);
+    expect(hits.get('/broken/1')).toBe(3);
+    expect(result.stderr).toContain('4 URLs, 1 ok, 3 failed, 4 retries');
+  });
+
+  it('times out a slow server, retries it, and reports the error', async () => {
+    const result = await lac(['fetch', '--timeout', '0.2', '--retries', '2', '--backoff', '1', `${base}/hold/1`]);
+    expect(result.code).toBe(1);
+    const [line] = parseLines(result.stdout);
+    expect(line).toMatchObject({ status: null, bytes: 0, attempts: 2, error: 'timed out after 0.2 s' });
+    expect(hits.get('/hold/1')).toBe(2);
+  });
+
+  it('reports a refused connection and an invalid URL as failures', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/`;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await lac(['fetch', '-k', deadUrl, 'not a url']);
+    expect(result.code).toBe(2);
+    const lines = parseLines(result.stdout);
+    expect(lines[0]).toMatchObject({ url: deadUrl, status: null, error: 'ECONNREFUSED', attempts: 1 });
+    expect(lines[1]).toMatchObject({ url: 'not a url', status: null, error: 'invalid URL', attempts: 0 });
+  });
+
+  it('caps the exit status at 101', async () => {
+    const urls = Array.from({ length: 105 }, (_, i) => `${base}/missing/${i}`);
+    const result = await lac(['fetch', '-j', '16'], { input: urls.join('\n') });
+    expect(parseLines(result.stdout)).toHaveLength(105);
+    expect(result.code).toBe(101);
+  });
+
+  it('saves bodies with --output-dir', async () => {
+    dir = tempDir();
+    const result = await lac(['fetch', '-k', '-o', dir.path, `${base}/ok/5`, `${base}/ok/3`]);
+    expect(result.code).toBe(0);
+    const lines = parseLines(result.stdout);
+    expect(lines.map((line) => line.file)).toEqual([join(dir.path, '5'), join(dir.path, '3')]);
+    expect(readFileSync(join(dir.path, '5'), 'utf8')).toBe('xxxxx');
+    expect(readFileSync(join(dir.path, '3'), 'utf8')).toBe('xxx');
+  });
+
+  it('rejects bad options with one line and status 255', async () => {
+    for (const args of [['--bogus'], ['-j', 'x'], ['--timeout', '0'], ['-a', '/nonexistent/urls']]) {
+      const result = await lac(['fetch', ...args]);
+      expect(result.code).toBe(255);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(result.stdout).toBe('');
+    }
+  });
+});
