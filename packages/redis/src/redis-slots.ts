@@ -436,7 +436,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
           new RedisSlotsError(
             'ERR_LAC_REDIS_UNAVAILABLE',
             this.#key,
-            `Redis did not answer ${what} within ${this.#timeoutMs} ms (shared limit ${JSON.stringify(this.#key)})`,
+            `Shared limit ${JSON.stringify(this.#key)}: Redis did not answer ${what} within ${this.#timeoutMs} ms`,
           ),
         );
       }, this.#timeoutMs);

@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
+import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+
+let server: RedisServer;
+let client: Redis;
+const opened: RedisSlots[] = [];
+let nextKey = 0;
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  client = server.client();
+});
+
+afterAll(async () => {
+  for (const slots of opened) slots.close();
+  client?.disconnect();
+  await server?.stop();
+});
+
+function makeSlots(key: string, limit: number, options: { leaseMs?: number; pollMs?: number; client?: Redis } = {}): RedisSlots {
+  const slots = redisSlots({ client: options.client ?? client, key, limit, leaseMs: options.leaseMs ?? 3000, pollMs: options.pollMs ?? 100 });
+  opened.push(slots);
+  return slots;
+}
+
+/** Tasks that run until their signal aborts, counting how many run at once. */
+function holdingTasks(count: number, meter: { running: number; max: number; started: number; aborted: number }) {
+  return Array.from({ length: count }, () => ({ signal }: TaskContext) => {
+    meter.running++;
+    meter.started++;
+    meter.max = Math.max(meter.max, meter.running);
+    return new Promise((_, reject) =>
+      signal.addEventListener('abort', () => {
+        meter.running--;
+        meter.aborted++;
+        reject(signal.reason);
+      }),
+    );
+  });
+}
+
+const newMeter = () => ({ running: 0, max: 0, started: 0, aborted: 0 });
+
+describe('redisSlots options', () => {
+  it('rejects bad options with a TypeError naming the option and showing the value', () => {
+    expect(() => redisSlots(undefined as never)).toThrow('Expected `options` to be an object { client, key, limit }, got `undefined` (undefined)');
+    expect(() => redisSlots({ client: {} as never, key: 'k', limit: 1 })).toThrow(/Expected `options.client` to be a Redis client .* got `\[object Object\]` \(object\)/);
+    expect(() => redisSlots({ client, key: '', limit: 1 })).toThrow('Expected `options.key` to be a non-empty string, got `""` (string)');
+    expect(() => redisSlots({ client, key: 'k', limit: 0 })).toThrow('Expected `options.limit` to be an integer >= 1, got `0` (number)');
+    expect(() => redisSlots({ client, key: 'k', limit: 2.5 })).toThrow(TypeError);
+    expect(() => redisSlots({ client, key: 'k', limit: 1, leaseMs: 50 })).toThrow('Expected `options.leaseMs` to be an integer >= 100, got `50` (number)');
+    expect(() => redisSlots({ client, key: 'k', limit: 1, pollMs: '1' as never })).toThrow('Expected `options.pollMs` to be an integer >= 10, got `"1"` (string)');
+    expect(() => redisSlots({ client, key: 'k', limit: 1, leaseMs: 300, timeoutMs: 200 })).toThrow(
+      'Expected `options.timeoutMs` to be a number > 0 and <= leaseMs / 3 (100), got `200` (number)',
+    );
+  });
+});
+
+describe('RedisSlots against a real redis-server', () => {
+  it('serves waiters first come, first served', async () => {
+    const key = `fifo-${nextKey++}`;
+    const keys = keysOf(key);
+    const holder = makeSlots(key, 1);
+    const first = await holder.acquire();
+    const order: string[] = [];
+    const pending: Promise<RedisLease>[] = [];
+    for (const name of ['b', 'c', 'd']) {
+      const slots = makeSlots(key, 1);
+      const queued = (await client.zcard(keys.queue)) + 1;
+      pending.push(
+        slots.acquire().then((lease) => {
+          order.push(name);
+          return lease;
+        }),
+      );
+      // Each joins the queue before the next one asks.
+      await waitUntil(async () => (await client.zcard(keys.queue)) === queued);
+    }
+    // A newcomer does not jump the queue either.
+    const late = makeSlots(key, 1).acquire();
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 4);
+    await holder.release(first);
+    for (let i = 0; i < 3; i++) {
+      const lease = await pending[i]!;
+      expect(order).toEqual(['b', 'c', 'd'].slice(0, i + 1));
+      expect(await client.zcard(keys.leases)).toBe(1);
+      await opened.at(-4 + i)!.release(lease);
+    }
+    const lastLease = await late;
+    expect(await client.zrange(keys.leases, 0, -1)).toEqual([lastLease.id]);
+    await opened.at(-1)!.release(lastLease);
+    expect(await client.zcard(keys.leases)).toBe(0);
+    expect(await client.zcard(keys.queue)).toBe(0);
+  });
+
+  it('uses two round trips per task when uncontended (acquire and release)', async () => {
+    const slots = makeSlots(`rt-${nextKey++}`, 100);
+    const before = slots.stats.commands;
+    let count = 0;
+    for await (const _ of limitedAsCompleted(Array.from({ length: 50 }, (_, i) => () => i), 4, { slots })) count++;
+    expect(count).toBe(50);
+    // One extra acquire found the source done and was released at once.
+    expect(slots.stats.commands - before).toBe(2 * 51);
+  });
+
+  it('early exit in one run releases its slots, and another run sharing the limit gets them', async () => {
+    const key = `exit-${nextKey++}`;
+    const keys = keysOf(key);
+    const meterA = newMeter();
+    const meterB = newMeter();
+    const a = limitedAsCompleted(holdingTasks(10, meterA), 8, { slots: makeSlots(key, 4) });
+    void a.next().catch(() => {});
+    await waitUntil(() => meterA.started === 4);
+    const b = limitedAsCompleted(holdingTasks(10, meterB), 8, { slots: makeSlots(key, 4) });
+    void b.next().catch(() => {});
+    // A holds all 4 slots and waits for a fifth in the queue; B waits in the queue too.
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
+    expect(meterB.started).toBe(0);
+
+    await a.return();
+    expect(meterA.aborted).toBe(4);
+    await waitUntil(() => meterB.started === 4);
+    expect(meterA.max + meterB.max).toBeLessThanOrEqual(8);
+    expect(meterA.running + meterB.running).toBe(4);
+    // A's pending place in the queue was given up: only B waits now.
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    await b.return();
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0 && (await client.zcard(keys.queue)) === 0);
+  });
+
+  it('options.signal abort and fail fast release every slot of the run', async () => {
+    const key = `abort-${nextKey++}`;
+    const keys = keysOf(key);
+    const slots = makeSlots(key, 3);
+    const controller = new AbortController();
+    const meter = newMeter();
+    const run = limitedAsCompleted(holdingTasks(5, meter), 5, { slots, signal: controller.signal });
+    const next = run.next();
+    await waitUntil(() => meter.started === 3);
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(next).rejects.toBe(reason);
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0 && (await client.zcard(keys.queue)) === 0);
+    expect(slots.stats).toMatchObject({ held: 0, waiting: 0 });
+
+    const boom = new Error('boom');
+    const failing = [
+      ...holdingTasks(2, newMeter()),
+      () => new Promise((_, reject) => setTimeout(reject, 20, boom)),
+    ];
+    await expect(limitedAsCompleted(failing, 3, { slots }).next()).rejects.toBe(boom);
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0);
+    expect(slots.stats.held).toBe(0);
+  });
+
+  it('an acquire aborted while waiting gives up its place and takes no slot', async () => {
+    const key = `wait-abort-${nextKey++}`;
+    const keys = keysOf(key);
+    const slots = makeSlots(key, 1);
+    const held = await slots.acquire();
+    const controller = new AbortController();
+    const waiting = slots.acquire(controller.signal);
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    controller.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 0);
+    await slots.release(held);
+    expect(await client.zcard(keys.leases)).toBe(0);
+    expect(slots.stats).toMatchObject({ held: 0, waiting: 0 });
+  });
+
+  it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without failing', async () => {
+    const slots = makeSlots(`flush-${nextKey++}`, 2);
+    await slots.release(await slots.acquire());
+    await client.script('FLUSH');
+    const before = slots.stats.commands;
+    await slots.release(await slots.acquire());
+    expect(slots.stats.commands - before).toBe(4);
+  });
+
+  it('fails every run with ERR_LAC_REDIS_LEASE_LOST when a lease vanishes from Redis while its task runs', async () => {
+    const key = `lost-${nextKey++}`;
+    const slots = makeSlots(key, 2, { leaseMs: 300 });
+    const meter = newMeter();
+    const run = limitedAsCompleted(holdingTasks(2, meter), 2, { slots });
+    const next = run.next();
+    await waitUntil(() => meter.started === 2);
+    await client.del(keysOf(key).leases);
+    const error = await next.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RedisSlotsError);
+    expect(error).toMatchObject({ name: 'RedisSlotsError', code: 'ERR_LAC_REDIS_LEASE_LOST', key });
+    expect(meter.aborted).toBe(2);
+    expect(slots.signal.aborted).toBe(true);
+    await expect(slots.acquire()).rejects.toBe(error);
+  });
+
+  it('close() rejects pending acquires and stops waiting', async () => {
+    const key = `close-${nextKey++}`;
+    const slots = makeSlots(key, 1);
+    const lease = await slots.acquire();
+    const waiting = slots.acquire();
+    await waitUntil(() => slots.stats.waiting === 1);
+    slots.close();
+    await expect(waiting).rejects.toThrow('was closed');
+    await expect(slots.acquire()).rejects.toThrow('is closed');
+    await slots.release(lease);
+    expect(await client.zcard(keysOf(key).leases)).toBe(0);
+  });
+});
+
+describe('Redis stopped mid-run', () => {
+  it('fails every run with a clear RedisSlotsError, aborts their tasks, and never runs over the limit', async () => {
+    const own = await RedisServer.start();
+    const clients = [own.client(), own.client()];
+    try {
+      const meter = newMeter();
+      const all = clients.map((c) => makeSlots('down', 4, { client: c, leaseMs: 600, pollMs: 50 }));
+      const runs = all.map((slots) => limitedAsCompleted(holdingTasks(6, meter), 3, { slots }));
+      const outcomes = runs.map((run) => run.next().then(
+        () => new Error('expected a rejection'),
+        (error: unknown) => error,
+      ));
+      await waitUntil(() => meter.started === 4);
+      await waitUntil(() => all.some((slots) => slots.stats.waiting === 1));
+      await own.stop();
+      const errors = await Promise.all(outcomes);
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(RedisSlotsError);
+        expect(error).toMatchObject({ name: 'RedisSlotsError', code: 'ERR_LAC_REDIS_UNAVAILABLE', key: 'down' });
+        expect(String((error as Error).message)).toMatch(/Shared limit "down": (Redis did not answer|a Redis command failed)/);
+      }
+      expect(meter.max).toBe(4);
+      expect(meter.started).toBe(4);
+      expect(meter.aborted).toBe(4);
+      expect(meter.running).toBe(0);
+      for (const slots of all) expect(slots.stats).toMatchObject({ waiting: 0 });
+    } finally {
+      for (const c of clients) c.disconnect();
+      await own.stop();
+    }
+  });
+});
