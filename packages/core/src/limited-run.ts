@@ -247,17 +247,27 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           break;
         }
         let step: IteratorResult<TItem>;
+        // Counted as a pull so that a stop from inside next() (the generator aborts options.signal, say)
+        // defers closing the source until next() returns: a running generator cannot be return()ed.
+        this.#isPulling = true;
         try {
           step = (this.#iterator as Iterator<TItem>).next();
         } catch (error) {
           // An iterator whose next() threw is finished: it must not be return()ed.
+          this.#isPulling = false;
           this.#isSourceDone = true;
           this.#fail(error);
           break;
         }
+        this.#isPulling = false;
         if (step.done) {
           this.#isSourceDone = true;
           if (this.#hasSlot) this.#dropSlot();
+          break;
+        }
+        if (this.#state !== ACTIVE) {
+          // The run stopped while next() ran: the item is dropped, and the deferred close happens now.
+          this.#closeSource();
           break;
         }
         if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) {

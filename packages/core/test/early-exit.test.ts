@@ -75,6 +75,29 @@ describe('rule 7: early exit', () => {
     for (const id of script.pending()) expect(script.signal(id).aborted).toBe(true);
   });
 
+  it('return() called from inside the source generator: the pulled item never starts and the finally runs', async () => {
+    const script = new Script();
+    let isFinallyRun = false;
+    let iterator: ReturnType<typeof limitedAsCompleted<number>> | undefined;
+    let returned: Promise<unknown> | undefined;
+    function* source() {
+      try {
+        for (let i = 0; ; i++) {
+          if (i === 3) returned = iterator!.return();
+          yield script.task(i);
+        }
+      } finally {
+        isFinallyRun = true;
+      }
+    }
+    iterator = limitedAsCompleted(source(), 4);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(await returned).toEqual({ value: undefined, done: true });
+    expect(script.started).toEqual([0, 1, 2]);
+    expect(isFinallyRun).toBe(true);
+    for (const id of [0, 1, 2]) expect(script.signal(id).aborted).toBe(true);
+  });
+
   it('return() resolves { value, done: true }, and drops buffered results', async () => {
     const iterator = limitedAsCompleted([() => 1, () => 2, () => 3], 3);
     expect(await iterator.next()).toEqual({ value: 1, done: false });

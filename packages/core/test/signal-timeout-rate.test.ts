@@ -46,6 +46,28 @@ describe('rule 8: options.signal', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('a generator that aborts the signal while being pulled: its item never starts and its finally runs', async () => {
+    const controller = new AbortController();
+    const script = new Script();
+    let isFinallyRun = false;
+    function* source() {
+      try {
+        for (let i = 0; i < 10; i++) {
+          if (i === 2) controller.abort('budget spent');
+          yield script.task(i);
+        }
+      } finally {
+        isFinallyRun = true;
+      }
+    }
+    const iterator = limitedAsCompleted(source(), 5, { signal: controller.signal });
+    await expect(iterator.next()).rejects.toBe('budget spent');
+    await flush();
+    expect(script.started).toEqual([0, 1]);
+    expect(script.signal(0).reason).toBe('budget spent');
+    expect(isFinallyRun).toBe(true);
+  });
+
   it('an already-aborted signal starts nothing and pulls nothing; next() rejects with its reason', async () => {
     const reason = new Error('too late');
     let calls = 0;
