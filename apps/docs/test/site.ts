@@ -19,9 +19,28 @@ export function buildSite(): void {
   }
 }
 
-/** Builds the site unless dist/ already holds a build (turbo's `build` makes one before `test`). */
+/** The newest modification time among the files the site is built from. */
+function newestSourceTime(): number {
+  const sources = [
+    ...walk(join(docsDir, 'site')).filter((path) => !path.includes(`${sep}api${sep}`) && !path.includes(`${sep}generated${sep}`) && !path.includes(`${sep}cache${sep}`)),
+    ...walk(join(docsDir, 'examples')),
+    ...walk(join(docsDir, 'scripts')),
+    ...readdirSync(join(rootDir, 'packages')).flatMap((name) => {
+      const src = join(rootDir, 'packages', name, 'src');
+      return existsSync(src) ? [src, ...walk(src)] : [];
+    }),
+    join(rootDir, 'BENCHMARKS.md'),
+  ];
+  return Math.max(...sources.filter((path) => existsSync(path)).map((path) => statSync(path).mtimeMs));
+}
+
+/**
+ * Builds the site unless dist/ holds a build newer than every source it is made from (turbo's `build`
+ * makes one just before `test`; a standalone `vitest run` after an edit rebuilds).
+ */
 export function ensureSiteBuilt(): void {
-  if (process.env.LAC_DOCS_REBUILD === '1' || !existsSync(join(distDir, 'index.html'))) buildSite();
+  const builtAt = existsSync(join(distDir, 'index.html')) ? statSync(join(distDir, 'index.html')).mtimeMs : 0;
+  if (process.env.LAC_DOCS_REBUILD === '1' || builtAt < newestSourceTime()) buildSite();
 }
 
 /** Every file under `dir`, as absolute paths. */

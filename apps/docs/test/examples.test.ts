@@ -1,0 +1,118 @@
+// Every code example on the site is a file in examples/: each one type-checks and runs, and prints
+// what its page says it prints.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { docsDir } from './site.js';
+
+const examplesDir = join(docsDir, 'examples');
+const exampleFiles = readdirSync(examplesDir).filter((name) => name.endsWith('.ts')).sort();
+
+function numberAfter(stdout: string, pattern: RegExp): number {
+  const match = pattern.exec(stdout);
+  expect(match, `output matching ${pattern}`).not.toBeNull();
+  return Number(match![1]);
+}
+
+/** What each example must print (beyond exiting 0). */
+const expectations: Record<string, (stdout: string) => void> = {
+  'getting-started.ts': (out) => {
+    expect(out.trim().split('\n')).toEqual([
+      'done: job 1 (100 ms)',
+      'done: job 2 (150 ms)',
+      'done: job 3 (60 ms)',
+      'done: job 0 (400 ms)',
+      'done: job 4 (500 ms)',
+    ]);
+  },
+  'orders.ts': (out) => {
+    expect(out).toContain('completion order: 1 3 2 0\n');
+    expect(out).toContain('source order: 0 1 2 3\n');
+  },
+  'settled.ts': (out) => {
+    expect(out).toContain('#2 failed: record 3 is locked');
+    expect(out).toContain('#5 failed: record 6 is locked');
+    expect(out).toContain('4 saved, 2 failed');
+  },
+  'limited-map.ts': (out) => expect(out).toContain('loaded 12 profiles'),
+  'backpressure.ts': (out) => {
+    const pulled = numberAfter(out, /consumed 5, pulled (\d+)/);
+    expect(pulled).toBeGreaterThanOrEqual(5);
+    expect(pulled).toBeLessThanOrEqual(5 + 4 + 2);
+  },
+  'fail-fast.ts': (out) => {
+    expect(out).toContain('result 1\n');
+    expect(out).toContain('caught: task 0 failed');
+    expect(out).toContain('aborted in flight: 2 3\n');
+  },
+  'early-exit.ts': (out) => {
+    expect(out.trim().split('\n')).toEqual(['first result: 1', 'source closed', 'aborted in flight: 8']);
+  },
+  'signal.ts': (out) => {
+    const processed = numberAfter(out, /stopped after (\d+) files: TimeoutError/);
+    expect(processed).toBeLessThan(20);
+  },
+  'timeout.ts': (out) => {
+    expect(out.trim().split('\n')).toEqual(['task 0: 50 ms', 'task 2: 80 ms', 'task 1: timed out']);
+  },
+  'rate.ts': (out) => expect(out).toContain('9 tasks started; at most 3 in any 200 ms window'),
+  'create-limiter.ts': (out) => {
+    expect(out).toContain('a.webp b.webp c.webp d.webp e.webp');
+    expect(out).toContain('peak active: 2, pending now: 0');
+  },
+  'fetch-urls.ts': (out) => {
+    expect(out).toContain('30/30 OK');
+    const peak = numberAfter(out, /at most (\d+) requests at once/);
+    expect(peak).toBeGreaterThanOrEqual(1);
+    expect(peak).toBeLessThanOrEqual(5);
+  },
+  'all-at-once.ts': (out) => expect(out).toContain('100 results, peak in flight 100'),
+  'polling.ts': (out) => {
+    expect(out).toContain('20 results after');
+    expect(numberAfter(out, /after (\d+) status checks/)).toBeGreaterThan(1000);
+  },
+  'original-problem.ts': (out) => {
+    const lines = out.trim().split('\n');
+    expect(lines.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `Starting ${i + 1}`));
+    expect(lines.filter((line) => line.startsWith('Result ')).map((line) => Number(line.slice(7))).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+    expect(lines.at(-1)).toMatch(/^Done in \d+\.\d\d s, peak in flight 10$/);
+  },
+  'node-streams-pipeline.ts': (out) => {
+    expect(out).toContain('200 records written, 200 distinct');
+    expect(numberAfter(out, /peak (\d+) lookups at once/)).toBeLessThanOrEqual(8);
+  },
+  'node-streams-readable.ts': (out) => expect(out.trim()).toBe('chunk 0, chunk 1, chunk 2'),
+  'web-streams-pipe-through.ts': (out) => {
+    expect(out).toContain('squares in input order: 1 4 9 16 25 36 49 64 81 100 121 144 ');
+    expect(numberAfter(out, /\(peak (\d+) at once\)/)).toBeLessThanOrEqual(4);
+  },
+};
+
+describe('examples', () => {
+  test('every example file has an expectation here, and every expectation has its file', () => {
+    expect(exampleFiles).toEqual(Object.keys(expectations).sort());
+  });
+
+  test('type-check: tsc --noEmit over examples/ (and the tests and site config) passes', () => {
+    const run = spawnSync(process.execPath, [join(docsDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], {
+      cwd: docsDir,
+      encoding: 'utf8',
+    });
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  test.each(exampleFiles)('%s runs, exits 0 and prints what its page says', (file) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join('examples', file)], {
+      cwd: docsDir,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expectations[file]!(run.stdout);
+  });
+});
