@@ -1,0 +1,235 @@
+// @lac/core side by side with its peers, in one process, on the same lazy source of task functions.
+// Each figure is the median time over interleaved rounds, as a ratio to a bare loop of `limit` workers
+// draining one shared iterator (the floor for any scheduler). Then peak RSS per contestant, each in its
+// own child process. Usage: node bench/run.mjs [--quick]   (writes BENCHMARKS.md's core section)
+import { spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import asyncLib from 'async';
+import parallel from 'it-parallel';
+import pLimit from 'p-limit';
+import pMap, { pMapIterable } from 'p-map';
+import PQueue from 'p-queue';
+import { transform } from 'streaming-iterables';
+import asyncPool from 'tiny-async-pool';
+import { createLimiter, limitedAsCompleted, limitedMap } from '@lac/core';
+import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
+
+const makers = {
+  immediate: (i) => () => Promise.resolve(i),
+  setImmediate: (i) => () => new Promise((resolve) => setImmediate(resolve, i)),
+};
+
+function* source(count, kind) {
+  const make = makers[kind];
+  for (let i = 0; i < count; i++) yield make(i);
+}
+
+const call = (task) => task();
+
+/** Each contestant drains `tasks` with `limit` and returns the sum of results (so no work is skipped). */
+const contestants = {
+  'bare loop (floor)': async (tasks, limit) => {
+    let sum = 0;
+    const worker = async () => {
+      for (const task of tasks) {
+        const value = await task(); // not `sum += await`: that reads `sum` before the await
+        sum += value;
+      }
+    };
+    await Promise.all(Array.from({ length: limit }, worker));
+    return sum;
+  },
+  'lac limitedAsCompleted': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of limitedAsCompleted(tasks, limit)) sum += value;
+    return sum;
+  },
+  'lac limitedAsCompleted ordered': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of limitedAsCompleted(tasks, limit, { ordered: true })) sum += value;
+    return sum;
+  },
+  'lac limitedMap': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of limitedMap(tasks, limit, call)) sum += value;
+    return sum;
+  },
+  'lac createLimiter': async (tasks, limit) => {
+    const run = createLimiter(limit);
+    const results = [];
+    for (const task of tasks) results.push(run(task));
+    return (await Promise.all(results)).reduce((a, b) => a + b, 0);
+  },
+  'p-limit': async (tasks, limit) => {
+    const run = pLimit(limit);
+    const results = [];
+    for (const task of tasks) results.push(run(task));
+    return (await Promise.all(results)).reduce((a, b) => a + b, 0);
+  },
+  'p-map': async (tasks, limit) => (await pMap(tasks, call, { concurrency: limit })).reduce((a, b) => a + b, 0),
+  'p-map pMapIterable': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of pMapIterable(tasks, call, { concurrency: limit })) sum += value;
+    return sum;
+  },
+  'p-queue': async (tasks, limit) => {
+    const queue = new PQueue({ concurrency: limit });
+    let sum = 0;
+    for (const task of tasks) queue.add(task).then((value) => (sum += value));
+    await queue.onIdle();
+    return sum;
+  },
+  'it-parallel': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of parallel(tasks, { concurrency: limit, ordered: false })) sum += value;
+    return sum;
+  },
+  'streaming-iterables transform': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of transform(limit, call, tasks)) sum += value;
+    return sum;
+  },
+  'tiny-async-pool': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of asyncPool(limit, tasks, call)) sum += value;
+    return sum;
+  },
+  'async mapLimit': async (tasks, limit) => (await asyncLib.mapLimit(tasks, limit, async (task) => task())).reduce((a, b) => a + b, 0),
+  'Node Readable.map': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of Readable.from(tasks).map(call, { concurrency: limit })) sum += value;
+    return sum;
+  },
+};
+
+const BARE = 'bare loop (floor)';
+// LAC_BENCH_ONLY=name,name limits the timing table to some contestants (the floor always runs).
+if (process.env.LAC_BENCH_ONLY) {
+  const only = new Set([BARE, ...process.env.LAC_BENCH_ONLY.split(',')]);
+  for (const name of Object.keys(contestants)) if (!only.has(name)) delete contestants[name];
+}
+const LAC = 'lac limitedAsCompleted';
+
+async function runOnce(name, count, kind, limit) {
+  // No gc() between runs: a forced full GC shrinks the young generation and penalises whoever allocates next.
+  const expected = (count * (count - 1)) / 2;
+  // CPU time of this process, not wall time: the machine is shared, and other processes' load
+  // stretches wall time unevenly; the contestants are single-threaded JS either way.
+  const started = process.cpuUsage();
+  const sum = await contestants[name](source(count, kind), limit);
+  const used = process.cpuUsage(started);
+  const elapsed = (used.user + used.system) / 1000;
+  if (sum !== expected) throw new Error(`${name} returned ${sum}, expected ${expected}`);
+  return elapsed;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+async function timing({ rounds, counts, limits }) {
+  const names = Object.keys(contestants);
+  const cells = {}; // cells[kind][limit][name] = median ms
+  for (const kind of Object.keys(makers)) {
+    cells[kind] = {};
+    for (const limit of limits) {
+      const count = counts[kind];
+      const samples = Object.fromEntries(names.map((name) => [name, []]));
+      for (const name of names) await runOnce(name, Math.min(count, 2000), kind, limit); // warm-up
+      for (let round = 0; round < rounds; round++) {
+        // Interleave contestants, rotating the order each round, so drift hits everyone alike.
+        const order = names.map((_, i) => names[(i + round) % names.length]);
+        for (const name of order) samples[name].push(await runOnce(name, count, kind, limit));
+      }
+      cells[kind][limit] = Object.fromEntries(names.map((name) => [name, median(samples[name])]));
+      const bare = cells[kind][limit][BARE];
+      console.log(`\n${kind} tasks, limit ${limit}, ${count} tasks: bare loop ${bare.toFixed(1)} ms (${((bare * 1000) / count).toFixed(3)} µs/task)`);
+      for (const name of names) console.log(`  ${name.padEnd(32)} ${(cells[kind][limit][name] / bare).toFixed(2)}x`);
+    }
+  }
+  return cells;
+}
+
+// ---- peak RSS, one child process per contestant --------------------------------------------------
+function rssChild(name, count, limit) {
+  const run = spawnSync(process.execPath, ['--max-old-space-size=8192', fileURLToPath(import.meta.url), '--rss-child', name, String(count), String(limit)], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line);
+  } catch {
+    return { error: (run.stderr || `exit ${run.status}`).trim().split('\n').pop() };
+  }
+}
+
+if (process.argv[2] === '--rss-child') {
+  const [, , , name, count, limit] = process.argv;
+  const started = performance.now();
+  await contestants[name](source(Number(count), 'immediate'), Number(limit));
+  const ms = performance.now() - started;
+  console.log(JSON.stringify({ maxRssMiB: process.resourceUsage().maxRSS / 1024, ms }));
+  process.exit(0);
+}
+
+const quick = process.argv.includes('--quick');
+const limits = [1, 16, 256];
+const counts = quick ? { immediate: 20_000, setImmediate: 10_000 } : { immediate: 100_000, setImmediate: 50_000 };
+const rounds = quick ? 3 : 7;
+const cells = await timing({ rounds, counts, limits });
+
+const names = Object.keys(contestants);
+const rssCount = quick ? 100_000 : 1_000_000;
+const rss = {};
+for (const name of names) {
+  rss[name] = rssChild(name, rssCount, 16);
+  console.log(`peak RSS ${name} (${rssCount} tasks, limit 16): ${rss[name].maxRssMiB?.toFixed(0) ?? rss[name].error} MiB`);
+}
+const bigCount = quick ? 1_000_000 : 10_000_000;
+const big = { [BARE]: rssChild(BARE, bigCount, 16), [LAC]: rssChild(LAC, bigCount, 16) };
+for (const [name, result] of Object.entries(big)) console.log(`peak RSS ${name} (${bigCount} tasks): ${result.maxRssMiB?.toFixed(0) ?? result.error} MiB`);
+
+// ---- report ----------------------------------------------------------------------------------------
+const fmt = (x) => `${x.toFixed(2)}x`;
+const header = ['contestant', ...Object.keys(makers).flatMap((kind) => limits.map((l) => `${kind === 'immediate' ? 'resolve at once' : 'setImmediate'} · ${l}`)), `peak RSS, ${rssCount / 1e6}M tasks`];
+const rows = names.map((name) => [
+  name === LAC ? `**${name}**` : name,
+  ...Object.keys(makers).flatMap((kind) => limits.map((limit) => fmt(cells[kind][limit][name] / cells[kind][limit][BARE]))),
+  rss[name].maxRssMiB === undefined ? `failed: ${rss[name].error}` : `${rss[name].maxRssMiB.toFixed(0)} MiB`,
+]);
+const floorRow = ['bare loop µs/task', ...Object.keys(makers).flatMap((kind) => limits.map((limit) => ((cells[kind][limit][BARE] * 1000) / counts[kind]).toFixed(3))), ''];
+
+const lacVsPeers = [];
+const peerNames = names.filter((n) => !n.startsWith('lac') && n !== BARE);
+for (const kind of Object.keys(makers)) {
+  for (const limit of limits) {
+    const lac = cells[kind][limit][LAC];
+    if (peerNames.length === 0) continue;
+    const best = peerNames.reduce((a, b) => (cells[kind][limit][a] < cells[kind][limit][b] ? a : b));
+    lacVsPeers.push({ kind, limit, ratio: lac / cells[kind][limit][BARE], bestPeer: best, vsBest: cells[kind][limit][best] / lac });
+  }
+}
+const targetLines = lacVsPeers.map(({ kind, limit, ratio, bestPeer, vsBest }) => {
+  const target = kind === 'immediate' ? 1.5 : 1.2;
+  return `- ${kind === 'immediate' ? 'resolve at once' : 'setImmediate'}, limit ${limit}: ${fmt(ratio)} the bare loop (target ≤ ${target}x: ${ratio <= target ? 'met' : `**missed by ${fmt(ratio / target)}**`}); fastest peer ${bestPeer} takes ${fmt(vsBest)} lac's time (${vsBest > 1 ? 'lac faster' : '**lac slower**'}).`;
+});
+const bigRatio = big[LAC].maxRssMiB / big[BARE].maxRssMiB;
+const md = `## @lac/core vs peers
+
+Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs\`${quick ? ' --quick' : ''}). ${machineLine()}
+
+CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) sum += await task()\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
+
+${table(header, [...rows, floorRow])}
+
+Targets (\`limitedAsCompleted\`: ≤ 1.5x the bare loop on resolve-at-once tasks, ≤ 1.2x on setImmediate tasks, faster than every peer in every cell):
+
+${targetLines.join('\n')}
+
+Peak RSS for a ${bigCount.toLocaleString('en')}-task generator at limit 16: bare loop ${big[BARE].maxRssMiB?.toFixed(0)} MiB, limitedAsCompleted ${big[LAC].maxRssMiB?.toFixed(0)} MiB (${fmt(bigRatio)}; target ≤ 1.2x: ${bigRatio <= 1.2 ? 'met' : '**missed**'}).
+`;
+if (!quick || process.argv.includes('--write')) writeSection('core', md);
+console.log(`\n${md}`);
