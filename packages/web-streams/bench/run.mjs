@@ -1,58 +1,130 @@
-// Side by side in one process: chunks through ReadableStream -> stage -> WritableStream, for
-// LimitedTransformStream, a plain TransformStream awaiting the same mapper, and a synchronous
-// TransformStream (the floor). Run after `pnpm build`: `pnpm --filter @lac/web-streams bench`.
+// @lac/web-streams' stage side by side with a plain TransformStream and the synchronous floor, in one
+// process: chunks through `ReadableStream -> stage -> WritableStream`. Medians over interleaved rounds.
+// Usage (after building): node --expose-gc bench/run.mjs [--quick]   (writes BENCHMARKS.md's web-streams section)
+import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 import { LimitedTransformStream } from '../dist/index.js';
 
-const args = new Set(process.argv.slice(2));
-const isQuick = args.has('--quick');
-const ROUNDS = isQuick ? 1 : 3;
-const FAST_CHUNKS = isQuick ? 10_000 : 40_000;
-const SLOW_CHUNKS = isQuick ? 256 : 1_024;
+const isQuick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const ROUNDS = isQuick ? 2 : 7;
+const FAST_CHUNKS = isQuick ? 5_000 : 50_000;
+const SLOW_CHUNKS = isQuick ? 200 : 1_000;
 const LIMITS = [1, 16, 256];
 
-const atOnce = (x) => Promise.resolve(x * 2);
-const oneMs = (x) => new Promise((resolve) => setTimeout(resolve, 1, x * 2));
+const mappers = {
+  'resolve at once': (x) => Promise.resolve(x * 2),
+  '1 ms': (x) => new Promise((resolve) => setTimeout(resolve, 1, x * 2)),
+};
 
+/** The same source for every stage: a pull source that enqueues one chunk per pull. */
 function source(count) {
   let i = 0;
   return new ReadableStream({
     pull(controller) {
-      // Several chunks per pull, as a real source with a buffer would; the same for every stage.
-      for (let n = 0; n < 64 && i < count; n++) controller.enqueue(i++);
-      if (i >= count) controller.close();
+      if (i < count) controller.enqueue(i++);
+      else controller.close();
     },
   });
 }
 
-function sink() {
-  let sum = 0;
-  return new WritableStream({ write(x) { sum += x; } });
-}
-
 const stages = {
-  floor: () => new TransformStream({ transform(x, c) { c.enqueue(x * 2); } }),
-  plain: (mapper) => new TransformStream({ async transform(x, c) { c.enqueue(await mapper(x)); } }),
-  limited: (mapper, limit) => new LimitedTransformStream(limit, mapper),
+  'sync TransformStream (floor)': () => new TransformStream({ transform: (x, controller) => controller.enqueue(x * 2) }),
+  'TransformStream awaiting the mapper': (mapper) =>
+    new TransformStream({
+      async transform(x, controller) {
+        controller.enqueue(await mapper(x));
+      },
+    }),
+  LimitedTransformStream: (mapper, limit) => new LimitedTransformStream(limit, mapper),
 };
+const FLOOR = 'sync TransformStream (floor)';
+const PLAIN = 'TransformStream awaiting the mapper';
+const LIMITED = 'LimitedTransformStream';
 
-async function time(makeStage, count) {
+async function once(stage, count) {
+  let sum = 0;
+  let received = 0;
+  const sink = new WritableStream({
+    write(x) {
+      sum += x;
+      received++;
+    },
+  });
+  globalThis.gc?.();
   const start = performance.now();
-  await source(count).pipeThrough(makeStage()).pipeTo(sink());
-  return performance.now() - start;
+  await source(count).pipeThrough(stage).pipeTo(sink);
+  const ms = performance.now() - start;
+  if (received !== count || sum !== count * (count - 1)) throw new Error(`lost chunks: ${received}/${count}`);
+  return ms;
 }
 
-const results = [];
-for (const [kind, mapper, count] of [['at once', atOnce, FAST_CHUNKS], ['1 ms', oneMs, SLOW_CHUNKS]]) {
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** times[kind][limit][stage] = median ms */
+const times = {};
+for (const [kind, mapper] of Object.entries(mappers)) {
+  const count = kind === '1 ms' ? SLOW_CHUNKS : FAST_CHUNKS;
+  times[kind] = {};
   for (const limit of LIMITS) {
-    const best = { floor: Infinity, plain: Infinity, limited: Infinity };
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const name of ['floor', 'plain', 'limited']) {
-        if (kind === '1 ms' && name === 'plain' && limit !== LIMITS[0] && best.plain !== Infinity) continue;
-        const ms = await time(() => stages[name](mapper, limit), count);
-        best[name] = Math.min(best[name], ms);
+    const samples = Object.fromEntries(Object.keys(stages).map((name) => [name, []]));
+    // One warm-up round, then interleaved rounds so drift hits every stage alike.
+    for (let round = -1; round < ROUNDS; round++) {
+      for (const [name, make] of Object.entries(stages)) {
+        const ms = await once(make(mapper, limit), count);
+        if (round >= 0) samples[name].push(ms);
       }
     }
-    results.push({ kind, limit, count, ...best });
-    console.log(kind, limit, count, best);
+    times[kind][limit] = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+    console.log(kind, `limit ${limit}`, Object.entries(times[kind][limit]).map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`).join(', '));
   }
 }
+
+const fmt = (x) => `${x.toFixed(2)}x`;
+const usPerChunk = (ms, count) => `${((ms * 1000) / count).toFixed(2)} µs`;
+const rows = [];
+for (const [kind] of Object.entries(mappers)) {
+  const count = kind === '1 ms' ? SLOW_CHUNKS : FAST_CHUNKS;
+  for (const limit of LIMITS) {
+    const t = times[kind][limit];
+    rows.push([
+      kind,
+      String(limit),
+      count.toLocaleString('en-US'),
+      usPerChunk(t[FLOOR], count),
+      usPerChunk(t[PLAIN], count),
+      usPerChunk(t[LIMITED], count),
+      fmt(t[LIMITED] / t[FLOOR]),
+      fmt(t[PLAIN] / t[LIMITED]),
+    ]);
+  }
+}
+
+const verdicts = [];
+for (const limit of LIMITS) {
+  const ratio = times['resolve at once'][limit][LIMITED] / times['resolve at once'][limit][FLOOR];
+  verdicts.push(
+    `- resolve at once, limit ${limit}: ${fmt(ratio)} the floor's time (target ≤ 1.5x: ${ratio <= 1.5 ? 'met' : `**missed**, ${fmt(ratio)}`}).`,
+  );
+}
+const speedup = times['1 ms'][16][PLAIN] / times['1 ms'][16][LIMITED];
+verdicts.push(
+  `- 1 ms mappers, limit 16: ${fmt(speedup)} the plain TransformStream's throughput (target ≥ 12x, ideal 16x: ${speedup >= 12 ? 'met' : `**missed**, ${fmt(speedup)}`}).`,
+);
+
+const markdown = `## @lac/web-streams
+
+\`\`\`sh
+npx -y pnpm@12.4.2 turbo run build --filter=@lac/web-streams... && cd packages/web-streams && node --expose-gc bench/run.mjs${isQuick ? ' --quick' : ''}
+\`\`\`
+
+${machineLine()}${isQuick ? ' **Quick run: fewer chunks and rounds; not the figures to quote.**' : ''}
+
+Chunks (numbers) through \`ReadableStream -> stage -> WritableStream\` (\`source.pipeThrough(stage).pipeTo(sink)\`), median of ${ROUNDS} interleaved rounds after one warm-up. Stages: the synchronous \`TransformStream\` (\`controller.enqueue(x * 2)\`, the floor: what Node's web streams cost by themselves), a plain \`TransformStream\` whose \`transform\` awaits the mapper (one chunk at a time, so it ignores the limit), and \`new LimitedTransformStream(limit, mapper)\`. Mappers: \`Promise.resolve(x * 2)\` (${FAST_CHUNKS.toLocaleString('en-US')} chunks), and a 1 ms \`setTimeout\` (only ${SLOW_CHUNKS.toLocaleString('en-US')} chunks, since the plain stage takes over a millisecond per chunk). Time per chunk; lower is better.
+
+${table(['mapper', 'limit', 'chunks', 'floor', 'plain TransformStream', 'LimitedTransformStream', 'Limited / floor (time)', 'Limited speed-up over plain'], rows)}
+
+Targets:
+
+${verdicts.join('\n')}
+`;
+writeSection('web-streams', markdown);
+console.log(markdown);
