@@ -43,9 +43,10 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     const key = 'bound';
     const workers = ['a', 'b', 'c', 'd'].map(
       (id) =>
-        new Worker({ port: server.port, key, id, sharedLimit: 10, localLimit: 8, tasks: 200, minMs: 1, maxMs: 6, leaseMs: 5000, pollMs: 200 }),
+        new Worker({ port: server.port, key, id, sharedLimit: 10, localLimit: 8, tasks: 200, minMs: 1, maxMs: 6, leaseMs: 15_000, pollMs: 200 }),
     );
     const codes = await Promise.all(workers.map((worker) => worker.exited));
+    for (const worker of workers) expect(worker.of('error')).toEqual([]);
     for (const worker of workers) expect(worker.stderr).toBe('');
     expect(codes).toEqual([0, 0, 0, 0]);
     for (const worker of workers) {
@@ -74,7 +75,8 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     const victim = new Worker({ ...common, id: 'victim', tasks: 50, minMs: 0, maxMs: 0, isHolding: true });
     // The victim takes its slots first (8 running, one more acquired for the next start).
     await waitUntil(() => victim.of('started').length === 8 && victim.heldLeases().length >= 8);
-    const survivors = ['s1', 's2', 's3'].map((id) => new Worker({ ...common, id, tasks: 60, minMs: 1, maxMs: 5 }));
+    // Each holder picks its own lease time: the survivors' longer one keeps a loaded machine from failing them.
+    const survivors = ['s1', 's2', 's3'].map((id) => new Worker({ ...common, id, tasks: 60, minMs: 1, maxMs: 5, leaseMs: 15_000 }));
     await waitUntil(() => survivors.some((worker) => worker.of('started').length > 0));
 
     victim.kill();
@@ -103,6 +105,7 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
 
     // The survivors finish every task (on the slots left, then on the dead worker's once they expire).
     const codes = await Promise.all(survivors.map((worker) => worker.exited));
+    for (const worker of survivors) expect(worker.of('error')).toEqual([]);
     for (const worker of survivors) expect(worker.stderr).toBe('');
     expect(codes).toEqual([0, 0, 0]);
     for (const worker of survivors) {
