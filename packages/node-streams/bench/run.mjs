@@ -3,12 +3,14 @@
 // 1 ms mappers for slot utilisation, and peak RSS with one child process per configuration.
 // Writes the `node-streams` section of the root BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 import { runCase, stages } from './stages.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 1 : 3;
+const SLEEP_ROUNDS = quick ? 1 : 2;
 const LIMITS = [1, 16, 256];
 const INSTANT_COUNT = quick ? 100_000 : 1_000_000;
 const sleepCount = (limit) => (limit === 1 ? 2_000 : 20_000) / (quick ? 10 : 1);
@@ -22,13 +24,13 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 const log = (...args) => console.error(...args);
 
-async function measure(names, kind, countFor) {
+async function measure(names, kind, countFor, rounds) {
   const times = {};
   const complete = {};
   const utilisation = {};
   // Warm-up, so the first stage measured does not pay everyone's JIT.
   for (const name of names) for (const limit of LIMITS) await runCase(name, limit, kind, Math.min(countFor(limit), 5_000));
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const limit of LIMITS) {
       for (const name of names) {
         globalThis.gc?.();
@@ -49,8 +51,9 @@ async function measure(names, kind, countFor) {
   return get;
 }
 
-const instant = await measure([FLOOR, OURS, ...PEERS, CORE], 'instant', () => INSTANT_COUNT);
-const slow = await measure([OURS, ...PEERS, CORE], 'sleep', sleepCount);
+const loadBefore = loadavg()[0];
+const instant = await measure([FLOOR, OURS, ...PEERS, CORE], 'instant', () => INSTANT_COUNT, ROUNDS);
+const slow = await measure([OURS, ...PEERS, CORE], 'sleep', sleepCount, SLEEP_ROUNDS);
 
 // Targets, resolve-at-once mappers.
 const fasterThanPeers = LIMITS.map((limit) => PEERS.every((peer) => instant(OURS, limit).ms < instant(peer, limit).ms));
@@ -123,7 +126,7 @@ const markdown = `## @lac/node-streams
 npx -y pnpm@12.4.2 turbo run build --filter=@lac/node-streams... && cd packages/node-streams && npx -y pnpm@12.4.2 bench
 \`\`\`
 
-${machineLine()} ${quick ? '**Quick run (BENCH_QUICK=1): 10x fewer items, one round; not the figures to quote.**' : `Each cell is the median of ${ROUNDS} rounds, stages interleaved in one process (\`node --expose-gc\`, a GC before each case).`}
+${machineLine()} ${quick ? '**Quick run (BENCH_QUICK=1): 10x fewer items, one round; not the figures to quote.**' : `Each cell is the median of ${ROUNDS} rounds (${SLEEP_ROUNDS} for the 1 ms mappers), stages interleaved in one process (\`node --expose-gc\`, a GC before each case). The machine is shared: 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end of the timed runs, on 2 cores, so absolute times are inflated and only the side-by-side ratios mean much.`}
 
 ### Targets
 ${targets.join('\n')}
