@@ -4,13 +4,14 @@
  * Rules checked: 1 (bound), 2 (laziness), 3 (order), 4 (exactly once), 5 (fail fast), 6 (settled),
  * 7 (early exit) and 11 (createLimiter).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import {
   createLimiter,
   limitedAsCompleted,
   limitedAsSettled,
   limitedMap,
+  TimeoutError,
   type LimitedIterator,
   type Settled,
   type Task,
@@ -339,6 +340,89 @@ describe('properties of createLimiter under random interleavings', () => {
         },
       ),
       300,
+    );
+  });
+});
+
+describe('properties of timeout and rate under random task durations (fake timers)', () => {
+  it('never more than rate.limit starts in any interval, never more than limit running, timeouts exactly when due', async () => {
+    await assertProperty(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 50 }) }), { nil: undefined }),
+        fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }),
+        // From 1 ms: timers clamp a 0 ms delay to 1 ms, as Node does.
+        fc.array(fc.integer({ min: 1, max: 80 }), { maxLength: 15 }),
+        fc.boolean(),
+        async (limit, rate, timeout, durations, isAsyncSource) => {
+          vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+          try {
+            const startTimes: number[] = [];
+            let running = 0;
+            let peak = 0;
+            const tasks = durations.map((duration, index) => () => {
+              startTimes.push(Date.now());
+              running++;
+              peak = Math.max(peak, running);
+              return new Promise<number>((resolve) => {
+                setTimeout(() => {
+                  running--;
+                  resolve(index);
+                }, duration);
+              });
+            });
+            async function* asyncTasks() {
+              yield* tasks;
+            }
+            const options = { ...(rate === undefined ? {} : { rate }), ...(timeout === undefined ? {} : { timeout }) };
+            const iterator = limitedAsSettled(isAsyncSource ? asyncTasks() : tasks, limit, options);
+            const records: Settled<number>[] = [];
+            let isDone = false;
+            const t0 = Date.now();
+            let endTime = t0;
+            const consumer = (async () => {
+              for await (const record of iterator) records.push(record);
+              endTime = Date.now();
+              isDone = true;
+            })();
+            for (let step = 0; step < 10_000 && !isDone; step++) {
+              await Promise.resolve();
+              if (vi.getTimerCount() > 0) await vi.advanceTimersToNextTimerAsync();
+              else for (let i = 0; i < 20; i++) await Promise.resolve();
+            }
+            await consumer;
+            expect(records).toHaveLength(durations.length);
+            // The bound: a timed-out task's slot frees at its timeout, so a task holds its slot over
+            // [start, start + min(duration, timeout)). Never more than limit of those overlap.
+            const ends = startTimes.map((start, index) => start + Math.min(durations[index]!, timeout ?? Number.POSITIVE_INFINITY));
+            for (const [index, start] of startTimes.entries()) {
+              const holding = startTimes.filter((other, k) => k <= index && other <= start && ends[k]! > start).length;
+              expect(holding).toBeLessThanOrEqual(limit);
+            }
+            if (timeout === undefined) expect(peak).toBeLessThanOrEqual(limit);
+            // The run ends when its last task does, not a rate interval later.
+            expect(endTime).toBe(Math.max(t0, ...ends));
+            if (rate !== undefined) {
+              for (let i = rate.limit; i < startTimes.length; i++) {
+                expect(startTimes[i]! - startTimes[i - rate.limit]!).toBeGreaterThanOrEqual(rate.interval);
+              }
+            }
+            for (const record of records) {
+              const isDue = timeout !== undefined && durations[record.index]! >= timeout;
+              if (isDue) {
+                expect(record.status).toBe('rejected');
+                expect((record as { reason: unknown }).reason).toBeInstanceOf(TimeoutError);
+              } else {
+                expect(record).toEqual({ status: 'fulfilled', value: record.index, index: record.index });
+              }
+            }
+            expect(iterator.stats.running).toBe(0);
+          } finally {
+            vi.useRealTimers();
+          }
+        },
+      ),
+      150,
     );
   });
 });
