@@ -8,4 +8,5 @@ defineRuntimeSuites(
   '@lac/web-streams',
   fileURLToPath(new URL('./checks/web-streams.checks.mjs', import.meta.url)),
   checks.map((check) => check.name),
+  ['core', 'web-streams'],
 );

@@ -8,4 +8,5 @@ defineRuntimeSuites(
   '@lac/core',
   fileURLToPath(new URL('./core.checks.mjs', import.meta.url)),
   checks.map((check) => check.name),
+  ['core'],
 );

@@ -165,10 +165,9 @@ async function runChromium(bundle: string): Promise<RuntimeReport> {
 export const RUNTIMES = ['deno', 'bun', 'chromium', 'node-process'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
-/** Runs the checks file on every runtime at once. */
-export async function runEverywhere(checksFile: string): Promise<Record<RuntimeName, RuntimeReport>> {
-  ensureBuilt('core');
-  ensureBuilt('web-streams');
+/** Runs the checks file on every runtime at once, after building the workspace packages it imports. */
+export async function runEverywhere(checksFile: string, packages: readonly string[]): Promise<Record<RuntimeName, RuntimeReport>> {
+  for (const name of packages) ensureBuilt(name);
   const bundle = await bundleChecks(checksFile);
   const dir = mkdtempSync(join(tmpdir(), 'lac-runtimes-'));
   try {
@@ -190,10 +189,10 @@ export async function runEverywhere(checksFile: string): Promise<Record<RuntimeN
  * Declares, for each runtime, one vitest test per check (failing with the runtime's error), one that
  * every check reported, and one that the process exited by itself afterwards.
  */
-export function defineRuntimeSuites(label: string, checksFile: string, checkNames: readonly string[]): void {
+export function defineRuntimeSuites(label: string, checksFile: string, checkNames: readonly string[], packages: readonly string[]): void {
   let reports: Record<RuntimeName, RuntimeReport>;
   beforeAll(async () => {
-    reports = await runEverywhere(checksFile);
+    reports = await runEverywhere(checksFile, packages);
   }, 4 * RUN_TIMEOUT_MS);
   afterAll(() => {
     for (const name of RUNTIMES) if (reports?.[name]?.runtime) console.log(`${label} on ${name}: ${reports[name].runtime}`);
