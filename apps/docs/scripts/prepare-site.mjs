@@ -29,9 +29,11 @@ mkdirSync(generatedDir, { recursive: true });
 const benchmarksFile = join(rootDir, 'BENCHMARKS.md');
 let benchmarks;
 if (existsSync(benchmarksFile)) {
-  // The page already has its own h1 and an h2 for this section: demote every heading two levels so
-  // the included document nests under it (h1 -> h3, capped at h6).
-  benchmarks = readFileSync(benchmarksFile, 'utf8').replace(/^(#{1,6}) /gm, (_, hashes) => `${'#'.repeat(Math.min(6, hashes.length + 2))} `);
+  // The page has its own h1 and an h2 for this section: drop the document's h1 (its title) and move
+  // every other heading one level down, so its sections (## per package) nest under that h2.
+  benchmarks = readFileSync(benchmarksFile, 'utf8')
+    .replace(/^# .*\n/m, '')
+    .replace(/^(#{2,6}) /gm, (_, hashes) => `${'#'.repeat(Math.min(6, hashes.length + 1))} `);
 } else {
   benchmarks = '_No benchmark results are recorded in this checkout yet: run `pnpm bench` at the repository root to produce BENCHMARKS.md._\n';
 }

@@ -1,13 +1,20 @@
 // Every code example on the site is a file in examples/: each one type-checks and runs, and prints
 // what its page says it prints.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
-import { docsDir } from './site.js';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { docsDir, rootDir } from './site.js';
 
 const examplesDir = join(docsDir, 'examples');
 const exampleFiles = readdirSync(examplesDir).filter((name) => name.endsWith('.ts')).sort();
+// Shell recipes for `lac`, run against the workspace's @lac/cli.
+const cliSource = join(rootDir, 'packages', 'cli', 'src', 'cli.ts');
+const cliExampleFiles = readdirSync(join(examplesDir, 'cli'))
+  .filter((name) => name.endsWith('.sh'))
+  .map((name) => `cli/${name}`)
+  .sort();
 
 function numberAfter(stdout: string, pattern: RegExp): number {
   const match = pattern.exec(stdout);
@@ -91,9 +98,26 @@ const expectations: Record<string, (stdout: string) => void> = {
   },
 };
 
+/** What each CLI recipe must print (beyond exiting 0). */
+const cliExpectations: Record<string, (stdout: string) => void> = {
+  'cli/convert-files.sh': (out) => {
+    expect(out).toContain('==> first file.upper <==\nHELLO');
+    expect(out).toContain('==> $(touch pwned); x.upper <==\nWORLD');
+    expect(out).toContain('odd names were passed as data, never executed');
+  },
+  'cli/keep-order.sh': (out) => expect(out.trim().split('\n')).toEqual(Array.from({ length: 10 }, (_, i) => `item ${i + 1}`)),
+  'cli/retry-flaky.sh': (out) => {
+    expect(out).toContain('deployed alpha\ndeployed beta\ndeployed gamma\n');
+    expect(out).toContain('0\t./deploy.sh alpha\n0\t./deploy.sh beta\n0\t./deploy.sh gamma');
+  },
+  'cli/fetch-urls.sh': (out) => expect(out).toContain('20 of 20 URLs fetched'),
+  'cli/demo.sh': (out) => expect(out).toMatch(/peak in flight 10\b/),
+};
+
 describe('examples', () => {
   test('every example file has an expectation here, and every expectation has its file', () => {
     expect(exampleFiles).toEqual(Object.keys(expectations).sort());
+    expect(cliExampleFiles).toEqual(Object.keys(cliExpectations).sort());
   });
 
   test('type-check: tsc --noEmit over examples/ (and the tests and site config) passes', () => {
@@ -114,5 +138,28 @@ describe('examples', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expectations[file]!(run.stdout);
+  });
+
+  describe('CLI recipes (bash, against lac from the workspace source)', () => {
+    let binDir: string;
+    beforeAll(() => {
+      // `lac` on PATH runs packages/cli/src/cli.ts through tsx, with @lac/* mapped to their sources.
+      binDir = mkdtempSync(join(tmpdir(), 'lac-docs-bin-'));
+      const loader = join(docsDir, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+      writeFileSync(join(binDir, 'lac'), `#!/bin/sh\nexec "${process.execPath}" --import "${loader}" "${cliSource}" "$@"\n`);
+      chmodSync(join(binDir, 'lac'), 0o755);
+    });
+    afterAll(() => rmSync(binDir, { recursive: true, force: true }));
+
+    test.each(cliExampleFiles)('%s runs, exits 0 and prints what its page says', (file) => {
+      const run = spawnSync('bash', [join(examplesDir, file)], {
+        cwd: docsDir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`, TSX_TSCONFIG_PATH: join(docsDir, 'tsconfig.json') },
+      });
+      expect(run.status, run.stderr).toBe(0);
+      cliExpectations[file]!(run.stdout);
+    });
   });
 });

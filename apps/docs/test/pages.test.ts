@@ -9,7 +9,7 @@ const siteDir = join(docsDir, 'site');
 const pageSources = walk(siteDir).filter(
   (path) => path.endsWith('.md') && !path.startsWith(join(siteDir, 'api')) && !path.startsWith(join(siteDir, 'generated')),
 );
-const exampleFiles = walk(join(docsDir, 'examples')).filter((path) => path.endsWith('.ts'));
+const exampleFiles = walk(join(docsDir, 'examples')).filter((path) => path.endsWith('.ts') || path.endsWith('.sh'));
 
 /** The visible text of a built page: tags removed, entities decoded, whitespace collapsed per line. */
 function pageText(relativePath: string): string {
