@@ -306,6 +306,25 @@ describe('limitedTransform errors and aborts', () => {
     expect(calls).toBe(2);
   });
 
+  it('mappers that reject after destroy() leave no unhandled rejection', async () => {
+    const signals: AbortSignal[] = [];
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      const stage = limitedTransform(3, (_x: number, { signal }: TaskContext) => {
+        signals.push(signal);
+        return new Promise<number>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+        });
+      });
+      for (const i of range(10)) stage.write(i);
+      await settle();
+      stage.destroy(new Error('stop'));
+      await new Promise((resolve) => stage.on('close', resolve));
+    });
+    expect(signals).toHaveLength(3);
+    expect(signals.every((s) => s.aborted)).toBe(true);
+    expect(unhandled).toEqual([]);
+  });
+
   it("a pipeline's signal aborts in-flight mappers and rejects with an AbortError", async () => {
     const controller = new AbortController();
     const signals: AbortSignal[] = [];
