@@ -317,8 +317,12 @@ describe('limitedTransform errors and aborts', () => {
       });
       for (const i of range(10)) stage.write(i);
       await settle();
+      const errors: unknown[] = [];
+      stage.on('error', (error) => errors.push(error));
+      const closed = new Promise((resolve) => stage.on('close', resolve));
       stage.destroy(new Error('stop'));
-      await new Promise((resolve) => stage.on('close', resolve));
+      await closed;
+      expect(errors).toHaveLength(1);
     });
     expect(signals).toHaveLength(3);
     expect(signals.every((s) => s.aborted)).toBe(true);
