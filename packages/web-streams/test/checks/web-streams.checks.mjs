@@ -487,6 +487,36 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: readable.cancel(reason) during writer.close() rejects the close with that reason',
+    async run() {
+      const started = [];
+      const stage = new LimitedTransformStream(2, hangingMapper(started));
+      const writer = stage.writable.getWriter();
+      void writer.write(1);
+      const closing = writer.close();
+      const reader = stage.readable.getReader();
+      const read = reader.read();
+      await settle();
+      equal(started.length, 1);
+      const reason = new Error('cancelled while closing');
+      await reader.cancel(reason);
+      equal(await rejects(closing), reason);
+      equal(started[0].signal.reason, reason);
+      deepEqual(await read, { value: undefined, done: true });
+    },
+  },
+  {
+    name: 'limitedReadableStream: an already-aborted options.signal errors the stream and starts nothing',
+    async run() {
+      let started = 0;
+      const reason = new Error('aborted before start');
+      const stream = limitedReadableStream([() => started++], 1, { signal: AbortSignal.abort(reason) });
+      equal(await rejects(stream.getReader().read()), reason);
+      await settle();
+      equal(started, 0);
+    },
+  },
+  {
     name: 'limitedReadableStream: a task failure errors the stream with that same error',
     async run() {
       const boom = new Error('task failed');
