@@ -81,6 +81,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function ignore(): void {}
 
+/** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
+function isStep(step: unknown): boolean {
+  return step !== null && (typeof step === 'object' || typeof step === 'function');
+}
+
+function notAStep(step: unknown): TypeError {
+  return new TypeError(`Expected the source's next() to return an object { value, done }, got ${describe(step)}`);
+}
+
 export interface RunConfig<TItem> {
   readonly iterator: Iterator<TItem> | AsyncIterator<TItem>;
   readonly isAsync: boolean;
@@ -260,6 +269,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           break;
         }
         this.#isPulling = false;
+        if (!isStep(step)) {
+          this.#isSourceDone = true;
+          this.#fail(notAStep(step));
+          break;
+        }
         if (step.done) {
           this.#isSourceDone = true;
           if (this.#hasSlot) this.#dropSlot();
@@ -297,6 +311,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   readonly #onPulled = (step: IteratorResult<TItem>): void => {
+    if (!isStep(step)) {
+      this.#onPullFailed(notAStep(step));
+      return;
+    }
     this.#isPulling = false;
     if (step.done) {
       this.#isSourceDone = true;
