@@ -150,7 +150,13 @@ class Stage<TInput, TResult> {
   readonly #onStep = (step: IteratorResult<TResult>): void => {
     if (this.#isFinished) return;
     if (!step.done) {
-      this.#readableController.enqueue(step.value);
+      try {
+        this.#readableController.enqueue(step.value);
+      } catch (error) {
+        // A `readableStrategy.size()` that throws: the readable side errors with it, so must the rest.
+        this.#controller.abort(error);
+        this.#fail(error);
+      }
       return;
     }
     this.#finish();

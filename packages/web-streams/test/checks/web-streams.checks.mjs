@@ -356,6 +356,26 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: a readableStrategy.size() that throws errors both sides with its error and aborts the mappers',
+    async run() {
+      const sizeError = new RangeError('no size for this chunk');
+      const started = [];
+      const stage = new LimitedTransformStream(2, (x, context) => (x === 0 ? x : hangingMapper(started)(x, context)), {
+        readableStrategy: {
+          highWaterMark: 4,
+          size() {
+            throw sizeError;
+          },
+        },
+      });
+      // Nobody reads, so the first result is queued (a pending read would take it without size()).
+      const pipe = streamOf([0, 1, 2]).pipeTo(stage.writable);
+      equal(await rejects(pipe), sizeError);
+      equal(await rejects(stage.readable.getReader().read()), sizeError);
+      ok(started.every(({ signal }) => signal.aborted), 'in-flight mappers aborted');
+    },
+  },
+  {
     name: 'LimitedTransformStream: no unhandled rejection when a mapper fails and nobody reads or awaits',
     async run() {
       const stage = new LimitedTransformStream(2, () => Promise.reject(new Error('ignored')));
