@@ -53,6 +53,15 @@ export interface RedisSlotsOptions {
    * @default leaseMs / 3
    */
   readonly timeoutMs?: number;
+  /**
+   * For how long after Redis last reported nobody waiting a process may pass a slot its finished
+   * task released straight to its own next task, with no round trip, in milliseconds. The slot's
+   * lease stays in Redis throughout, so the limit holds; what it trades is fairness: a process that
+   * starts waiting meanwhile is served up to this much later than strict arrival order. 0 sends
+   * every slot back through Redis (the release and the next acquire then share one round trip).
+   * @default 50
+   */
+  readonly handoffMs?: number;
 }
 
 /** A slot handed out by `RedisSlots`: a lease in Redis, renewed while held. */
@@ -71,6 +80,15 @@ export interface RedisSlotsStats {
   readonly held: number;
   /** Acquires waiting now in this process. */
   readonly waiting: number;
+  /** Slots passed from a finished task to the next one in this process without a round trip. */
+  readonly handoffs: number;
+}
+
+/** A released lease kept until the end of the tick, for a same-tick acquire to take over or swap. */
+interface Returning {
+  readonly id: string;
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
 }
 
 interface Waiter {
@@ -79,6 +97,8 @@ interface Waiter {
   readonly resolve: (lease: RedisLease) => void;
   readonly reject: (reason: unknown) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** A lease to release in the same round trip as this waiter's first attempt. */
+  swap: Returning | undefined;
   isTrying: boolean;
   wantsRetry: boolean;
   isSettled: boolean;
@@ -120,6 +140,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
   readonly #pollMs: number;
   readonly #timeoutMs: number;
   readonly #waiterTtlMs: number;
+  readonly #handoffMs: number;
   readonly #leases: string;
   readonly #queue: string;
   readonly #waiting: string;
@@ -135,6 +156,11 @@ export class RedisSlots implements SlotSource<RedisLease> {
   readonly #held = new Set<string>();
   #renewTimer: ReturnType<typeof setInterval> | undefined;
   #isRenewing = false;
+  /** Released this tick: a same-tick acquire takes one over (handoff) or releases it with its own attempt (swap). */
+  #returning: Returning[] = [];
+  #isFlushScheduled = false;
+  /** When (local clock, at sending) Redis last reported an empty queue: handoffs are allowed for `handoffMs` after. */
+  #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
   readonly #waiters = new Set<Waiter>();
   #subscriber: RedisSubscriber | undefined;
@@ -143,12 +169,13 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   #commands = 0;
   #acquired = 0;
+  #handoffs = 0;
 
   constructor(options: RedisSlotsOptions) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected \`options\` to be an object { client, key, limit }, got ${describe(options)}`);
     }
-    const { client, key, limit, leaseMs = 30_000, pollMs = 1000 } = options;
+    const { client, key, limit, leaseMs = 30_000, pollMs = 1000, handoffMs = 50 } = options;
     if (
       client === null ||
       typeof client !== 'object' ||
@@ -170,6 +197,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (!(Number.isInteger(pollMs) && pollMs >= 10)) {
       throw new TypeError(`Expected \`options.pollMs\` to be an integer >= 10, got ${describe(pollMs)}`);
     }
+    if (!(Number.isInteger(handoffMs) && handoffMs >= 0)) {
+      throw new TypeError(`Expected \`options.handoffMs\` to be an integer >= 0, got ${describe(handoffMs)}`);
+    }
     const timeoutMs = options.timeoutMs ?? Math.floor(leaseMs / 3);
     if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= leaseMs / 3)) {
       throw new TypeError(`Expected \`options.timeoutMs\` to be a number > 0 and <= leaseMs / 3 (${leaseMs / 3}), got ${describe(timeoutMs)}`);
@@ -180,6 +210,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
     this.#leaseMs = leaseMs;
     this.#pollMs = pollMs;
     this.#timeoutMs = timeoutMs;
+    this.#handoffMs = handoffMs;
     // A live waiter asks again at least every pollMs; one that stops (its process died) loses its place.
     this.#waiterTtlMs = 3 * pollMs + timeoutMs;
     const tag = `{${key}}`;
@@ -195,7 +226,13 @@ export class RedisSlots implements SlotSource<RedisLease> {
   }
 
   get stats(): RedisSlotsStats {
-    return { commands: this.#commands, acquired: this.#acquired, held: this.#held.size, waiting: this.#waiters.size };
+    return {
+      commands: this.#commands,
+      acquired: this.#acquired,
+      held: this.#held.size,
+      waiting: this.#waiters.size,
+      handoffs: this.#handoffs,
+    };
   }
 
   /**
@@ -207,6 +244,17 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#isClosed) return Promise.reject(new Error(`RedisSlots for key ${JSON.stringify(this.#key)} is closed`));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    let swap: Returning | undefined;
+    if (this.#returning.length > 0) {
+      swap = this.#returning.pop()!;
+      if (this.#mayHandOff()) {
+        // Nobody waited a moment ago: the finished task's lease goes on to the next one as it is.
+        this.#held.add(swap.id);
+        this.#handoffs++;
+        swap.resolve();
+        return Promise.resolve({ id: swap.id });
+      }
+    }
     return new Promise<RedisLease>((resolve, reject) => {
       const waiter: Waiter = {
         id: `${this.#prefix}:${this.#nextId++}`,
@@ -214,6 +262,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
         resolve,
         reject,
         timer: undefined,
+        swap,
         isTrying: false,
         wantsRetry: false,
         isSettled: false,
@@ -234,16 +283,75 @@ export class RedisSlots implements SlotSource<RedisLease> {
    */
   release(lease: RedisLease): Promise<void> {
     if (!this.#held.delete(lease.id)) return Promise.resolve();
+    if (this.#error !== undefined) {
+      if (this.#held.size === 0) this.#stopRenewing();
+      return Promise.reject(this.#error);
+    }
+    // Kept to the end of the tick: the run usually asks for its next slot right after releasing one.
+    return new Promise<void>((resolve, reject) => {
+      this.#returning.push({ id: lease.id, resolve, reject });
+      if (!this.#isFlushScheduled) {
+        this.#isFlushScheduled = true;
+        queueMicrotask(this.#flush);
+      }
+    });
+  }
+
+  /** Sends back, in one round trip, the leases released this tick that no acquire took over. */
+  readonly #flush = (): void => {
+    this.#isFlushScheduled = false;
+    const returning = this.#returning;
+    if (returning.length === 0) return;
+    this.#returning = [];
+    // A waiter of this process takes a released lease over, if nobody waited in Redis a moment ago.
+    while (returning.length > 0 && this.#waiters.size > 0 && this.#mayHandOff()) {
+      const waiter = this.#waiters.values().next().value!;
+      const entry = returning.shift()!;
+      this.#held.add(entry.id);
+      this.#handoffs++;
+      entry.resolve();
+      const wasTrying = waiter.isTrying;
+      this.#settle(waiter, undefined, false, entry.id);
+      // Its own attempt, if on the wire, brings a spare lease or a place to give up when it answers.
+      if (!wasTrying) this.#abandon(waiter.id);
+    }
     if (this.#held.size === 0) this.#stopRenewing();
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    return this.#run(RELEASE, [this.#leases, this.#queue], [lease.id, this.#channel]).then(
-      (removed) => {
-        if (removed === 0) throw this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${lease.id} had expired before it was released`);
+    if (returning.length === 0) return;
+    const sentAt = performance.now();
+    this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...returning.map((entry) => entry.id)]).then(
+      (reply) => {
+        const [removed, queued] = reply as [number, number];
+        this.#noteQueue(queued, sentAt);
+        if (removed === returning.length) {
+          for (const entry of returning) entry.resolve();
+          return;
+        }
+        const error = this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${returning.length - removed} lease(s) had expired before they were released`);
+        for (const entry of returning) entry.reject(error);
       },
       (error: unknown) => {
-        throw this.#failWith(error);
+        const failure = this.#failWith(error);
+        for (const entry of returning) entry.reject(failure);
       },
     );
+  };
+
+  #mayHandOff(): boolean {
+    return performance.now() - this.#queueEmptyAt < this.#handoffMs;
+  }
+
+  /** Passes on a lease nobody in this process asked for (yet): to a same-tick acquire or a waiter, else back to Redis. */
+  #returnSpare(id: string): void {
+    this.#returning.push({ id, resolve: ignore, reject: ignore });
+    if (!this.#isFlushScheduled) {
+      this.#isFlushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #noteQueue(queued: number, sentAt: number): void {
+    if (queued > 0) this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
+    else if (sentAt > this.#queueEmptyAt) this.#queueEmptyAt = sentAt;
   }
 
   /**
@@ -276,23 +384,37 @@ export class RedisSlots implements SlotSource<RedisLease> {
       waiter.timer = undefined;
     }
     waiter.isTrying = true;
-    const args = [waiter.id, this.#limit, this.#leaseMs, this.#waiterTtlMs, this.#channel];
+    const swap = waiter.swap;
+    waiter.swap = undefined;
+    const args: (string | number)[] = [waiter.id, this.#limit, this.#leaseMs, this.#waiterTtlMs, this.#channel];
+    if (swap !== undefined) args.push(swap.id);
+    const sentAt = performance.now();
     this.#run(ACQUIRE, [this.#leases, this.#queue, this.#waiting], args).then(
-      (reply) => this.#onTried(waiter, reply as [number, number]),
+      (reply) => {
+        const [isGranted, untilExpiry, queued, released] = reply as [number, number, number, number];
+        this.#noteQueue(queued, sentAt);
+        if (swap !== undefined) {
+          if (released === 1) swap.resolve();
+          else swap.reject(this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.id} had expired before it was released`));
+        }
+        this.#onTried(waiter, isGranted, untilExpiry);
+      },
       (error: unknown) => {
         waiter.isTrying = false;
-        this.#failWith(error);
+        const failure = this.#failWith(error);
+        swap?.reject(failure);
       },
     );
   }
 
-  #onTried(waiter: Waiter, [isGranted, untilExpiry]: [number, number]): void {
+  #onTried(waiter: Waiter, isGranted: number, untilExpiry: number): void {
     waiter.isTrying = false;
     if (isGranted === 1) {
       this.#acquired++;
       if (waiter.isSettled) {
-        // Aborted (or failed) while this attempt was on the wire: hand the slot straight back.
-        void this.#run(RELEASE, [this.#leases, this.#queue], [waiter.id, this.#channel]).catch(ignore);
+        // Served by a handoff or aborted while this attempt was on the wire: the lease is spare.
+        if (this.#error === undefined && !this.#isClosed) this.#returnSpare(waiter.id);
+        else void this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, waiter.id]).catch(ignore);
         return;
       }
       this.#held.add(waiter.id);
@@ -331,14 +453,14 @@ export class RedisSlots implements SlotSource<RedisLease> {
   }
 
   /** Resolves (reason undefined) or rejects a waiter, dropping its timer and listener. */
-  #settle(waiter: Waiter, reason: unknown, isRejection = reason !== undefined): void {
+  #settle(waiter: Waiter, reason: unknown, isRejection = reason !== undefined, leaseId = waiter.id): void {
     if (waiter.isSettled) return;
     waiter.isSettled = true;
     this.#waiters.delete(waiter);
     if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     if (isRejection) waiter.reject(reason);
-    else waiter.resolve({ id: waiter.id });
+    else waiter.resolve({ id: leaseId });
     if (this.#waiters.size === 0) this.#scheduleIdle();
   }
 
@@ -355,6 +477,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
     subscriber.on('error', ignore);
     subscriber.on('message', (channel) => {
       if (channel !== this.#channel) return;
+      // Releases are announced only while someone waits.
+      this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
       for (const waiter of this.#waiters) this.#try(waiter);
     });
     const subscribed = this.#withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE').then(ignore, (error: unknown) => {

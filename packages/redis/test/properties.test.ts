@@ -29,11 +29,11 @@ describe('shared limit properties (fast-check, real redis-server)', () => {
   it('for random limits, workers and durations: never more than the limit at once, every task at most once (exactly once unless its worker exited early), and nothing left in Redis', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(workerArb, { minLength: 1, maxLength: 4 }), async (limit, workers) => {
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(workerArb, { minLength: 1, maxLength: 4 }), fc.constantFrom(0, 50), async (limit, workers, handoffMs) => {
         const key = `prop-${run++}`;
         let running = 0;
         let maxRunning = 0;
-        const all = workers.map(() => redisSlots({ client, key, limit, leaseMs: 3000, pollMs: 50 }));
+        const all = workers.map(() => redisSlots({ client, key, limit, leaseMs: 3000, pollMs: 50, handoffMs }));
         try {
           const outcomes = await Promise.all(
             workers.map(async (worker, w) => {

@@ -96,14 +96,44 @@ describe('RedisSlots against a real redis-server', () => {
     expect(await client.zcard(keys.queue)).toBe(0);
   });
 
-  it('uses two round trips per task when uncontended (acquire and release)', async () => {
-    const slots = makeSlots(`rt-${nextKey++}`, 100);
-    const before = slots.stats.commands;
-    let count = 0;
-    for await (const _ of limitedAsCompleted(Array.from({ length: 50 }, (_, i) => () => i), 4, { slots })) count++;
-    expect(count).toBe(50);
-    // One extra acquire found the source done and was released at once.
-    expect(slots.stats.commands - before).toBe(2 * 51);
+  it('costs at most one round trip per task uncontended: release and next acquire share one, a local handoff none', async () => {
+    const tasks = () => Array.from({ length: 50 }, (_, i) => () => i);
+    for (const handoffMs of [0, 50]) {
+      const slots = redisSlots({ client, key: `rt-${nextKey++}`, limit: 100, leaseMs: 3000, handoffMs });
+      opened.push(slots);
+      let count = 0;
+      for await (const _ of limitedAsCompleted(tasks(), 4, { slots })) count++;
+      expect(count).toBe(50);
+      await waitUntil(() => slots.stats.held === 0);
+      // 51 slots were asked for (one found the source done): each took one round trip or was handed
+      // over, plus one round trip for the last release.
+      const { commands, handoffs } = slots.stats;
+      expect(commands + handoffs).toBe(52);
+      if (handoffMs === 0) expect(handoffs).toBe(0);
+      else expect(handoffs).toBeGreaterThan(0);
+    }
+  });
+
+  it('hands no slot over locally while another process waits (fairness over handoffs)', async () => {
+    const key = `handoff-fair-${nextKey++}`;
+    const keys = keysOf(key);
+    const a = makeSlots(key, 1);
+    const b = makeSlots(key, 1);
+    const lease = await a.acquire();
+    const bWaits = b.acquire();
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    // A last saw an empty queue when it acquired; once handoffMs (50) has passed since, its release
+    // and next acquire go through Redis, where B is ahead. (Waiting longer only makes this surer.)
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const release = a.release(lease);
+    const aAgain = a.acquire();
+    await release;
+    const bLease = await bWaits;
+    expect(await client.zrange(keys.leases, 0, -1)).toEqual([bLease.id]);
+    expect(a.stats.handoffs).toBe(0);
+    await b.release(bLease);
+    await a.release(await aAgain);
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0 && (await client.zcard(keys.queue)) === 0);
   });
 
   it('early exit in one run releases its slots, and another run sharing the limit gets them', async () => {

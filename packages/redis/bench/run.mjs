@@ -1,0 +1,127 @@
+// @lac/redis benchmark: 4 processes share one limit through a local redis-server, against the same
+// tasks with @lac/core alone. Reports throughput, Redis round trips per task (counted by the client
+// and cross-checked with INFO commandstats) and slot utilisation (time-averaged running / limit).
+// Usage (after build): node bench/run.mjs [--quick]   (writes BENCHMARKS.md's redis section)
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
+
+const isQuick = process.argv.includes('--quick');
+const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  for await (const line of createInterface({ input: child.stdout })) if (line.includes('Ready to accept connections')) break;
+  return { port, child };
+}
+
+/** Spawns `processes` workers, waits until all are ready, starts them together, and collects their reports. */
+async function runScenario(port, { processes = 4, tasks, local, shared, taskMs }, key) {
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, [worker, JSON.stringify({ port, key, tasks: tasks / processes, local, shared, taskMs })], { cwd, stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  const readers = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+  for (const reader of readers) {
+    const { value } = await reader.next();
+    if (value !== 'ready') throw new Error(`worker said ${value}`);
+  }
+  for (const child of children) child.stdin.write('go\n');
+  const reports = await Promise.all(readers.map(async (reader) => JSON.parse((await reader.next()).value)));
+  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  const started = Math.min(...reports.map((r) => r.started));
+  const finished = Math.max(...reports.map((r) => r.finished));
+  const count = reports.reduce((sum, r) => sum + r.count, 0);
+  if (count !== tasks) throw new Error(`ran ${count} of ${tasks} tasks`);
+  const busy = reports.reduce((sum, r) => sum + r.busy, 0);
+  const span = Math.max(...reports.map((r) => r.lastEnd)) - Math.min(...reports.map((r) => r.firstStart));
+  const limit = shared ?? local * processes;
+  return {
+    ms: finished - started,
+    perSecond: (tasks / (finished - started)) * 1000,
+    commands: reports.reduce((sum, r) => sum + r.commands, 0),
+    utilisation: busy / (limit * span),
+  };
+}
+
+async function scriptCalls(admin) {
+  const info = await admin.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(match[2]);
+  return calls;
+}
+
+const { port, child: redis } = await startRedis();
+const admin = new Redis({ port, host: '127.0.0.1' });
+const rounds = isQuick ? 1 : 2;
+const short = isQuick ? 4000 : 10_000;
+const long = isQuick ? 800 : 1600;
+const scenarios = [
+  { name: `${short} short tasks, @lac/core alone, limit 8 per process`, tasks: short, local: 8, taskMs: 0 },
+  { name: `${short} short tasks, shared limit 32, local limit 8 (uncontended)`, tasks: short, local: 8, shared: 32, taskMs: 0 },
+  { name: `${short} short tasks, shared limit 32, local limit 32 (contended)`, tasks: short, local: 32, shared: 32, taskMs: 0 },
+  { name: `${long} tasks of 20 ms, @lac/core alone, limit 8 per process`, tasks: long, local: 8, taskMs: 20 },
+  { name: `${long} tasks of 20 ms, shared limit 32, local limit 8 (uncontended)`, tasks: long, local: 8, shared: 32, taskMs: 20 },
+  { name: `${long} tasks of 20 ms, shared limit 32, local limit 16 (contended)`, tasks: long, local: 16, shared: 32, taskMs: 20 },
+];
+const results = scenarios.map(() => []);
+let run = 0;
+for (let round = 0; round < rounds; round++) {
+  for (const [i, scenario] of scenarios.entries()) {
+    const before = await scriptCalls(admin);
+    const result = await runScenario(port, scenario, `bench-${run++}`);
+    result.serverCalls = (await scriptCalls(admin)) - before;
+    results[i].push(result);
+    console.log(`round ${round + 1}: ${scenario.name}: ${result.ms.toFixed(0)} ms, ${(result.commands / scenario.tasks).toFixed(2)} round trips/task (server saw ${(result.serverCalls / scenario.tasks).toFixed(2)}), utilisation ${(result.utilisation * 100).toFixed(1)}%`);
+  }
+}
+admin.disconnect();
+redis.kill();
+
+const median = (values) => values.slice().sort((a, b) => a - b)[values.length >> 1];
+const baseShort = median(results[0].map((r) => r.perSecond));
+const rows = scenarios.map((scenario, i) => {
+  const rs = results[i];
+  const perSecond = median(rs.map((r) => r.perSecond));
+  const isShort = scenario.taskMs === 0;
+  const base = isShort ? baseShort : median(results[3].map((r) => r.perSecond));
+  return [
+    scenario.name,
+    `${Math.round(perSecond).toLocaleString('en-US')}`,
+    `${(perSecond / base).toFixed(2)}x`,
+    scenario.shared ? rs.map((r) => (r.commands / scenario.tasks).toFixed(2)).join(' / ') : '-',
+    scenario.shared ? rs.map((r) => (r.serverCalls / scenario.tasks).toFixed(2)).join(' / ') : '-',
+    rs.map((r) => `${(r.utilisation * 100).toFixed(1)}%`).join(' / '),
+  ];
+});
+
+const uncontendedTrips = Math.max(...results[1].map((r) => r.commands / scenarios[1].tasks));
+const utilisation20 = Math.min(...results[4].map((r) => r.utilisation), ...results[5].map((r) => r.utilisation));
+const markdown = `## @lac/redis: one limit shared by 4 processes through Redis
+
+\`\`\`sh
+npx -y pnpm@12.4.2 turbo run build --filter=@lac/redis... && cd packages/redis && npx -y pnpm@12.4.2 bench${isQuick ? ' -- --quick' : ''}
+\`\`\`
+
+${machineLine()} A local redis-server 7 (no persistence); 4 worker processes started together; each figure per round (${rounds} rounds), throughput is the median. Round trips per task: the client's count of script calls (acquire, release, renewals, retries of waiters), and the server's INFO commandstats (EVALSHA + EVAL) for the same scenario. Utilisation: total task running time / (limit × time from the first task start to the last task end), limit being 32 (shared) or 4 × 8 (core alone).
+
+${table(['scenario', 'tasks/s', 'vs core alone', 'round trips/task (client)', 'round trips/task (server)', 'utilisation'], rows)}
+
+Targets: at most 2 round trips per task uncontended: **${uncontendedTrips <= 2 ? 'met' : 'missed'}** (${uncontendedTrips.toFixed(2)}; one acquire and one release per task, plus the one extra slot per run that finds the source done). At least 90% utilisation with 20 ms tasks: **${utilisation20 >= 0.9 ? 'met' : 'missed'}** (lowest ${(utilisation20 * 100).toFixed(1)}%, the first and last waves of the run included).
+Short tasks are where the shared limit costs most: each task waits for two Redis round trips that @lac/core alone does not make, so the ratio above is the price of sharing the limit at all, not of this implementation's overhead beyond those round trips.`;
+writeSection('redis', markdown);
+console.log(markdown);
