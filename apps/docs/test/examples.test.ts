@@ -22,6 +22,11 @@ function numberAfter(stdout: string, pattern: RegExp): number {
   return Number(match![1]);
 }
 
+/** Examples that are not run on their own but as child processes of another example, which checks them. */
+const runBy: Record<string, string> = {
+  'redis-worker.ts': 'redis-shared-limit.ts',
+};
+
 /** What each example must print (beyond exiting 0). */
 const expectations: Record<string, (stdout: string) => void> = {
   'getting-started.ts': (out) => {
@@ -92,6 +97,12 @@ const expectations: Record<string, (stdout: string) => void> = {
     expect(numberAfter(out, /peak (\d+) lookups at once/)).toBeLessThanOrEqual(8);
   },
   'node-streams-readable.ts': (out) => expect(out.trim()).toBe('chunk 0, chunk 1, chunk 2'),
+  'redis-shared-limit.ts': (out) => {
+    expect(out).toContain('3 workers finished 60 tasks');
+    const peak = numberAfter(out, /at most (\d+) running at once across all of them/);
+    expect(peak).toBeGreaterThanOrEqual(1);
+    expect(peak).toBeLessThanOrEqual(5);
+  },
   'web-streams-pipe-through.ts': (out) => {
     expect(out).toContain('squares in input order: 1 4 9 16 25 36 49 64 81 100 121 144 ');
     expect(numberAfter(out, /\(peak (\d+) at once\)/)).toBeLessThanOrEqual(4);
@@ -116,7 +127,8 @@ const cliExpectations: Record<string, (stdout: string) => void> = {
 
 describe('examples', () => {
   test('every example file has an expectation here, and every expectation has its file', () => {
-    expect(exampleFiles).toEqual(Object.keys(expectations).sort());
+    expect(exampleFiles).toEqual([...Object.keys(expectations), ...Object.keys(runBy)].sort());
+    for (const runner of Object.values(runBy)) expect(Object.keys(expectations)).toContain(runner);
     expect(cliExampleFiles).toEqual(Object.keys(cliExpectations).sort());
   });
 
@@ -129,7 +141,7 @@ describe('examples', () => {
     expect(run.status).toBe(0);
   });
 
-  test.each(exampleFiles)('%s runs, exits 0 and prints what its page says', (file) => {
+  test.each(exampleFiles.filter((file) => !(file in runBy)))('%s runs, exits 0 and prints what its page says', (file) => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', join('examples', file)], {
       cwd: docsDir,
       encoding: 'utf8',
