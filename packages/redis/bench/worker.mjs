@@ -39,6 +39,6 @@ const started = now();
 let count = 0;
 for await (const _ of limitedAsCompleted(tasks(), config.local, slots ? { slots } : undefined)) count++;
 const finished = now();
-process.stdout.write(`${JSON.stringify({ count, started, finished, busy, firstStart, lastEnd, commands: slots?.stats.commands ?? 0 })}\n`);
+process.stdout.write(`${JSON.stringify({ count, started, finished, busy, firstStart, lastEnd, commands: slots?.stats.commands ?? 0, stats: slots?.stats })}\n`);
 slots?.close();
 client?.quit();

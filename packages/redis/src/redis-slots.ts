@@ -43,8 +43,9 @@ export interface RedisSlotsOptions {
   readonly leaseMs?: number;
   /**
    * The longest a waiter goes without asking again, in milliseconds (it is woken at once by a
-   * release, and also when the earliest lease is due to expire). An integer >= 10.
-   * @default 1000
+   * release, and also when the earliest lease is due to expire), so it bounds the cost of a missed
+   * wake-up. An integer >= 10.
+   * @default 250
    */
   readonly pollMs?: number;
   /**
@@ -82,6 +83,8 @@ export interface RedisSlotsStats {
   readonly waiting: number;
   /** Slots passed from a finished task to the next one in this process without a round trip. */
   readonly handoffs: number;
+  /** Attempts made by the fallback poll rather than a wake-up (many means wake-ups are being missed). */
+  readonly polls: number;
 }
 
 /** A released lease kept until the end of the tick, for a same-tick acquire to take over or swap. */
@@ -125,7 +128,9 @@ function isNoScript(error: unknown): boolean {
  * A `SlotSource` for `@lac/core` (`options.slots`) that keeps one concurrency limit in Redis, shared
  * by every process and machine using the same `key`. Each slot is a lease with a server-side expiry,
  * renewed while its task runs, so a crashed process cannot leak slots. Waiters queue in Redis in
- * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll.
+ * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll. While
+ * nobody waits, a slot released by a finished task passes to the same process's next task without a
+ * round trip (see `handoffMs`).
  *
  * Failure policy: the client's own reconnection absorbs short blips; a command that fails or takes
  * longer than `timeoutMs`, or a lease that expired before its renewal, makes the source fail for
@@ -170,12 +175,13 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #commands = 0;
   #acquired = 0;
   #handoffs = 0;
+  #polls = 0;
 
   constructor(options: RedisSlotsOptions) {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`Expected \`options\` to be an object { client, key, limit }, got ${describe(options)}`);
     }
-    const { client, key, limit, leaseMs = 30_000, pollMs = 1000, handoffMs = 50 } = options;
+    const { client, key, limit, leaseMs = 30_000, pollMs = 250, handoffMs = 50 } = options;
     if (
       client === null ||
       typeof client !== 'object' ||
@@ -232,6 +238,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
       held: this.#held.size,
       waiting: this.#waiters.size,
       handoffs: this.#handoffs,
+      polls: this.#polls,
     };
   }
 
@@ -440,6 +447,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
     const delay = untilExpiry >= 0 ? Math.min(this.#pollMs, untilExpiry + 1) : this.#pollMs;
     waiter.timer = setTimeout(() => {
       waiter.timer = undefined;
+      this.#polls++;
       this.#try(waiter);
     }, Math.max(1, delay));
   }
