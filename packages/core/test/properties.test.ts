@@ -291,8 +291,10 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
         expect(isFinallyRun || isSourceExhausted).toBe(true);
         if (isAsyncSource) expect(returnCalls).toBe(isSourceExhausted ? 0 : 1);
         else expect(isFinallyRun).toBe(true);
-        expect(iterator.stats.running).toBe(0);
         expect(running).toBe(0);
+        // Stats agree with what the tasks saw.
+        const fulfilled = settleLog.filter((entry) => entry.isFulfilled).length;
+        expect(iterator.stats).toMatchObject({ started: starts.length, running: 0, completed: fulfilled, failed: settleLog.length - fulfilled });
       }),
       300,
     );
@@ -364,7 +366,8 @@ describe('properties of timeout and rate under random task durations (fake timer
         // From 1 ms: timers clamp a 0 ms delay to 1 ms, as Node does.
         fc.array(fc.integer({ min: 1, max: 80 }), { maxLength: 15 }),
         fc.boolean(),
-        async (limit, rate, timeout, durations, isAsyncSource) => {
+        fc.boolean(),
+        async (limit, rate, timeout, durations, isAsyncSource, ordered) => {
           vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
           try {
             const startTimes: number[] = [];
@@ -384,7 +387,7 @@ describe('properties of timeout and rate under random task durations (fake timer
             async function* asyncTasks() {
               yield* tasks;
             }
-            const options = { ...(rate === undefined ? {} : { rate }), ...(timeout === undefined ? {} : { timeout }) };
+            const options = { ordered, ...(rate === undefined ? {} : { rate }), ...(timeout === undefined ? {} : { timeout }) };
             const iterator = limitedAsSettled(isAsyncSource ? asyncTasks() : tasks, limit, options);
             const records: Settled<number>[] = [];
             let isDone = false;
@@ -402,6 +405,7 @@ describe('properties of timeout and rate under random task durations (fake timer
             }
             await consumer;
             expect(records).toHaveLength(durations.length);
+            if (ordered) expect(records.map((record) => record.index)).toEqual([...durations.keys()]);
             // The bound: a timed-out task's slot frees at its timeout, so a task holds its slot over
             // [start, start + min(duration, timeout)). Never more than limit of those overlap.
             const ends = startTimes.map((start, index) => start + Math.min(durations[index]!, timeout ?? Number.POSITIVE_INFINITY));
