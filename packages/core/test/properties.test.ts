@@ -184,7 +184,6 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
         let isConsumerDone = false;
         let startsAtStop: number | undefined;
         let runningAtStop: number[] = [];
-        const settledCount = () => settleLog.length;
         const consumer = (async () => {
           try {
             for (let step = 0; ; step++) {
@@ -207,7 +206,6 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
           }
           isConsumerDone = true;
         })();
-        void settledCount;
 
         for (let round = 0; round < 20 && !isConsumerDone; round++) await s.waitIdle();
         await s.waitIdle();
