@@ -16,6 +16,17 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const lines = [];
+
+// Build everything first (tests of the CLI, the docs and the cross-runtime suites use the built output).
+// A failed build counts as one failure, and the tests still run, so one broken package hides no results.
+if (!process.env.LAC_SKIP_BUILD) {
+  console.log('=== build (turbo) ===');
+  const build = spawnSync('turbo', ['run', 'build', '--continue'], { cwd: root, stdio: 'inherit', env: process.env });
+  if (build.status !== 0) {
+    failed += 1;
+    lines.push('build: failed (see above)');
+  }
+}
 for (const dir of packageDirs) {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   if (!pkg.scripts?.test) continue;
