@@ -54,6 +54,9 @@ export interface ResolvedOptions {
   readonly slots: SlotSource | undefined;
 }
 
+/** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
+const MAX_DELAY = 2_147_483_647;
+
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
   if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
@@ -64,11 +67,17 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && !Number.isNaN(timeout))) {
     fail(`Expected \`options.timeout\` to be a number of milliseconds > 0, got ${describe(timeout)}`);
   }
+  if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
+    fail(`Expected \`options.timeout\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity, got ${describe(timeout)}`);
+  }
   if (rate !== undefined) {
     if (rate === null || typeof rate !== 'object') fail(`Expected \`options.rate\` to be an object { limit, interval }, got ${describe(rate)}`);
     if (!(Number.isInteger(rate.limit) && rate.limit >= 1)) fail(`Expected \`options.rate.limit\` to be an integer >= 1, got ${describe(rate.limit)}`);
     if (!(typeof rate.interval === 'number' && rate.interval > 0 && Number.isFinite(rate.interval))) {
       fail(`Expected \`options.rate.interval\` to be a finite number of milliseconds > 0, got ${describe(rate.interval)}`);
+    }
+    if (rate.interval > MAX_DELAY) {
+      fail(`Expected \`options.rate.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(rate.interval)}`);
     }
   }
   if (

@@ -80,6 +80,8 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     ['timeout', -5, /`options\.timeout` to be a number of milliseconds > 0, got `-5` \(number\)/],
     ['timeout', Number.NaN, /`options\.timeout` to be a number of milliseconds > 0, got `NaN` \(number\)/],
     ['timeout', '100', /`options\.timeout` to be a number of milliseconds > 0, got `"100"` \(string\)/],
+    // setTimeout cannot wait longer: such a timer would fire after 1 ms and time every task out at once.
+    ['timeout', 2 ** 31, /`options\.timeout` to be at most 2147483647 ms \(the longest setTimeout can wait\) or Infinity, got `2147483648` \(number\)/],
     ['rate', 5, /`options\.rate` to be an object \{ limit, interval \}, got `5` \(number\)/],
     ['rate', null, /`options\.rate` to be an object \{ limit, interval \}, got `null` \(null\)/],
     ['rate', { limit: 0, interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `0` \(number\)/],
@@ -88,6 +90,7 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     ['rate', { limit: 2, interval: 0 }, /`options\.rate\.interval` to be a finite number of milliseconds > 0, got `0` \(number\)/],
     ['rate', { limit: 2, interval: Number.POSITIVE_INFINITY }, /`options\.rate\.interval` .* got `Infinity` \(number\)/],
     ['rate', { limit: 2, interval: '1s' }, /`options\.rate\.interval` .* got `"1s"` \(string\)/],
+    ['rate', { limit: 2, interval: 2 ** 31 }, /`options\.rate\.interval` to be at most 2147483647 ms .* got `2147483648` \(number\)/],
   ])('option %s = %s throws a TypeError naming the option and showing the value', (key, value, pattern) => {
     expectTypeError(() => call(tasks, 2, { [key]: value }), pattern);
   });
@@ -110,6 +113,7 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     };
     expect(() => call(tasks, 2, valid)).not.toThrow();
     expect(() => call(tasks, 2, { buffer: Number.POSITIVE_INFINITY, timeout: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => call(tasks, 2, { timeout: 2 ** 31 - 1, rate: { limit: 1, interval: 2 ** 31 - 1 } })).not.toThrow();
     expect(() => call(tasks, 2, {})).not.toThrow();
     expect(() => call(tasks, 2, undefined)).not.toThrow();
   });
