@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pLimit from 'p-limit';
-import { createLimiter, limitedAsSettled, type Task } from '@lac/core';
+import { createLimiter, limitedAsCompleted, limitedAsSettled, type Task } from '@lac/core';
 import { type Deferred, assertProperty, deferred, flush, watchUnhandled } from './helpers.js';
 
 // Failures and early exits run in every property: none may leave a rejection unhandled.
@@ -196,7 +196,7 @@ async function driveSettles(handles: Map<number, Deferred<number>>, outcomes: Ou
   }
 }
 
-async function runThroughLac(limit: number, outcomes: Outcome[], settleOrder: number[]) {
+async function runThroughLac(form: 'completed' | 'settled', limit: number, outcomes: Outcome[], settleOrder: number[]) {
   const started: number[] = [];
   const yielded: string[] = [];
   const handles = new Map<number, Deferred<number>>();
@@ -223,6 +223,14 @@ async function runThroughLac(limit: number, outcomes: Outcome[], settleOrder: nu
     return handle.promise;
   });
   const consumer = (async () => {
+    if (form === 'completed') {
+      // Only called with outcomes that fulfil (a failure would end this form's run), each with its own value.
+      for await (const value of limitedAsCompleted(tasks, limit)) {
+        const id = outcomes.findIndex((outcome) => outcome.value === value);
+        yielded.push(`${id} fulfilled ${value}`);
+      }
+      return;
+    }
     for await (const record of limitedAsSettled(tasks, limit)) {
       yielded.push(
         record.status === 'fulfilled'
@@ -245,7 +253,30 @@ describe('differential: limitedAsSettled against p-limit', () => {
         fc.array(fc.nat(50), { minLength: 1, maxLength: 40 }),
         async (limit, outcomes, settleOrder) => {
           const theirs = await runThroughPLimit(limit, outcomes, settleOrder);
-          const ours = await runThroughLac(limit, outcomes, settleOrder);
+          const ours = await runThroughLac('settled', limit, outcomes, settleOrder);
+          expect(ours.started).toEqual(theirs.started);
+          expect(ours.peak).toBe(theirs.peak);
+          expect(ours.yielded).toEqual(theirs.settled);
+          expect(ours.yielded).toHaveLength(outcomes.length);
+        },
+      ),
+      150,
+    );
+  });
+});
+
+describe('differential: limitedAsCompleted against p-limit', () => {
+  it('yields values in exactly the order p-limit settles them, with the same start order and peak concurrency', async () => {
+    const fulfilling = fc.record({ kind: fc.constantFrom('resolve' as const, 'resolve' as const, 'value' as const), value: fc.integer({ min: 0, max: 999 }) });
+    await assertProperty(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        // Distinct values, so each yielded value names its task.
+        fc.uniqueArray(fulfilling, { maxLength: 40, selector: (outcome) => outcome.value }),
+        fc.array(fc.nat(50), { minLength: 1, maxLength: 40 }),
+        async (limit, outcomes, settleOrder) => {
+          const theirs = await runThroughPLimit(limit, outcomes, settleOrder);
+          const ours = await runThroughLac('completed', limit, outcomes, settleOrder);
           expect(ours.started).toEqual(theirs.started);
           expect(ours.peak).toBe(theirs.peak);
           expect(ours.yielded).toEqual(theirs.settled);
