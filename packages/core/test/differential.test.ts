@@ -130,7 +130,7 @@ describe('differential: createLimiter against p-limit', () => {
         const maxLimit = Math.max(concurrency, ...ops.flatMap((op) => (op.type === 'concurrency' ? [op.value] : [])));
         expect(ours.peak).toBeLessThanOrEqual(maxLimit);
       }),
-      150,
+      250,
     );
   });
 
@@ -260,7 +260,7 @@ describe('differential: limitedAsSettled against p-limit', () => {
           expect(ours.yielded).toHaveLength(outcomes.length);
         },
       ),
-      150,
+      250,
     );
   });
 });
@@ -283,7 +283,7 @@ describe('differential: limitedAsCompleted against p-limit', () => {
           expect(ours.yielded).toHaveLength(outcomes.length);
         },
       ),
-      150,
+      250,
     );
   });
 });

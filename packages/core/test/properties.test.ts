@@ -434,7 +434,7 @@ describe('properties of timeout and rate under random task durations (fake timer
           }
         },
       ),
-      150,
+      200,
     );
   });
 });
