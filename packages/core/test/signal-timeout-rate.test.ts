@@ -303,6 +303,10 @@ describe('rule 9: rate (fake timers)', () => {
     expect(state.pulled).toBe(3);
     await iterator.return();
     expect(state.isFinallyRun).toBe(true);
+    // The held item is dropped with the run: it never starts, however long we wait.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(script.started).toEqual([0, 1]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('early exit clears a pending rate timer', async () => {
