@@ -100,8 +100,7 @@ for (const name of [FLOOR, OURS, ...PEERS]) {
     log(`rss ${name} ${count}: ${(rss[`${name}@${count}`] / 2 ** 20).toFixed(1)} MiB`);
   }
 }
-// Resolve-at-once again, each configuration alone in a fresh process: the JIT then specialises for that
-// one stage instead of all of them at once, which changes the picture (see the note under the table).
+// Resolve-at-once again, each configuration alone in a fresh process, so the JIT specialises for that one stage.
 const FRESH_COUNT = quick ? 20_000 : 200_000;
 const FRESH_RUNS = 6;
 const fresh = {};
@@ -169,8 +168,9 @@ ${peerRatioTable}
 
 ### The same, each configuration alone in a fresh process
 ${FRESH_COUNT.toLocaleString('en')} objects, ${FRESH_RUNS} runs per process, the median of the last ${FRESH_RUNS - 2} (the first two warm the JIT up).
-Not the measurement the targets are judged on (that is the side-by-side table above), but it shows how much of the
-gap comes from sharing one process: there, V8's optimised code for Node's stream internals serves every stage at once.
+Not the measurement the targets are judged on (that is the side-by-side table above); a cross-check that the ordering
+of the stages is not an artefact of sharing one process (where V8's optimised code for Node's stream internals serves
+every stage at once). Fewer items and more sensitive to the machine's load than the table above.
 
 ${freshTable}
 
