@@ -87,6 +87,11 @@ export interface LimitedStats {
 export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult> {
   /** A snapshot of the run's counters. */
   readonly stats: LimitedStats;
+  /**
+   * Stops early (what `break` in a `for await` loop calls): nothing new starts, in-flight tasks'
+   * signals abort, and the source's `return()` is called and awaited.
+   */
+  return(value?: unknown): Promise<IteratorResult<TResult>>;
 }
 
 /** A task's outcome, as `limitedAsSettled` delivers it. */
