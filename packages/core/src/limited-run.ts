@@ -26,8 +26,8 @@ const kTrack = Symbol('track');
  */
 class Context implements TaskContext {
   readonly index: number;
-  /** The `options.slots` slot this task holds (unused without `slots`). */
-  slot: unknown;
+  /** The `options.slots` slot this task holds; `declare`d so tasks of runs without `slots` do not carry the field. */
+  declare slot: unknown;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
