@@ -164,6 +164,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
   /** Released this tick: a same-tick acquire takes one over (handoff) or releases it with its own attempt (swap). */
   #returning: Returning[] = [];
   #isFlushScheduled = false;
+  /** Leases no task holds, kept (at most `handoffMs`, while nobody waits) for this process's next acquire. */
+  #spares: string[] = [];
+  #spareTimer: ReturnType<typeof setTimeout> | undefined;
   /** When (local clock, at sending) Redis last reported an empty queue: handoffs are allowed for `handoffMs` after. */
   #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
@@ -262,6 +265,13 @@ export class RedisSlots implements SlotSource<RedisLease> {
         return Promise.resolve({ id: swap.id });
       }
     }
+    if (swap === undefined && this.#spares.length > 0) {
+      if (this.#mayHandOff()) {
+        this.#handoffs++;
+        return Promise.resolve({ id: this.#spares.pop()! });
+      }
+      this.#releaseSpares();
+    }
     return new Promise<RedisLease>((resolve, reject) => {
       const waiter: Waiter = {
         id: `${this.#prefix}:${this.#nextId++}`,
@@ -322,6 +332,19 @@ export class RedisSlots implements SlotSource<RedisLease> {
       // Its own attempt, if on the wire, brings a spare lease or a place to give up when it answers.
       if (!wasTrying) this.#abandon(waiter.id);
     }
+    if (returning.length > 0 && this.#mayHandOff() && this.#error === undefined && !this.#isClosed) {
+      // Nobody waited a moment ago: keep them a little for this process's next acquire.
+      for (const entry of returning) {
+        this.#held.add(entry.id);
+        this.#spares.push(entry.id);
+        entry.resolve();
+      }
+      returning.length = 0;
+      if (this.#spareTimer === undefined) {
+        this.#spareTimer = setTimeout(this.#releaseSpares, this.#handoffMs);
+        this.#spareTimer.unref?.();
+      }
+    }
     if (this.#held.size === 0) this.#stopRenewing();
     if (returning.length === 0) return;
     const sentAt = performance.now();
@@ -343,6 +366,29 @@ export class RedisSlots implements SlotSource<RedisLease> {
     );
   };
 
+  /** Gives the kept spare leases back to Redis (their time is up, someone waits, or the source closes). */
+  readonly #releaseSpares = (): void => {
+    if (this.#spareTimer !== undefined) {
+      clearTimeout(this.#spareTimer);
+      this.#spareTimer = undefined;
+    }
+    if (this.#spares.length === 0) return;
+    const spares = this.#spares;
+    this.#spares = [];
+    for (const id of spares) this.#held.delete(id);
+    if (this.#held.size === 0) this.#stopRenewing();
+    if (this.#error !== undefined) return;
+    void this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...spares]).then(
+      (reply) => {
+        const [removed] = reply as [number, number];
+        if (removed < spares.length) this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${spares.length - removed} lease(s) had expired before they were released`);
+      },
+      (error: unknown) => {
+        this.#failWith(error);
+      },
+    );
+  };
+
   #mayHandOff(): boolean {
     return performance.now() - this.#queueEmptyAt < this.#handoffMs;
   }
@@ -357,8 +403,10 @@ export class RedisSlots implements SlotSource<RedisLease> {
   }
 
   #noteQueue(queued: number, sentAt: number): void {
-    if (queued > 0) this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
-    else if (sentAt > this.#queueEmptyAt) this.#queueEmptyAt = sentAt;
+    if (queued > 0) {
+      this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
+      this.#releaseSpares();
+    } else if (sentAt > this.#queueEmptyAt) this.#queueEmptyAt = sentAt;
   }
 
   /**
@@ -371,6 +419,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
     this.#isClosed = true;
     const error = new Error(`RedisSlots for key ${JSON.stringify(this.#key)} was closed`);
     for (const waiter of this.#waiters) this.#settle(waiter, error);
+    this.#releaseSpares();
     this.#stopRenewing();
     this.#disconnect();
   }
@@ -487,6 +536,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
       if (channel !== this.#channel) return;
       // Releases are announced only while someone waits.
       this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
+      this.#releaseSpares();
       for (const waiter of this.#waiters) this.#try(waiter);
     });
     const subscribed = this.#withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE').then(ignore, (error: unknown) => {
@@ -602,6 +652,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (this.#error !== undefined) return this.#error;
     this.#error = error;
     for (const waiter of this.#waiters) this.#settle(waiter, error);
+    if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
+    this.#spareTimer = undefined;
+    this.#spares = [];
     this.#stopRenewing();
     this.#disconnect();
     this.#controller.abort(error);

@@ -20,8 +20,15 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function makeSlots(key: string, limit: number, options: { leaseMs?: number; pollMs?: number; client?: Redis } = {}): RedisSlots {
-  const slots = redisSlots({ client: options.client ?? client, key, limit, leaseMs: options.leaseMs ?? 3000, pollMs: options.pollMs ?? 100 });
+function makeSlots(key: string, limit: number, options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: Redis } = {}): RedisSlots {
+  const slots = redisSlots({
+    client: options.client ?? client,
+    key,
+    limit,
+    leaseMs: options.leaseMs ?? 3000,
+    pollMs: options.pollMs ?? 100,
+    handoffMs: options.handoffMs ?? 50,
+  });
   opened.push(slots);
   return slots;
 }
@@ -60,15 +67,15 @@ describe('redisSlots options', () => {
 });
 
 describe('RedisSlots against a real redis-server', () => {
-  it('serves waiters first come, first served', async () => {
+  it('serves waiters first come, first served (strictly, with handoffMs 0)', async () => {
     const key = `fifo-${nextKey++}`;
     const keys = keysOf(key);
-    const holder = makeSlots(key, 1);
+    const holder = makeSlots(key, 1, { handoffMs: 0 });
     const first = await holder.acquire();
     const order: string[] = [];
     const pending: Promise<RedisLease>[] = [];
     for (const name of ['b', 'c', 'd']) {
-      const slots = makeSlots(key, 1);
+      const slots = makeSlots(key, 1, { handoffMs: 0 });
       const queued = (await client.zcard(keys.queue)) + 1;
       pending.push(
         slots.acquire().then((lease) => {
@@ -80,7 +87,7 @@ describe('RedisSlots against a real redis-server', () => {
       await waitUntil(async () => (await client.zcard(keys.queue)) === queued);
     }
     // A newcomer does not jump the queue either.
-    const late = makeSlots(key, 1).acquire();
+    const late = makeSlots(key, 1, { handoffMs: 0 }).acquire();
     await waitUntil(async () => (await client.zcard(keys.queue)) === 4);
     await holder.release(first);
     for (let i = 0; i < 3; i++) {
@@ -112,6 +119,24 @@ describe('RedisSlots against a real redis-server', () => {
       if (handoffMs === 0) expect(handoffs).toBe(0);
       else expect(handoffs).toBeGreaterThan(0);
     }
+  });
+
+  it('keeps a released slot at most handoffMs for its next acquire, then gives it back to Redis', async () => {
+    const key = `spare-${nextKey++}`;
+    const keys = keysOf(key);
+    // A long window, so a stalled machine cannot close it between the two steps below.
+    const slots = makeSlots(key, 2, { handoffMs: 1000 });
+    const lease = await slots.acquire();
+    await slots.release(lease);
+    // Kept: the next acquire gets it with no round trip.
+    const commands = slots.stats.commands;
+    const again = await slots.acquire();
+    expect(again.id).toBe(lease.id);
+    expect(slots.stats.commands).toBe(commands);
+    await slots.release(again);
+    // Unused, it goes back by itself.
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0);
+    expect(slots.stats.held).toBe(0);
   });
 
   it('hands no slot over locally while another process waits (fairness over handoffs)', async () => {
@@ -204,7 +229,7 @@ describe('RedisSlots against a real redis-server', () => {
   });
 
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without failing', async () => {
-    const slots = makeSlots(`flush-${nextKey++}`, 2);
+    const slots = makeSlots(`flush-${nextKey++}`, 2, { handoffMs: 0 });
     await slots.release(await slots.acquire());
     await client.script('FLUSH');
     const before = slots.stats.commands;
