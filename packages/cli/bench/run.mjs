@@ -2,7 +2,8 @@
 // xargs + curl (5,000 URLs from a local server at -j 64). Each tool runs as a subprocess, rounds
 // interleaved; the best round of each counts. Run after `pnpm build`: `node bench/run.mjs`.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 
@@ -42,6 +43,7 @@ async function measure(cases, input) {
   return best;
 }
 
+const loadBefore = loadavg()[0];
 const items = `${Array.from({ length: jobCount }, (_, i) => i + 1).join('\n')}\n`;
 process.stderr.write(`jobs: ${jobCount} x true {} at -j 8, ${rounds} rounds\n`);
 const jobCases = [
@@ -66,6 +68,7 @@ try {
   server.kill('SIGTERM');
 }
 
+const loadAfter = loadavg()[0];
 const rate = (count, seconds) => count / seconds;
 const lacJobs = rate(jobCount, jobTimes.get(jobCases[0].name));
 const parallelJobs = rate(jobCount, jobTimes.get(jobCases[1].name));
@@ -90,6 +93,7 @@ pnpm --filter @lac/cli build && pnpm --filter @lac/cli bench   # node packages/c
 \`\`\`
 
 ${machineLine()} Best of ${rounds} interleaved rounds; each tool is a subprocess fed its items on stdin, output discarded.
+Load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end (other work shared the machine; compare the ratios, not the absolute times).
 
 ### ${jobCount} trivial jobs (\`true {}\`) at 8 at once
 
@@ -111,4 +115,6 @@ ${table(
 )}
 `;
 writeSection('cli', markdown);
+// A copy beside the script, in case another benchmark rewrites BENCHMARKS.md at the same moment.
+writeFileSync(new URL('./last-run.md', import.meta.url), markdown);
 process.stdout.write(markdown);

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioOptions, type StdioPipe } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { constants } from 'node:os';
 import type { RenderedCommand } from './template.js';
 
@@ -14,6 +14,34 @@ const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe>
   stdio: ['ignore', 'pipe', 'pipe'],
   detached: true,
 };
+
+const resolved = new Map<string, string>();
+
+/**
+ * The program's path as execvp would find it, looked up once per name: otherwise every job's
+ * child tries each PATH entry in turn (8 failed execve calls before /usr/bin on some machines).
+ */
+function resolveProgram(name: string): string {
+  if (name.includes('/')) return name;
+  let path = resolved.get(name);
+  if (path === undefined) {
+    path = name;
+    for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+      const candidate = join(dir === '' ? '.' : dir, name);
+      try {
+        accessSync(candidate, fsConstants.X_OK);
+        if (statSync(candidate).isFile()) {
+          path = candidate;
+          break;
+        }
+      } catch {
+        // Not here: try the next entry.
+      }
+    }
+    resolved.set(name, path);
+  }
+  return path;
+}
 
 // tmpfs where there is one: the files live only as long as a job.
 const CAPTURE_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
@@ -120,7 +148,7 @@ export class RunningJob {
       child =
         command.argv === undefined
           ? spawn('/bin/sh', ['-c', command.line], options)
-          : spawn(command.argv[0]!, command.argv.slice(1), options);
+          : spawn(resolveProgram(command.argv[0]!), command.argv.slice(1), options);
     } catch (error) {
       // spawn() throws at once for arguments it cannot pass (a NUL byte): that job fails like a shell's 126.
       if (files !== undefined) readCaptureFiles(files);

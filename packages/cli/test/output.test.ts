@@ -81,6 +81,34 @@ describe('streaming input', () => {
     expect(existsSync(join(dir.path, 'second'))).toBe(true);
   });
 
+  it('reads stdin only as jobs can start, so a huge input stays in flat memory', async () => {
+    dir = tempDir();
+    const gate = join(dir.path, 'gate');
+    const started = join(dir.path, 'started');
+    const { child, result } = start(['-j', '1', `touch ${started}; while [ ! -e ${gate} ]; do sleep 0.01; done; : {}`]);
+    const line = `${'x'.repeat(99)}\n`;
+    const input = Buffer.from(line.repeat(200_000)); // 20 MB, 200,000 items
+    // lac is killed with input still unread: the pipe then breaks, as expected.
+    child.stdin!.on('error', () => {});
+    child.stdin!.write(input);
+    child.stdin!.end();
+    await waitFor(() => existsSync(started), 'the first job to start');
+    // Wait until lac stops taking input while its only job is blocked.
+    let last = -1;
+    await waitFor(() => {
+      const pending = child.stdin!.writableLength;
+      const isStable = pending === last;
+      last = pending;
+      return isStable;
+    }, 'stdin to stall');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const consumed = input.length - child.stdin!.writableLength;
+    // Pipe buffers and one read chunk, not the 20 MB.
+    expect(consumed).toBeLessThan(2_000_000);
+    child.kill('SIGTERM');
+    expect((await result).code).toBe(143);
+  });
+
   it('-j 0 runs every job at once', async () => {
     dir = tempDir();
     // Each job waits until all five have started: it only ends if nothing limits them.
