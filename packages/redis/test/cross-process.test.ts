@@ -45,6 +45,8 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
       (id) =>
         new Worker({ port: server.port, key, id, sharedLimit: 10, localLimit: 8, tasks: 200, minMs: 1, maxMs: 6, leaseMs: 15_000, pollMs: 200 }),
     );
+    await waitUntil(() => workers.every((worker) => worker.of('ready').length === 1 || worker.process.exitCode !== null));
+    for (const worker of workers) worker.go();
     const codes = await Promise.all(workers.map((worker) => worker.exited));
     expect({ codes, errors: workers.map((worker) => worker.of('error')), stderr: workers.map((worker) => worker.stderr) }).toEqual({
       codes: [0, 0, 0, 0],
@@ -76,10 +78,12 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     const leaseMs = 1500;
     const common = { port: server.port, key, sharedLimit: 10, localLimit: 8, leaseMs, pollMs: 100 };
     const victim = new Worker({ ...common, id: 'victim', tasks: 50, minMs: 0, maxMs: 0, isHolding: true });
+    victim.go();
     // The victim takes its slots first (8 running, one more acquired for the next start).
     await waitUntil(() => victim.of('started').length === 8 && victim.heldLeases().length >= 8);
     // Each holder picks its own lease time: the survivors' longer one keeps a loaded machine from failing them.
     const survivors = ['s1', 's2', 's3'].map((id) => new Worker({ ...common, id, tasks: 60, minMs: 1, maxMs: 5, leaseMs: 15_000 }));
+    for (const worker of survivors) worker.go();
     await waitUntil(() => survivors.some((worker) => worker.of('started').length > 0));
 
     victim.kill();
