@@ -97,7 +97,7 @@ describe('RedisSlots against a real redis-server', () => {
       await opened.at(-4 + i)!.release(lease);
     }
     const lastLease = await late;
-    expect(await client.zrange(keys.leases, 0, -1)).toEqual([lastLease.id]);
+    expect(await client.zrange(keys.leases, '0', '-1')).toEqual([lastLease.id]);
     await opened.at(-1)!.release(lastLease);
     expect(await client.zcard(keys.leases)).toBe(0);
     expect(await client.zcard(keys.queue)).toBe(0);
@@ -154,7 +154,7 @@ describe('RedisSlots against a real redis-server', () => {
     const aAgain = a.acquire();
     await release;
     const bLease = await bWaits;
-    expect(await client.zrange(keys.leases, 0, -1)).toEqual([bLease.id]);
+    expect(await client.zrange(keys.leases, '0', '-1')).toEqual([bLease.id]);
     expect(a.stats.handoffs).toBe(0);
     await b.release(bLease);
     await a.release(await aAgain);
