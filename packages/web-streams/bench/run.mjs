@@ -7,7 +7,7 @@ import { LimitedTransformStream } from '../dist/index.js';
 const isQuick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const ROUNDS = isQuick ? 2 : 7;
 const FAST_CHUNKS = isQuick ? 5_000 : 50_000;
-const SLOW_CHUNKS = isQuick ? 200 : 1_000;
+const SLOW_CHUNKS = isQuick ? 200 : 2_000;
 const LIMITS = [1, 16, 256];
 
 const mappers = {
@@ -59,6 +59,25 @@ async function once(stage, count) {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+/** The no-streams ideal for the 1 ms rows: `limit` workers awaiting the mapper over a shared counter. */
+async function bareWorkers(mapper, limit, count) {
+  let next = 0;
+  let sum = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(limit, count) }, async () => {
+      while (next < count) {
+        const value = await mapper(next++);
+        sum += value;
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  if (sum !== count * (count - 1)) throw new Error('bare workers lost results');
+  return ms;
+}
+const bareTimes = {};
+
 /** times[kind][limit][stage] = median ms */
 const times = {};
 for (const [kind, mapper] of Object.entries(mappers)) {
@@ -74,6 +93,11 @@ for (const [kind, mapper] of Object.entries(mappers)) {
       }
     }
     times[kind][limit] = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+    if (kind === '1 ms') {
+      const bare = [];
+      for (let round = 0; round < ROUNDS; round++) bare.push(await bareWorkers(mapper, limit, count));
+      bareTimes[limit] = median(bare);
+    }
     console.log(kind, `limit ${limit}`, Object.entries(times[kind][limit]).map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`).join(', '));
   }
 }
@@ -113,6 +137,11 @@ verdicts.push(
   `- 1 ms mappers, limit 16: ${fmt(speedup)} the plain TransformStream's throughput (target ≥ 12x, ideal 16x: ${speedup >= 12 ? 'met' : `**missed**, ${fmt(speedup)}`}). ` +
     `In this run the pipeline alone (the floor) took ${usPerChunk(slow16[FLOOR], SLOW_CHUNKS)} a chunk, so no stage could have done better than ${fmt(bestPossible)} here.`,
 );
+verdicts.push(
+  `- For reference, the same 1 ms mappers run by plain \`limit\` workers with no streams at all (the ideal): ${LIMITS.map(
+    (limit) => `limit ${limit}: ${usPerChunk(bareTimes[limit], SLOW_CHUNKS)} a chunk, ${fmt(times['1 ms'][limit][PLAIN] / bareTimes[limit])} the plain stage's throughput, LimitedTransformStream reaching ${Math.round((100 * bareTimes[limit]) / times['1 ms'][limit][LIMITED])}% of it`,
+  ).join('; ')}.`,
+);
 
 const markdown = `## @lac/web-streams
 
@@ -122,7 +151,7 @@ npx -y pnpm@12.4.2 turbo run build --filter=@lac/web-streams... && cd packages/w
 
 ${machineLine()}${isQuick ? ' **Quick run: fewer chunks and rounds; not the figures to quote.**' : ''}
 
-Chunks (numbers) through \`ReadableStream -> stage -> WritableStream\` (\`source.pipeThrough(stage).pipeTo(sink)\`), median of ${ROUNDS} interleaved rounds after one warm-up. Stages: the synchronous \`TransformStream\` (\`controller.enqueue(x * 2)\`, the floor: what Node's web streams cost by themselves), a plain \`TransformStream\` whose \`transform\` awaits the mapper (one chunk at a time, so it ignores the limit), and \`new LimitedTransformStream(limit, mapper)\`. Mappers: \`Promise.resolve(x * 2)\` (${FAST_CHUNKS.toLocaleString('en-US')} chunks), and a 1 ms \`setTimeout\` (only ${SLOW_CHUNKS.toLocaleString('en-US')} chunks, since the plain stage takes over a millisecond per chunk). Time per chunk; lower is better.
+Chunks (numbers) through \`ReadableStream -> stage -> WritableStream\` (\`source.pipeThrough(stage).pipeTo(sink)\`), median of ${ROUNDS} interleaved rounds after one warm-up. Stages: the synchronous \`TransformStream\` (\`controller.enqueue(x * 2)\`, the floor: what Node's web streams cost by themselves), a plain \`TransformStream\` whose \`transform\` awaits the mapper (one chunk at a time, so it ignores the limit), and \`new LimitedTransformStream(limit, mapper)\`. Mappers: \`Promise.resolve(x * 2)\` (${FAST_CHUNKS.toLocaleString('en-US')} chunks), and a 1 ms \`setTimeout\` (only ${SLOW_CHUNKS.toLocaleString('en-US')} chunks, since the plain stage takes over a millisecond per chunk; its "floor" column is the same synchronous stage, shown for the pipeline's own cost). Time per chunk; lower is better.
 
 ${table(['mapper', 'limit', 'chunks', 'floor', 'plain TransformStream', 'LimitedTransformStream', 'Limited / floor (time)', 'Limited speed-up over plain'], rows)}
 
