@@ -23,8 +23,9 @@ export interface CommandTemplate {
   renderLine(item: string, seq: number, slot: number): string;
 }
 
-// Words made of these characters mean the same to /bin/sh as to a plain split on blanks.
-const PLAIN = /^[A-Za-z0-9_\-+.,/:@%^ \t]*$/;
+// Words made of these characters mean the same to /bin/sh as to a plain split on blanks (`=` only
+// after the command name: before it, a word with `=` is a variable assignment).
+const PLAIN = /^[A-Za-z0-9_\-+.,/:@%^= \t]*$/;
 // Shell builtins that have no executable of the same name (or behave differently as one).
 const BUILTINS = new Set([
   '.', ':', 'alias', 'bg', 'break', 'cd', 'command', 'continue', 'eval', 'exec', 'exit', 'export', 'fc', 'fg',
@@ -99,7 +100,8 @@ export function compileTemplate(words: readonly string[]): CommandTemplate {
   const literal = text.replace(TOKEN, '');
   const split = text.split(/[ \t]+/).filter((word) => word !== '');
   const first = split[0] ?? '';
-  const isDirect = PLAIN.test(literal) && split.length > 0 && !BUILTINS.has(first) && !first.startsWith('{');
+  const isDirect =
+    PLAIN.test(literal) && split.length > 0 && !BUILTINS.has(first) && !first.startsWith('{') && !first.includes('=');
 
   const renderLine = (item: string, seq: number, slot: number): string => {
     let line = '';

@@ -42,6 +42,7 @@ describe('replacement strings', () => {
     expect(compileTemplate(['echo', '$HOME']).isDirect).toBe(false);
     expect(compileTemplate(['cd', '{}']).isDirect).toBe(false);
     expect(compileTemplate(['FOO=1', 'env']).isDirect).toBe(false);
+    expect(compileTemplate(['convert', '-quality=90', '{}']).isDirect).toBe(true);
   });
 });
 
