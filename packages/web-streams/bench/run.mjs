@@ -1,6 +1,6 @@
 // @lac/web-streams' stage side by side with a plain TransformStream and the synchronous floor, in one
 // process: chunks through `ReadableStream -> stage -> WritableStream`. Medians over interleaved rounds.
-// Usage (after building): node --expose-gc bench/run.mjs [--quick]   (writes BENCHMARKS.md's web-streams section)
+// Usage (after building): pnpm bench, i.e. node --expose-gc bench/run.mjs [--quick]   (writes BENCHMARKS.md's web-streams section)
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 import { LimitedTransformStream } from '../dist/index.js';
 
