@@ -221,7 +221,7 @@ const md = `## @lac/core vs peers
 
 Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs\`${quick ? ' --quick' : ''}). ${machineLine()}
 
-CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) sum += await task()\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
+CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) { const value = await task(); sum += value }\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
 
 ${table(header, [...rows, floorRow])}
 
