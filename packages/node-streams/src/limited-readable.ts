@@ -33,7 +33,7 @@ class LimitedReadable<TResult> extends Readable {
     this.#isDestroyed = true;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     // Aborts in-flight tasks' signals and closes the task source (a generator's `finally` runs).
-    this.#run.return!().then(
+    this.#run.return().then(
       () => callback(error),
       () => callback(error),
     );

@@ -67,7 +67,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#source.close();
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
-    this.#run.return!().then(
+    this.#run.return().then(
       () => callback(error),
       () => callback(error),
     );
