@@ -263,7 +263,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state === DONE) return Promise.resolve(done);
     this.#state = DONE;
     this.#discardResults();
-    const closing = this.#stop(earlyExitReason());
+    // options.signal may have aborted before the run heard of it (another listener on it stopped the
+    // consumer first): its reason is then the reason the tasks see, whichever listener ran first.
+    const signal = this.#signal;
+    const closing = this.#stop(signal?.aborted === true ? signal.reason : earlyExitReason());
     while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
