@@ -488,7 +488,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
     this.#running--;
-    if (context.isTimedOut) {
+    // The counter first: runs without a timed-out task never look up the (usually absent) field.
+    if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
       this.#timedOutRunning--;
       if (this.#slots !== undefined) this.#releaseSlot(context.slot);
