@@ -142,9 +142,12 @@ class Stage<TInput, TResult> {
       this.#fail(error);
       throw error;
     }
-    // A second reaction on the same promise, not a link in the chain: the scheduler still sees `value`.
-    if (isThenable(value)) value.then(undefined, this.#fail);
-    return value;
+    if (!isThenable(value)) return value;
+    // Resolved once here: a lazy thenable (a query builder) runs again on every then(). The scheduler
+    // gets the native promise, and this is a second reaction on it, not a link in its chain.
+    const promise = Promise.resolve(value);
+    promise.then(undefined, this.#fail);
+    return promise;
   };
 
   readonly #onStep = (step: IteratorResult<TResult>): void => {

@@ -425,6 +425,22 @@ export const checks = [
     },
   },
   {
+    name: "LimitedTransformStream: a mapper's result is awaited once (a lazy thenable runs once, and its value is the one delivered)",
+    async run() {
+      let thenCalls = 0;
+      const lazy = (x) => ({
+        then(onFulfilled, onRejected) {
+          // Each then() "runs the query" again and gets a new value, as a query builder would.
+          thenCalls++;
+          return Promise.resolve(`${x}#${thenCalls}`).then(onFulfilled, onRejected);
+        },
+      });
+      const out = await collect(streamOf(['a']).pipeThrough(new LimitedTransformStream(2, lazy)));
+      equal(thenCalls, 1, 'then() calls on the mapper result');
+      deepEqual(out, ['a#1']);
+    },
+  },
+  {
     name: 'limitedReadableStream: streams every task result and closes',
     async run() {
       const tasks = range(30).map((n) => async () => n * 3);
