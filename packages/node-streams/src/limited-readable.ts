@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { limitedAsCompleted, type LimitedIterator, type TaskSource } from '@lac/core';
 import type { LimitedStreamOptions } from './options.js';
-import { splitOptions } from './validate.js';
+import { splitOptions, toStreamError } from './validate.js';
 
 type Callback = (error?: Error | null) => void;
 
@@ -57,11 +57,11 @@ class LimitedReadable<TResult> extends Readable {
   };
 
   readonly #onError = (error: unknown): void => {
-    this.destroy(error as Error);
+    this.destroy(toStreamError(error, 'task'));
   };
 
   readonly #onAbort = (): void => {
-    this.destroy(this.#signal!.reason as Error);
+    this.destroy(toStreamError(this.#signal!.reason, 'task'));
   };
 }
 

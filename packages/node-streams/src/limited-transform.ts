@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
-import { limitedMap, type LimitedIterator, type Mapper } from '@lac/core';
+import { limitedMap, type LimitedIterator, type Mapper, type TaskContext } from '@lac/core';
 import type { LimitedStreamOptions } from './options.js';
-import { splitOptions } from './validate.js';
+import { describe, splitOptions, toStreamError } from './validate.js';
 import { AsyncSource, type InputSource } from './writable-source.js';
 
 type Callback = (error?: Error | null) => void;
@@ -92,13 +92,24 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     else this.#isReading = false;
   };
 
-  readonly #onError = (error: unknown): void => {
-    this.destroy(error as Error);
+  /** A mapper failed (seen at once, whether or not anyone reads) or the run failed (a timeout). */
+  readonly fail = (error: unknown): void => {
+    if (!this.#isDestroyed) this.destroy(toStreamError(error, 'mapper'));
   };
 
+  readonly #onError = this.fail;
+
   readonly #onAbort = (): void => {
-    this.destroy(this.#signal!.reason as Error);
+    this.destroy(toStreamError(this.#signal!.reason, 'mapper'));
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /**
@@ -134,6 +145,27 @@ export function limitedTransform<TInput, TResult>(
   const { highWaterMark, limitOptions } = splitOptions(options);
   // limitedMap validates limit, mapper and core's options, and throws its TypeError here, at construction.
   const source = new AsyncSource<TInput>();
-  const run = limitedMap(source, limit, mapper, limitOptions);
-  return new LimitedTransform<TInput, TResult>(source, run, highWaterMark, limitOptions?.signal);
+  let stage: LimitedTransform<TInput, TResult> | undefined;
+  // Core reports a failure only once the results before it are read, which a full readable side
+  // may never ask for: the mapper's failure destroys the stage at once instead.
+  const map = (item: TInput, context: TaskContext): TResult | PromiseLike<TResult> => {
+    let value: TResult | PromiseLike<TResult>;
+    try {
+      value = mapper(item, context);
+    } catch (error) {
+      stage!.fail(error);
+      throw error;
+    }
+    if (!isThenable(value)) return value;
+    // Resolved once here (a lazy thenable runs again on every then()); core gets the native promise.
+    const promise = Promise.resolve(value);
+    // A microtask later, so core settles the task first: its own signal then stays unaborted, and
+    // the others abort with core's fail-fast reason.
+    promise.then(undefined, (error: unknown) => queueMicrotask(() => stage!.fail(error)));
+    return promise;
+  };
+  if (typeof mapper !== 'function') throw new TypeError(`Expected \`mapper\` to be a function, got ${describe(mapper)}`);
+  const run = limitedMap(source, limit, map, limitOptions);
+  stage = new LimitedTransform<TInput, TResult>(source, run, highWaterMark, limitOptions?.signal);
+  return stage;
 }
