@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { limitedAsCompleted, type LimitedIterator, type TaskSource } from '@lac/core';
-import type { LimitedStreamOptions } from './options.js';
+import type { LimitedReadable as LimitedReadableType, LimitedStreamOptions } from './options.js';
 import { splitOptions, toStreamError } from './validate.js';
 
 type Callback = (error?: Error | null) => void;
@@ -82,7 +82,7 @@ class LimitedReadable<TResult> extends Readable {
  * await pipeline(limitedReadable(tasks, 4), createWriteStream('pages.txt'));
  * ```
  */
-export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitedStreamOptions): Readable {
+export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitedStreamOptions): LimitedReadableType<TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
   const run = limitedAsCompleted(tasks, limit, limitOptions);
   return new LimitedReadable<TResult>(run, highWaterMark, limitOptions?.signal);

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { limitedMap, type LimitedIterator, type Mapper, type TaskContext } from '@lac/core';
-import type { LimitedStreamOptions } from './options.js';
+import type { LimitedDuplex, LimitedStreamOptions } from './options.js';
 import { describe, splitOptions, toStreamError } from './validate.js';
 import { AsyncSource, type InputSource } from './writable-source.js';
 
@@ -141,7 +141,7 @@ export function limitedTransform<TInput, TResult>(
   limit: number,
   mapper: Mapper<TInput, TResult>,
   options?: LimitedStreamOptions,
-): Duplex {
+): LimitedDuplex<TInput, TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
   // limitedMap validates limit, mapper and core's options, and throws its TypeError here, at construction.
   const source = new AsyncSource<TInput>();

@@ -1,3 +1,4 @@
+import type { Duplex, Readable } from 'node:stream';
 import type { LimitOptions } from '@lac/core';
 
 /** Options of `limitedTransform` and `limitedReadable`: `@lac/core`'s `LimitOptions` plus the stream buffer size. */
@@ -10,4 +11,23 @@ export interface LimitedStreamOptions extends LimitOptions {
    * @default 16 (Node's object-mode default)
    */
   readonly highWaterMark?: number;
+}
+
+/**
+ * The object-mode `Duplex` that `limitedTransform` returns: its writable side takes `TInput`, and
+ * its readable side yields `TResult` (`for await`, `read()`, `toArray()` are typed accordingly).
+ */
+export interface LimitedDuplex<TInput, TResult> extends Duplex {
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
+  read(size?: number): TResult | null;
+  toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
+  write(chunk: TInput, callback?: (error: Error | null | undefined) => void): boolean;
+  write(chunk: TInput, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
+}
+
+/** The object-mode `Readable` that `limitedReadable` returns: it yields `TResult`. */
+export interface LimitedReadable<TResult> extends Readable {
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
+  read(size?: number): TResult | null;
+  toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
 }
