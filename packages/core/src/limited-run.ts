@@ -90,8 +90,24 @@ function notAStep(step: unknown): TypeError {
   return new TypeError(`Expected the source's next() to return an object { value, done }, got ${describe(step)}`);
 }
 
+/**
+ * Push mode's consumer (see `@lac/core/internal`): results, the failure and the end are handed to
+ * these callbacks the moment they exist, instead of to `next()`.
+ */
+export interface RunConsumer<TOut> {
+  /** A result. Return false when no more can be taken for now: results then wait in the run (they count toward `limit + buffer`) until `resume()`. */
+  onResult(value: TOut): boolean;
+  /** The run failed (a task, a timeout, the source) or `options.signal` aborted: called once, at once; results not yet delivered are dropped. */
+  onError(error: unknown): void;
+  /** The source is done and every result was delivered. */
+  onDone(): void;
+  /** Pushed input only: the run takes items again after `write()` returned false. */
+  onReady(): void;
+}
+
 export interface RunConfig<TItem> {
-  readonly iterator: Iterator<TItem> | AsyncIterator<TItem>;
+  /** Where items come from; undefined when they are pushed with `write()`. */
+  readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
   readonly isAsync: boolean;
   readonly limit: number;
   /** Call each item with this mapper; without one, items are tasks and are called themselves. */
@@ -99,6 +115,8 @@ export interface RunConfig<TItem> {
   /** Deliver failures as `Settled` records instead of failing fast. */
   readonly isSettledMode: boolean;
   readonly options: ResolvedOptions;
+  /** Push mode: deliver to these callbacks instead of to `next()`. */
+  readonly consumer?: RunConsumer<unknown> | undefined;
 }
 
 /**
@@ -107,8 +125,16 @@ export interface RunConfig<TItem> {
  * results to the consumer in completion (or source) order. It is its own async iterator.
  */
 export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
-  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem>;
+  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
   readonly #isAsync: boolean;
+  /** Push mode: where results go. */
+  readonly #consumer: RunConsumer<TOut> | undefined;
+  /** Pushed input: items written and not started yet; `#isInputBlocked` when a `write()` returned false. */
+  readonly #input: Queue<TItem> | undefined;
+  #isInputEnded = false;
+  #isInputBlocked = false;
+  /** Push mode: the consumer said it can take no more results for now. */
+  #isPaused = true;
   readonly #limit: number;
   readonly #window: number;
   readonly #mapper: Mapper<TItem, unknown> | undefined;
@@ -161,6 +187,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     const { options } = config;
     this.#iterator = config.iterator;
     this.#isAsync = config.isAsync;
+    this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
+    if (config.iterator === undefined) this.#input = new Queue<TItem>();
     this.#limit = config.limit;
     this.#window = options.window;
     this.#mapper = config.mapper;
@@ -230,6 +258,37 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
+  /** Pushed input: takes `item`; false when it waits for a free slot (`onReady()` follows once it is taken). */
+  write(item: TItem): boolean {
+    const input = this.#input!;
+    if (this.#state !== ACTIVE || this.#isInputEnded) return true;
+    input.push(item);
+    this.#pump();
+    if (input.size === 0) return true;
+    this.#isInputBlocked = true;
+    return false;
+  }
+
+  /** Pushed input: no more items; the run ends once those written have settled and were delivered. */
+  end(): void {
+    this.#isInputEnded = true;
+    this.#pump();
+  }
+
+  /** Push mode: the consumer can take results again. */
+  resume(): void {
+    this.#isPaused = false;
+    const consumer = this.#consumer!;
+    while (this.#results.size > 0 && this.#state === ACTIVE) {
+      this.#buffered--;
+      if (!consumer.onResult(this.#results.shift().value as TOut)) {
+        this.#isPaused = true;
+        break;
+      }
+    }
+    if (this.#state === ACTIVE) this.#pump();
+  }
+
   #pump(): void {
     if (this.#isPumping) return;
     this.#isPumping = true;
@@ -249,6 +308,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#isHolding = false;
           this.#heldItem = undefined;
           this.#start(item);
+          continue;
+        }
+        if (this.#input !== undefined) {
+          if (!this.#takeInput(this.#input)) break;
           continue;
         }
         if (this.#isAsync) {
@@ -294,6 +357,25 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#isPumping = false;
     }
     this.#checkDone();
+  }
+
+  /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
+  #takeInput(input: Queue<TItem>): boolean {
+    if (input.size === 0) {
+      if (this.#isInputEnded) {
+        this.#isSourceDone = true;
+        if (this.#hasSlot) this.#dropSlot();
+      }
+      return false;
+    }
+    const item = input.shift();
+    if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(item);
+    else this.#start(item);
+    if (input.size === 0 && this.#isInputBlocked) {
+      this.#isInputBlocked = false;
+      this.#consumer!.onReady();
+    }
+    return !this.#isHolding;
   }
 
   #pullAsync(): void {
@@ -430,7 +512,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   #deliver(result: IteratorResult<TOut>): void {
-    if (this.#waiters.size > 0) {
+    if (this.#consumer !== undefined) {
+      if (this.#isPaused) {
+        this.#results.push(result);
+        this.#buffered++;
+      } else if (!this.#consumer.onResult(result.value as TOut)) {
+        this.#isPaused = true;
+      }
+    } else if (this.#waiters.size > 0) {
       this.#waiters.shift().resolve(result);
     } else {
       this.#results.push(result);
@@ -450,7 +539,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#heldBack.clear();
     }
     void this.#stop(failFastReason(error));
-    this.#drain();
+    if (this.#consumer !== undefined) this.#report(error);
+    else this.#drain();
   }
 
   /** `options.signal` aborted: the pending or next `next()` rejects with its reason, results not yet consumed are dropped. */
@@ -460,7 +550,16 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#error = reason;
     this.#discardResults();
     void this.#stop(reason);
-    this.#drain();
+    if (this.#consumer !== undefined) this.#report(reason);
+    else this.#drain();
+  }
+
+  /** Push mode: a failure is delivered at once, and what was not delivered yet is dropped. */
+  #report(error: unknown): void {
+    this.#state = DONE;
+    this.#discardResults();
+    this.#input?.clear();
+    this.#consumer!.onError(error);
   }
 
   readonly #onAbort = (): void => {
@@ -494,6 +593,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     this.#state = DONE;
     this.#release();
+    if (this.#consumer !== undefined) this.#consumer.onDone();
     while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
   }
 
@@ -534,7 +634,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isSourceDone || this.#isSourceClosed || this.#isPulling) return undefined;
     this.#isSourceClosed = true;
     const iterator = this.#iterator;
-    if (typeof iterator.return !== 'function') return undefined;
+    this.#input?.clear();
+    if (iterator === undefined || typeof iterator.return !== 'function') return undefined;
     try {
       const closed = iterator.return();
       // Errors while closing have nowhere useful to go: the run already has its outcome.
