@@ -1,115 +1,102 @@
 import { Duplex } from 'node:stream';
-import { limitedMap, type LimitedIterator, type Mapper, type TaskContext } from '@lac/core';
+import type { LimitOptions, Mapper } from '@lac/core';
+import { limitedMapPush, type PushedRun } from '@lac/core/internal';
 import type { LimitedDuplex, LimitedStreamOptions } from './options.js';
-import { describe, splitOptions, toStreamError } from './validate.js';
-import { AsyncSource, type InputSource } from './writable-source.js';
+import { ReadableOutput } from './readable-output.js';
+import { splitOptions } from './validate.js';
 
 type Callback = (error?: Error | null) => void;
 
 /**
- * The Duplex behind `limitedTransform`. Its writable side feeds an `InputSource`, `@lac/core`'s
- * `limitedMap` runs the mappers, and its readable side drains the run, one `next()` at a time and
- * only while `push()` asks for more: a full readable side stops the draining, core then stops
- * starting mappers once `limit + buffer` results are waiting, it stops pulling the source, and the
- * source holds back the write callback, so upstream stops too.
+ * The Duplex behind `limitedTransform`, on core's push protocol: `_write` hands each item to the
+ * run, which starts it at once while a slot is free; otherwise the write callback is held until the
+ * run takes the item (`onReady`), so upstream stops. Results are pushed as they finish; a full
+ * readable side pauses the run, which then stops starting mappers once `limit + buffer` results wait.
  */
 class LimitedTransform<TInput, TResult> extends Duplex {
-  readonly #source: InputSource<TInput>;
-  readonly #run: LimitedIterator<TResult>;
-  readonly #signal: AbortSignal | undefined;
-  #isStarted = false;
-  #isReading = false;
-  /** Mirrors `destroyed`, which is a getter over both sides' state: cheaper on the per-item path. */
-  #isDestroyed = false;
+  /** Undefined only while the constructor runs (an already-aborted signal destroys the stage from inside it). */
+  readonly #run: PushedRun<TInput> | undefined;
+  /** The write callback held until the run takes the last item handed to it. */
+  #callback: Callback | undefined;
+  /** A `_writev` batch being handed over, from `#batchIndex` on. */
+  #batch: readonly { chunk: TInput }[] | undefined;
+  #batchIndex = 0;
   #finalCallback: Callback | undefined;
 
-  constructor(source: InputSource<TInput>, run: LimitedIterator<TResult>, highWaterMark: number | undefined, signal: AbortSignal | undefined) {
+  constructor(limit: number, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-    this.#source = source;
-    this.#run = run;
-    this.#signal = signal;
-    // Core aborts the in-flight mappers with `signal.reason` itself; this listener destroys the stage
-    // at once, even while a full readable side is not asking the run for anything.
-    if (signal !== undefined) {
-      if (signal.aborted) this.destroy(signal.reason as Error);
-      else signal.addEventListener('abort', this.#onAbort);
-    }
+    const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
+    // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
+    // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
+    this.#run = limitedMapPush(limit, mapper, output, options);
+    // Results flow into the readable buffer from the first write on, like a Transform's.
+    this.#run.resume();
   }
 
   override _write(chunk: TInput, _encoding: BufferEncoding, callback: Callback): void {
-    this.#source.write(chunk, callback);
-    // Start draining on the first write, like a Transform, even before anyone reads: results then
-    // wait in the readable buffer (up to its highWaterMark) instead of mappers waiting for a reader.
-    if (!this.#isStarted) this._read();
+    if (this.#run!.write(chunk)) callback();
+    else this.#callback = callback;
   }
 
   override _writev(chunks: { chunk: TInput }[], callback: Callback): void {
-    this.#source.writev(chunks, callback);
-    if (!this.#isStarted) this._read();
+    this.#batch = chunks;
+    this.#batchIndex = 0;
+    this.#callback = callback;
+    this.#feed();
   }
 
   override _final(callback: Callback): void {
     // Held until every mapper has settled and its result was pushed: only then does `finish` fire.
     this.#finalCallback = callback;
-    this.#source.end();
-    if (!this.#isStarted) this._read();
+    this.#run!.end();
   }
 
   override _read(): void {
-    this.#isStarted = true;
-    if (this.#isReading) return;
-    this.#isReading = true;
-    this.#pull();
+    this.#run!.resume();
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
-    this.#isDestroyed = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#source.close();
+    // A held write callback is dropped, as with a destroyed Transform.
+    this.#callback = undefined;
+    this.#batch = undefined;
+    const run = this.#run;
+    if (run === undefined) {
+      callback(error);
+      return;
+    }
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
-    this.#run.return().then(
+    run.return().then(
       () => callback(error),
       () => callback(error),
     );
   }
 
-  #pull(): void {
-    this.#run.next().then(this.#onResult, this.#onError);
+  /** Hands the rest of a `_writev` batch to the run; its callback is called once the run took all of it. */
+  #feed(): void {
+    const batch = this.#batch!;
+    const run = this.#run!;
+    while (this.#batchIndex < batch.length) {
+      if (!run.write(batch[this.#batchIndex++]!.chunk)) return;
+    }
+    this.#batch = undefined;
+    this.#release();
   }
 
-  readonly #onResult = (result: IteratorResult<TResult>): void => {
-    if (this.#isDestroyed) return;
-    if (result.done === true) {
-      this.#isReading = false;
-      this.#signal?.removeEventListener('abort', this.#onAbort);
-      this.push(null);
-      this.#finalCallback?.();
-      return;
-    }
-    const value = result.value;
-    // null would end an object-mode stream and undefined cannot be pushed: such results are skipped.
-    if (value === null || value === undefined || this.push(value)) this.#pull();
-    else this.#isReading = false;
+  #release(): void {
+    const callback = this.#callback;
+    this.#callback = undefined;
+    // May synchronously write the next buffered chunk(s) into the slot just freed.
+    callback?.();
+  }
+
+  readonly #onReady = (): void => {
+    if (this.#batch !== undefined) this.#feed();
+    else this.#release();
   };
 
-  /** A mapper failed (seen at once, whether or not anyone reads) or the run failed (a timeout). */
-  readonly fail = (error: unknown): void => {
-    if (!this.#isDestroyed) this.destroy(toStreamError(error, 'mapper'));
+  readonly #onDone = (): void => {
+    this.#finalCallback?.();
   };
-
-  readonly #onError = this.fail;
-
-  readonly #onAbort = (): void => {
-    this.destroy(toStreamError(this.#signal!.reason, 'mapper'));
-  };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
 }
 
 /**
@@ -120,8 +107,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * - Backpressure holds end to end: a full readable side stops new mappers and the writable side
  *   stops taking input, so the stage holds at most `limit + buffer + 2 * highWaterMark` items.
  * - `finish` and `end` fire only after every mapper has settled and its result was pushed.
- * - A mapper's error (or a `timeout`) destroys the stage with that same error; in-flight mappers'
- *   `context.signal` aborts.
+ * - A mapper's failure (or a `timeout`) destroys the stage at once with that same value, whether or
+ *   not anyone reads (a falsy value, which Node's streams cannot carry, is wrapped in an Error whose
+ *   `cause` it is); in-flight mappers' `context.signal` aborts and nothing new starts.
  * - `destroy()`, a pipeline's `signal`, `options.signal` or a downstream error abort in-flight
  *   mappers and start nothing new.
  * - A mapper that returns (or resolves to) `null` or `undefined` drops the item: nothing is pushed.
@@ -143,29 +131,5 @@ export function limitedTransform<TInput, TResult>(
   options?: LimitedStreamOptions,
 ): LimitedDuplex<TInput, TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
-  // limitedMap validates limit, mapper and core's options, and throws its TypeError here, at construction.
-  const source = new AsyncSource<TInput>();
-  let stage: LimitedTransform<TInput, TResult> | undefined;
-  // Core reports a failure only once the results before it are read, which a full readable side
-  // may never ask for: the mapper's failure destroys the stage at once instead.
-  const map = (item: TInput, context: TaskContext): TResult | PromiseLike<TResult> => {
-    let value: TResult | PromiseLike<TResult>;
-    try {
-      value = mapper(item, context);
-    } catch (error) {
-      stage!.fail(error);
-      throw error;
-    }
-    if (!isThenable(value)) return value;
-    // Resolved once here (a lazy thenable runs again on every then()); core gets the native promise.
-    const promise = Promise.resolve(value);
-    // A microtask later, so core settles the task first: its own signal then stays unaborted, and
-    // the others abort with core's fail-fast reason.
-    promise.then(undefined, (error: unknown) => queueMicrotask(() => stage!.fail(error)));
-    return promise;
-  };
-  if (typeof mapper !== 'function') throw new TypeError(`Expected \`mapper\` to be a function, got ${describe(mapper)}`);
-  const run = limitedMap(source, limit, map, limitOptions);
-  stage = new LimitedTransform<TInput, TResult>(source, run, highWaterMark, limitOptions?.signal);
-  return stage;
+  return new LimitedTransform<TInput, TResult>(limit, mapper, highWaterMark, limitOptions);
 }

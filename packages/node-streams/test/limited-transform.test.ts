@@ -1,6 +1,6 @@
 import { compose, Duplex, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { limitedTransform } from '@lac/node-streams';
 import type { TaskContext } from '@lac/core';
 import { collector, concurrencyProbe, deferred, measureHeld, settle, track, unhandledRejectionsDuring, type Deferred } from './helpers.js';
@@ -277,6 +277,40 @@ describe('limitedTransform errors and aborts', () => {
     expect(isSourceClosed).toBe(true);
     await settle();
     expect(calls).toBe(callsWhenFull);
+  });
+
+  it('with a full readable buffer and nobody reading, a timeout destroys the stage at once with a TimeoutError and releases upstream', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const signals: AbortSignal[] = [];
+      let isSourceClosed = false;
+      function* items(): Generator<number> {
+        try {
+          for (let i = 0; i < 1000; i++) yield i;
+        } finally {
+          isSourceClosed = true;
+        }
+      }
+      const stage = limitedTransform(2, (x: number, { signal }: TaskContext) => {
+        if (x !== 0) return x;
+        signals.push(signal);
+        return new Promise<number>(() => {});
+      }, { highWaterMark: 1, timeout: 1000 });
+      const sink = new Writable({ objectMode: true, highWaterMark: 1, write: () => {} });
+      const done = track(pipeline(Readable.from(items()), stage, sink));
+      await settle(10);
+      expect(stage.readableLength).toBe(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      await settle(5);
+      expect(done.isSettled).toBe(true);
+      const rejection = await done.promise.catch((e: unknown) => e);
+      expect((rejection as Error).name).toBe('TimeoutError');
+      expect(stage.errored).toBe(rejection);
+      expect(signals[0]!.reason).toBe(rejection);
+      expect(isSourceClosed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a synchronous throw destroys the stage with that error', async () => {
