@@ -378,6 +378,33 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: with a full readable side and nobody reading, a timeout errors the stage at once with a TimeoutError and releases upstream',
+    async run() {
+      const cancelled = deferred();
+      let pulled = 0;
+      const source = new ReadableStream({
+        pull(controller) {
+          controller.enqueue(pulled++);
+        },
+        cancel(reason) {
+          cancelled.resolve(reason);
+        },
+      });
+      const signals = [];
+      const stage = new LimitedTransformStream(2, (x, { signal }) => {
+        if (x !== 0) return x;
+        signals.push(signal);
+        return new Promise(() => {});
+      }, { timeout: 5, readableStrategy: { highWaterMark: 1 } });
+      const readable = source.pipeThrough(stage);
+      // Nobody reads; the upstream is cancelled once the timeout fails the stage (the harness's hang guard catches a stall).
+      const reason = await cancelled.promise;
+      equal(reason?.name, 'TimeoutError', 'upstream cancelled with the TimeoutError');
+      equal(signals[0].reason, reason, 'the slow mapper aborted with it');
+      equal(await rejects(readable.getReader().read()), reason, 'the readable side errored with it');
+    },
+  },
+  {
     name: 'LimitedTransformStream: options.timeout errors both sides with a TimeoutError and aborts the slow mapper',
     async run() {
       const started = [];
