@@ -277,6 +277,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** Push mode: the consumer can take results again. */
   resume(): void {
+    // Called on every read of a stream that is flowing anyway: nothing to do unless paused.
+    if (!this.#isPaused) return;
     this.#isPaused = false;
     const consumer = this.#consumer!;
     while (this.#results.size > 0 && this.#state === ACTIVE) {

@@ -16,11 +16,11 @@ type Callback = (error?: Error | null) => void;
 class LimitedTransform<TInput, TResult> extends Duplex {
   /** Undefined only while the constructor runs (an already-aborted signal destroys the stage from inside it). */
   readonly #run: PushedRun<TInput> | undefined;
-  /** The write callback held until the run takes the last item handed to it. */
+  /**
+   * The write callback held until the run takes the item handed to it. No `_writev`: Node would
+   * allocate a batch array per call, and the run takes one item at a time anyway.
+   */
   #callback: Callback | undefined;
-  /** A `_writev` batch being handed over, from `#batchIndex` on. */
-  #batch: readonly { chunk: TInput }[] | undefined;
-  #batchIndex = 0;
   #finalCallback: Callback | undefined;
 
   constructor(limit: number, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
@@ -38,13 +38,6 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     else this.#callback = callback;
   }
 
-  override _writev(chunks: { chunk: TInput }[], callback: Callback): void {
-    this.#batch = chunks;
-    this.#batchIndex = 0;
-    this.#callback = callback;
-    this.#feed();
-  }
-
   override _final(callback: Callback): void {
     // Held until every mapper has settled and its result was pushed: only then does `finish` fire.
     this.#finalCallback = callback;
@@ -58,7 +51,6 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   override _destroy(error: Error | null, callback: Callback): void {
     // A held write callback is dropped, as with a destroyed Transform.
     this.#callback = undefined;
-    this.#batch = undefined;
     const run = this.#run;
     if (run === undefined) {
       callback(error);
@@ -71,17 +63,6 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     );
   }
 
-  /** Hands the rest of a `_writev` batch to the run; its callback is called once the run took all of it. */
-  #feed(): void {
-    const batch = this.#batch!;
-    const run = this.#run!;
-    while (this.#batchIndex < batch.length) {
-      if (!run.write(batch[this.#batchIndex++]!.chunk)) return;
-    }
-    this.#batch = undefined;
-    this.#release();
-  }
-
   #release(): void {
     const callback = this.#callback;
     this.#callback = undefined;
@@ -90,8 +71,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   }
 
   readonly #onReady = (): void => {
-    if (this.#batch !== undefined) this.#feed();
-    else this.#release();
+    this.#release();
   };
 
   readonly #onDone = (): void => {
