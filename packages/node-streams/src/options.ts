@@ -15,19 +15,17 @@ export interface LimitedStreamOptions extends LimitOptions {
 
 /**
  * The object-mode `Duplex` that `limitedTransform` returns: its writable side takes `TInput`, and
- * its readable side yields `TResult` (`for await`, `read()`, `toArray()` are typed accordingly).
+ * its readable side yields `TResult` (`for await` and `toArray()` are typed accordingly).
  */
 export interface LimitedDuplex<TInput, TResult> extends Duplex {
   [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
-  read(size?: number): TResult | null;
   toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
-  write(chunk: TInput, callback?: (error: Error | null | undefined) => void): boolean;
-  write(chunk: TInput, encoding: BufferEncoding, callback?: (error: Error | null | undefined) => void): boolean;
+  /** Type-only: the items the writable side takes (`read()` and `write()` keep Node's types, which `pipeline()`'s overloads match on). */
+  readonly __input?: TInput;
 }
 
 /** The object-mode `Readable` that `limitedReadable` returns: it yields `TResult`. */
 export interface LimitedReadable<TResult> extends Readable {
   [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
-  read(size?: number): TResult | null;
   toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
 }

@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expectTypeOf, it } from 'vitest';
 import { limitedReadable, limitedTransform, type LimitedDuplex, type LimitedReadable } from '@lac/node-streams';
 
@@ -8,9 +9,7 @@ describe('public types', () => {
     expectTypeOf(stage).toEqualTypeOf<LimitedDuplex<number, string>>();
     expectTypeOf(stage).toMatchTypeOf<import('node:stream').Duplex>();
     for await (const value of stage) expectTypeOf(value).toEqualTypeOf<string>();
-    expectTypeOf(stage.read()).toEqualTypeOf<string | null>();
     expectTypeOf(stage.toArray()).resolves.toEqualTypeOf<string[]>();
-    expectTypeOf(stage.write).parameter(0).toEqualTypeOf<number>();
   });
 
   it('limitedReadable<T> returns a Readable that yields T', async () => {
@@ -18,6 +17,11 @@ describe('public types', () => {
     expectTypeOf(stream).toEqualTypeOf<LimitedReadable<number>>();
     expectTypeOf(stream).toMatchTypeOf<Readable>();
     for await (const value of stream) expectTypeOf(value).toEqualTypeOf<number>();
-    expectTypeOf(stream.read()).toEqualTypeOf<number | null>();
+  });
+
+  it('the typed stages still fit every pipeline() overload they fit as plain streams', () => {
+    const sink = new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() });
+    expectTypeOf(pipeline(Readable.from([1, 2]), limitedTransform(2, async (x: number) => x + 1), sink)).resolves.toBeVoid();
+    expectTypeOf(pipeline(limitedReadable([() => 1], 1), sink)).resolves.toBeVoid();
   });
 });
