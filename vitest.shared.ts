@@ -13,6 +13,7 @@ export function lacVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUse
     resolve: {
       alias: [
         { find: /^@lac\/core$/, replacement: `${packagesDir}core/src/index.ts` },
+        { find: /^@lac\/core\/internal$/, replacement: `${packagesDir}core/src/internal.ts` },
         { find: /^@lac\/node-streams$/, replacement: `${packagesDir}node-streams/src/index.ts` },
         { find: /^@lac\/web-streams$/, replacement: `${packagesDir}web-streams/src/index.ts` },
       ],

@@ -107,8 +107,24 @@ function notAStep(step: unknown): TypeError {
   return new TypeError(`Expected the source's next() to return an object { value, done }, got ${describe(step)}`);
 }
 
+/**
+ * Push mode's consumer (see `@lac/core/internal`): results, the failure and the end are handed to
+ * these callbacks the moment they exist, instead of to `next()`.
+ */
+export interface RunConsumer<TOut> {
+  /** A result. Return false when no more can be taken for now: results then wait in the run (they count toward `limit + buffer`) until `resume()`. */
+  onResult(value: TOut): boolean;
+  /** The run failed (a task, a timeout, the source) or `options.signal` aborted: called once, at once; results not yet delivered are dropped. */
+  onError(error: unknown): void;
+  /** The source is done and every result was delivered. */
+  onDone(): void;
+  /** Pushed input only: the run takes items again after `write()` returned false. */
+  onReady(): void;
+}
+
 export interface RunConfig<TItem> {
-  readonly iterator: Iterator<TItem> | AsyncIterator<TItem>;
+  /** Where items come from; undefined when they are pushed with `write()`. */
+  readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
   readonly isAsync: boolean;
   readonly limit: number;
   /** Call each item with this mapper; without one, items are tasks and are called themselves. */
@@ -116,6 +132,8 @@ export interface RunConfig<TItem> {
   /** Deliver failures as `Settled` records instead of failing fast. */
   readonly isSettledMode: boolean;
   readonly options: ResolvedOptions;
+  /** Push mode: deliver to these callbacks instead of to `next()`. */
+  readonly consumer?: RunConsumer<unknown> | undefined;
 }
 
 /**
@@ -124,8 +142,16 @@ export interface RunConfig<TItem> {
  * results to the consumer in completion (or source) order. It is its own async iterator.
  */
 export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
-  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem>;
+  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
   readonly #isAsync: boolean;
+  /** Push mode: where results go. */
+  readonly #consumer: RunConsumer<TOut> | undefined;
+  /** Pushed input: items written and not started yet; `#isInputBlocked` when a `write()` returned false. */
+  readonly #input: Queue<TItem> | undefined;
+  #isInputEnded = false;
+  #isInputBlocked = false;
+  /** Push mode: the consumer said it can take no more results for now. */
+  #isPaused = true;
   readonly #limit: number;
   readonly #window: number;
   readonly #mapper: Mapper<TItem, unknown> | undefined;
@@ -185,6 +211,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     const { options } = config;
     this.#iterator = config.iterator;
     this.#isAsync = config.isAsync;
+    this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
+    if (config.iterator === undefined) this.#input = new Queue<TItem>();
     this.#limit = config.limit;
     this.#window = options.window;
     this.#mapper = config.mapper;
@@ -198,6 +226,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#rate !== undefined) this.#rateStarts = [];
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else if (this.#slots?.signal?.aborted === true) this.#fail(this.#slots.signal.reason);
+    // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
+    else if (this.#consumer !== undefined) this.#begin();
   }
 
   /** The first `next()`: listen to the signals now (they may have aborted since the run was made). */
@@ -271,6 +301,39 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
+  /** Pushed input: takes `item`; false when it waits for a free slot (`onReady()` follows once it is taken). */
+  write(item: TItem): boolean {
+    const input = this.#input!;
+    if (this.#state !== ACTIVE || this.#isInputEnded) return true;
+    input.push(item);
+    this.#pump();
+    if (input.size === 0) return true;
+    this.#isInputBlocked = true;
+    return false;
+  }
+
+  /** Pushed input: no more items; the run ends once those written have settled and were delivered. */
+  end(): void {
+    this.#isInputEnded = true;
+    this.#pump();
+  }
+
+  /** Push mode: the consumer can take results again. */
+  resume(): void {
+    // Called on every read of a stream that is flowing anyway: nothing to do unless paused.
+    if (!this.#isPaused) return;
+    this.#isPaused = false;
+    const consumer = this.#consumer!;
+    while (this.#results.size > 0 && this.#state === ACTIVE) {
+      this.#buffered--;
+      if (!consumer.onResult(this.#results.shift().value as TOut)) {
+        this.#isPaused = true;
+        break;
+      }
+    }
+    if (this.#state === ACTIVE) this.#pump();
+  }
+
   /**
    * Stops early as `return()` does, then rejects with `error`: what `yield*` delegation calls when
    * the outer generator is thrown into.
@@ -305,6 +368,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#heldItem = undefined;
           starts++;
           this.#start(item);
+          continue;
+        }
+        if (this.#input !== undefined) {
+          if (!this.#takeInput(this.#input)) break;
+          starts++;
           continue;
         }
         if (this.#isAsync) {
@@ -351,6 +419,25 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#isPumping = false;
     }
     this.#checkDone();
+  }
+
+  /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
+  #takeInput(input: Queue<TItem>): boolean {
+    if (input.size === 0) {
+      if (this.#isInputEnded) {
+        this.#isSourceDone = true;
+        if (this.#hasSlot) this.#dropSlot();
+      }
+      return false;
+    }
+    const item = input.shift();
+    if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(item);
+    else this.#start(item);
+    if (input.size === 0 && this.#isInputBlocked) {
+      this.#isInputBlocked = false;
+      this.#consumer!.onReady();
+    }
+    return !this.#isHolding;
   }
 
   /**
@@ -555,7 +642,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   #deliver(result: IteratorResult<TOut>): void {
-    if (this.#waiters.size > 0) {
+    if (this.#consumer !== undefined) {
+      if (this.#isPaused) {
+        this.#results.push(result);
+        this.#buffered++;
+      } else if (!this.#consumer.onResult(result.value as TOut)) {
+        this.#isPaused = true;
+      }
+    } else if (this.#waiters.size > 0) {
       this.#waiters.shift().resolve(result);
     } else {
       this.#results.push(result);
@@ -575,7 +669,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#heldBack.clear();
     }
     void this.#stop(failFastReason(error));
-    this.#drain();
+    if (this.#consumer !== undefined) this.#report(error);
+    else this.#drain();
   }
 
   /** `options.signal` aborted: the pending or next `next()` rejects with its reason, results not yet consumed are dropped. */
@@ -585,7 +680,16 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#error = reason;
     this.#discardResults();
     void this.#stop(reason);
-    this.#drain();
+    if (this.#consumer !== undefined) this.#report(reason);
+    else this.#drain();
+  }
+
+  /** Push mode: a failure is delivered at once, and what was not delivered yet is dropped. */
+  #report(error: unknown): void {
+    this.#state = DONE;
+    this.#discardResults();
+    this.#input?.clear();
+    this.#consumer!.onError(error);
   }
 
   readonly #onAbort = (): void => {
@@ -620,6 +724,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     this.#state = DONE;
     this.#release();
+    if (this.#consumer !== undefined) this.#consumer.onDone();
     while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
   }
 
@@ -664,6 +769,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isSourceDone || this.#isSourceClosed || this.#isPulling) return undefined;
     this.#isSourceClosed = true;
     const iterator = this.#iterator;
+    this.#input?.clear();
+    if (iterator === undefined) return undefined;
     // Errors while closing have nowhere useful to go: the run already has its outcome. Whatever
     // return() does (a throwing getter, a throw, a rejected promise even from a sync source) is
     // swallowed here, so nothing surfaces as unhandled.

@@ -15,4 +15,4 @@
  */
 export { limitedTransform } from './limited-transform.js';
 export { limitedReadable } from './limited-readable.js';
-export type { LimitedStreamOptions } from './options.js';
+export type { LimitedDuplex, LimitedReadable, LimitedStreamOptions } from './options.js';

@@ -1,68 +1,41 @@
 import { Readable } from 'node:stream';
-import { limitedAsCompleted, type LimitedIterator, type TaskSource } from '@lac/core';
-import type { LimitedStreamOptions } from './options.js';
+import type { LimitOptions, TaskSource } from '@lac/core';
+import { limitedAsCompletedPush, type ConsumedRun } from '@lac/core/internal';
+import type { LimitedReadable as LimitedReadableType, LimitedStreamOptions } from './options.js';
+import { ReadableOutput } from './readable-output.js';
 import { splitOptions } from './validate.js';
 
 type Callback = (error?: Error | null) => void;
 
-/** The Readable behind `limitedReadable`: drains core's run one `next()` at a time, only while `push()` asks for more. */
+/** The Readable behind `limitedReadable`: core pulls the tasks from the first `_read()` on and pushes each result in. */
 class LimitedReadable<TResult> extends Readable {
-  readonly #run: LimitedIterator<TResult>;
-  readonly #signal: AbortSignal | undefined;
-  #isReading = false;
-  /** Mirrors `destroyed`, which is a getter over both sides' state: cheaper on the per-item path. */
-  #isDestroyed = false;
+  /** Undefined only while the constructor runs (an already-aborted signal destroys the stream from inside it). */
+  readonly #run: ConsumedRun | undefined;
 
-  constructor(run: LimitedIterator<TResult>, highWaterMark: number | undefined, signal: AbortSignal | undefined) {
+  constructor(tasks: TaskSource<TResult>, limit: number, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-    this.#run = run;
-    this.#signal = signal;
-    if (signal !== undefined) {
-      if (signal.aborted) this.destroy(signal.reason as Error);
-      else signal.addEventListener('abort', this.#onAbort);
-    }
+    // Validates tasks, limit and core's options; nothing is pulled until the first read.
+    const output = new ReadableOutput<TResult>(this, 'task');
+    this.#run = limitedAsCompletedPush(tasks, limit, output, options);
+    output.constructed();
   }
 
   override _read(): void {
-    if (this.#isReading) return;
-    this.#isReading = true;
-    this.#pull();
+    this.#run!.resume();
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
-    this.#isDestroyed = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const run = this.#run;
+    if (run === undefined) {
+      callback(error);
+      return;
+    }
     // Aborts in-flight tasks' signals and closes the task source (a generator's `finally` runs).
-    this.#run.return().then(
+    run.return().then(
       () => callback(error),
       () => callback(error),
     );
   }
-
-  #pull(): void {
-    this.#run.next().then(this.#onResult, this.#onError);
-  }
-
-  readonly #onResult = (result: IteratorResult<TResult>): void => {
-    if (this.#isDestroyed) return;
-    if (result.done === true) {
-      this.#isReading = false;
-      this.#signal?.removeEventListener('abort', this.#onAbort);
-      this.push(null);
-      return;
-    }
-    const value = result.value;
-    if (value === null || value === undefined || this.push(value)) this.#pull();
-    else this.#isReading = false;
-  };
-
-  readonly #onError = (error: unknown): void => {
-    this.destroy(error as Error);
-  };
-
-  readonly #onAbort = (): void => {
-    this.destroy(this.#signal!.reason as Error);
-  };
 }
 
 /**
@@ -71,8 +44,8 @@ class LimitedReadable<TResult> extends Readable {
  * completion order (or source order with `ordered: true`).
  *
  * The source is pulled only when a task can start, and a reader that stops reading stops new tasks
- * once `limit + buffer` results wait. A task's error destroys the stream with that error;
- * `destroy()` aborts in-flight tasks and closes the source. `null`/`undefined` results are skipped.
+ * once `limit + buffer` results wait. A task's failure destroys the stream at once with that same
+ * value; `destroy()` aborts in-flight tasks and closes the source. `null`/`undefined` results are skipped.
  *
  * @throws TypeError when `tasks`, `limit` or `options` is invalid.
  *
@@ -82,8 +55,7 @@ class LimitedReadable<TResult> extends Readable {
  * await pipeline(limitedReadable(tasks, 4), createWriteStream('pages.txt'));
  * ```
  */
-export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitedStreamOptions): Readable {
+export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitedStreamOptions): LimitedReadableType<TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
-  const run = limitedAsCompleted(tasks, limit, limitOptions);
-  return new LimitedReadable<TResult>(run, highWaterMark, limitOptions?.signal);
+  return new LimitedReadable<TResult>(tasks, limit, highWaterMark, limitOptions);
 }

@@ -1,103 +1,82 @@
 import { Duplex } from 'node:stream';
-import { limitedMap, type LimitedIterator, type Mapper } from '@lac/core';
-import type { LimitedStreamOptions } from './options.js';
+import type { LimitOptions, Mapper } from '@lac/core';
+import { limitedMapPush, type PushedRun } from '@lac/core/internal';
+import type { LimitedDuplex, LimitedStreamOptions } from './options.js';
+import { ReadableOutput } from './readable-output.js';
 import { splitOptions } from './validate.js';
-import { AsyncSource, type InputSource } from './writable-source.js';
 
 type Callback = (error?: Error | null) => void;
 
 /**
- * The Duplex behind `limitedTransform`. Its writable side feeds an `InputSource`, `@lac/core`'s
- * `limitedMap` runs the mappers, and its readable side drains the run, one `next()` at a time and
- * only while `push()` asks for more: a full readable side stops the draining, core then stops
- * starting mappers once `limit + buffer` results are waiting, it stops pulling the source, and the
- * source holds back the write callback, so upstream stops too.
+ * The Duplex behind `limitedTransform`, on core's push protocol: `_write` hands each item to the
+ * run, which starts it at once while a slot is free; otherwise the write callback is held until the
+ * run takes the item (`onReady`), so upstream stops. Results are pushed as they finish; a full
+ * readable side pauses the run, which then stops starting mappers once `limit + buffer` results wait.
  */
 class LimitedTransform<TInput, TResult> extends Duplex {
-  readonly #source: InputSource<TInput>;
-  readonly #run: LimitedIterator<TResult>;
-  readonly #signal: AbortSignal | undefined;
-  #isStarted = false;
-  #isReading = false;
-  /** Mirrors `destroyed`, which is a getter over both sides' state: cheaper on the per-item path. */
-  #isDestroyed = false;
+  /** Undefined only while the constructor runs (an already-aborted signal destroys the stage from inside it). */
+  readonly #run: PushedRun<TInput> | undefined;
+  /**
+   * The write callback held until the run takes the item handed to it. No `_writev`: Node would
+   * allocate a batch array per call, and the run takes one item at a time anyway.
+   */
+  #callback: Callback | undefined;
   #finalCallback: Callback | undefined;
 
-  constructor(source: InputSource<TInput>, run: LimitedIterator<TResult>, highWaterMark: number | undefined, signal: AbortSignal | undefined) {
+  constructor(limit: number, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-    this.#source = source;
-    this.#run = run;
-    this.#signal = signal;
-    // Core aborts the in-flight mappers with `signal.reason` itself; this listener destroys the stage
-    // at once, even while a full readable side is not asking the run for anything.
-    if (signal !== undefined) {
-      if (signal.aborted) this.destroy(signal.reason as Error);
-      else signal.addEventListener('abort', this.#onAbort);
-    }
+    const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
+    // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
+    // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
+    this.#run = limitedMapPush(limit, mapper, output, options);
+    output.constructed();
+    // Results flow into the readable buffer from the first write on, like a Transform's.
+    this.#run.resume();
   }
 
   override _write(chunk: TInput, _encoding: BufferEncoding, callback: Callback): void {
-    this.#source.write(chunk, callback);
-    // Start draining on the first write, like a Transform, even before anyone reads: results then
-    // wait in the readable buffer (up to its highWaterMark) instead of mappers waiting for a reader.
-    if (!this.#isStarted) this._read();
-  }
-
-  override _writev(chunks: { chunk: TInput }[], callback: Callback): void {
-    this.#source.writev(chunks, callback);
-    if (!this.#isStarted) this._read();
+    if (this.#run!.write(chunk)) callback();
+    else this.#callback = callback;
   }
 
   override _final(callback: Callback): void {
     // Held until every mapper has settled and its result was pushed: only then does `finish` fire.
     this.#finalCallback = callback;
-    this.#source.end();
-    if (!this.#isStarted) this._read();
+    this.#run!.end();
   }
 
   override _read(): void {
-    this.#isStarted = true;
-    if (this.#isReading) return;
-    this.#isReading = true;
-    this.#pull();
+    this.#run!.resume();
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
-    this.#isDestroyed = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#source.close();
+    // A held write callback is dropped, as with a destroyed Transform.
+    this.#callback = undefined;
+    const run = this.#run;
+    if (run === undefined) {
+      callback(error);
+      return;
+    }
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
-    this.#run.return().then(
+    run.return().then(
       () => callback(error),
       () => callback(error),
     );
   }
 
-  #pull(): void {
-    this.#run.next().then(this.#onResult, this.#onError);
+  #release(): void {
+    const callback = this.#callback;
+    this.#callback = undefined;
+    // May synchronously write the next buffered chunk(s) into the slot just freed.
+    callback?.();
   }
 
-  readonly #onResult = (result: IteratorResult<TResult>): void => {
-    if (this.#isDestroyed) return;
-    if (result.done === true) {
-      this.#isReading = false;
-      this.#signal?.removeEventListener('abort', this.#onAbort);
-      this.push(null);
-      this.#finalCallback?.();
-      return;
-    }
-    const value = result.value;
-    // null would end an object-mode stream and undefined cannot be pushed: such results are skipped.
-    if (value === null || value === undefined || this.push(value)) this.#pull();
-    else this.#isReading = false;
+  readonly #onReady = (): void => {
+    this.#release();
   };
 
-  readonly #onError = (error: unknown): void => {
-    this.destroy(error as Error);
-  };
-
-  readonly #onAbort = (): void => {
-    this.destroy(this.#signal!.reason as Error);
+  readonly #onDone = (): void => {
+    this.#finalCallback?.();
   };
 }
 
@@ -109,8 +88,9 @@ class LimitedTransform<TInput, TResult> extends Duplex {
  * - Backpressure holds end to end: a full readable side stops new mappers and the writable side
  *   stops taking input, so the stage holds at most `limit + buffer + 2 * highWaterMark` items.
  * - `finish` and `end` fire only after every mapper has settled and its result was pushed.
- * - A mapper's error (or a `timeout`) destroys the stage with that same error; in-flight mappers'
- *   `context.signal` aborts.
+ * - A mapper's failure (or a `timeout`) destroys the stage at once with that same value, whether or
+ *   not anyone reads (a falsy value, which Node's streams cannot carry, is wrapped in an Error whose
+ *   `cause` it is); in-flight mappers' `context.signal` aborts and nothing new starts.
  * - `destroy()`, a pipeline's `signal`, `options.signal` or a downstream error abort in-flight
  *   mappers and start nothing new.
  * - A mapper that returns (or resolves to) `null` or `undefined` drops the item: nothing is pushed.
@@ -130,10 +110,7 @@ export function limitedTransform<TInput, TResult>(
   limit: number,
   mapper: Mapper<TInput, TResult>,
   options?: LimitedStreamOptions,
-): Duplex {
+): LimitedDuplex<TInput, TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
-  // limitedMap validates limit, mapper and core's options, and throws its TypeError here, at construction.
-  const source = new AsyncSource<TInput>();
-  const run = limitedMap(source, limit, mapper, limitOptions);
-  return new LimitedTransform<TInput, TResult>(source, run, highWaterMark, limitOptions?.signal);
+  return new LimitedTransform<TInput, TResult>(limit, mapper, highWaterMark, limitOptions);
 }

@@ -1,3 +1,4 @@
+import type { Duplex, Readable } from 'node:stream';
 import type { LimitOptions } from '@lac/core';
 
 /** Options of `limitedTransform` and `limitedReadable`: `@lac/core`'s `LimitOptions` plus the stream buffer size. */
@@ -10,4 +11,21 @@ export interface LimitedStreamOptions extends LimitOptions {
    * @default 16 (Node's object-mode default)
    */
   readonly highWaterMark?: number;
+}
+
+/**
+ * The object-mode `Duplex` that `limitedTransform` returns: its writable side takes `TInput`, and
+ * its readable side yields `TResult` (`for await` and `toArray()` are typed accordingly).
+ */
+export interface LimitedDuplex<TInput, TResult> extends Duplex {
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
+  toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
+  /** Type-only: the items the writable side takes (`read()` and `write()` keep Node's types, which `pipeline()`'s overloads match on). */
+  readonly __input?: TInput;
+}
+
+/** The object-mode `Readable` that `limitedReadable` returns: it yields `TResult`. */
+export interface LimitedReadable<TResult> extends Readable {
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
+  toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
 }

@@ -1,18 +1,6 @@
 import type { LimitOptions } from '@lac/core';
+import { describe } from '@lac/core/internal';
 import type { LimitedStreamOptions } from './options.js';
-
-/** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
-export function describe(value: unknown): string {
-  let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value);
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (typeof value === 'bigint') shown = `${value}n`;
-  else if (typeof value === 'symbol') shown = value.toString();
-  else if (value !== null && typeof value === 'object') shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
-  else shown = String(value);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
-}
 
 /**
  * Splits our stream options from core's: `highWaterMark` is checked here, everything else is left to
@@ -28,4 +16,15 @@ export function splitOptions(options: unknown): { highWaterMark: number | undefi
     throw new TypeError(`Expected \`options.highWaterMark\` to be an integer >= 0, got ${describe(highWaterMark)}`);
   }
   return { highWaterMark, limitOptions };
+}
+
+/**
+ * What a stage is destroyed with when `who` failed with `value`. Node's streams treat a falsy error
+ * as no error at all (`destroy(undefined)` closes cleanly and `pipeline()` then rejects with a
+ * misleading `ERR_STREAM_PREMATURE_CLOSE`), so a falsy value is wrapped in an Error whose `cause` is
+ * that value; anything else is passed on as it is.
+ */
+export function toStreamError(value: unknown, who: 'mapper' | 'task'): Error {
+  if (value) return value as Error;
+  return new Error(`The ${who} failed with ${describe(value)}`, { cause: value });
 }

@@ -105,3 +105,22 @@ export async function unhandledRejectionsDuring(fn: () => Promise<void>): Promis
   }
   return seen;
 }
+
+/** Follows a promise's state without awaiting it (and marks its rejection handled). */
+export function track<T>(promise: Promise<T>): { readonly promise: Promise<T>; readonly isSettled: boolean } {
+  let isSettled = false;
+  promise.then(
+    () => {
+      isSettled = true;
+    },
+    () => {
+      isSettled = true;
+    },
+  );
+  return {
+    promise,
+    get isSettled() {
+      return isSettled;
+    },
+  };
+}

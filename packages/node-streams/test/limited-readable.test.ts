@@ -108,6 +108,17 @@ describe('limitedReadable', () => {
     expect(unhandled).toEqual([]);
   });
 
+  it.each([['undefined', undefined], ['null', null]])(
+    'a task rejecting with %s destroys the stream with an Error whose cause is that value',
+    async (_kind, value) => {
+      const stream = limitedReadable([() => 1, () => Promise.reject(value)], 1);
+      const rejection = await pipeline(stream, collector()).catch((e: unknown) => e);
+      expect(rejection).toBeInstanceOf(Error);
+      expect((rejection as Error).message).toMatch(/^The task failed with /);
+      expect((rejection as Error).cause).toBe(value);
+    },
+  );
+
   it('destroy() aborts in-flight tasks and closes the task source', async () => {
     const signals: AbortSignal[] = [];
     let isClosed = false;

@@ -1,9 +1,9 @@
 import { compose, Duplex, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { limitedTransform } from '@lac/node-streams';
 import type { TaskContext } from '@lac/core';
-import { collector, concurrencyProbe, deferred, measureHeld, settle, unhandledRejectionsDuring, type Deferred } from './helpers.js';
+import { collector, concurrencyProbe, deferred, measureHeld, settle, track, unhandledRejectionsDuring, type Deferred } from './helpers.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
@@ -238,32 +238,79 @@ describe('limitedTransform errors and aborts', () => {
     expect(unhandled).toEqual([]);
   });
 
-  it("with a full readable side, a mapper's failure stops all work at once and surfaces after the results finished before it", async () => {
+  it("with a full readable buffer and nobody reading, a mapper's failure destroys the stage at once: signals abort, nothing new starts, upstream is released", async () => {
     const boom = new Error('late boom');
+    const failGate = deferred();
+    const signals: AbortSignal[] = [];
     let calls = 0;
-    const gate = deferred();
-    const stage = limitedTransform(2, async (x: number) => {
+    let isSourceClosed = false;
+    function* items(): Generator<number> {
+      try {
+        for (let i = 0; i < 1000; i++) yield i;
+      } finally {
+        isSourceClosed = true;
+      }
+    }
+    const stage = limitedTransform(3, (x: number, { signal }: TaskContext) => {
       calls++;
-      if (x === 3) {
-        await gate.promise;
-        throw boom;
+      if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
+      if (x === 1) {
+        signals.push(signal);
+        return new Promise<number>(() => {});
       }
       return x;
-    }, { highWaterMark: 1, buffer: 1 });
-    for (const i of range(20)) stage.write(i);
+    }, { highWaterMark: 1 });
+    // A sink that takes one item and never calls back: the readable buffer and core's window fill up.
+    const sink = new Writable({ objectMode: true, highWaterMark: 1, write: () => {} });
+    const done = track(pipeline(Readable.from(items()), stage, sink));
     await settle(10);
-    // Nobody reads: 0 waits in the readable buffer, 1 and 2 in core's window, 3 is running.
-    const callsBefore = calls;
-    gate.resolve();
-    await settle(10);
-    expect(calls).toBe(callsBefore);
-    const out: number[] = [];
-    const rejection = await (async () => {
-      for await (const value of stage) out.push(value as number);
-    })().catch((e: unknown) => e);
-    expect(rejection).toBe(boom);
-    expect(out).toEqual([0, 1, 2]);
-    expect(calls).toBe(callsBefore);
+    expect(stage.readableLength).toBe(1);
+    const callsWhenFull = calls;
+    failGate.resolve();
+    await settle(5);
+    expect(done.isSettled).toBe(true);
+    expect(await done.promise.catch((e: unknown) => e)).toBe(boom);
+    expect(stage.destroyed).toBe(true);
+    expect(stage.errored).toBe(boom);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(isSourceClosed).toBe(true);
+    await settle();
+    expect(calls).toBe(callsWhenFull);
+  });
+
+  it('with a full readable buffer and nobody reading, a timeout destroys the stage at once with a TimeoutError and releases upstream', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const signals: AbortSignal[] = [];
+      let isSourceClosed = false;
+      function* items(): Generator<number> {
+        try {
+          for (let i = 0; i < 1000; i++) yield i;
+        } finally {
+          isSourceClosed = true;
+        }
+      }
+      const stage = limitedTransform(2, (x: number, { signal }: TaskContext) => {
+        if (x !== 0) return x;
+        signals.push(signal);
+        return new Promise<number>(() => {});
+      }, { highWaterMark: 1, timeout: 1000 });
+      const sink = new Writable({ objectMode: true, highWaterMark: 1, write: () => {} });
+      const done = track(pipeline(Readable.from(items()), stage, sink));
+      await settle(10);
+      expect(stage.readableLength).toBe(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      await settle(5);
+      expect(done.isSettled).toBe(true);
+      const rejection = await done.promise.catch((e: unknown) => e);
+      expect((rejection as Error).name).toBe('TimeoutError');
+      expect(stage.errored).toBe(rejection);
+      expect(signals[0]!.reason).toBe(rejection);
+      expect(isSourceClosed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a synchronous throw destroys the stage with that error', async () => {
@@ -278,12 +325,47 @@ describe('limitedTransform errors and aborts', () => {
     expect(errors).toEqual([boom]);
   });
 
-  it('a non-Error rejection is passed on as it is', async () => {
-    const stage = limitedTransform(2, async (x: number) => {
-      if (x === 1) throw 'plain string'; // eslint-disable-line @typescript-eslint/only-throw-error
-      return x;
+  it.each([['a string', 'plain string'], ['an object', { code: 42 }], ['a number', 7]])(
+    'a non-Error rejection (%s) reaches pipeline() as that same value',
+    async (_kind, value) => {
+      const stage = limitedTransform(2, async (x: number) => {
+        if (x === 1) throw value;
+        return x;
+      });
+      await expect(pipeline(Readable.from(range(5)), stage, collector())).rejects.toBe(value);
+      expect(stage.errored).toBe(value);
+    },
+  );
+
+  it.each([['undefined', undefined], ['null', null], ['0', 0], ['an empty string', ''], ['false', false]])(
+    'a rejection with %s, which Node streams cannot carry, reaches pipeline() as an Error whose cause is that value',
+    async (_kind, value) => {
+      const stage = limitedTransform(2, async (x: number) => {
+        if (x === 1) throw value;
+        return x;
+      });
+      const rejection = await pipeline(Readable.from(range(5)), stage, collector()).catch((e: unknown) => e);
+      expect(rejection).toBeInstanceOf(Error);
+      expect((rejection as Error).name).toBe('Error');
+      expect((rejection as Error).message).toMatch(/^The mapper failed with /);
+      expect((rejection as Error).cause).toBe(value);
+      expect('cause' in (rejection as Error)).toBe(true);
+      expect(stage.errored).toBe(rejection);
+    },
+  );
+
+  it("a mapper's result is awaited once (a lazy thenable runs once, and its value is the one delivered)", async () => {
+    let thenCalls = 0;
+    const lazy = (x: string): PromiseLike<string> => ({
+      then(onFulfilled, onRejected) {
+        thenCalls++;
+        return Promise.resolve(`${x}#${thenCalls}`).then(onFulfilled, onRejected);
+      },
     });
-    await expect(pipeline(Readable.from(range(5)), stage, collector())).rejects.toBe('plain string');
+    const sink = collector<string>();
+    await pipeline(Readable.from(['a']), limitedTransform(2, lazy), sink);
+    expect(thenCalls).toBe(1);
+    expect(sink.items).toEqual(['a#1']);
   });
 
   it('destroy() aborts in-flight mappers and starts nothing new', async () => {

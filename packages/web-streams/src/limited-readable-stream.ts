@@ -1,5 +1,68 @@
-import { limitedAsCompleted, type LimitOptions, type TaskSource } from '@lac/core';
+import { limitedAsCompletedPush, type ConsumedRun } from '@lac/core/internal';
+import type { LimitOptions, TaskSource } from '@lac/core';
+import { ReadableHalf, type HalfOwner } from './readable-half.js';
 import { validateOptions } from './validate.js';
+
+/** The stage behind `limitedReadableStream`: the readable half of `LimitedTransformStream`, fed by a task source. */
+class TaskStage<TResult> implements HalfOwner {
+  readonly #half: ReadableHalf<TResult>;
+  /** Passed to the scheduler as its `signal`: aborting it aborts in-flight tasks with our reason and closes the source. */
+  readonly #controller = new AbortController();
+  readonly #run: ConsumedRun;
+  readonly #userSignal: AbortSignal | undefined;
+  #isFinished = false;
+
+  constructor(tasks: TaskSource<TResult>, limit: number, options: LimitOptions | undefined) {
+    // The scheduler already runs `limit + buffer` ahead of the reader; a stream queue on top would only add to it.
+    this.#half = new ReadableHalf<TResult>(this, { highWaterMark: 0 });
+    // Created first: it validates `tasks`, `limit` and the remaining options before anything is listened to.
+    this.#run = limitedAsCompletedPush(tasks, limit, this.#half, { ...options, signal: this.#controller.signal });
+    this.#half.attach(this.#run);
+    const userSignal = options?.signal;
+    if (userSignal !== undefined) {
+      this.#userSignal = userSignal;
+      if (userSignal.aborted) this.#stop(userSignal.reason, true);
+      else userSignal.addEventListener('abort', this.#onUserAbort);
+    }
+  }
+
+  get stream(): ReadableStream<TResult> {
+    return this.#half.stream;
+  }
+
+  fail(error: unknown): void {
+    if (this.#isFinished) return;
+    this.#finish();
+    this.#controller.abort(error);
+    this.#half.error(error);
+  }
+
+  cancel(reason: unknown): void {
+    this.#stop(reason, false);
+  }
+
+  done(): void {
+    this.#finish();
+  }
+
+  ready(): void {}
+
+  #stop(reason: unknown, isErrored: boolean): void {
+    if (this.#isFinished) return;
+    this.#finish();
+    this.#controller.abort(reason);
+    if (isErrored) this.#half.error(reason);
+  }
+
+  readonly #onUserAbort = (): void => {
+    this.#stop(this.#userSignal!.reason, true);
+  };
+
+  #finish(): void {
+    this.#isFinished = true;
+    this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
+  }
+}
 
 /**
  * The results of `tasks`, run at most `limit` at once, as a `ReadableStream` in completion order
@@ -7,7 +70,7 @@ import { validateOptions } from './validate.js';
  * `limit + buffer` results ahead of the reader.
  *
  * `stream.cancel(reason)` and `options.signal` abort the in-flight tasks' `context.signal` with that
- * reason and close the source; a task failure errors the stream with that same error.
+ * reason and close the source; a task failure errors the stream at once with that same value.
  *
  * @example
  * ```ts
@@ -17,57 +80,5 @@ import { validateOptions } from './validate.js';
  */
 export function limitedReadableStream<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitOptions): ReadableStream<TResult> {
   validateOptions(options);
-  const controller = new AbortController();
-  // Created first: it validates `tasks`, `limit` and the remaining options before anything is listened to.
-  const run = limitedAsCompleted(tasks, limit, { ...options, signal: controller.signal });
-  const userSignal = options?.signal;
-  let readableController!: ReadableStreamDefaultController<TResult>;
-  let isFinished = false;
-
-  const finish = (): void => {
-    isFinished = true;
-    userSignal?.removeEventListener('abort', onUserAbort);
-  };
-  const stop = (reason: unknown): void => {
-    if (isFinished) return;
-    finish();
-    controller.abort(reason);
-    readableController.error(reason);
-  };
-  const onUserAbort = (): void => stop(userSignal!.reason);
-  const onStep = (step: IteratorResult<TResult>): void => {
-    if (isFinished) return;
-    if (!step.done) {
-      readableController.enqueue(step.value);
-      return;
-    }
-    finish();
-    readableController.close();
-  };
-  const onError = (error: unknown): void => {
-    if (isFinished) return;
-    finish();
-    readableController.error(error);
-  };
-
-  const stream = new ReadableStream<TResult>(
-    {
-      start: (streamController) => {
-        readableController = streamController;
-      },
-      pull: () => (isFinished ? undefined : run.next().then(onStep, onError)),
-      cancel: (reason) => {
-        if (isFinished) return;
-        finish();
-        controller.abort(reason);
-      },
-    },
-    // The scheduler already runs `limit + buffer` ahead of the reader; a stream queue on top would only add to it.
-    { highWaterMark: 0 },
-  );
-  if (userSignal !== undefined) {
-    if (userSignal.aborted) stop(userSignal.reason);
-    else userSignal.addEventListener('abort', onUserAbort);
-  }
-  return stream;
+  return new TaskStage<TResult>(tasks, limit, options).stream;
 }

@@ -1,5 +1,6 @@
-import { limitedMap, type LimitedIterator, type LimitOptions, type TaskContext } from '@lac/core';
-import { ChunkSource } from './chunk-source.js';
+import type { LimitOptions, TaskContext } from '@lac/core';
+import { limitedMapPush, type PushedRun } from '@lac/core/internal';
+import { ReadableHalf, type HalfOwner } from './readable-half.js';
 import { validateFunction, validateOptions, validateStrategy } from './validate.js';
 
 /** What `LimitedTransformStream` calls for each chunk. */
@@ -23,13 +24,6 @@ export interface LimitedTransformStreamOptions<TInput, TResult> extends LimitOpt
 const defaultWritableStrategy = { highWaterMark: 1 };
 const defaultReadableStrategy = { highWaterMark: 0 };
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
-}
 
 /**
  * A `{ readable, writable }` pair for `readable.pipeThrough(...)` that runs `mapper` on up to `limit`
@@ -42,7 +36,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  *   its result was enqueued.
  * - `readable.cancel(reason)`, `writable.abort(reason)` and `options.signal` abort the in-flight
  *   mappers' `context.signal` with that reason, start nothing new, and error the other side.
- * - A mapper that throws or rejects errors both sides with that same error.
+ * - A mapper that throws or rejects (or times out) errors both sides at once with that same value,
+ *   whether or not anyone reads.
  *
  * @example
  * ```ts
@@ -65,54 +60,52 @@ export class LimitedTransformStream<TInput, TResult> {
 }
 
 // The streams' public objects stay plain; everything they share lives here.
-class Stage<TInput, TResult> {
+class Stage<TInput, TResult> implements HalfOwner {
   readonly readable: ReadableStream<TResult>;
   readonly writable: WritableStream<TInput>;
 
-  readonly #mapper: StreamMapper<TInput, TResult>;
-  readonly #source = new ChunkSource<TInput>();
+  readonly #half: ReadableHalf<TResult>;
   /** Passed to the scheduler as its `signal`: aborting it aborts in-flight mappers with our reason. */
   readonly #controller = new AbortController();
-  readonly #run: LimitedIterator<TResult>;
+  readonly #run: PushedRun<TInput>;
   readonly #userSignal: AbortSignal | undefined;
-  #readableController!: ReadableStreamDefaultController<TResult>;
   #writableController!: WritableStreamDefaultController;
   #writableSignal: AbortSignal | undefined;
+  /** A write the scheduler has not taken yet (no slot was free): settled by `ready()` or a stop. */
+  #resolveWrite: (() => void) | undefined;
+  #rejectWrite: ((reason: unknown) => void) | undefined;
   #resolveClose: (() => void) | undefined;
   #rejectClose: ((reason: unknown) => void) | undefined;
   #isFinished = false;
 
   constructor(limit: number, mapper: StreamMapper<TInput, TResult>, options: LimitedTransformStreamOptions<TInput, TResult> | undefined) {
-    this.#mapper = mapper;
+    this.#half = new ReadableHalf<TResult>(this, options?.readableStrategy ?? defaultReadableStrategy);
     // Created first: it validates `limit` and the remaining options before anything is listened to.
-    this.#run = limitedMap(this.#source, limit, this.#map, { ...options, signal: this.#controller.signal });
+    this.#run = limitedMapPush(limit, mapper, this.#half, { ...options, signal: this.#controller.signal });
+    this.#half.attach(this.#run);
+    this.readable = this.#half.stream;
 
     this.writable = new WritableStream<TInput>(
       {
         start: (controller) => {
           this.#writableController = controller;
         },
-        write: (chunk) => this.#source.write(chunk),
+        // No promise while a slot is free: the scheduler starts the mapper at once.
+        write: (chunk) => (this.#run.write(chunk) ? undefined : new Promise<void>((resolve, reject) => {
+          this.#resolveWrite = resolve;
+          this.#rejectWrite = reject;
+        })),
         close: () => {
-          this.#source.end();
-          return new Promise<void>((resolve, reject) => {
+          const closed = new Promise<void>((resolve, reject) => {
             this.#resolveClose = resolve;
             this.#rejectClose = reject;
           });
+          this.#run.end();
+          return closed;
         },
         abort: (reason) => this.#stop(reason, 'writable'),
       },
       options?.writableStrategy ?? defaultWritableStrategy,
-    );
-    this.readable = new ReadableStream<TResult>(
-      {
-        start: (controller) => {
-          this.#readableController = controller;
-        },
-        pull: () => (this.#isFinished ? undefined : this.#run.next().then(this.#onStep, this.#onRunError)),
-        cancel: (reason) => this.#stop(reason, 'readable'),
-      },
-      options?.readableStrategy ?? defaultReadableStrategy,
     );
 
     // `writable.abort()` reaches the sink only after a pending write settles, and ours may be held
@@ -130,53 +123,31 @@ class Stage<TInput, TResult> {
     }
   }
 
-  /**
-   * Calls the user's mapper and, for a failure, errors both sides at once: the scheduler would
-   * report it only after the results before it were read, which a backed-up reader may never do.
-   */
-  readonly #map = (item: TInput, context: TaskContext): TResult | PromiseLike<TResult> => {
-    let value: TResult | PromiseLike<TResult>;
-    try {
-      value = this.#mapper(item, context);
-    } catch (error) {
-      this.#fail(error);
-      throw error;
-    }
-    // A second reaction on the same promise, not a link in the chain: the scheduler still sees `value`.
-    if (isThenable(value)) value.then(undefined, this.#fail);
-    return value;
-  };
-
-  readonly #onStep = (step: IteratorResult<TResult>): void => {
-    if (this.#isFinished) return;
-    if (!step.done) {
-      try {
-        this.#readableController.enqueue(step.value);
-      } catch (error) {
-        // A `readableStrategy.size()` that throws: the readable side errors with it, so must the rest.
-        this.#controller.abort(error);
-        this.#fail(error);
-      }
-      return;
-    }
-    this.#finish();
-    this.#readableController.close();
-    this.#resolveClose?.();
-  };
-
-  /** The scheduler failed: a timeout, or a failure the mapper wrapper already reported. */
-  readonly #onRunError = (error: unknown): void => {
-    this.#fail(error);
-  };
-
-  readonly #fail = (error: unknown): void => {
+  /** The scheduler failed (a mapper, a timeout) or enqueueing threw: both sides error at once. */
+  fail(error: unknown): void {
     if (this.#isFinished) return;
     this.#finish();
-    this.#readableController.error(error);
+    this.#controller.abort(error);
+    this.#half.error(error);
     this.#writableController.error(error);
-    this.#source.fail(error);
-    this.#rejectClose?.(error);
-  };
+    this.#rejectPending(error);
+  }
+
+  cancel(reason: unknown): void {
+    this.#stop(reason, 'readable');
+  }
+
+  done(): void {
+    this.#finish();
+    this.#resolveClose?.();
+  }
+
+  ready(): void {
+    const resolveWrite = this.#resolveWrite;
+    this.#resolveWrite = undefined;
+    this.#rejectWrite = undefined;
+    resolveWrite?.();
+  }
 
   /**
    * Cancel, abort or `options.signal`: abort in-flight mappers with `reason` and error the side(s)
@@ -187,10 +158,17 @@ class Stage<TInput, TResult> {
     if (this.#isFinished) return;
     this.#finish();
     this.#controller.abort(reason);
-    if (from !== 'readable') this.#readableController.error(reason);
+    if (from !== 'readable') this.#half.error(reason);
     if (from !== 'writable') this.#writableController.error(reason);
     // Releases a write held back by backpressure, which the writable's abort would otherwise wait for.
-    this.#source.fail(reason);
+    this.#rejectPending(reason);
+  }
+
+  #rejectPending(reason: unknown): void {
+    const rejectWrite = this.#rejectWrite;
+    this.#resolveWrite = undefined;
+    this.#rejectWrite = undefined;
+    rejectWrite?.(reason);
     this.#rejectClose?.(reason);
   }
 

@@ -323,6 +323,88 @@ export const checks = [
     },
   },
   {
+    name: "LimitedTransformStream: with a full readable side and nobody reading, a mapper's failure errors the stage at once: signals abort, nothing new starts, upstream is released",
+    async run() {
+      const boom = new Error('late boom');
+      const failGate = deferred();
+      const signals = [];
+      let calls = 0;
+      let sourceCancelReason;
+      let pulled = 0;
+      const source = new ReadableStream({
+        pull(controller) {
+          controller.enqueue(pulled++);
+        },
+        cancel(reason) {
+          sourceCancelReason = reason;
+        },
+      });
+      const stage = new LimitedTransformStream(3, (x, { signal }) => {
+        calls++;
+        if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
+        if (x === 1) {
+          signals.push(signal);
+          return new Promise(() => {});
+        }
+        return x;
+      }, { readableStrategy: { highWaterMark: 2 } });
+      // Nobody reads: the readable queue and the scheduler's window fill up.
+      const readable = source.pipeThrough(stage);
+      await settle(10);
+      const callsWhenFull = calls;
+      atMost(callsWhenFull, 20, 'mappers started while stalled');
+      failGate.resolve();
+      await settle(5);
+      equal(sourceCancelReason, boom, 'the upstream source was cancelled with the mapper error');
+      equal(await rejects(readable.getReader().read()), boom, 'the readable side errored with the mapper error');
+      equal(signals.length, 1);
+      ok(signals[0].aborted, 'the in-flight mapper was aborted');
+      await settle();
+      equal(calls, callsWhenFull, 'nothing new started');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a non-Error rejection (undefined, null, 0, a string, an object) errors the pipeline with that same value',
+    async run() {
+      for (const value of [undefined, null, 0, '', 'plain string', { code: 42 }]) {
+        const stage = new LimitedTransformStream(2, (x) => (x === 1 ? Promise.reject(value) : x));
+        const pipe = streamOf(range(5)).pipeThrough(stage).pipeTo(new WritableStream());
+        let rejection = 'did not reject';
+        await pipe.catch((reason) => {
+          rejection = reason;
+        });
+        equal(rejection, value, `rejection with ${String(value)}`);
+      }
+    },
+  },
+  {
+    name: 'LimitedTransformStream: with a full readable side and nobody reading, a timeout errors the stage at once with a TimeoutError and releases upstream',
+    async run() {
+      const cancelled = deferred();
+      let pulled = 0;
+      const source = new ReadableStream({
+        pull(controller) {
+          controller.enqueue(pulled++);
+        },
+        cancel(reason) {
+          cancelled.resolve(reason);
+        },
+      });
+      const signals = [];
+      const stage = new LimitedTransformStream(2, (x, { signal }) => {
+        if (x !== 0) return x;
+        signals.push(signal);
+        return new Promise(() => {});
+      }, { timeout: 5, readableStrategy: { highWaterMark: 1 } });
+      const readable = source.pipeThrough(stage);
+      // Nobody reads; the upstream is cancelled once the timeout fails the stage (the harness's hang guard catches a stall).
+      const reason = await cancelled.promise;
+      equal(reason?.name, 'TimeoutError', 'upstream cancelled with the TimeoutError');
+      equal(signals[0].reason, reason, 'the slow mapper aborted with it');
+      equal(await rejects(readable.getReader().read()), reason, 'the readable side errored with it');
+    },
+  },
+  {
     name: 'LimitedTransformStream: options.timeout errors both sides with a TimeoutError and aborts the slow mapper',
     async run() {
       const started = [];
@@ -422,6 +504,22 @@ export const checks = [
       };
       throwsTypeError(() => new LimitedTransformStream(0, (x) => x, { signal }), ['`limit`']);
       equal(added, 0);
+    },
+  },
+  {
+    name: "LimitedTransformStream: a mapper's result is awaited once (a lazy thenable runs once, and its value is the one delivered)",
+    async run() {
+      let thenCalls = 0;
+      const lazy = (x) => ({
+        then(onFulfilled, onRejected) {
+          // Each then() "runs the query" again and gets a new value, as a query builder would.
+          thenCalls++;
+          return Promise.resolve(`${x}#${thenCalls}`).then(onFulfilled, onRejected);
+        },
+      });
+      const out = await collect(streamOf(['a']).pipeThrough(new LimitedTransformStream(2, lazy)));
+      equal(thenCalls, 1, 'then() calls on the mapper result');
+      deepEqual(out, ['a#1']);
     },
   },
   {

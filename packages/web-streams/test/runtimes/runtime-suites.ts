@@ -20,6 +20,7 @@ const binDir = join(webStreamsDir, 'node_modules', '.bin');
 /** Where each `@lac/*` import of a check file resolves in the bundles: the package's built ESM entry. */
 const builtEntries: Record<string, string> = {
   '@lac/core': join(packagesDir, 'core', 'dist', 'index.js'),
+  '@lac/core/internal': join(packagesDir, 'core', 'dist', 'internal.js'),
   '@lac/web-streams': join(packagesDir, 'web-streams', 'dist', 'index.js'),
 };
 

@@ -1,0 +1,92 @@
+/**
+ * @lac/core/internal: the push-style way in and out of the scheduler, for the stream adapters
+ * (`@lac/node-streams`, `@lac/web-streams`). **Internal**: not covered by semver, may change in any
+ * release; applications should use `@lac/core`.
+ *
+ * It is the same engine as `limitedMap` and `limitedAsCompleted` (the same rules, options and
+ * tests), without the async-iterator protocol on either side: items are handed over by a call
+ * (`write()`, no promise per item when a slot is free), and results, the failure and the end go to
+ * a {@link RunConsumer}'s callbacks the moment they exist. Backpressure: `write()` returns false
+ * while the run cannot take more (`onReady()` follows), and `onResult()` returns false while the
+ * consumer cannot (`resume()` when it can). Stop early with `return()`.
+ *
+ * @example
+ * ```ts
+ * const run = limitedMapPush(4, mapper, { onResult: (v) => push(v), onError, onDone, onReady }, options);
+ * if (!run.write(item)) waitForReady();
+ * run.end();
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { LimitedRun, type RunConsumer } from './limited-run.js';
+import type { LimitedStats, LimitOptions, Mapper, TaskSource } from './options.js';
+import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
+
+export type { RunConsumer } from './limited-run.js';
+export { describe } from './validate.js';
+
+/** A run whose results go to a consumer. */
+export interface ConsumedRun {
+  readonly stats: LimitedStats;
+  /** The consumer can take results again (after `onResult()` returned false, and to start: a run begins paused). */
+  resume(): void;
+  /** Stops early: nothing new starts, in-flight tasks' signals abort, the source (if any) is closed. No callback follows. */
+  return(): Promise<unknown>;
+}
+
+/** A run fed by `write()` calls. */
+export interface PushedRun<TInput> extends ConsumedRun {
+  /** Hands over the next item; false when it must wait for a free slot (the consumer's `onReady()` follows once it is taken). */
+  write(item: TInput): boolean;
+  /** No more items: `onDone()` follows once those written have settled and were delivered. */
+  end(): void;
+}
+
+/**
+ * `limitedMap` with pushed input and pushed output: `mapper(item, context)` for each written item,
+ * at most `limit` at once. Throws the same TypeErrors as `limitedMap` for bad arguments.
+ */
+export function limitedMapPush<TInput, TResult>(
+  limit: number,
+  mapper: Mapper<TInput, TResult>,
+  consumer: RunConsumer<TResult>,
+  options?: LimitOptions,
+): PushedRun<TInput> {
+  validateLimit(limit);
+  validateFunction(mapper, 'mapper');
+  const resolved = resolveOptions(limit, options);
+  return new LimitedRun<TInput, TResult>({
+    iterator: undefined,
+    isAsync: false,
+    limit,
+    mapper,
+    isSettledMode: false,
+    options: resolved,
+    consumer: consumer as RunConsumer<unknown>,
+  });
+}
+
+/**
+ * `limitedAsCompleted` with pushed output: the tasks of `tasks` are pulled as slots free up (from
+ * the first `resume()` on) and their results go to `consumer`.
+ */
+export function limitedAsCompletedPush<TResult>(
+  tasks: TaskSource<TResult>,
+  limit: number,
+  consumer: RunConsumer<TResult>,
+  options?: LimitOptions,
+): ConsumedRun {
+  validateLimit(limit);
+  const resolved = resolveOptions(limit, options);
+  const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
+  return new LimitedRun<unknown, TResult>({
+    iterator,
+    isAsync,
+    limit,
+    mapper: undefined,
+    isSettledMode: false,
+    options: resolved,
+    consumer: consumer as RunConsumer<unknown>,
+  });
+}

@@ -1,0 +1,27 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expectTypeOf, it } from 'vitest';
+import { limitedReadable, limitedTransform, type LimitedDuplex, type LimitedReadable } from '@lac/node-streams';
+
+describe('public types', () => {
+  it('limitedTransform<I, O> returns a Duplex whose readable side yields O', async () => {
+    const stage = limitedTransform(4, async (item: number) => `${item}`);
+    expectTypeOf(stage).toEqualTypeOf<LimitedDuplex<number, string>>();
+    expectTypeOf(stage).toMatchTypeOf<import('node:stream').Duplex>();
+    for await (const value of stage) expectTypeOf(value).toEqualTypeOf<string>();
+    expectTypeOf(stage.toArray()).resolves.toEqualTypeOf<string[]>();
+  });
+
+  it('limitedReadable<T> returns a Readable that yields T', async () => {
+    const stream = limitedReadable([async () => 1, () => 2], 2);
+    expectTypeOf(stream).toEqualTypeOf<LimitedReadable<number>>();
+    expectTypeOf(stream).toMatchTypeOf<Readable>();
+    for await (const value of stream) expectTypeOf(value).toEqualTypeOf<number>();
+  });
+
+  it('the typed stages still fit every pipeline() overload they fit as plain streams', () => {
+    const sink = new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() });
+    expectTypeOf(pipeline(Readable.from([1, 2]), limitedTransform(2, async (x: number) => x + 1), sink)).resolves.toBeVoid();
+    expectTypeOf(pipeline(limitedReadable([() => 1], 1), sink)).resolves.toBeVoid();
+  });
+});
