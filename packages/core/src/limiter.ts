@@ -27,7 +27,8 @@ export interface Limiter {
 }
 
 interface Job {
-  readonly run: () => void;
+  /** Lets the call start; its continuation was registered in the caller's async context. */
+  readonly start: () => void;
   readonly reject: (reason: unknown) => void;
 }
 
@@ -56,7 +57,7 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   const startNext = (): void => {
     if (activeCount < limit && queue.size > 0) {
       activeCount++;
-      queue.shift().run();
+      queue.shift().start();
     }
   };
   const onSettled = (): void => {
@@ -70,19 +71,24 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   ): Promise<TResult> =>
     new Promise<TResult>((resolve, reject) => {
       validateFunction(fn, 'fn');
-      // Like p-limit, the call itself happens a microtask later, never inside limit().
-      const run = (): void =>
-        queueMicrotask(() => {
-          let result: Promise<TResult>;
-          try {
-            result = Promise.resolve(fn(...args));
-          } catch (error) {
-            result = Promise.reject(error);
-          }
-          resolve(result);
-          result.then(onSettled, onSettled);
-        });
-      queue.push({ run, reject });
+      let start!: () => void;
+      // The call runs in a continuation registered here, not in a callback made by whoever frees the
+      // slot: a promise continuation carries the async context (AsyncLocalStorage) of the code that
+      // registered it, so each call sees its caller's context. Like p-limit, it also means the call
+      // happens a microtask after its start, never inside limit() itself.
+      new Promise<void>((startNow) => {
+        start = startNow;
+      }).then(() => {
+        let result: Promise<TResult>;
+        try {
+          result = Promise.resolve(fn(...args));
+        } catch (error) {
+          result = Promise.reject(error);
+        }
+        resolve(result);
+        result.then(onSettled, onSettled);
+      });
+      queue.push({ start, reject });
       startNext();
     })) as Limiter;
 
