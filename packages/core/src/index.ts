@@ -13,8 +13,8 @@
  * @packageDocumentation
  */
 export { limitedAsCompleted, limitedAsSettled, limitedMap } from './as-completed.js';
-export { createLimiter } from './limiter.js';
-export type { Limiter, LimiterOptions } from './limiter.js';
+export { createLimiter, limitFunction } from './limiter.js';
+export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
 export type { SlotSource } from './slots.js';
 export type {

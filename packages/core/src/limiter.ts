@@ -131,3 +131,49 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   });
   return limiter;
 }
+
+/** A function limited by `limitFunction`: calling it queues a call of the wrapped function. */
+export interface LimitedFunction<TArgs extends unknown[], TResult> {
+  (...args: TArgs): Promise<TResult>;
+  /** Calls running now. */
+  readonly activeCount: number;
+  /** Calls waiting for a free slot. */
+  readonly pendingCount: number;
+  /** The limit; raising it starts queued calls at once. */
+  concurrency: number;
+  /** Drops the calls still waiting (their promises stay pending unless `rejectOnClear`). */
+  clearQueue(): void;
+}
+
+/**
+ * Wraps `fn` so that at most `concurrency` calls of it run at once; drop-in for p-limit's
+ * `limitFunction`. Each wrapper has its own limiter; calls start in call order.
+ *
+ * @example
+ * ```ts
+ * const fetchLimited = limitFunction((url: string) => fetch(url), { concurrency: 4 });
+ * const responses = await Promise.all(urls.map((url) => fetchLimited(url)));
+ * ```
+ */
+export function limitFunction<TArgs extends unknown[], TResult>(
+  fn: (...args: TArgs) => TResult | PromiseLike<TResult>,
+  options: number | LimiterOptions,
+): LimitedFunction<TArgs, TResult> {
+  validateFunction(fn, 'fn');
+  const limiter = createLimiter(options);
+  const limited = function (this: unknown, ...args: TArgs): Promise<TResult> {
+    return limiter(() => fn.apply(this, args));
+  } as LimitedFunction<TArgs, TResult>;
+  Object.defineProperties(limited, {
+    activeCount: { get: () => limiter.activeCount },
+    pendingCount: { get: () => limiter.pendingCount },
+    concurrency: {
+      get: () => limiter.concurrency,
+      set(value: number) {
+        limiter.concurrency = value;
+      },
+    },
+    clearQueue: { value: limiter.clearQueue },
+  });
+  return limited;
+}
