@@ -121,6 +121,11 @@ export function describeCase(c: FuzzCase): string {
   return JSON.stringify(c, (_, value) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value));
 }
 
+/** The inverse of `describeCase`, for replaying a case printed by a failure. */
+export function parseCase(text: string): FuzzCase {
+  return JSON.parse(text, (_, value) => (value === 'Infinity' ? Number.POSITIVE_INFINITY : value)) as FuzzCase;
+}
+
 export async function runCase(c: FuzzCase): Promise<string[]> {
   const harness = new Harness(c);
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
@@ -158,6 +163,8 @@ class Harness {
   isFinallyRun = false;
   isSourceDone = false;
   isSourceThrown = false;
+  /** A generator's body (and so its `finally`) runs only once it was first pulled. */
+  isGeneratorStarted = false;
   sourceEndSeq = -1;
   readonly sourceError = new Error('source failed');
   readonly returnError = new Error('source return failed');
@@ -371,8 +378,9 @@ class Harness {
     switch (kind) {
       case 'array':
         return Array.from({ length: this.c.source.length }, (_, i) => this.item(i));
-      case 'syncGen':
-        return (function* generate() {
+      case 'syncGen': {
+        const generator = (function* generate() {
+          harness.isGeneratorStarted = true;
           try {
             for (; !harness.isLast(index); index++) {
               onNext();
@@ -385,8 +393,16 @@ class Harness {
             harness.isFinallyRun = true;
           }
         })();
+        const originalReturn = generator.return.bind(generator);
+        generator.return = (value?: unknown) => {
+          returned();
+          return originalReturn(value);
+        };
+        return generator;
+      }
       case 'asyncGen': {
         const generator = (async function* generate() {
+          harness.isGeneratorStarted = true;
           try {
             for (; !harness.isLast(index); index++) {
               await new Promise<void>((resolve) => harness.pendingPulls.push({ resolve }));
@@ -482,9 +498,10 @@ class Harness {
 
   makeSlots(): SlotSource {
     const spec = this.c.slots!;
-    const fail = (what: string) => {
+    // A rejection reaches the engine some microtasks later: by the end of the step at the latest.
+    const fail = (what: string, isAsync = false) => {
       const seq = this.next();
-      this.stops.push({ what, lo: seq, hi: seq, error: this.slotError });
+      this.stops.push({ what, lo: seq, hi: isAsync ? Number.POSITIVE_INFINITY : seq, error: this.slotError });
     };
     return {
       acquire: (signal) => {
@@ -533,7 +550,7 @@ class Harness {
           throw this.slotError;
         }
         if (spec.failKind === 'releaseRejects' && this.releaseCalls === spec.failAt) {
-          fail('slots.release() rejected');
+          fail('slots.release() rejected', true);
           return Promise.reject(this.slotError);
         }
         return undefined;
@@ -741,6 +758,13 @@ class Harness {
         await this.drain();
       });
     }
+    if (this.slotSource !== undefined && this.slotWaiters.length > 0 && this.slotsHeld < this.c.slots!.capacity) {
+      actions.push(async () => {
+        this.next();
+        this.grantSlots();
+        await this.drain();
+      });
+    }
     if (vi.getTimerCount() > 0) {
       actions.push(async (pick) => {
         const ms = 1 + (pick % 17);
@@ -804,6 +828,7 @@ class Harness {
         isBusy = true;
       }
       await this.drain();
+      this.fixStepEnds();
       if (!isBusy) break;
     }
   }
@@ -912,7 +937,7 @@ class Harness {
       // It completed: the failures and aborts before the end would have been reported.
       // The run may be over before the consumer asks for the final `done`: an abort after the last task
       // settled and the source ended comes too late to count.
-      const lastActivity = Math.max(this.sourceEndSeq, ...[...this.tasks.values()].map((r) => r.settleSeq ?? Number.POSITIVE_INFINITY));
+      const lastActivity = Math.max(this.sourceEndSeq, ...[...this.tasks.values()].map((r) => Math.min(r.settleSeq ?? Number.POSITIVE_INFINITY, r.timedOut?.[1] ?? Number.POSITIVE_INFINITY)));
       const missed = stopsBeforeEnd.filter((s) => !s.isErrorless && s.lo < (s.what === 'options.signal aborted' ? lastActivity : this.finishedSeq));
       if (missed.length > 0) this.violation(`the run completed although ${missed.map((s) => s.what).join(', ')} before its end`);
       if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0) {
@@ -939,7 +964,7 @@ class Harness {
       this.violation(`the run stopped before the source ended but the source's return() was called ${this.returnCalls} times`);
     }
     if (isSourceEnded && this.returnCalls > 0) this.violation("the source's return() was called after the source had ended");
-    if ((c.source.kind === 'syncGen' || c.source.kind === 'asyncGen') && this.returnCalls > 0 && !this.isFinallyRun) {
+    if ((c.source.kind === 'syncGen' || c.source.kind === 'asyncGen') && this.isGeneratorStarted && this.returnCalls > 0 && !this.isFinallyRun) {
       this.violation("the generator's finally did not run");
     }
 
