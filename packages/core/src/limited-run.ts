@@ -1,5 +1,5 @@
 import { TimeoutError, earlyExitReason, failFastReason } from './errors.js';
-import type { LimitedIterator, LimitedStats, Mapper, RateOptions, TaskContext } from './options.js';
+import { skip, type LimitedIterator, type LimitedStats, type Mapper, type RateOptions, type TaskContext } from './options.js';
 import { Queue } from './queue.js';
 import type { SlotSource } from './slots.js';
 import { describe, type ResolvedOptions } from './validate.js';
@@ -13,6 +13,16 @@ interface Waiter<T> {
   resolve(result: IteratorResult<T>): void;
   reject(reason: unknown): void;
 }
+
+/** In ordered mode, marks a skipped index in `#heldBack`: nothing to deliver, but order moves past it. */
+const HOLE = Symbol('hole');
+
+/**
+ * Starts one pump pass may make before it yields to the event loop. Only a pass with more room than
+ * this (`limit` or `buffer` in the thousands, or `Infinity`) ever reaches it: otherwise the bound
+ * stops the pass first, so bounded runs never pay for the yield.
+ */
+const STARTS_PER_PASS = 1024;
 
 const kAbort = Symbol('abort');
 const kSettle = Symbol('settle');
@@ -28,6 +38,8 @@ class Context implements TaskContext {
   readonly index: number;
   /** The `options.slots` slot this task holds; `declare`d so tasks of runs without `slots` do not carry the field. */
   declare slot: unknown;
+  /** Timed out but still running: its outcome is delivered, its slot is held until it settles. */
+  isTimedOut = false;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -50,6 +62,11 @@ class Context implements TaskContext {
     return this.#controller.signal;
   }
 
+  /**
+   * Also called for a task that settles after the run stopped (it was in flight at the stop), so it
+   * sees the abort even when it reads `signal` for the first time later: the stop is recorded, no
+   * controller is made for it.
+   */
   [kAbort](reason: unknown): void {
     if (this.#isAborted) return;
     this.#isAborted = true;
@@ -127,10 +144,17 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #isSourceClosed = false;
   #isStopped = false;
   #stopReason: unknown;
+  /** The listeners on `options.signal` and `slots.signal` are added on the first `next()`, so a run never iterated holds none. */
+  #isStarted = false;
+  /** A pump pass reached `STARTS_PER_PASS`: no start until the event loop has had a turn. */
+  #isYielding = false;
+  #cancelYield: (() => void) | undefined;
 
   #nextIndex = 0;
   #started = 0;
   #running = 0;
+  /** Of `#running`: tasks that timed out and have not settled yet. */
+  #timedOutRunning = 0;
   #completed = 0;
   #failed = 0;
   /** Finished results not yet handed to the consumer (in `#results`, or held back by ordering). */
@@ -138,8 +162,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   readonly #results = new Queue<IteratorResult<TOut>>();
   readonly #waiters = new Queue<Waiter<TOut>>();
-  /** Ordered mode: results that finished before an earlier one, by index. */
-  #heldBack: Map<number, IteratorResult<TOut>> | undefined;
+  /** Ordered mode: results that finished before an earlier one, by index (`HOLE` for a skipped one). */
+  #heldBack: Map<number, IteratorResult<TOut> | typeof HOLE> | undefined;
   #deliverIndex = 0;
 
   /** In-flight tasks that own a signal or a timer: what a stop must abort. */
@@ -172,9 +196,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#slots = options.slots;
     if (this.#isOrdered) this.#heldBack = new Map();
     if (this.#rate !== undefined) this.#rateStarts = [];
-    if (this.#signal !== undefined) {
-      if (this.#signal.aborted) this.#abort(this.#signal.reason);
-      else this.#signal.addEventListener('abort', this.#onAbort);
+    if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
+    else if (this.#slots?.signal?.aborted === true) this.#fail(this.#slots.signal.reason);
+  }
+
+  /** The first `next()`: listen to the signals now (they may have aborted since the run was made). */
+  #begin(): void {
+    this.#isStarted = true;
+    const signal = this.#signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.#abort(signal.reason);
+        return;
+      }
+      signal.addEventListener('abort', this.#onAbort);
     }
     const slotsSignal = this.#slots?.signal;
     if (slotsSignal !== undefined) {
@@ -191,6 +226,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return {
       started: this.#started,
       running: this.#running,
+      timedOutRunning: this.#timedOutRunning,
       completed: this.#completed,
       failed: this.#failed,
       buffered: this.#buffered,
@@ -204,6 +240,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       if (this.#state === ACTIVE) this.#pump();
       return Promise.resolve(result);
     }
+    // No result can be waiting before the first next(), so this is always reached by it.
+    if (!this.#isStarted && this.#state === ACTIVE) this.#begin();
     if (this.#state === FAILING) {
       this.#state = DONE;
       return Promise.reject(this.#error);
@@ -230,17 +268,31 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
+  /**
+   * Stops early as `return()` does, then rejects with `error`: what `yield*` delegation calls when
+   * the outer generator is thrown into.
+   */
+  throw(error?: unknown): Promise<IteratorResult<TOut>> {
+    return this.return().then(() => Promise.reject(error));
+  }
+
   #pump(): void {
     if (this.#isPumping) return;
     this.#isPumping = true;
+    let starts = 0;
     try {
       while (
+        !this.#isYielding &&
         this.#state === ACTIVE &&
         !this.#isSourceDone &&
         !this.#isPulling &&
         this.#running < this.#limit &&
         this.#running + this.#buffered < this.#window
       ) {
+        if (starts === STARTS_PER_PASS) {
+          this.#yieldToEventLoop();
+          break;
+        }
         // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
         if (this.#slots !== undefined && !this.#hasSlot && !this.#acquireSlot(this.#slots)) break;
         if (this.#isHolding) {
@@ -248,6 +300,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           const item = this.#heldItem as TItem;
           this.#isHolding = false;
           this.#heldItem = undefined;
+          starts++;
           this.#start(item);
           continue;
         }
@@ -288,12 +341,36 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#hold(step.value);
           break;
         }
+        starts++;
         this.#start(step.value);
       }
     } finally {
       this.#isPumping = false;
     }
     this.#checkDone();
+  }
+
+  /**
+   * An endless sync source with room for every item (`limit: Infinity`, say) would otherwise be
+   * pulled and started in one synchronous pass forever. A macrotask, so that I/O and timers run too.
+   */
+  #yieldToEventLoop(): void {
+    this.#isYielding = true;
+    const resume = (): void => {
+      this.#cancelYield = undefined;
+      this.#isYielding = false;
+      this.#pump();
+    };
+    // setImmediate where there is one (Node, Bun, Deno): setTimeout(0) waits at least 1 ms in Node.
+    const host = globalThis as { setImmediate?: (callback: () => void) => unknown; clearImmediate?: (handle: unknown) => void };
+    if (typeof host.setImmediate === 'function' && typeof host.clearImmediate === 'function') {
+      const { clearImmediate } = host;
+      const handle = host.setImmediate(resume);
+      this.#cancelYield = () => clearImmediate(handle);
+    } else {
+      const handle = setTimeout(resume, 0);
+      this.#cancelYield = () => clearTimeout(handle);
+    }
   }
 
   #pullAsync(): void {
@@ -368,36 +445,68 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#started++;
     this.#running++;
     let value: unknown;
+    // Everything that runs user code is inside the try: a thenable whose `then` throws (a getter, an
+    // override) fails its task as `await` would, instead of leaving it running forever.
     try {
-      value = mapper === undefined ? (item as (context: TaskContext) => unknown)(context) : mapper(item, context);
+      if (mapper === undefined) value = (item as (context: TaskContext) => unknown)(context);
+      else if (isThenable(item)) value = this.#mapWhenResolved(item, mapper, context);
+      else value = mapper(item, context);
+      if (isThenable(value)) {
+        const onFulfilled = (result: unknown) => this.#settle(context, true, result);
+        const onRejected = (error: unknown) => this.#settle(context, false, error);
+        // A foreign thenable may call back synchronously or twice; Promise.resolve() tames it.
+        if (value instanceof Promise) value.then(onFulfilled, onRejected);
+        else Promise.resolve(value).then(onFulfilled, onRejected);
+        return;
+      }
     } catch (error) {
       this.#settle(context, false, error);
       return;
     }
-    if (!isThenable(value)) {
-      this.#settle(context, true, value);
-      return;
-    }
-    const onFulfilled = (result: unknown) => this.#settle(context, true, result);
-    const onRejected = (error: unknown) => this.#settle(context, false, error);
-    // A foreign thenable may call back synchronously or twice; Promise.resolve() tames it.
-    if (value instanceof Promise) value.then(onFulfilled, onRejected);
-    else Promise.resolve(value).then(onFulfilled, onRejected);
+    this.#settle(context, true, value);
+  }
+
+  /** An item that is a promise is awaited before the mapper, as p-map does; its rejection is the item's failure. */
+  #mapWhenResolved(item: PromiseLike<unknown>, mapper: Mapper<TItem, unknown>, context: Context): Promise<unknown> {
+    return Promise.resolve(item).then((resolved) =>
+      // Stopped or timed out meanwhile: the outcome is dropped either way, so the mapper is not called.
+      this.#isStopped || context.isTimedOut ? undefined : mapper(resolved as TItem, context),
+    );
   }
 
   #settle(context: Context, isFulfilled: boolean, value: unknown): void {
+    // False when it already settled: a hostile thenable called back twice.
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
-    const index = context.index;
     this.#running--;
+    if (context.isTimedOut) {
+      // Its outcome went out at the deadline; only now is its slot free.
+      this.#timedOutRunning--;
+      if (this.#slots !== undefined) this.#releaseSlot(context.slot);
+      this.#pump();
+      return;
+    }
     if (isFulfilled) this.#completed++;
     else this.#failed++;
+    if (this.#state !== ACTIVE) {
+      // The task was in flight at the stop: record it, so a later first read of its signal sees the abort.
+      if (this.#isStopped) context[kAbort](this.#stopReason);
+      if (this.#slots !== undefined) this.#releaseSlot(context.slot);
+      // Late results are dropped; their rejections were handled here, so none is unhandled.
+      return;
+    }
+    this.#outcome(context.index, isFulfilled, value);
+    // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
     if (this.#slots !== undefined) this.#releaseSlot(context.slot);
-    // After a stop, late results are dropped; their rejections were handled here, so none is unhandled.
-    if (this.#state !== ACTIVE) return;
+    this.#pump();
+  }
 
-    let result: IteratorResult<TOut>;
-    if (this.#isSettledMode) {
+  /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, or fail fast. */
+  #outcome(index: number, isFulfilled: boolean, value: unknown): void {
+    let result: IteratorResult<TOut> | typeof HOLE;
+    if (isFulfilled && value === skip) {
+      result = HOLE;
+    } else if (this.#isSettledMode) {
       const settled = isFulfilled
         ? { status: 'fulfilled' as const, value, index }
         : { status: 'rejected' as const, reason: value, index };
@@ -409,24 +518,26 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
 
-    if (this.#heldBack === undefined) {
-      this.#deliver(result);
+    const heldBack = this.#heldBack;
+    if (heldBack === undefined) {
+      if (result !== HOLE) this.#deliver(result);
     } else if (index !== this.#deliverIndex) {
-      this.#heldBack.set(index, result);
-      this.#buffered++;
+      heldBack.set(index, result);
+      if (result !== HOLE) this.#buffered++;
     } else {
       this.#deliverIndex++;
-      this.#deliver(result);
-      let next = this.#heldBack.get(this.#deliverIndex);
+      if (result !== HOLE) this.#deliver(result);
+      let next = heldBack.get(this.#deliverIndex);
       while (next !== undefined) {
-        this.#heldBack.delete(this.#deliverIndex);
-        this.#buffered--;
+        heldBack.delete(this.#deliverIndex);
         this.#deliverIndex++;
-        this.#deliver(next);
-        next = this.#heldBack.get(this.#deliverIndex);
+        if (next !== HOLE) {
+          this.#buffered--;
+          this.#deliver(next);
+        }
+        next = heldBack.get(this.#deliverIndex);
       }
     }
-    this.#pump();
   }
 
   #deliver(result: IteratorResult<TOut>): void {
@@ -446,7 +557,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // Results that finished before the failure are still delivered; in ordered mode only those
     // before the first gap can be, so the ones held back behind it are dropped.
     if (this.#heldBack !== undefined) {
-      this.#buffered -= this.#heldBack.size;
+      for (const held of this.#heldBack.values()) if (held !== HOLE) this.#buffered--;
       this.#heldBack.clear();
     }
     void this.#stop(failFastReason(error));
@@ -487,6 +598,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#state !== ACTIVE ||
       !this.#isSourceDone ||
       this.#isPulling ||
+      // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
       this.#results.size > 0
     ) {
@@ -518,8 +630,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return this.#closeSource();
   }
 
-  /** Drops what the run holds outside itself: the rate timer and the listener on `options.signal`. */
+  /** Drops what the run holds outside itself: its timers and the listeners on `options.signal` and `slots.signal`. */
   #release(): void {
+    if (this.#cancelYield !== undefined) {
+      this.#cancelYield();
+      this.#cancelYield = undefined;
+    }
     if (this.#rateTimer !== undefined) {
       clearTimeout(this.#rateTimer);
       this.#rateTimer = undefined;
@@ -534,11 +650,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isSourceDone || this.#isSourceClosed || this.#isPulling) return undefined;
     this.#isSourceClosed = true;
     const iterator = this.#iterator;
-    if (typeof iterator.return !== 'function') return undefined;
+    // Errors while closing have nowhere useful to go: the run already has its outcome. Whatever
+    // return() does (a throwing getter, a throw, a rejected promise even from a sync source) is
+    // swallowed here, so nothing surfaces as unhandled.
     try {
-      const closed = iterator.return();
-      // Errors while closing have nowhere useful to go: the run already has its outcome.
+      const close: unknown = iterator.return;
+      if (typeof close !== 'function') return undefined;
+      const closed: unknown = (close as (this: unknown) => unknown).call(iterator);
       if (this.#isAsync) return Promise.resolve(closed).then(ignore, ignore);
+      if (isThenable(closed)) Promise.resolve(closed).then(ignore, ignore);
     } catch {
       // As above.
     }
@@ -552,18 +672,19 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     let acquired: unknown;
     try {
       acquired = slots.acquire(this.#slotController.signal);
+      if (isThenable(acquired)) {
+        this.#isAcquiring = true;
+        Promise.resolve(acquired).then(this.#onSlot, this.#onSlotFailed);
+        return false;
+      }
     } catch (error) {
+      this.#isAcquiring = false;
       this.#fail(error);
       return false;
     }
-    if (!isThenable(acquired)) {
-      this.#slot = acquired;
-      this.#hasSlot = true;
-      return true;
-    }
-    this.#isAcquiring = true;
-    Promise.resolve(acquired).then(this.#onSlot, this.#onSlotFailed);
-    return false;
+    this.#slot = acquired;
+    this.#hasSlot = true;
+    return true;
   }
 
   readonly #onSlot = (slot: unknown): void => {
@@ -599,14 +720,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** A release that fails while the run is active fails it; after the run ended there is no one left to tell. */
   #releaseSlot(slot: unknown): void {
-    let released: unknown;
     try {
-      released = this.#slots!.release(slot);
+      const released = this.#slots!.release(slot);
+      if (isThenable(released)) Promise.resolve(released).then(undefined, this.#onReleaseFailed);
     } catch (error) {
       this.#fail(error);
-      return;
     }
-    if (isThenable(released)) Promise.resolve(released).then(undefined, this.#onReleaseFailed);
   }
 
   readonly #onReleaseFailed = (error: unknown): void => {
@@ -619,10 +738,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     else this.#live.add(context);
   }
 
+  /**
+   * The outcome is a `TimeoutError` now and the task's signal aborts, but the task keeps its slot
+   * (and its `slots` slot) until its promise settles: a task that ignores its signal still runs, and
+   * the bound counts what runs.
+   */
   readonly #onTimeout = (context: Context): void => {
     const error = new TimeoutError(context.index, this.#timeout!);
+    context.isTimedOut = true;
     context[kAbort](error);
-    this.#settle(context, false, error);
+    this.#live.delete(context);
+    this.#timedOutRunning++;
+    this.#failed++;
+    this.#outcome(context.index, false, error);
+    this.#pump();
   };
 
   /** Sliding-window rate limit: a start is allowed when the `rate.limit`-th latest start is `interval` old. */

@@ -18,8 +18,23 @@ export type Task<TResult> = (context: TaskContext) => TResult | PromiseLike<TRes
 /** Where tasks come from: any iterable or async iterable, lazy or endless. It is pulled only when a task can start. */
 export type TaskSource<TResult> = Iterable<Task<TResult>> | AsyncIterable<Task<TResult>>;
 
-/** A function applied to each item of a source by `limitedMap`. */
-export type Mapper<TInput, TResult> = (item: TInput, context: TaskContext) => TResult | PromiseLike<TResult>;
+/**
+ * Returned by a mapper (or a task), produces no result: the item is left out, as with p-map's
+ * `pMapSkip`. In ordered mode the results around it keep their order. It is `Symbol.for('@lac/core.skip')`,
+ * so the ESM and CommonJS copies of the package agree on it.
+ *
+ * @example
+ * ```ts
+ * const evens = limitedMap(numbers, 4, async (n) => (n % 2 === 0 ? n : skip));
+ * ```
+ */
+export const skip: unique symbol = Symbol.for('@lac/core.skip') as never;
+
+/** What `skip` is. */
+export type Skip = typeof skip;
+
+/** A function applied to each item of a source by `limitedMap`. It may return `skip` to produce no result. */
+export type Mapper<TInput, TResult> = (item: TInput, context: TaskContext) => TResult | Skip | PromiseLike<TResult | Skip>;
 
 /** How fast tasks may start: at most `limit` task starts in any window of `interval` milliseconds. */
 export interface RateOptions {
@@ -50,8 +65,10 @@ export interface LimitOptions {
    */
   readonly signal?: AbortSignal;
   /**
-   * Milliseconds each task may run. When it runs out, the task's `context.signal` aborts, its slot
-   * frees, and its result is a `TimeoutError` (`name === 'TimeoutError'`). A number > 0.
+   * Milliseconds each task may run. When it runs out, the task's `context.signal` aborts and its
+   * result is a `TimeoutError` (`name === 'TimeoutError'`) at once; its slot (and `slots` slot) stays
+   * taken until the task's promise settles, so the bound holds even for a task that ignores its
+   * signal. A number > 0.
    * @default undefined (no timeout)
    */
   readonly timeout?: number;
@@ -73,8 +90,10 @@ export interface LimitOptions {
 export interface LimitedStats {
   /** Tasks called so far. */
   readonly started: number;
-  /** Tasks called whose promise has not settled yet. */
+  /** Tasks called whose promise has not settled yet (timed-out tasks included: they hold their slot until they settle). */
   readonly running: number;
+  /** Of `running`: tasks that timed out (their `TimeoutError` was delivered) and have not settled yet. */
+  readonly timedOutRunning: number;
   /** Tasks that fulfilled. */
   readonly completed: number;
   /** Tasks that rejected, threw or timed out. */
@@ -92,6 +111,11 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
    * signals abort, and the source's `return()` is called and awaited.
    */
   return(value?: unknown): Promise<IteratorResult<TResult>>;
+  /**
+   * Stops early as `return()` does, then rejects with `error` (what `yield*` delegation calls when
+   * the delegating generator is thrown into).
+   */
+  throw(error?: unknown): Promise<IteratorResult<TResult>>;
 }
 
 /** A task's outcome, as `limitedAsSettled` delivers it. */

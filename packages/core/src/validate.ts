@@ -104,6 +104,7 @@ function isAbortSignal(value: unknown): value is AbortSignal {
     value !== null &&
     typeof value === 'object' &&
     typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).removeEventListener === 'function'
   );
 }

@@ -140,7 +140,7 @@ describe('rule 9: timeout (fake timers)', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
   });
 
-  it('a task that runs too long fails with a TimeoutError, its signal aborts, and its slot frees', async () => {
+  it('a task that runs too long fails with a TimeoutError and its signal aborts; its slot frees only when it settles', async () => {
     const script = new Script({ readsSignal: false });
     const iterator = limitedAsSettled(script.tasks(3), 1, { timeout: 100 });
     const first = iterator.next();
@@ -160,12 +160,14 @@ describe('rule 9: timeout (fake timers)', () => {
     expect(reason.message).toBe('Task 0 timed out after 100 ms');
     expect(script.signal(0).aborted).toBe(true);
     expect(script.signal(0).reason).toBe(reason);
-    // The slot is free although task 0 has not settled: task 1 started.
-    expect(script.started).toEqual([0, 1]);
-    expect(script.running).toBe(2);
-    expect(iterator.stats).toMatchObject({ running: 1, failed: 1 });
-    // Task 0 settling late is not delivered again.
+    // Task 0 ignores its signal and still runs: it keeps its slot, so task 1 waits.
+    expect(script.started).toEqual([0]);
+    expect(iterator.stats).toMatchObject({ running: 1, timedOutRunning: 1, failed: 1 });
+    // Task 0 settling late frees the slot, and is not delivered again.
     script.resolve(0, 0);
+    await ticks();
+    expect(script.started).toEqual([0, 1]);
+    expect(iterator.stats).toMatchObject({ running: 1, timedOutRunning: 0 });
     script.resolve(1, 1);
     await ticks();
     expect((await iterator.next()).value).toEqual({ status: 'fulfilled', value: 1, index: 1 });

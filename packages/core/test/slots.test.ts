@@ -250,19 +250,23 @@ describe('options.slots', () => {
     expect(maxHeld).toBeLessThanOrEqual(3);
   });
 
-  it('releases the slot of a task that times out when it times out, not when it settles', async () => {
+  it('a task that times out keeps its slot until it settles, then releases it once', async () => {
     const slots = new MemorySlots(1);
     const late = defer();
-    const outcomes = [];
-    for await (const outcome of limitedAsSettled([() => late.promise], 1, { slots, timeout: 5 })) outcomes.push(outcome);
-    expect(outcomes).toHaveLength(1);
-    expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
-    // Slot 0 went back at the timeout; slot 1 found the source done.
-    expect(slots.released).toEqual([0, 1]);
-    expect(slots.held.size).toBe(0);
+    const iterator = limitedAsSettled([() => late.promise, () => 'second'], 2, { slots, timeout: 5 });
+    const first = await iterator.next();
+    expect(first.value).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
+    // The shared slot is still held by the timed-out task, which still runs: nothing else started.
+    expect(slots.held.size).toBe(1);
+    expect(slots.released).toEqual([]);
+    expect(iterator.stats).toMatchObject({ running: 1, timedOutRunning: 1 });
     late.resolve();
+    expect((await iterator.next()).value).toEqual({ status: 'fulfilled', value: 'second', index: 1 });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
     await flush();
-    expect(slots.released).toEqual([0, 1]);
+    expect(slots.released).toEqual([0, 1, 2]);
+    expect(slots.held.size).toBe(0);
+    expect(slots.maxHeld).toBe(1);
   });
 
   it('on fail fast, releases each in-flight slot when its task settles and leaks none', async () => {
