@@ -66,6 +66,8 @@ export interface FuzzCase {
     readonly throwAt?: number | undefined;
     readonly returnKind: ReturnKind;
   };
+  /** `limitedMap` only: item `i` is a plain value, a promise of it, or a rejected promise (`itemKinds[i % length]`). */
+  readonly itemKinds?: readonly ('plain' | 'promise' | 'rejected')[] | undefined;
   /** Task `i` behaves as `tasks[i % tasks.length]`. */
   readonly tasks: readonly TaskSpec[];
   readonly consumer: {
@@ -227,11 +229,15 @@ class Harness {
       return undefined;
     }
     if (context.index !== index) this.violation(`task ${index} got context.index ${context.index}`);
+    // A mapper given a promise item runs in a promise callback: the engine sees even a sync outcome later.
+    const isLate = this.c.form === 'map' && this.itemKindOf(index) !== 'plain';
+    const startSeq = this.next();
     const record: TaskRecord = {
       index,
       spec,
       calls: 1,
-      startSeq: this.next(),
+      // The engine started it when it took the item; the mapper runs once the item resolved.
+      startSeq: isLate ? (this.itemPulledSeq.get(index) ?? startSeq) : startSeq,
       startTime: Date.now(),
       context,
       error: new Error(`task ${index} failed`),
@@ -243,7 +249,7 @@ class Harness {
     this.running++;
     this.checkBounds(index);
     if (spec.readsSignal || spec.kind === 'hang') void context.signal;
-    const settleNow = (isFailure: boolean, exact = true) => {
+    const settleNow = (isFailure: boolean, exact = !isLate) => {
       record.settleSeq = this.seq;
       record.isFailure = isFailure;
       record.outcomeSeq = exact ? [this.seq, this.seq] : [this.seq, Number.POSITIVE_INFINITY];
@@ -345,8 +351,37 @@ class Harness {
 
   // ---- the source --------------------------------------------------------------------------
 
+  readonly itemErrors = new Map<number, Error>();
+  readonly itemPulledSeq = new Map<number, number>();
+
+  itemKindOf(index: number): 'plain' | 'promise' | 'rejected' {
+    const kinds = this.c.itemKinds;
+    // An async generator awaits what it yields: its items are never promises.
+    if (this.c.source.kind === 'asyncGen') return 'plain';
+    return kinds === undefined || kinds.length === 0 ? 'plain' : kinds[index % kinds.length]!;
+  }
+
   item(index: number): unknown {
-    if (this.c.form === 'map') return index;
+    if (this.c.form === 'map') {
+      const kind = this.itemKindOf(index);
+      this.itemPulledSeq.set(index, this.next());
+      if (kind === 'promise') return Promise.resolve(index);
+      if (kind === 'rejected' && this.c.source.kind !== 'array') {
+        const error = new Error(`item ${index} rejected`);
+        this.itemErrors.set(index, error);
+        const promise = Promise.reject(error);
+        const then = promise.then;
+        // The engine sees the rejection once it starts the item (an item may wait for the rate window):
+        // from its `then()` call to the end of that step at the latest.
+        promise.then = ((...args: Parameters<typeof then>) => {
+          this.stops.push({ what: `item ${index} rejected`, lo: this.next(), hi: Number.POSITIVE_INFINITY, error });
+          return then.apply(promise, args);
+        }) as typeof then;
+        return promise;
+      }
+      if (kind === 'rejected') return Promise.resolve(index);
+      return index;
+    }
     return (context: TaskContext) => this.runTask(index, context);
   }
 
@@ -940,7 +975,7 @@ class Harness {
       const lastActivity = Math.max(this.sourceEndSeq, ...[...this.tasks.values()].map((r) => Math.min(r.settleSeq ?? Number.POSITIVE_INFINITY, r.timedOut?.[1] ?? Number.POSITIVE_INFINITY)));
       const missed = stopsBeforeEnd.filter((s) => !s.isErrorless && s.lo < (s.what === 'options.signal aborted' ? lastActivity : this.finishedSeq));
       if (missed.length > 0) this.violation(`the run completed although ${missed.map((s) => s.what).join(', ')} before its end`);
-      if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0) {
+      if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0 && this.itemErrors.size === 0) {
         for (let index = 0; index < c.source.length; index++) {
           if (!this.tasks.has(index)) this.violation(`the run completed without starting task ${index}`);
           else if (!seen.has(index)) this.violation(`the run completed without delivering task ${index}`);
@@ -983,7 +1018,10 @@ class Harness {
     }
     const stats = this.iterator.stats;
     if (stats.running !== 0) this.violation(`stats.running is ${stats.running} after every task settled`);
-    if (stats.started !== this.tasks.size) this.violation(`stats.started is ${stats.started}, ${this.tasks.size} tasks were called`);
+    // An item that is a promise counts as started before its mapper is called (never, if it rejects).
+    if (this.c.form === 'map' ? stats.started < this.tasks.size || stats.started > (c.source.kind === 'array' ? c.source.length : this.pulls) : stats.started !== this.tasks.size) {
+      this.violation(`stats.started is ${stats.started}, ${this.tasks.size} tasks were called`);
+    }
   }
 
   isStoppedEarlyBeforeSourceEnd(isSourceEnded: boolean): boolean {
