@@ -53,7 +53,7 @@ export function limitedAsSettled<TResult>(
 /**
  * Calls `mapper(item, context)` for each item of `items`, at most `limit` at once, and yields the
  * results as they finish (or in source order with `ordered: true`). Fails fast like
- * `limitedAsCompleted`.
+ * `limitedAsCompleted`. A mapper that returns `skip` produces no result.
  *
  * @example
  * ```ts
@@ -71,4 +71,30 @@ export function limitedMap<TInput, TResult>(
   const resolved = resolveOptions(limit, options);
   const { iterator, isAsync } = getIterator<TInput>(items, 'items');
   return new LimitedRun<TInput, TResult>({ iterator, isAsync, limit, mapper, isSettledMode: false, options: resolved });
+}
+
+/**
+ * The settled form of `limitedMap`: never throws for a mapper's failure (or a rejected item), every
+ * item's outcome is yielded as `{ status: 'fulfilled', value, index }` or
+ * `{ status: 'rejected', reason, index }`, and the run goes on. A source that throws still ends the
+ * run with that error.
+ *
+ * @example
+ * ```ts
+ * for await (const outcome of limitedMapSettled(urls, 8, (url, { signal }) => fetch(url, { signal }))) {
+ *   if (outcome.status === 'rejected') console.error(urls[outcome.index], outcome.reason);
+ * }
+ * ```
+ */
+export function limitedMapSettled<TInput, TResult>(
+  items: Iterable<TInput> | AsyncIterable<TInput>,
+  limit: number,
+  mapper: Mapper<TInput, TResult>,
+  options?: LimitOptions,
+): LimitedIterator<Settled<TResult>> {
+  validateLimit(limit);
+  validateFunction(mapper, 'mapper');
+  const resolved = resolveOptions(limit, options);
+  const { iterator, isAsync } = getIterator<TInput>(items, 'items');
+  return new LimitedRun<TInput, Settled<TResult>>({ iterator, isAsync, limit, mapper, isSettledMode: true, options: resolved });
 }

@@ -12,7 +12,8 @@
  *
  * @packageDocumentation
  */
-export { limitedAsCompleted, limitedAsSettled, limitedMap } from './as-completed.js';
+export { limitedAsCompleted, limitedAsSettled, limitedMap, limitedMapSettled } from './as-completed.js';
+export { skip } from './options.js';
 export { createLimiter, limitFunction } from './limiter.js';
 export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
@@ -24,6 +25,7 @@ export type {
   Mapper,
   RateOptions,
   Settled,
+  Skip,
   Task,
   TaskContext,
   TaskSource,

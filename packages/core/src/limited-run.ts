@@ -38,8 +38,8 @@ class Context implements TaskContext {
   readonly index: number;
   /** The `options.slots` slot this task holds; `declare`d so tasks of runs without `slots` do not carry the field. */
   declare slot: unknown;
-  /** Timed out but still running: its outcome is delivered, its slot is held until it settles. */
-  isTimedOut = false;
+  /** Timed out but still running: its outcome is delivered, its slot is held until it settles. `declare`d, as `slot`. */
+  declare isTimedOut: boolean | undefined;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -263,7 +263,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state === DONE) return Promise.resolve(done);
     this.#state = DONE;
     this.#discardResults();
-    const closing = this.#stop(earlyExitReason());
+    // options.signal may have aborted before the run heard of it (another listener on it stopped the
+    // consumer first): its reason is then the reason the tasks see, whichever listener ran first.
+    const signal = this.#signal;
+    const closing = this.#stop(signal?.aborted === true ? signal.reason : earlyExitReason());
     while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
@@ -501,11 +504,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#pump();
   }
 
-  /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, or fail fast. */
+  /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
   #outcome(index: number, isFulfilled: boolean, value: unknown): void {
-    let result: IteratorResult<TOut> | typeof HOLE;
+    let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
-      result = HOLE;
+      if (this.#heldBack !== undefined) this.#placeInOrder(index, HOLE);
+      return;
     } else if (this.#isSettledMode) {
       const settled = isFulfilled
         ? { status: 'fulfilled' as const, value, index }
@@ -517,26 +521,29 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#fail(value);
       return;
     }
+    if (this.#heldBack === undefined) this.#deliver(result);
+    else this.#placeInOrder(index, result);
+  }
 
-    const heldBack = this.#heldBack;
-    if (heldBack === undefined) {
-      if (result !== HOLE) this.#deliver(result);
-    } else if (index !== this.#deliverIndex) {
+  /** Ordered mode: delivers `result` and the held-back ones after it if it is next, else holds it back. */
+  #placeInOrder(index: number, result: IteratorResult<TOut> | typeof HOLE): void {
+    const heldBack = this.#heldBack!;
+    if (index !== this.#deliverIndex) {
       heldBack.set(index, result);
       if (result !== HOLE) this.#buffered++;
-    } else {
+      return;
+    }
+    this.#deliverIndex++;
+    if (result !== HOLE) this.#deliver(result);
+    let next = heldBack.get(this.#deliverIndex);
+    while (next !== undefined) {
+      heldBack.delete(this.#deliverIndex);
       this.#deliverIndex++;
-      if (result !== HOLE) this.#deliver(result);
-      let next = heldBack.get(this.#deliverIndex);
-      while (next !== undefined) {
-        heldBack.delete(this.#deliverIndex);
-        this.#deliverIndex++;
-        if (next !== HOLE) {
-          this.#buffered--;
-          this.#deliver(next);
-        }
-        next = heldBack.get(this.#deliverIndex);
+      if (next !== HOLE) {
+        this.#buffered--;
+        this.#deliver(next);
       }
+      next = heldBack.get(this.#deliverIndex);
     }
   }
 

@@ -12,12 +12,6 @@ export interface TaskContext {
   readonly index: number;
 }
 
-/** A not-yet-started unit of work. It is called at most once, when a slot is free. */
-export type Task<TResult> = (context: TaskContext) => TResult | PromiseLike<TResult>;
-
-/** Where tasks come from: any iterable or async iterable, lazy or endless. It is pulled only when a task can start. */
-export type TaskSource<TResult> = Iterable<Task<TResult>> | AsyncIterable<Task<TResult>>;
-
 /**
  * Returned by a mapper (or a task), produces no result: the item is left out, as with p-map's
  * `pMapSkip`. In ordered mode the results around it keep their order. It is `Symbol.for('@lac/core.skip')`,
@@ -32,6 +26,12 @@ export const skip: unique symbol = Symbol.for('@lac/core.skip') as never;
 
 /** What `skip` is. */
 export type Skip = typeof skip;
+
+/** A not-yet-started unit of work. It is called at most once, when a slot is free. It may return `skip` to produce no result. */
+export type Task<TResult> = (context: TaskContext) => TResult | Skip | PromiseLike<TResult | Skip>;
+
+/** Where tasks come from: any iterable or async iterable, lazy or endless. It is pulled only when a task can start. */
+export type TaskSource<TResult> = Iterable<Task<TResult>> | AsyncIterable<Task<TResult>>;
 
 /** A function applied to each item of a source by `limitedMap`. It may return `skip` to produce no result. */
 export type Mapper<TInput, TResult> = (item: TInput, context: TaskContext) => TResult | Skip | PromiseLike<TResult | Skip>;

@@ -384,3 +384,20 @@ describe('defect 11: limitedMap awaits items that are promises before the mapper
     expect(error).toBe(failure);
   });
 });
+
+describe('return() after options.signal aborted', () => {
+  it('in-flight tasks see signal.reason even when a listener added before the run called return()', async () => {
+    const controller = new AbortController();
+    const reason = new Error('shutdown');
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { signal: controller.signal });
+    // Added before the run's own listener (which is added on the first next()).
+    controller.signal.addEventListener('abort', () => void iterator.return());
+    const pending = iterator.next();
+    await flush();
+    controller.abort(reason);
+    await expect(pending).resolves.toEqual({ value: undefined, done: true });
+    expect(script.signal(0).reason).toBe(reason);
+    expect(script.signal(1).reason).toBe(reason);
+  });
+});
