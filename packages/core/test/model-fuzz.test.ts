@@ -2,7 +2,8 @@
  * The model-based fuzzer: random limits (1 to 16 and Infinity), sources (arrays, sync and async
  * generators and hand-written iterators with random delays, sources that throw at step k, sources
  * whose `return()` throws, rejects or hangs), task outcomes (resolve, reject, sync throw, hang until
- * aborted, ignore the abort, resolve `undefined`, hostile thenables), consumers (fast, slow, stop
+ * aborted, ignore the abort, resolve `undefined`, `skip`, hostile thenables; items that are promises
+ * or rejected promises for `limitedMap` and `limitedMapSettled`), consumers (fast, slow, stop
  * at k with `return()`, `return()` while a `next()` is pending, `throw()`, many `next()` calls
  * without awaiting) and options (ordered, buffer 0 to 4 and Infinity, timeout, a signal aborted at a
  * random step, rate, shared slots that fail). The harness (test/model/harness.ts) drives each case
@@ -42,6 +43,7 @@ const taskArb: fc.Arbitrary<TaskSpec> = fc.record({
     { weight: 8, arbitrary: fc.constant('resolve' as const) },
     { weight: 3, arbitrary: fc.constant('value' as const) },
     { weight: 2, arbitrary: fc.constant('undefined' as const) },
+    { weight: 1, arbitrary: fc.constant('skip' as const) },
     { weight: 2, arbitrary: fc.constant('reject' as const) },
     { weight: 1, arbitrary: fc.constant('throw' as const) },
     { weight: 1, arbitrary: fc.constant('hang' as const) },
@@ -53,7 +55,7 @@ const taskArb: fc.Arbitrary<TaskSpec> = fc.record({
 
 export const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
   .record({
-    form: fc.constantFrom('completed' as const, 'settled' as const, 'map' as const),
+    form: fc.constantFrom('completed' as const, 'settled' as const, 'map' as const, 'mapSettled' as const),
     limit: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 16 }) }, { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),
     ordered: fc.boolean(),
     buffer: fc.option(fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constant(Number.POSITIVE_INFINITY)), { nil: undefined }),
@@ -92,7 +94,7 @@ export const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
     const endless = isEndless && rest.limit !== Number.POSITIVE_INFINITY && source.kind !== 'array';
     return {
       ...rest,
-      itemKinds: rest.form === 'map' ? rest.itemKinds : undefined,
+      itemKinds: rest.form === 'map' || rest.form === 'mapSettled' ? rest.itemKinds : undefined,
       source: {
         ...source,
         isEndless: endless,

@@ -15,6 +15,8 @@ import {
   limitedAsCompleted,
   limitedAsSettled,
   limitedMap,
+  limitedMapSettled,
+  skip,
   type LimitedIterator,
   type LimitOptions,
   type SlotSource,
@@ -31,10 +33,12 @@ export type TaskKind =
   | 'hang'
   | 'ignoreAbort'
   | 'thenGetterThrows'
-  | 'thenThrows';
+  | 'thenThrows'
+  /** Resolves with `skip`: no result. */
+  | 'skip';
 export type SourceKind = 'array' | 'syncGen' | 'asyncGen' | 'syncIter' | 'asyncIter';
 export type ReturnKind = 'normal' | 'throws' | 'rejects' | 'hangs';
-export type Form = 'completed' | 'settled' | 'map';
+export type Form = 'completed' | 'settled' | 'map' | 'mapSettled';
 
 export interface TaskSpec {
   readonly kind: TaskKind;
@@ -202,6 +206,14 @@ class Harness {
     this.c = c;
   }
 
+  get isMapForm(): boolean {
+    return this.c.form === 'map' || this.c.form === 'mapSettled';
+  }
+
+  get isSettledForm(): boolean {
+    return this.c.form === 'settled' || this.c.form === 'mapSettled';
+  }
+
   violation(message: string): void {
     if (this.violations.length < 8) this.violations.push(message);
   }
@@ -217,7 +229,9 @@ class Harness {
   // ---- tasks -------------------------------------------------------------------------------
 
   valueOf(index: number): unknown {
-    return this.c.tasks[index % this.c.tasks.length]!.kind === 'undefined' ? undefined : index * 10 + 7;
+    const kind = this.c.tasks[index % this.c.tasks.length]!.kind;
+    if (kind === 'skip') return skip;
+    return kind === 'undefined' ? undefined : index * 10 + 7;
   }
 
   runTask(index: number, context: TaskContext): unknown {
@@ -230,7 +244,7 @@ class Harness {
     }
     if (context.index !== index) this.violation(`task ${index} got context.index ${context.index}`);
     // A mapper given a promise item runs in a promise callback: the engine sees even a sync outcome later.
-    const isLate = this.c.form === 'map' && this.itemKindOf(index) !== 'plain';
+    const isLate = this.isMapForm && this.itemKindOf(index) !== 'plain';
     const startSeq = this.next();
     const record: TaskRecord = {
       index,
@@ -319,7 +333,7 @@ class Harness {
   }
 
   taskFailed(record: TaskRecord): void {
-    if (this.c.form === 'settled') return;
+    if (this.isSettledForm) return;
     const [lo, hi] = record.outcomeSeq!;
     this.stops.push({ what: `task ${record.index} failed`, lo, hi, error: record.error });
   }
@@ -341,12 +355,19 @@ class Harness {
     }
   }
 
-  /** Results that will never be delivered: failures in the fail-fast forms. */
+  /** Results that will never be delivered: skips, and failures in the fail-fast forms. */
   undeliverable(): number {
-    if (this.c.form === 'settled') return 0;
     let count = 0;
-    for (const record of this.tasks.values()) if (record.isFailure || record.timedOut !== undefined) count++;
+    for (const record of this.tasks.values()) {
+      if (this.isSkipped(record.index) || (!this.isSettledForm && (record.isFailure || record.timedOut !== undefined))) count++;
+    }
     return count;
+  }
+
+  /** The task returned `skip` (and did not time out first): it has no result. */
+  isSkipped(index: number): boolean {
+    const record = this.tasks.get(index);
+    return record !== undefined && record.spec.kind === 'skip' && record.settleSeq !== undefined && !record.isFailure && record.timedOut === undefined;
   }
 
   // ---- the source --------------------------------------------------------------------------
@@ -362,7 +383,7 @@ class Harness {
   }
 
   item(index: number): unknown {
-    if (this.c.form === 'map') {
+    if (this.isMapForm) {
       const kind = this.itemKindOf(index);
       this.itemPulledSeq.set(index, this.next());
       if (kind === 'promise') return Promise.resolve(index);
@@ -374,7 +395,7 @@ class Harness {
         // The engine sees the rejection once it starts the item (an item may wait for the rate window):
         // from its `then()` call to the end of that step at the latest.
         promise.then = ((...args: Parameters<typeof then>) => {
-          this.stops.push({ what: `item ${index} rejected`, lo: this.next(), hi: Number.POSITIVE_INFINITY, error });
+          if (this.c.form === 'map') this.stops.push({ what: `item ${index} rejected`, lo: this.next(), hi: Number.POSITIVE_INFINITY, error });
           return then.apply(promise, args);
         }) as typeof then;
         return promise;
@@ -637,7 +658,7 @@ class Harness {
   }
 
   indexOfResult(value: unknown): number {
-    if (this.c.form === 'settled') {
+    if (this.isSettledForm) {
       const outcome = value as { index?: unknown };
       return typeof outcome?.index === 'number' ? outcome.index : -1;
     }
@@ -711,11 +732,12 @@ class Harness {
     }
     if (c.slots !== undefined) options.slots = this.slotSource = this.makeSlots();
     const source = this.makeSource();
-    if (c.form === 'map') {
-      this.iterator = limitedMap(source as Iterable<number>, c.limit, (item, context) => {
+    if (this.isMapForm) {
+      const mapper = (item: number, context: TaskContext) => {
         if (item !== context.index) this.violation(`the mapper got item ${String(item)} with context.index ${context.index}`);
         return this.runTask(context.index, context);
-      }, options);
+      };
+      this.iterator = (c.form === 'map' ? limitedMap(source as Iterable<number>, c.limit, mapper, options) : limitedMapSettled(source as Iterable<number>, c.limit, mapper, options)) as LimitedIterator<unknown>;
     } else if (c.form === 'settled') {
       this.iterator = limitedAsSettled(source as Iterable<never>, c.limit, options) as LimitedIterator<unknown>;
     } else {
@@ -829,7 +851,7 @@ class Harness {
       // Settled before the deadline (or within this same millisecond): no timeout.
       if (record.settleSeq !== undefined && record.settleSeq < lo) continue;
       record.timedOut = [lo, hi];
-      if (this.c.form !== 'settled') this.stops.push({ what: `task ${record.index} timed out`, lo, hi, error: 'TimeoutError' });
+      if (!this.isSettledForm) this.stops.push({ what: `task ${record.index} timed out`, lo, hi, error: 'TimeoutError' });
     }
   }
 
@@ -923,13 +945,23 @@ class Harness {
     this.received.forEach((value, position) => {
       const index = this.receivedIndices[position]!;
       const record = this.tasks.get(index);
+      const itemError = this.itemErrors.get(index);
+      if (record === undefined && itemError !== undefined && c.form === 'mapSettled') {
+        // A rejected item is that item's rejected outcome; its mapper never runs.
+        const outcome = value as { status: string; reason?: unknown };
+        if (outcome.status !== 'rejected' || outcome.reason !== itemError) this.violation(`item ${index} rejected but delivered ${describeValue(value)}`);
+        if (seen.has(index)) this.violation(`the result of item ${index} was delivered twice`);
+        seen.add(index);
+        return;
+      }
       if (record === undefined) {
-        this.violation(`a result ${JSON.stringify(value)} that no task produced`);
+        this.violation(`a result ${describeValue(value)} that no task produced`);
         return;
       }
       if (seen.has(index)) this.violation(`the result of task ${index} was delivered twice`);
       seen.add(index);
-      if (c.form === 'settled') {
+      if (record.spec.kind === 'skip' && record.timedOut === undefined) this.violation(`task ${index} returned skip but was delivered as ${describeValue(value)}`);
+      if (this.isSettledForm) {
         const outcome = value as { status: string; value?: unknown; reason?: unknown };
         if (record.timedOut !== undefined && outcome.status === 'rejected' && (outcome.reason as Error)?.name === 'TimeoutError') return;
         const expected = record.isFailure ? { status: 'rejected', reason: record.error, index } : { status: 'fulfilled', value: record.value, index };
@@ -942,9 +974,15 @@ class Harness {
       }
     });
     if (c.ordered) {
-      this.receivedIndices.forEach((index, position) => {
-        if (index !== position) this.violation(`ordered: result ${position} came from task ${index}`);
-      });
+      // Source order, with no gap but skipped tasks.
+      let previous = -1;
+      for (const index of this.receivedIndices) {
+        if (index <= previous) this.violation(`ordered: task ${index} was delivered after task ${previous}`);
+        for (let gap = previous + 1; gap < index; gap++) {
+          if (!this.isSkipped(gap)) this.violation(`ordered: task ${index} was delivered but task ${gap} before it was not`);
+        }
+        previous = Math.max(previous, index);
+      }
     } else if (c.timeout === undefined) {
       // Completion order: a result never overtakes one whose task settled in an earlier step.
       for (let a = 0; a < this.receivedIndices.length; a++) {
@@ -975,10 +1013,12 @@ class Harness {
       const lastActivity = Math.max(this.sourceEndSeq, ...[...this.tasks.values()].map((r) => Math.min(r.settleSeq ?? Number.POSITIVE_INFINITY, r.timedOut?.[1] ?? Number.POSITIVE_INFINITY)));
       const missed = stopsBeforeEnd.filter((s) => !s.isErrorless && s.lo < (s.what === 'options.signal aborted' ? lastActivity : this.finishedSeq));
       if (missed.length > 0) this.violation(`the run completed although ${missed.map((s) => s.what).join(', ')} before its end`);
-      if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0 && this.itemErrors.size === 0) {
+      if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0 && (this.itemErrors.size === 0 || c.form === 'mapSettled')) {
         for (let index = 0; index < c.source.length; index++) {
-          if (!this.tasks.has(index)) this.violation(`the run completed without starting task ${index}`);
-          else if (!seen.has(index)) this.violation(`the run completed without delivering task ${index}`);
+          if (this.itemErrors.has(index)) {
+            if (!seen.has(index)) this.violation(`the run completed without delivering the rejected item ${index}`);
+          } else if (!this.tasks.has(index)) this.violation(`the run completed without starting task ${index}`);
+          else if (!seen.has(index) && !this.isSkipped(index)) this.violation(`the run completed without delivering task ${index}`);
         }
       }
       for (const record of this.tasks.values()) {
@@ -1019,7 +1059,7 @@ class Harness {
     const stats = this.iterator.stats;
     if (stats.running !== 0) this.violation(`stats.running is ${stats.running} after every task settled`);
     // An item that is a promise counts as started before its mapper is called (never, if it rejects).
-    if (this.c.form === 'map' ? stats.started < this.tasks.size || stats.started > (c.source.kind === 'array' ? c.source.length : this.pulls) : stats.started !== this.tasks.size) {
+    if (this.isMapForm ? stats.started < this.tasks.size || stats.started > (c.source.kind === 'array' ? c.source.length : this.pulls) : stats.started !== this.tasks.size) {
       this.violation(`stats.started is ${stats.started}, ${this.tasks.size} tasks were called`);
     }
   }
