@@ -2,13 +2,13 @@
  * Differential tests against the real p-map 7.1: the same random scripts (items whose mappers
  * resolve, reject, return a value at once or skip, settled in a script-chosen order, with every
  * queued callback run between steps) go through `pMap`, `pMapIterable` in both orders and
- * `pMapSkip`, and through `limitedMap` with the matching options; the starts, the peak
+ * `pMapSkip` and `pMapSettled`, and through `limitedMap` or `limitedMapSettled` with the matching options; the starts, the peak
  * concurrency, the results and the failure must match.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import pMap, { pMapIterable, pMapSkip } from 'p-map';
-import { limitedMap } from '@lac/core';
+import pMap, { pMapIterable, pMapSettled, pMapSkip } from 'p-map';
+import { limitedMap, limitedMapSettled } from '@lac/core';
 import { type Deferred, assertProperty, deferred, flush, watchUnhandled } from './helpers.js';
 
 let unhandled: ReturnType<typeof watchUnhandled>;
@@ -180,6 +180,26 @@ describe('differential: limitedMap against p-map 7.1', () => {
         return true;
       }),
       100,
+    );
+  });
+
+  it('pMapSettled: same starts, peak concurrency and outcomes (skips dropped) as ordered limitedMapSettled collected', async () => {
+    const describeOutcome = (outcome: { status: string; value?: unknown; reason?: unknown }) =>
+      outcome.status === 'fulfilled' ? `fulfilled ${String(outcome.value)}` : `rejected ${(outcome.reason as Error).message}`;
+    await assertProperty(
+      fc.asyncProperty(scriptArb(anyKind), async (script) => {
+        const theirs = await run(script, pMapSkip, async (mapper, values) => {
+          const outcomes = await pMapSettled(items(script), (item) => mapper(item) as never, { concurrency: script.concurrency });
+          values.push(...outcomes.map(describeOutcome));
+        });
+        const mine = await run(script, lacSkip, async (mapper, values) => {
+          const options = { ordered: true, buffer: Number.POSITIVE_INFINITY };
+          for await (const outcome of limitedMapSettled(items(script), script.concurrency, (item) => mapper(item), options)) values.push(describeOutcome(outcome));
+        });
+        expect(mine).toEqual(theirs);
+        return true;
+      }),
+      150,
     );
   });
 });
