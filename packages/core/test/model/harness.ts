@@ -452,7 +452,7 @@ class Harness {
         const originalReturn = generator.return.bind(generator);
         generator.return = (value?: unknown) => {
           returned();
-          return originalReturn(value);
+          return originalReturn(value as never);
         };
         return generator;
       }
@@ -471,7 +471,7 @@ class Harness {
             harness.isFinallyRun = true;
           }
         })();
-        return {
+        const wrapper: AsyncIterableIterator<unknown> = {
           [Symbol.asyncIterator]() {
             return this;
           },
@@ -488,12 +488,13 @@ class Harness {
           },
           return(value?: unknown) {
             returned();
-            return generator.return(value);
+            return generator.return(value as never);
           },
         };
+        return wrapper;
       }
-      case 'syncIter':
-        return {
+      case 'syncIter': {
+        const iterator: IterableIterator<unknown> = {
           [Symbol.iterator]() {
             return this;
           },
@@ -515,8 +516,10 @@ class Harness {
             return { value: undefined, done: true };
           },
         };
-      case 'asyncIter':
-        return {
+        return iterator;
+      }
+      case 'asyncIter': {
+        const iterator: AsyncIterableIterator<unknown> = {
           [Symbol.asyncIterator]() {
             return this;
           },
@@ -547,6 +550,8 @@ class Harness {
             return Promise.resolve({ value: undefined, done: true });
           },
         };
+        return iterator;
+      }
     }
   }
 
