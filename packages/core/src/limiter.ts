@@ -71,14 +71,7 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   ): Promise<TResult> =>
     new Promise<TResult>((resolve, reject) => {
       validateFunction(fn, 'fn');
-      let start!: () => void;
-      // The call runs in a continuation registered here, not in a callback made by whoever frees the
-      // slot: a promise continuation carries the async context (AsyncLocalStorage) of the code that
-      // registered it, so each call sees its caller's context. Like p-limit, it also means the call
-      // happens a microtask after its start, never inside limit() itself.
-      new Promise<void>((startNow) => {
-        start = startNow;
-      }).then(() => {
+      const call = (): void => {
         let result: Promise<TResult>;
         try {
           result = Promise.resolve(fn(...args));
@@ -87,7 +80,21 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
         }
         resolve(result);
         result.then(onSettled, onSettled);
-      });
+      };
+      // Like p-limit, the call happens a microtask later, never inside limit() itself. Either way it
+      // runs in the async context (AsyncLocalStorage) of this caller: a microtask or a promise
+      // continuation carries the context of the code that queued or registered it.
+      if (activeCount < limit && queue.size === 0) {
+        activeCount++;
+        queueMicrotask(call);
+        return;
+      }
+      // It has to wait, and whoever frees its slot runs in another context: so the call is a
+      // continuation registered now, which that code only lets go.
+      let start!: () => void;
+      new Promise<void>((startNow) => {
+        start = startNow;
+      }).then(call);
       queue.push({ start, reject });
       startNext();
     })) as Limiter;
