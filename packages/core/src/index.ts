@@ -14,8 +14,8 @@
  */
 export { limitedAsCompleted, limitedAsSettled, limitedMap, limitedMapSettled } from './as-completed.js';
 export { skip } from './options.js';
-export { createLimiter } from './limiter.js';
-export type { Limiter, LimiterOptions } from './limiter.js';
+export { createLimiter, limitFunction } from './limiter.js';
+export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
 export type { SlotSource } from './slots.js';
 export type {

@@ -27,7 +27,8 @@ export interface Limiter {
 }
 
 interface Job {
-  readonly run: () => void;
+  /** Lets the call start; its continuation was registered in the caller's async context. */
+  readonly start: () => void;
   readonly reject: (reason: unknown) => void;
 }
 
@@ -56,7 +57,7 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   const startNext = (): void => {
     if (activeCount < limit && queue.size > 0) {
       activeCount++;
-      queue.shift().run();
+      queue.shift().start();
     }
   };
   const onSettled = (): void => {
@@ -70,19 +71,31 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   ): Promise<TResult> =>
     new Promise<TResult>((resolve, reject) => {
       validateFunction(fn, 'fn');
-      // Like p-limit, the call itself happens a microtask later, never inside limit().
-      const run = (): void =>
-        queueMicrotask(() => {
-          let result: Promise<TResult>;
-          try {
-            result = Promise.resolve(fn(...args));
-          } catch (error) {
-            result = Promise.reject(error);
-          }
-          resolve(result);
-          result.then(onSettled, onSettled);
-        });
-      queue.push({ run, reject });
+      const call = (): void => {
+        let result: Promise<TResult>;
+        try {
+          result = Promise.resolve(fn(...args));
+        } catch (error) {
+          result = Promise.reject(error);
+        }
+        resolve(result);
+        result.then(onSettled, onSettled);
+      };
+      // Like p-limit, the call happens a microtask later, never inside limit() itself. Either way it
+      // runs in the async context (AsyncLocalStorage) of this caller: a microtask or a promise
+      // continuation carries the context of the code that queued or registered it.
+      if (activeCount < limit && queue.size === 0) {
+        activeCount++;
+        queueMicrotask(call);
+        return;
+      }
+      // It has to wait, and whoever frees its slot runs in another context: so the call is a
+      // continuation registered now, which that code only lets go.
+      let start!: () => void;
+      new Promise<void>((startNow) => {
+        start = startNow;
+      }).then(call);
+      queue.push({ start, reject });
       startNext();
     })) as Limiter;
 
@@ -124,4 +137,50 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
     },
   });
   return limiter;
+}
+
+/** A function limited by `limitFunction`: calling it queues a call of the wrapped function. */
+export interface LimitedFunction<TArgs extends unknown[], TResult> {
+  (...args: TArgs): Promise<TResult>;
+  /** Calls running now. */
+  readonly activeCount: number;
+  /** Calls waiting for a free slot. */
+  readonly pendingCount: number;
+  /** The limit; raising it starts queued calls at once. */
+  concurrency: number;
+  /** Drops the calls still waiting (their promises stay pending unless `rejectOnClear`). */
+  clearQueue(): void;
+}
+
+/**
+ * Wraps `fn` so that at most `concurrency` calls of it run at once; drop-in for p-limit's
+ * `limitFunction`. Each wrapper has its own limiter; calls start in call order.
+ *
+ * @example
+ * ```ts
+ * const fetchLimited = limitFunction((url: string) => fetch(url), { concurrency: 4 });
+ * const responses = await Promise.all(urls.map((url) => fetchLimited(url)));
+ * ```
+ */
+export function limitFunction<TArgs extends unknown[], TResult>(
+  fn: (...args: TArgs) => TResult | PromiseLike<TResult>,
+  options: number | LimiterOptions,
+): LimitedFunction<TArgs, TResult> {
+  validateFunction(fn, 'fn');
+  const limiter = createLimiter(options);
+  const limited = function (this: unknown, ...args: TArgs): Promise<TResult> {
+    return limiter(() => fn.apply(this, args));
+  } as LimitedFunction<TArgs, TResult>;
+  Object.defineProperties(limited, {
+    activeCount: { get: () => limiter.activeCount },
+    pendingCount: { get: () => limiter.pendingCount },
+    concurrency: {
+      get: () => limiter.concurrency,
+      set(value: number) {
+        limiter.concurrency = value;
+      },
+    },
+    clearQueue: { value: limiter.clearQueue },
+  });
+  return limited;
 }

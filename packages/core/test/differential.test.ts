@@ -4,6 +4,7 @@
  * script-chosen order, with every microtask run between steps.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import pLimit from 'p-limit';
 import { createLimiter, limitedAsCompleted, limitedAsSettled, type Task } from '@lac/core';
@@ -51,9 +52,13 @@ const concurrencyArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) },
 );
 
+/** Each call is made inside its own AsyncLocalStorage context; the function records the context it runs in. */
+const store = new AsyncLocalStorage<number>();
+
 /** Runs a script through a limiter and records everything observable. */
 async function runLimiter(limit: LimiterLike, ops: Op[]) {
   const starts: number[] = [];
+  const contexts: [number, number | undefined][] = [];
   const results = new Map<number, string>();
   const counts: [number, number][] = [];
   const handles = new Map<number, { handle: Deferred<number>; outcome: Outcome }>();
@@ -64,6 +69,7 @@ async function runLimiter(limit: LimiterLike, ops: Op[]) {
 
   const fn = (id: number, outcome: Outcome): number | Promise<number> => {
     starts.push(id);
+    contexts.push([id, store.getStore()]);
     running++;
     peak = Math.max(peak, running);
     if (outcome.kind === 'value') {
@@ -92,7 +98,7 @@ async function runLimiter(limit: LimiterLike, ops: Op[]) {
   for (const op of ops) {
     if (op.type === 'call') {
       const id = nextId++;
-      limit(fn, id, op.outcome).then(
+      store.run(id, () => limit(fn, id, op.outcome)).then(
         (value) => results.set(id, `fulfilled ${value}`),
         // A cleared call's AbortError message is worded differently (ours says why); its name must match.
         (error: Error) => results.set(id, error.name === 'AbortError' ? 'rejected AbortError' : `rejected ${error.message}`),
@@ -113,16 +119,19 @@ async function runLimiter(limit: LimiterLike, ops: Op[]) {
     await flush(1);
     counts.push([limit.activeCount, limit.pendingCount]);
   }
-  return { starts, peak, results: [...results].sort((a, b) => a[0] - b[0]), counts, concurrency: limit.concurrency };
+  return { starts, contexts, peak, results: [...results].sort((a, b) => a[0] - b[0]), counts, concurrency: limit.concurrency };
 }
 
 describe('differential: createLimiter against p-limit', () => {
-  it('the same random scripts give the same start order, peak concurrency, results and counts', async () => {
+  it('the same random scripts give the same start order, async contexts, peak concurrency, results and counts', async () => {
     await assertProperty(
       fc.asyncProperty(concurrencyArb, fc.boolean(), fc.array(opArb, { maxLength: 60 }), async (concurrency, rejectOnClear, ops) => {
         const ours = await runLimiter(createLimiter({ concurrency, rejectOnClear }), ops);
         const theirs = await runLimiter(pLimit({ concurrency, rejectOnClear }) as LimiterLike, ops);
         expect(ours.starts).toEqual(theirs.starts);
+        expect(ours.contexts).toEqual(theirs.contexts);
+        // Each call ran in the context it was made in, whichever call freed its slot.
+        for (const [id, context] of ours.contexts) expect(context).toBe(id);
         expect(ours.peak).toBe(theirs.peak);
         expect(ours.results).toEqual(theirs.results);
         expect(ours.counts).toEqual(theirs.counts);

@@ -231,3 +231,59 @@ describe('rule 11: createLimiter behaves as p-limit', () => {
     await expect(limit.map([1, 2, 3], (n) => (n === 2 ? Promise.reject(error) : n))).rejects.toBe(error);
   });
 });
+
+describe('createLimiter runs each call in the async context of its own call (as p-limit does)', () => {
+  it('with concurrency 1, calls made in contexts A, B, C see A, B, C', async () => {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const store = new AsyncLocalStorage<string>();
+    const limit = createLimiter(1);
+    const m = manual();
+    const seen: (string | undefined)[] = [];
+    const fn = (id: number) => {
+      seen.push(store.getStore());
+      return m.fn(id);
+    };
+    const results = ['A', 'B', 'C'].map((name, id) => store.run(name, () => limit(fn, id)));
+    await flush();
+    // Each queued call starts from inside the settle of the previous one, made in another context.
+    m.handles.get(0)!.resolve(0);
+    await flush();
+    m.handles.get(1)!.resolve(1);
+    await flush();
+    m.handles.get(2)!.resolve(2);
+    expect(await Promise.all(results)).toEqual([0, 1, 2]);
+    expect(seen).toEqual(['A', 'B', 'C']);
+  });
+
+  it('keeps the caller context through raised concurrency and map', async () => {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const store = new AsyncLocalStorage<number>();
+    const limit = createLimiter(1);
+    const m = manual();
+    const seen = new Map<number, number | undefined>();
+    const fn = (id: number) => {
+      seen.set(id, store.getStore());
+      return m.fn(id);
+    };
+    const results = [0, 1, 2, 3].map((id) => store.run(id, () => limit(fn, id)));
+    await flush();
+    // The queued calls start from the concurrency setter, run outside every caller's context.
+    store.run(99, () => {
+      limit.concurrency = 4;
+    });
+    await flush();
+    for (const id of [0, 1, 2, 3]) m.handles.get(id)!.resolve(id);
+    expect(await Promise.all(results)).toEqual([0, 1, 2, 3]);
+    expect([...seen.entries()].sort(([a], [b]) => a - b)).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    const mapped = store.run(7, () => limit.map([1, 2], async (item) => [item, store.getStore()]));
+    expect(await mapped).toEqual([
+      [1, 7],
+      [2, 7],
+    ]);
+  });
+});
