@@ -98,6 +98,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function ignore(): void {}
 
+/** An item that will never start may be a rejected promise: observe it, so it is not an unhandled rejection. */
+function observeDropped(item: unknown): void {
+  try {
+    if (isThenable(item)) Promise.resolve(item).then(undefined, ignore);
+  } catch {
+    // A `then` getter that throws: nothing was started and nothing can be observed.
+  }
+}
+
 /** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
 function isStep(step: unknown): boolean {
   return step !== null && (typeof step === 'object' || typeof step === 'function');
@@ -206,6 +215,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #isAcquiring = false;
   /** Aborts a pending `slots.acquire()` when the run stops. */
   #slotController: AbortController | undefined;
+  /** `slots.release()` calls whose promise has not settled: the run ends only after they have. */
+  #releasing = 0;
 
   constructor(config: RunConfig<TItem>) {
     const { options } = config;
@@ -405,6 +416,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         }
         if (this.#state !== ACTIVE) {
           // The run stopped while next() ran: the item is dropped, and the deferred close happens now.
+          observeDropped(item);
           this.#closeSource();
           break;
         }
@@ -495,6 +507,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     if (this.#state !== ACTIVE) {
       // The run stopped while this pull was pending: the item is dropped, and the deferred close happens now.
+      if (!isDone) observeDropped(item);
       this.#closeSource();
       return;
     }
@@ -718,7 +731,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#isPulling ||
       // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
-      this.#results.size > 0
+      this.#results.size > 0 ||
+      this.#releasing > 0
     ) {
       return;
     }
@@ -843,13 +857,23 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #releaseSlot(slot: unknown): void {
     try {
       const released = this.#slots!.release(slot);
-      if (isThenable(released)) Promise.resolve(released).then(undefined, this.#onReleaseFailed);
+      if (isThenable(released)) {
+        // The run does not end before its releases settle: a rejection is the run's failure, not lost.
+        this.#releasing++;
+        Promise.resolve(released).then(this.#onReleased, this.#onReleaseFailed);
+      }
     } catch (error) {
       this.#fail(error);
     }
   }
 
+  readonly #onReleased = (): void => {
+    this.#releasing--;
+    this.#checkDone();
+  };
+
   readonly #onReleaseFailed = (error: unknown): void => {
+    this.#releasing--;
     this.#fail(error);
   };
 
