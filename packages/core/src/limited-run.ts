@@ -755,6 +755,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#stopReason = reason;
     for (const context of this.#live) context[kAbort](reason);
     this.#live.clear();
+    if (this.#isHolding) {
+      // The item waiting for a rate window will never start.
+      observeDropped(this.#heldItem);
+      this.#isHolding = false;
+      this.#heldItem = undefined;
+    }
     if (this.#slots !== undefined) {
       this.#slotController?.abort(reason);
       if (this.#hasSlot) this.#dropSlot();

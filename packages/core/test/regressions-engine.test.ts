@@ -301,6 +301,18 @@ describe('a rejected promise item dropped after a stop is observed, never unhand
   });
 });
 
+describe('a rejected promise item held for a rate window when the run stops is observed, never unhandled', () => {
+  it('the first item fails the run while the second waits for the window', async () => {
+    const first = new Error('item 0 rejected');
+    const items = [Promise.reject(first), Promise.reject(new Error('item 1 rejected'))];
+    const iterator = limitedMap(items, 2, async (value: number) => value, { rate: { limit: 1, interval: 60_000 } });
+    await expect(iterator.next()).rejects.toBe(first);
+    await flush();
+    // afterEach asserts that no rejection went unhandled.
+    expect(iterator.stats.started).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('defect 8: a run listens to options.signal only once it is iterated', () => {
   it('runs created and never iterated add no listener to a long-lived signal', async () => {
     const { getEventListeners } = await import('node:events');
