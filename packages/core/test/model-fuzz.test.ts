@@ -23,21 +23,6 @@ const seed = process.env.LAC_FUZZ_SEED === undefined ? Math.floor(Math.random() 
 const numRuns = Number(process.env.LAC_FUZZ_RUNS ?? 3000);
 const path = process.env.LAC_FUZZ_PATH;
 
-/**
- * Counterexamples the engine does not handle yet, excluded by name and by nothing wider: each has an
- * `it.fails` case in model-regressions.test.ts, which starts failing once the engine is fixed.
- */
-const KNOWN_OPEN: readonly { readonly name: string; readonly matches: (violation: string) => boolean }[] = [
-  {
-    name: 'an async slots.release() rejection at the end of a run is lost',
-    matches: (violation) => violation === 'the run completed although slots.release() rejected before its end',
-  },
-  {
-    name: 'a rejected item dropped after a stop is an unhandled rejection',
-    matches: (violation) => /^unhandled rejection: Error: item \d+ rejected$/.test(violation),
-  },
-];
-
 const taskArb: fc.Arbitrary<TaskSpec> = fc.record({
   kind: fc.oneof(
     { weight: 8, arbitrary: fc.constant('resolve' as const) },
@@ -106,7 +91,7 @@ export const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
 describe('model-based fuzzer: every promise of the README under random sources, tasks, consumers and options', () => {
   it(`holds every invariant over ${numRuns} random cases (seed ${seed})`, async () => {
     const property = fc.asyncProperty(caseArbForTally, async (c) => {
-      const violations = (await runCase(c)).filter((violation) => !KNOWN_OPEN.some((open) => open.matches(violation)));
+      const violations = await runCase(c);
       if (violations.length > 0) throw new Error(`${violations.join('\n')}\ncase: ${describeCase(c)}`);
     });
     const details = await fc.check(property, { seed, numRuns, ...(path === undefined ? {} : { path }) });

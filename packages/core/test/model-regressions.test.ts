@@ -1,9 +1,8 @@
 /**
  * Counterexamples the model-based fuzzer (model-fuzz.test.ts) found, each kept as a named case run
  * through the same harness and checked against every invariant. The first group failed against the
- * engine before the issue-10 fixes and passes now. The `it.fails` group are counterexamples the
- * engine does not handle yet: each is excluded from the fuzzer by the same name (KNOWN_OPEN there),
- * and each will start to "fail" here once the engine is fixed, which is the cue to drop both.
+ * engine before the issue-10 fixes and passes now; the second group failed until the run waited for
+ * its slot releases and observed the promise items it drops.
  */
 import { describe, expect, it } from 'vitest';
 import { type FuzzCase, runCase } from './model/harness.js';
@@ -75,21 +74,26 @@ describe('fuzzer counterexamples, fixed', () => {
   });
 });
 
-describe('fuzzer counterexamples the engine does not handle yet (KNOWN_OPEN in model-fuzz.test.ts)', () => {
-  it.fails('an async slots.release() rejection at the end of a run is lost: the slot dropped when the source ends', async () => {
+describe('fuzzer counterexamples, fixed after the first round', () => {
+  it('an async slots.release() rejection at the end of a run is lost: the slot dropped when the source ends', async () => {
     // No task: the slot acquired for a first start is released when the source turns out empty; the
     // release rejects, and the run completes anyway (a release that throws synchronously fails it).
     await expectNoViolations(fuzzCase({ slots: { capacity: 1, isAsync: false, failAt: 1, failKind: 'releaseRejects' }, source: { kind: 'array', length: 0, returnKind: 'normal', isEndless: false } }));
   });
 
-  it.fails("an async slots.release() rejection at the end of a run is lost: the last task's release", async () => {
+  it("an async slots.release() rejection at the end of a run is lost: the last task's release", async () => {
     await expectNoViolations(fuzzCase({ slots: { capacity: 1, isAsync: false, failAt: 1, failKind: 'releaseRejects' }, tasks: [{ kind: 'value', readsSignal: false }], source: { kind: 'array', length: 1, returnKind: 'normal', isEndless: false } }));
   });
 
-  it.fails('a rejected item dropped after a stop is an unhandled rejection', async () => {
+  it('a rejected item dropped after a stop is an unhandled rejection', async () => {
     // return() while a pull is pending; the pull then answers with a rejected promise, which the run drops unobserved.
     await expectNoViolations(
       fuzzCase({ form: 'map', itemKinds: ['rejected'], consumer: { kind: 'fast', batch: 2, stopAt: 0, stopKind: 'returnWhilePending' }, source: { kind: 'asyncIter', length: 3, returnKind: 'normal', isEndless: false } }),
+    );
+  });
+  it('a rejected item held for a rate window when the run fails is observed, not unhandled (seed 1599313350)', async () => {
+    await expectNoViolations(
+      fuzzCase({ form: 'map', limit: 2, rate: { limit: 1, interval: 1 }, itemKinds: ['rejected', 'rejected', 'plain'], source: { kind: 'syncIter', length: 0, returnKind: 'normal', isEndless: true } }),
     );
   });
 });
