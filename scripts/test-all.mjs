@@ -8,7 +8,9 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
 const packageDirs = ['packages', 'apps']
-  .flatMap((group) => (existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : []))
+  .flatMap((group) =>
+    existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : [],
+  )
   .filter((dir) => existsSync(join(dir, 'package.json')))
   .sort();
 
@@ -44,7 +46,9 @@ for (const dir of packageDirs) {
     f = results.numFailedTests ?? 0;
     s = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
     // A suite that failed to load has no failed tests but still failed.
-    const brokenSuites = (results.testResults ?? []).filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0).length;
+    const brokenSuites = (results.testResults ?? []).filter(
+      (suite) => suite.status === 'failed' && suite.assertionResults.length === 0,
+    ).length;
     f += brokenSuites;
   }
   if (run.status !== 0 && f === 0) f = 1;
@@ -52,6 +56,14 @@ for (const dir of packageDirs) {
   failed += f;
   skipped += s;
   lines.push(`${pkg.name}: ${p} passed, ${f} failed${s ? `, ${s} skipped` : ''}`);
+}
+// `.ci/run` runs `pnpm check` first and passes its outcome here, so a failed check fails the summary too.
+const check = process.env.LAC_CHECK_RESULT;
+if (check === 'failed') {
+  failed += 1;
+  lines.unshift('check: failed (see the check summary above)');
+} else if (check === 'passed') {
+  lines.unshift('check: passed');
 }
 console.log('\n=== summary ===');
 for (const line of lines) console.log(line);

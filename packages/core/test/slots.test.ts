@@ -325,7 +325,7 @@ describe('options.slots', () => {
     const slots = new MemorySlots(Infinity, true);
     const controller = new AbortController();
     const task = defer();
-    const iterator = limitedAsCompleted([() => task.promise, () => 2], 2, { slots, signal: controller.signal });
+    const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, { slots, signal: controller.signal });
     const next = iterator.next();
     await flush();
     slots.grant();

@@ -2,7 +2,7 @@ import type { LimitOptions } from '@lac/core';
 import type { LimitedStreamOptions } from './options.js';
 
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   let shown: string;
   if (typeof value === 'string') shown = JSON.stringify(value);
   else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';

@@ -112,7 +112,8 @@ function describe(value: unknown): string {
   let shown: string;
   if (typeof value === 'string') shown = JSON.stringify(value);
   else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (value !== null && typeof value === 'object') shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
+  else if (value !== null && typeof value === 'object')
+    shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
   else shown = String(value);
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return `\`${shown}\` (${type})`;
@@ -192,7 +193,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
       typeof client.eval !== 'function' ||
       typeof client.duplicate !== 'function'
     ) {
-      throw new TypeError(`Expected \`options.client\` to be a Redis client (ioredis) with evalsha, eval and duplicate, got ${describe(client)}`);
+      throw new TypeError(
+        `Expected \`options.client\` to be a Redis client (ioredis) with evalsha, eval and duplicate, got ${describe(client)}`,
+      );
     }
     if (typeof key !== 'string' || key.length === 0) {
       throw new TypeError(`Expected \`options.key\` to be a non-empty string, got ${describe(key)}`);
@@ -211,7 +214,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     const timeoutMs = options.timeoutMs ?? Math.floor(leaseMs / 3);
     if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= leaseMs / 3)) {
-      throw new TypeError(`Expected \`options.timeoutMs\` to be a number > 0 and <= leaseMs / 3 (${leaseMs / 3}), got ${describe(timeoutMs)}`);
+      throw new TypeError(
+        `Expected \`options.timeoutMs\` to be a number > 0 and <= leaseMs / 3 (${leaseMs / 3}), got ${describe(timeoutMs)}`,
+      );
     }
     this.#client = client;
     this.#key = key;
@@ -356,7 +361,10 @@ export class RedisSlots implements SlotSource<RedisLease> {
           for (const entry of returning) entry.resolve();
           return;
         }
-        const error = this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${returning.length - removed} lease(s) had expired before they were released`);
+        const error = this.#fail(
+          'ERR_LAC_REDIS_LEASE_LOST',
+          `${returning.length - removed} lease(s) had expired before they were released`,
+        );
         for (const entry of returning) entry.reject(error);
       },
       (error: unknown) => {
@@ -381,7 +389,11 @@ export class RedisSlots implements SlotSource<RedisLease> {
     void this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...spares]).then(
       (reply) => {
         const [removed] = reply as [number, number];
-        if (removed < spares.length) this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${spares.length - removed} lease(s) had expired before they were released`);
+        if (removed < spares.length)
+          this.#fail(
+            'ERR_LAC_REDIS_LEASE_LOST',
+            `${spares.length - removed} lease(s) had expired before they were released`,
+          );
       },
       (error: unknown) => {
         this.#failWith(error);
@@ -451,7 +463,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
         this.#noteQueue(queued, sentAt);
         if (swap !== undefined) {
           if (released === 1) swap.resolve();
-          else swap.reject(this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.id} had expired before it was released`));
+          else
+            swap.reject(this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.id} had expired before it was released`));
         }
         this.#onTried(waiter, isGranted, untilExpiry);
       },
@@ -494,11 +507,14 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     // Sleep until woken, the earliest lease is due to expire, or pollMs passes; never less than 1 ms.
     const delay = untilExpiry >= 0 ? Math.min(this.#pollMs, untilExpiry + 1) : this.#pollMs;
-    waiter.timer = setTimeout(() => {
-      waiter.timer = undefined;
-      this.#polls++;
-      this.#try(waiter);
-    }, Math.max(1, delay));
+    waiter.timer = setTimeout(
+      () => {
+        waiter.timer = undefined;
+        this.#polls++;
+        this.#try(waiter);
+      },
+      Math.max(1, delay),
+    );
   }
 
   #onWaiterAbort(waiter: Waiter): void {
@@ -539,9 +555,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#releaseSpares();
       for (const waiter of this.#waiters) this.#try(waiter);
     });
-    const subscribed = this.#withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE').then(ignore, (error: unknown) => {
-      throw this.#failWith(error);
-    });
+    const subscribed = this.#withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE').then(
+      ignore,
+      (error: unknown) => {
+        throw this.#failWith(error);
+      },
+    );
     this.#subscribed = subscribed;
     return subscribed;
   }
@@ -590,7 +609,10 @@ export class RedisSlots implements SlotSource<RedisLease> {
         // A lease released while the renewal was on the wire is not lost, just gone.
         const stillHeld = (lost as string[]).filter((id) => this.#held.has(id));
         if (stillHeld.length > 0) {
-          this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${stillHeld.length} lease(s) expired before they were renewed (did the process stall for over ${this.#leaseMs} ms, or Redis lose its data?)`);
+          this.#fail(
+            'ERR_LAC_REDIS_LEASE_LOST',
+            `${stillHeld.length} lease(s) expired before they were renewed (did the process stall for over ${this.#leaseMs} ms, or Redis lose its data?)`,
+          );
         }
       },
       (error: unknown) => {
@@ -643,7 +665,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   #fail(code: RedisSlotsError['code'], message: string, cause?: unknown): RedisSlotsError {
     return this.#failed(
-      new RedisSlotsError(code, this.#key, `Shared limit ${JSON.stringify(this.#key)}: ${message}`, cause === undefined ? undefined : { cause }),
+      new RedisSlotsError(
+        code,
+        this.#key,
+        `Shared limit ${JSON.stringify(this.#key)}: ${message}`,
+        cause === undefined ? undefined : { cause },
+      ),
     );
   }
 

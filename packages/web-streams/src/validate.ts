@@ -1,5 +1,5 @@
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   let shown: string;
   if (typeof value === 'string') shown = JSON.stringify(value);
   else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
