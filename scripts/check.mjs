@@ -40,6 +40,10 @@ const steps = {
       return ok;
     },
   },
+  packs: {
+    what: 'pnpm pack of every published package: no workspace: ranges, LICENSE, README and every exported file inside',
+    run: () => run('node', ['scripts/check-packs.mjs']),
+  },
   packages: {
     what: 'publint --strict and attw --pack on every published package',
     run: () =>
