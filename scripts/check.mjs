@@ -44,6 +44,10 @@ const steps = {
     what: 'pnpm pack of every published package: no workspace: ranges, LICENSE, README and every exported file inside',
     run: () => run('node', ['scripts/check-packs.mjs']),
   },
+  size: {
+    what: "bundle-size budgets of core's entry points (scripts/check-size.mjs)",
+    run: () => run('node', ['scripts/check-size.mjs']),
+  },
   packages: {
     what: 'publint --strict and attw --pack on every published package',
     run: () =>
