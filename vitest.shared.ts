@@ -15,6 +15,7 @@ export function lacVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUse
         { find: /^@lac\/core$/, replacement: `${packagesDir}core/src/index.ts` },
         { find: /^@lac\/node-streams$/, replacement: `${packagesDir}node-streams/src/index.ts` },
         { find: /^@lac\/web-streams$/, replacement: `${packagesDir}web-streams/src/index.ts` },
+        { find: /^@lac\/test-tools$/, replacement: `${packagesDir}test-tools/src/index.ts` },
       ],
     },
     test: {

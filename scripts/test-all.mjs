@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { provision } from './provision.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
@@ -18,6 +19,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const lines = [];
+
+provision();
 
 // Build everything first (tests of the CLI, the docs and the cross-runtime suites use the built output).
 // A failed build counts as one failure, and the tests still run, so one broken package hides no results.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 import { Worker } from './fixtures/workers.ts';
 import { redisSlots } from '../src/index.ts';
 
@@ -41,7 +41,7 @@ function checkLog(
   return { starts, ends, maxRunning };
 }
 
-describe('cross-process shared limit (4 worker processes, real redis-server)', () => {
+describe.skipIf(!hasRedisServer)('cross-process shared limit (4 worker processes, real redis-server)', () => {
   it('never runs more than the shared limit across 4 processes, and every task of every worker completes exactly once', async () => {
     const key = 'bound';
     const workers = ['a', 'b', 'c', 'd'].map(

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
 import { redisSlots } from '../src/index.ts';
-import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 
 let server: RedisServer;
 let client: Redis;
@@ -25,7 +25,7 @@ const workerArb = fc.record({
   exitAfter: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
 });
 
-describe('shared limit properties (fast-check, real redis-server)', () => {
+describe.skipIf(!hasRedisServer)('shared limit properties (fast-check, real redis-server)', () => {
   it('for random limits, workers and durations: never more than the limit at once, every task at most once (exactly once unless its worker exited early), and nothing left in Redis', async () => {
     let run = 0;
     await fc.assert(

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
 import { type RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
-import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 
 let server: RedisServer;
 let client: Redis;
@@ -55,7 +55,7 @@ function holdingTasks(count: number, meter: { running: number; max: number; star
 
 const newMeter = () => ({ running: 0, max: 0, started: 0, aborted: 0 });
 
-describe('redisSlots options', () => {
+describe.skipIf(!hasRedisServer)('redisSlots options', () => {
   it('rejects bad options with a TypeError naming the option and showing the value', () => {
     expect(() => redisSlots(undefined as never)).toThrow(
       'Expected `options` to be an object { client, key, limit }, got `undefined` (undefined)',
@@ -82,7 +82,7 @@ describe('redisSlots options', () => {
   });
 });
 
-describe('RedisSlots against a real redis-server', () => {
+describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () => {
   it('serves waiters first come, first served (strictly, with handoffMs 0)', async () => {
     const key = `fifo-${nextKey++}`;
     const keys = keysOf(key);
@@ -280,7 +280,7 @@ describe('RedisSlots against a real redis-server', () => {
   });
 });
 
-describe('Redis stopped mid-run', () => {
+describe.skipIf(!hasRedisServer)('Redis stopped mid-run', () => {
   it('fails every run with a clear RedisSlotsError, aborts their tasks, and never runs over the limit', async () => {
     const own = await RedisServer.start();
     const clients = [own.client(), own.client()];
