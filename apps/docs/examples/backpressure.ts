@@ -20,4 +20,6 @@ for await (const square of squares) {
   console.log(`got ${square}: pulled ${pulled}, buffered ${squares.stats.buffered}`);
   if (consumed === 5) break; // early exit closes the endless generator
 }
-console.log(`consumed ${consumed}, pulled ${pulled} (at most consumed + limit + buffer = ${consumed + limit + buffer})`);
+console.log(
+  `consumed ${consumed}, pulled ${pulled} (at most consumed + limit + buffer = ${consumed + limit + buffer})`,
+);

@@ -10,12 +10,23 @@ const port = await new Promise<number>((resolve) => {
     probe.close(() => resolve(port));
   });
 });
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-for (let output = ''; !output.includes('Ready to accept connections'); ) output += (await once(server.stdout, 'data'))[0];
+const server = spawn('redis-server', [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+]);
+for (let output = ''; !output.includes('Ready to accept connections'); )
+  output += (await once(server.stdout, 'data'))[0];
 
 try {
   const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}` };
-  const runWorker = () => promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/redis-worker.ts'], { env });
+  const runWorker = () =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'examples/redis-worker.ts'], { env });
   const workers = await Promise.all([runWorker(), runWorker(), runWorker()]);
   const results = workers.map(({ stdout }) => JSON.parse(stdout) as { done: number; peak: number });
   const done = results.reduce((sum, result) => sum + result.done, 0);

@@ -7,10 +7,15 @@ const files = Array.from({ length: 20 }, (_, i) => `file-${i}.txt`);
 
 let processed = 0;
 try {
-  for await (const name of limitedMap(files, 2, async (file, context) => {
-    await sleep(100, undefined, { signal: context.signal });
-    return file;
-  }, { signal })) {
+  for await (const name of limitedMap(
+    files,
+    2,
+    async (file, context) => {
+      await sleep(100, undefined, { signal: context.signal });
+      return file;
+    },
+    { signal },
+  )) {
     processed++;
     console.log('processed', name);
   }

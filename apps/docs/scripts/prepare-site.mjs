@@ -35,7 +35,8 @@ if (existsSync(benchmarksFile)) {
     .replace(/^# .*\n/m, '')
     .replace(/^(#{2,6}) /gm, (_, hashes) => `${'#'.repeat(Math.min(6, hashes.length + 1))} `);
 } else {
-  benchmarks = '_No benchmark results are recorded in this checkout yet: run `pnpm bench` at the repository root to produce BENCHMARKS.md._\n';
+  benchmarks =
+    '_No benchmark results are recorded in this checkout yet: run `pnpm bench` at the repository root to produce BENCHMARKS.md._\n';
 }
 writeFileSync(join(generatedDir, 'benchmarks.md'), benchmarks);
 
@@ -85,12 +86,17 @@ writeFileSync(
   [
     '# API reference',
     '',
-    'Generated at build time by typedoc from the TSDoc comments in each package\'s `src/index.ts`, so it always matches the code it was built from.',
+    "Generated at build time by typedoc from the TSDoc comments in each package's `src/index.ts`, so it always matches the code it was built from.",
     '',
     '| package | what it is |',
     '| --- | --- |',
-    ...documented.map(({ dir, name, description }) => `| [${name}](./${dir}/index.md) | ${description.replace(/\|/g, '\\|')} |`),
+    ...documented.map(
+      ({ dir, name, description }) => `| [${name}](./${dir}/index.md) | ${description.replace(/\|/g, '\\|')} |`,
+    ),
     '',
   ].join('\n'),
 );
-writeFileSync(join(generatedDir, 'api-sidebar.json'), JSON.stringify([{ text: 'API reference', link: '/api/', items: sidebar }], null, 2));
+writeFileSync(
+  join(generatedDir, 'api-sidebar.json'),
+  JSON.stringify([{ text: 'API reference', link: '/api/', items: sidebar }], null, 2),
+);

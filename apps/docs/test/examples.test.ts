@@ -4,11 +4,20 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { findProgram, missingProgram } from '@lac/test-tools';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { docsDir, rootDir } from './site.js';
 
+const hasRedisServer = findProgram(['redis-server']) !== undefined;
+if (!hasRedisServer)
+  console.warn(
+    missingProgram('redis-server', 'Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis'),
+  );
+
 const examplesDir = join(docsDir, 'examples');
-const exampleFiles = readdirSync(examplesDir).filter((name) => name.endsWith('.ts')).sort();
+const exampleFiles = readdirSync(examplesDir)
+  .filter((name) => name.endsWith('.ts'))
+  .sort();
 // Shell recipes for `lac`, run against the workspace's @lac/cli.
 const cliSource = join(rootDir, 'packages', 'cli', 'src', 'cli.ts');
 const cliExampleFiles = readdirSync(join(examplesDir, 'cli'))
@@ -87,9 +96,12 @@ const expectations: Record<string, (stdout: string) => void> = {
   'original-problem.ts': (out) => {
     const lines = out.trim().split('\n');
     expect(lines.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `Starting ${i + 1}`));
-    expect(lines.filter((line) => line.startsWith('Result ')).map((line) => Number(line.slice(7))).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: 100 }, (_, i) => i + 1),
-    );
+    expect(
+      lines
+        .filter((line) => line.startsWith('Result '))
+        .map((line) => Number(line.slice(7)))
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(lines.at(-1)).toMatch(/^Done in \d+\.\d\d s, peak in flight 10$/);
   },
   'node-streams-pipeline.ts': (out) => {
@@ -116,7 +128,8 @@ const cliExpectations: Record<string, (stdout: string) => void> = {
     expect(out).toContain('==> $(touch pwned); x.upper <==\nWORLD');
     expect(out).toContain('odd names were passed as data, never executed');
   },
-  'cli/keep-order.sh': (out) => expect(out.trim().split('\n')).toEqual(Array.from({ length: 10 }, (_, i) => `item ${i + 1}`)),
+  'cli/keep-order.sh': (out) =>
+    expect(out.trim().split('\n')).toEqual(Array.from({ length: 10 }, (_, i) => `item ${i + 1}`)),
   'cli/retry-flaky.sh': (out) => {
     expect(out).toContain('deployed alpha\ndeployed beta\ndeployed gamma\n');
     expect(out).toContain('0\t./deploy.sh alpha\n0\t./deploy.sh beta\n0\t./deploy.sh gamma');
@@ -133,15 +146,20 @@ describe('examples', () => {
   });
 
   test('type-check: tsc --noEmit over examples/ (and the tests and site config) passes', () => {
-    const run = spawnSync(process.execPath, [join(docsDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], {
-      cwd: docsDir,
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      process.execPath,
+      [join(docsDir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'],
+      {
+        cwd: docsDir,
+        encoding: 'utf8',
+      },
+    );
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
   });
 
-  test.each(exampleFiles.filter((file) => !(file in runBy)))('%s runs, exits 0 and prints what its page says', (file) => {
+  const standalone = exampleFiles.filter((file) => !(file in runBy));
+  const runExample = (file: string) => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', join('examples', file)], {
       cwd: docsDir,
       encoding: 'utf8',
@@ -150,7 +168,17 @@ describe('examples', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expectations[file]!(run.stdout);
-  });
+  };
+  const needsRedis = (file: string) => file.startsWith('redis-');
+  test.each(standalone.filter((file) => !needsRedis(file)))(
+    '%s runs, exits 0 and prints what its page says',
+    runExample,
+  );
+  // The Redis examples start their own redis-server: skipped (and counted so) where it is not installed.
+  test.skipIf(!hasRedisServer).each(standalone.filter(needsRedis))(
+    '%s runs, exits 0 and prints what its page says',
+    runExample,
+  );
 
   describe('CLI recipes (bash, against lac from the workspace source)', () => {
     let binDir: string;
@@ -158,7 +186,10 @@ describe('examples', () => {
       // `lac` on PATH runs packages/cli/src/cli.ts through tsx, with @lac/* mapped to their sources.
       binDir = mkdtempSync(join(tmpdir(), 'lac-docs-bin-'));
       const loader = join(docsDir, 'node_modules', 'tsx', 'dist', 'loader.mjs');
-      writeFileSync(join(binDir, 'lac'), `#!/bin/sh\nexec "${process.execPath}" --import "${loader}" "${cliSource}" "$@"\n`);
+      writeFileSync(
+        join(binDir, 'lac'),
+        `#!/bin/sh\nexec "${process.execPath}" --import "${loader}" "${cliSource}" "$@"\n`,
+      );
       chmodSync(join(binDir, 'lac'), 0o755);
     });
     afterAll(() => rmSync(binDir, { recursive: true, force: true }));
@@ -168,7 +199,11 @@ describe('examples', () => {
         cwd: docsDir,
         encoding: 'utf8',
         timeout: 60_000,
-        env: { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`, TSX_TSCONFIG_PATH: join(docsDir, 'tsconfig.json') },
+        env: {
+          ...process.env,
+          PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`,
+          TSX_TSCONFIG_PATH: join(docsDir, 'tsconfig.json'),
+        },
       });
       expect(run.status, run.stderr).toBe(0);
       cliExpectations[file]!(run.stdout);

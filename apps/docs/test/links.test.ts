@@ -64,7 +64,8 @@ describe('built site link check', () => {
   test('the checker itself flags a dead link', () => {
     const targets = internalTargets('<a href="./nope.html">x</a><a href="https://example.com/">y</a><img src="#z">');
     expect(targets).toEqual(['./nope.html']);
-    const path = new URL(targets[0]!, `http://site.invalid${posix.join('/', dirname('guide/core.html'), 'core.html')}`).pathname;
+    const path = new URL(targets[0]!, `http://site.invalid${posix.join('/', dirname('guide/core.html'), 'core.html')}`)
+      .pathname;
     expect(resolveSitePath(path)).toBeUndefined();
     expect(resolveSitePath('/guide/core.html')).toBeDefined();
     expect(resolveSitePath('/../package.json')).toBeUndefined();

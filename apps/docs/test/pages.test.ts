@@ -7,7 +7,8 @@ import { distDir, docsDir, rootDir, walk } from './site.js';
 
 const siteDir = join(docsDir, 'site');
 const pageSources = walk(siteDir).filter(
-  (path) => path.endsWith('.md') && !path.startsWith(join(siteDir, 'api')) && !path.startsWith(join(siteDir, 'generated')),
+  (path) =>
+    path.endsWith('.md') && !path.startsWith(join(siteDir, 'api')) && !path.startsWith(join(siteDir, 'generated')),
 );
 const exampleFiles = walk(join(docsDir, 'examples')).filter((path) => path.endsWith('.ts') || path.endsWith('.sh'));
 
@@ -78,7 +79,9 @@ describe('built pages', () => {
   });
 
   test('the API reference has a page for every package source and names each of its exports', () => {
-    const packages = ['core', 'node-streams', 'web-streams', 'cli', 'redis'].filter((dir) => existsSync(join(rootDir, 'packages', dir, 'src', 'index.ts')));
+    const packages = ['core', 'node-streams', 'web-streams', 'cli', 'redis'].filter((dir) =>
+      existsSync(join(rootDir, 'packages', dir, 'src', 'index.ts')),
+    );
     expect(packages).toContain('core');
     for (const dir of packages) {
       const index = readFileSync(join(rootDir, 'packages', dir, 'src', 'index.ts'), 'utf8');
@@ -87,7 +90,14 @@ describe('built pages', () => {
       const names = [...code.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)].flatMap((match) =>
         match[1]!
           .split(',')
-          .map((name) => name.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()!.trim())
+          .map((name) =>
+            name
+              .trim()
+              .replace(/^type\s+/, '')
+              .split(/\s+as\s+/)
+              .pop()!
+              .trim(),
+          )
           .filter(Boolean),
       );
       const text = pageText(join('api', dir, 'index.html'));

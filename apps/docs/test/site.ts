@@ -13,16 +13,25 @@ export const rootDir = join(docsDir, '..', '..');
 
 /** Runs the same steps as `pnpm build` (prepare-site, then vitepress build); throws with the output on failure. */
 export function buildSite(): void {
-  for (const args of [['scripts/prepare-site.mjs'], [join(docsDir, 'node_modules/vitepress/bin/vitepress.js'), 'build', 'site']]) {
+  for (const args of [
+    ['scripts/prepare-site.mjs'],
+    [join(docsDir, 'node_modules/vitepress/bin/vitepress.js'), 'build', 'site'],
+  ]) {
     const run = spawnSync(process.execPath, args, { cwd: docsDir, encoding: 'utf8', stdio: 'pipe' });
-    if (run.status !== 0) throw new Error(`node ${args.join(' ')} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+    if (run.status !== 0)
+      throw new Error(`node ${args.join(' ')} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
   }
 }
 
 /** The newest modification time among the files the site is built from. */
 function newestSourceTime(): number {
   const sources = [
-    ...walk(join(docsDir, 'site')).filter((path) => !path.includes(`${sep}api${sep}`) && !path.includes(`${sep}generated${sep}`) && !path.includes(`${sep}cache${sep}`)),
+    ...walk(join(docsDir, 'site')).filter(
+      (path) =>
+        !path.includes(`${sep}api${sep}`) &&
+        !path.includes(`${sep}generated${sep}`) &&
+        !path.includes(`${sep}cache${sep}`),
+    ),
     ...walk(join(docsDir, 'examples')),
     ...walk(join(docsDir, 'scripts')),
     ...readdirSync(join(rootDir, 'packages')).flatMap((name) => {

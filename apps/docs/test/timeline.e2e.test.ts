@@ -3,8 +3,19 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_ENV, findChromium, missingProgram } from '@lac/test-tools';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { docsDir, serveSite } from './site.js';
+
+const chromiumPath = findChromium();
+if (chromiumPath === undefined) {
+  console.warn(
+    missingProgram(
+      'Chromium',
+      `Debian: apt-get install chromium; elsewhere set ${CHROMIUM_ENV} to a Chromium or Chrome binary`,
+    ),
+  );
+}
 
 interface DrawnBar {
   index: number;
@@ -24,9 +35,16 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   site = await serveSite();
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: chromiumPath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
   page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -46,7 +64,14 @@ afterAll(async () => {
   await site?.close();
 });
 
-async function configure(settings: { count: number; limit: number; minMs: number; maxMs: number; failurePercent: number; mode: string }): Promise<void> {
+async function configure(settings: {
+  count: number;
+  limit: number;
+  minMs: number;
+  maxMs: number;
+  failurePercent: number;
+  mode: string;
+}): Promise<void> {
   await page.getByTestId('input-count').fill(String(settings.count));
   await page.getByTestId('input-limit').fill(String(settings.limit));
   await page.getByTestId('input-min-ms').fill(String(settings.minMs));
@@ -57,9 +82,13 @@ async function configure(settings: { count: number; limit: number; minMs: number
 }
 
 async function waitForStatus(status: string): Promise<void> {
-  await page.waitForFunction((expected) => document.querySelector('[data-testid="status"]')?.getAttribute('data-status') === expected, status, {
-    timeout: 60_000,
-  });
+  await page.waitForFunction(
+    (expected) => document.querySelector('[data-testid="status"]')?.getAttribute('data-status') === expected,
+    status,
+    {
+      timeout: 60_000,
+    },
+  );
 }
 
 async function readBars(): Promise<DrawnBar[]> {
@@ -106,7 +135,7 @@ function peakFromBars(bars: DrawnBar[]): number {
   return peak;
 }
 
-describe('live timeline page', () => {
+describe.skipIf(chromiumPath === undefined)('live timeline page', () => {
   test('completion order, limit 4, 40 tasks: every bar drawn, peak never above 4, delivered in finish order', async () => {
     await configure({ count: 40, limit: 4, minMs: 20, maxMs: 200, failurePercent: 0, mode: 'completed' });
     await page.getByTestId('run').click();
@@ -143,7 +172,9 @@ describe('live timeline page', () => {
     expect(peakFromBars(bars)).toBeLessThanOrEqual(5);
     expect(await readNumber('peak')).toBe(peakFromBars(bars));
     expect(await readOrder('delivered-order')).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    expect([...(await readOrder('finish-order'))].sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect([...(await readOrder('finish-order'))].sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
   });
 
   test('settled mode with failures: every task delivered as an outcome, failed bars marked rejected', async () => {
@@ -164,9 +195,15 @@ describe('live timeline page', () => {
     await configure({ count: 40, limit: 4, minMs: 300, maxMs: 1500, failurePercent: 0, mode: 'completed' });
     await page.getByTestId('run').click();
     // Stop once the run is under way: a couple of tasks finished, their slots refilled.
-    await page.waitForFunction(() => (document.querySelector('[data-testid="finish-order"]')?.getAttribute('data-order') ?? '').split(',').length >= 2, undefined, {
-      timeout: 30_000,
-    });
+    await page.waitForFunction(
+      () =>
+        (document.querySelector('[data-testid="finish-order"]')?.getAttribute('data-order') ?? '').split(',').length >=
+        2,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
     await page.getByTestId('stop').click();
     await waitForStatus('stopped');
 

@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 
 const body = Buffer.alloc(256, 'x');
-const server = createServer((request, response) => {
+const server = createServer((_request, response) => {
   response.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
   response.end(body);
 });

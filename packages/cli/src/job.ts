@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import type { RenderedCommand } from './template.js';
 
 /** How long a job has to exit after SIGTERM before it gets SIGKILL. */
-export const KILL_GRACE_MS = 1000;
+const KILL_GRACE_MS = 1000;
 
 // Each job leads its own process group (detached), so a timeout or Ctrl-C reaches whatever the
 // job started too (`sh -c 'a; b'` forks), and no grandchild outlives lac's stop.
@@ -26,7 +26,7 @@ function resolveProgram(name: string): string {
   let path = resolved.get(name);
   if (path === undefined) {
     path = name;
-    for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
       const candidate = join(dir === '' ? '.' : dir, name);
       try {
         accessSync(candidate, fsConstants.X_OK);

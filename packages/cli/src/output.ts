@@ -4,7 +4,7 @@ import type { OutputSink } from './job.js';
 const NEWLINE = 10;
 
 /** Prefixes every line of `data` (the last one may be unterminated) with `prefix`. */
-export function prefixLines(data: Buffer, prefix: Buffer): Buffer {
+function prefixLines(data: Buffer, prefix: Buffer): Buffer {
   const parts: Buffer[] = [];
   let start = 0;
   while (start < data.length) {

@@ -53,19 +53,19 @@ function valueOf(token: TokenKind, item: string, seq: number, slot: number): str
 }
 
 /** `{/}`: the part after the last slash. */
-export function basename(item: string): string {
+function basename(item: string): string {
   return item.slice(item.lastIndexOf('/') + 1);
 }
 
 /** `{//}`: the part before the last slash, `.` when there is none. */
-export function dirname(item: string): string {
+function dirname(item: string): string {
   const at = item.lastIndexOf('/');
   if (at < 0) return '.';
   return at === 0 ? '/' : item.slice(0, at);
 }
 
 /** `{.}`: the item without the extension of its last path component (a leading dot is not an extension). */
-export function withoutExtension(item: string): string {
+function withoutExtension(item: string): string {
   const slash = item.lastIndexOf('/');
   const dot = item.lastIndexOf('.');
   return dot > slash + 1 ? item.slice(0, dot) : item;

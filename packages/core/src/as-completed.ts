@@ -61,7 +61,7 @@ export function limitedAsSettled<TResult>(
  * ```
  */
 export function limitedMap<TInput, TResult>(
-  items: Iterable<TInput> | AsyncIterable<TInput>,
+  items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
   limit: number,
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions,
@@ -87,7 +87,7 @@ export function limitedMap<TInput, TResult>(
  * ```
  */
 export function limitedMapSettled<TInput, TResult>(
-  items: Iterable<TInput> | AsyncIterable<TInput>,
+  items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
   limit: number,
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions,

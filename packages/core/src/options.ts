@@ -83,6 +83,7 @@ export interface LimitOptions {
    * settles or times out. See `SlotSource`; `@lac/redis` provides one backed by Redis.
    * @default undefined (only `limit` applies)
    */
+  // biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; the run hands each lease back as it came.
   readonly slots?: SlotSource<any>;
 }
 

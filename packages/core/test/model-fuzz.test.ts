@@ -38,7 +38,7 @@ const taskArb: fc.Arbitrary<TaskSpec> = fc.record({
   readsSignal: fc.boolean(),
 });
 
-export const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
+const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
   .record({
     form: fc.constantFrom('completed' as const, 'settled' as const, 'map' as const, 'mapSettled' as const),
     limit: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 16 }) }, { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),

@@ -315,7 +315,7 @@ describe('a rejected promise item held for a rate window when the run stops is o
 
 describe('defect 8: a run listens to options.signal only once it is iterated', () => {
   it('runs created and never iterated add no listener to a long-lived signal', async () => {
-    const { getEventListeners } = await import('node:events');
+    const { getEventListeners } = await import('node:events').then((events) => events as unknown as { getEventListeners: (target: EventTarget, type: string) => unknown[] });
     const shutdown = new AbortController();
     const slotsSignal = new AbortController();
     const slots = { acquire: () => 0, release: () => {}, signal: slotsSignal.signal };

@@ -253,7 +253,7 @@ describe('options.slots', () => {
   it('a task that times out keeps its slot until it settles, then releases it once', async () => {
     const slots = new MemorySlots(1);
     const late = defer();
-    const iterator = limitedAsSettled([() => late.promise, () => 'second'], 2, { slots, timeout: 5 });
+    const iterator = limitedAsSettled<unknown>([() => late.promise, () => 'second'], 2, { slots, timeout: 5 });
     const first = await iterator.next();
     expect(first.value).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
     // The shared slot is still held by the timed-out task, which still runs: nothing else started.
@@ -329,7 +329,7 @@ describe('options.slots', () => {
     const slots = new MemorySlots(Infinity, true);
     const controller = new AbortController();
     const task = defer();
-    const iterator = limitedAsCompleted([() => task.promise, () => 2], 2, { slots, signal: controller.signal });
+    const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, { slots, signal: controller.signal });
     const next = iterator.next();
     await flush();
     slots.grant();

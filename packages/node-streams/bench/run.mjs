@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
-import { runCase, stages } from './stages.mjs';
+import { runCase } from './stages.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 1 : 3;
@@ -59,7 +59,7 @@ const slow = await measure([OURS, ...PEERS, CORE], 'sleep', sleepCount, SLEEP_RO
 const fasterThanPeers = LIMITS.map((limit) => PEERS.every((peer) => instant(OURS, limit).ms < instant(peer, limit).ms));
 const floorRatios = LIMITS.map((limit) => instant(OURS, limit).ms / instant(FLOOR, limit).ms);
 
-const cell = (name, limit, result) => {
+const cell = (_name, limit, result) => {
   const ratio = result.ms / instant(FLOOR, limit).ms;
   return `${fmt(result.ms)} ms (${ratio.toFixed(2)}x)${result.isComplete ? '' : ' **items missing**'}`;
 };

@@ -124,7 +124,7 @@ describe('limitedReadable', () => {
     let isClosed = false;
     function* tasks() {
       try {
-        for (let i = 0; ; i++) {
+        for (;;) {
           yield ({ signal }: TaskContext) => {
             signals.push(signal);
             return new Promise<number>(() => {});

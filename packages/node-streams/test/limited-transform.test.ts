@@ -1,9 +1,13 @@
-import { compose, Duplex, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
+import * as stream from 'node:stream';
+import { Duplex, pipeline as pipelineCallback, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { limitedTransform } from '@lac/node-streams';
 import type { TaskContext } from '@lac/core';
 import { collector, concurrencyProbe, deferred, measureHeld, settle, track, unhandledRejectionsDuring, type Deferred } from './helpers.js';
+
+// `stream.compose` (Node >= 16.9, experimental) is missing from @types/node 20's declarations.
+const { compose } = stream as unknown as { compose: (...streams: Duplex[]) => Duplex };
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);

@@ -23,7 +23,7 @@ describe('a real file pipeline', () => {
   it('moves every line of a 100k-line file through the stage into a file behind a slow writer, within the bound', async () => {
     const input = join(dir, 'in.txt');
     const output = join(dir, 'out.txt');
-    await writeFile(input, Array.from({ length: LINES }, (_, i) => `line ${i}`).join('\n') + '\n');
+    await writeFile(input, `${Array.from({ length: LINES }, (_, i) => `line ${i}`).join('\n')}\n`);
 
     const limit = 8;
     const highWaterMark = 16;

@@ -1,5 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { TaskContext } from '@lac/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { limitedReadable, limitedTransform, type LimitedDuplex, type LimitedReadable } from '@lac/node-streams';
 
@@ -23,5 +24,14 @@ describe('public types', () => {
     const sink = new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() });
     expectTypeOf(pipeline(Readable.from([1, 2]), limitedTransform(2, async (x: number) => x + 1), sink)).resolves.toBeVoid();
     expectTypeOf(pipeline(limitedReadable([() => 1], 1), sink)).resolves.toBeVoid();
+  });
+
+  it('the mapper gets a TaskContext, and limitedReadable refuses items that are not tasks', () => {
+    limitedTransform(4, async (item: string, context) => {
+      expectTypeOf(context).toEqualTypeOf<TaskContext>();
+      return item.length;
+    });
+    // @ts-expect-error: tasks must be functions
+    limitedReadable([1], 2);
   });
 });

@@ -26,15 +26,23 @@ async function freePort() {
 
 async function startRedis() {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  for await (const line of createInterface({ input: child.stdout })) if (line.includes('Ready to accept connections')) break;
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  for await (const line of createInterface({ input: child.stdout }))
+    if (line.includes('Ready to accept connections')) break;
   return { port, child };
 }
 
 /** Spawns `processes` workers, waits until all are ready, starts them together, and collects their reports. */
 async function runScenario(port, { processes = 4, tasks, local, shared, taskMs }, key) {
   const children = Array.from({ length: processes }, () =>
-    spawn(process.execPath, [worker, JSON.stringify({ port, key, tasks: tasks / processes, local, shared, taskMs })], { cwd, stdio: ['pipe', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [worker, JSON.stringify({ port, key, tasks: tasks / processes, local, shared, taskMs })], {
+      cwd,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
   );
   const readers = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
   for (const reader of readers) {
@@ -76,11 +84,35 @@ const long = isQuick ? 800 : 1600;
 // process usually waits in the queue. "uncontended": 4 x 4 = 16 running, the shared limit never binds.
 const scenarios = [
   { name: `${short} short tasks, @lac/core alone, limit 8 per process`, tasks: short, local: 8, taskMs: 0 },
-  { name: `${short} short tasks, shared limit 32, local limit 8 (at the limit)`, tasks: short, local: 8, shared: 32, taskMs: 0 },
-  { name: `${short} short tasks, shared limit 32, local limit 4 (uncontended)`, tasks: short, local: 4, shared: 32, taskMs: 0 },
+  {
+    name: `${short} short tasks, shared limit 32, local limit 8 (at the limit)`,
+    tasks: short,
+    local: 8,
+    shared: 32,
+    taskMs: 0,
+  },
+  {
+    name: `${short} short tasks, shared limit 32, local limit 4 (uncontended)`,
+    tasks: short,
+    local: 4,
+    shared: 32,
+    taskMs: 0,
+  },
   { name: `${long} tasks of 20 ms, @lac/core alone, limit 8 per process`, tasks: long, local: 8, taskMs: 20 },
-  { name: `${long} tasks of 20 ms, shared limit 32, local limit 8 (at the limit)`, tasks: long, local: 8, shared: 32, taskMs: 20 },
-  { name: `${long} tasks of 20 ms, shared limit 32, local limit 16 (contended)`, tasks: long, local: 16, shared: 32, taskMs: 20 },
+  {
+    name: `${long} tasks of 20 ms, shared limit 32, local limit 8 (at the limit)`,
+    tasks: long,
+    local: 8,
+    shared: 32,
+    taskMs: 20,
+  },
+  {
+    name: `${long} tasks of 20 ms, shared limit 32, local limit 16 (contended)`,
+    tasks: long,
+    local: 16,
+    shared: 32,
+    taskMs: 20,
+  },
 ];
 const load = [];
 const results = scenarios.map(() => []);
@@ -92,7 +124,9 @@ for (let round = 0; round < rounds; round++) {
     const result = await runScenario(port, scenario, `bench-${run++}`);
     result.serverCalls = (await scriptCalls(admin)) - before;
     results[i].push(result);
-    console.log(`round ${round + 1}: ${scenario.name}: ${result.ms.toFixed(0)} ms, ${(result.commands / scenario.tasks).toFixed(2)} round trips/task (server saw ${(result.serverCalls / scenario.tasks).toFixed(2)}), utilisation ${(result.utilisation * 100).toFixed(1)}%`);
+    console.log(
+      `round ${round + 1}: ${scenario.name}: ${result.ms.toFixed(0)} ms, ${(result.commands / scenario.tasks).toFixed(2)} round trips/task (server saw ${(result.serverCalls / scenario.tasks).toFixed(2)}), utilisation ${(result.utilisation * 100).toFixed(1)}%`,
+    );
   }
 }
 admin.disconnect();

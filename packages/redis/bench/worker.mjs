@@ -10,13 +10,18 @@ const now = () => performance.timeOrigin + performance.now();
 
 const client = config.shared ? new Redis({ port: config.port, host: '127.0.0.1' }) : undefined;
 client?.on('error', () => {});
-const slots = config.shared ? redisSlots({ client, key: config.key, limit: config.shared, leaseMs: 10_000 }) : undefined;
+const slots = config.shared
+  ? redisSlots({ client, key: config.key, limit: config.shared, leaseMs: 10_000 })
+  : undefined;
 if (client) await client.ping();
 
 let busy = 0;
 let firstStart = Infinity;
 let lastEnd = 0;
-const wait = config.taskMs > 0 ? () => new Promise((resolve) => setTimeout(resolve, config.taskMs)) : () => new Promise((resolve) => setImmediate(resolve));
+const wait =
+  config.taskMs > 0
+    ? () => new Promise((resolve) => setTimeout(resolve, config.taskMs))
+    : () => new Promise((resolve) => setImmediate(resolve));
 function* tasks() {
   for (let i = 0; i < config.tasks; i++) {
     yield async () => {
@@ -39,6 +44,8 @@ const started = now();
 let count = 0;
 for await (const _ of limitedAsCompleted(tasks(), config.local, slots ? { slots } : undefined)) count++;
 const finished = now();
-process.stdout.write(`${JSON.stringify({ count, started, finished, busy, firstStart, lastEnd, commands: slots?.stats.commands ?? 0, stats: slots?.stats })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ count, started, finished, busy, firstStart, lastEnd, commands: slots?.stats.commands ?? 0, stats: slots?.stats })}\n`,
+);
 slots?.close();
 client?.quit();

@@ -16,5 +16,5 @@
  * @packageDocumentation
  */
 export { RedisSlots, redisSlots } from './redis-slots.js';
-export type { RedisClient, RedisLease, RedisSlotsOptions, RedisSlotsStats, RedisSubscriber } from './redis-slots.js';
+export type { RedisClient, RedisLease, RedisSlotsOptions, RedisSlotsStats, RedisSubscriber } from './options.js';
 export { RedisSlotsError } from './errors.js';

@@ -1,91 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { SlotSource } from '@lac/core';
 import { RedisSlotsError } from './errors.js';
-import { ABANDON, ACQUIRE, RELEASE, RENEW, type Script } from './scripts.js';
-
-/**
- * The part of a Redis client this package uses. An `ioredis` client (`new Redis(...)`, v5 or v6)
- * fits as it is.
- */
-export interface RedisClient {
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-  /** A new connection with the same settings; used for the pub/sub subscription while anyone waits. */
-  duplicate(): RedisSubscriber;
-}
-
-/** The subscriber connection `duplicate()` returns. */
-export interface RedisSubscriber {
-  subscribe(channel: string): Promise<unknown>;
-  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  disconnect(): void;
-}
-
-export interface RedisSlotsOptions {
-  /** A connected Redis client (ioredis). It stays yours: `close()` does not quit it. */
-  readonly client: RedisClient;
-  /**
-   * Names the shared limit: every process that uses the same key (and Redis) shares one limit.
-   * The state lives in `{key}:leases`, `{key}:queue` and `{key}:waiting`; releases are announced on
-   * `{key}:released` (one hash tag, so the scripts also fit Redis Cluster).
-   */
-  readonly key: string;
-  /** Slots held at once across all processes. An integer >= 1. */
-  readonly limit: number;
-  /**
-   * How long a slot stays taken without renewal, in milliseconds. Held slots are renewed every
-   * `leaseMs / 3`; a process that dies (even `kill -9`) gives its slots back at most `leaseMs` later.
-   * Shorter: crashed capacity comes back sooner, but a process stalled for longer than that (GC, a
-   * blocked event loop, a slow network) loses its slots and fails its runs. An integer >= 100.
-   * @default 30000
-   */
-  readonly leaseMs?: number;
-  /**
-   * The longest a waiter goes without asking again, in milliseconds (it is woken at once by a
-   * release, and also when the earliest lease is due to expire), so it bounds the cost of a missed
-   * wake-up. An integer >= 10.
-   * @default 250
-   */
-  readonly pollMs?: number;
-  /**
-   * How long one Redis command may take before the source gives up and fails, in milliseconds.
-   * At most `leaseMs / 3`, so a renewal either lands before its lease expires or fails loudly.
-   * @default leaseMs / 3
-   */
-  readonly timeoutMs?: number;
-  /**
-   * For how long after Redis last reported nobody waiting a process may pass a slot its finished
-   * task released straight to its own next task, with no round trip, in milliseconds. The slot's
-   * lease stays in Redis throughout, so the limit holds; what it trades is fairness: a process that
-   * starts waiting meanwhile is served up to this much later than strict arrival order. 0 sends
-   * every slot back through Redis (the release and the next acquire then share one round trip).
-   * @default 50
-   */
-  readonly handoffMs?: number;
-}
-
-/** A slot handed out by `RedisSlots`: a lease in Redis, renewed while held. */
-export interface RedisLease {
-  /** The lease's member in `{key}:leases`. */
-  readonly id: string;
-}
-
-/** Counters of a `RedisSlots`, for monitoring and benchmarks. */
-export interface RedisSlotsStats {
-  /** Redis round trips made (scripts run, including renewals and NOSCRIPT reloads). */
-  readonly commands: number;
-  /** Leases granted so far. */
-  readonly acquired: number;
-  /** Leases held now by this process. */
-  readonly held: number;
-  /** Acquires waiting now in this process. */
-  readonly waiting: number;
-  /** Slots passed from a finished task to the next one in this process without a round trip. */
-  readonly handoffs: number;
-  /** Attempts made by the fallback poll rather than a wake-up (many means wake-ups are being missed). */
-  readonly polls: number;
-}
+import { LeaseRenewal } from './lease-renewal.js';
+import { type RedisLease, type RedisSlotsOptions, type RedisSlotsStats, resolveOptions } from './options.js';
+import { ReleaseChannel } from './release-channel.js';
+import { ScriptRunner } from './script-runner.js';
+import { ABANDON, ACQUIRE, RELEASE } from './scripts.js';
 
 /** A released lease kept until the end of the tick, for a same-tick acquire to take over or swap. */
 interface Returning {
@@ -108,21 +28,7 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
-function describe(value: unknown): string {
-  let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value);
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (value !== null && typeof value === 'object') shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
-  else shown = String(value);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
-}
-
 function ignore(): void {}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
-}
 
 /**
  * A `SlotSource` for `@lac/core` (`options.slots`) that keeps one concurrency limit in Redis, shared
@@ -138,18 +44,19 @@ function isNoScript(error: unknown): boolean {
  * tasks) instead of running over the limit. Make a new `RedisSlots` to try again.
  */
 export class RedisSlots implements SlotSource<RedisLease> {
-  readonly #client: RedisClient;
   readonly #key: string;
   readonly #limit: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
-  readonly #timeoutMs: number;
   readonly #waiterTtlMs: number;
   readonly #handoffMs: number;
   readonly #leases: string;
   readonly #queue: string;
   readonly #waiting: string;
   readonly #channel: string;
+  readonly #runner: ScriptRunner;
+  readonly #renewal: LeaseRenewal;
+  readonly #releases: ReleaseChannel;
   readonly #prefix = randomUUID();
   #nextId = 0;
 
@@ -159,8 +66,6 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   /** Lease ids held by this process. */
   readonly #held = new Set<string>();
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
-  #isRenewing = false;
   /** Released this tick: a same-tick acquire takes one over (handoff) or releases it with its own attempt (swap). */
   #returning: Returning[] = [];
   #isFlushScheduled = false;
@@ -171,62 +76,46 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
   readonly #waiters = new Set<Waiter>();
-  #subscriber: RedisSubscriber | undefined;
-  #subscribed: Promise<void> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  #commands = 0;
   #acquired = 0;
   #handoffs = 0;
   #polls = 0;
 
   constructor(options: RedisSlotsOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`Expected \`options\` to be an object { client, key, limit }, got ${describe(options)}`);
-    }
-    const { client, key, limit, leaseMs = 30_000, pollMs = 250, handoffMs = 50 } = options;
-    if (
-      client === null ||
-      typeof client !== 'object' ||
-      typeof client.evalsha !== 'function' ||
-      typeof client.eval !== 'function' ||
-      typeof client.duplicate !== 'function'
-    ) {
-      throw new TypeError(`Expected \`options.client\` to be a Redis client (ioredis) with evalsha, eval and duplicate, got ${describe(client)}`);
-    }
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new TypeError(`Expected \`options.key\` to be a non-empty string, got ${describe(key)}`);
-    }
-    if (!(Number.isInteger(limit) && limit >= 1)) {
-      throw new TypeError(`Expected \`options.limit\` to be an integer >= 1, got ${describe(limit)}`);
-    }
-    if (!(Number.isInteger(leaseMs) && leaseMs >= 100)) {
-      throw new TypeError(`Expected \`options.leaseMs\` to be an integer >= 100, got ${describe(leaseMs)}`);
-    }
-    if (!(Number.isInteger(pollMs) && pollMs >= 10)) {
-      throw new TypeError(`Expected \`options.pollMs\` to be an integer >= 10, got ${describe(pollMs)}`);
-    }
-    if (!(Number.isInteger(handoffMs) && handoffMs >= 0)) {
-      throw new TypeError(`Expected \`options.handoffMs\` to be an integer >= 0, got ${describe(handoffMs)}`);
-    }
-    const timeoutMs = options.timeoutMs ?? Math.floor(leaseMs / 3);
-    if (!(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= leaseMs / 3)) {
-      throw new TypeError(`Expected \`options.timeoutMs\` to be a number > 0 and <= leaseMs / 3 (${leaseMs / 3}), got ${describe(timeoutMs)}`);
-    }
-    this.#client = client;
-    this.#key = key;
-    this.#limit = limit;
-    this.#leaseMs = leaseMs;
-    this.#pollMs = pollMs;
-    this.#timeoutMs = timeoutMs;
-    this.#handoffMs = handoffMs;
-    // A live waiter asks again at least every pollMs; one that stops (its process died) loses its place.
-    this.#waiterTtlMs = 3 * pollMs + timeoutMs;
-    const tag = `{${key}}`;
-    this.#leases = `${tag}:leases`;
-    this.#queue = `${tag}:queue`;
-    this.#waiting = `${tag}:waiting`;
-    this.#channel = `${tag}:released`;
+    const resolved = resolveOptions(options);
+    this.#key = resolved.key;
+    this.#limit = resolved.limit;
+    this.#leaseMs = resolved.leaseMs;
+    this.#pollMs = resolved.pollMs;
+    this.#handoffMs = resolved.handoffMs;
+    this.#waiterTtlMs = resolved.waiterTtlMs;
+    this.#leases = resolved.leases;
+    this.#queue = resolved.queue;
+    this.#waiting = resolved.waiting;
+    this.#channel = resolved.channel;
+    this.#runner = new ScriptRunner(resolved.client, resolved.key, resolved.timeoutMs);
+    this.#renewal = new LeaseRenewal(this.#runner, this.#leases, this.#leaseMs, this.#held, {
+      hasFailed: () => this.#error !== undefined,
+      onLost: (count) => {
+        this.#fail(
+          'ERR_LAC_REDIS_LEASE_LOST',
+          `${count} lease(s) expired before they were renewed (did the process stall for over ${this.#leaseMs} ms, or Redis lose its data?)`,
+        );
+      },
+      onError: (error) => {
+        this.#failWith(error);
+      },
+    });
+    this.#releases = new ReleaseChannel(resolved.client, this.#channel, this.#pollMs, this.#runner, {
+      onRelease: () => {
+        // Releases are announced only while someone waits.
+        this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
+        this.#releaseSpares();
+        for (const waiter of this.#waiters) this.#try(waiter);
+      },
+      onError: (error) => this.#failWith(error),
+      hasWaiters: () => this.#waiters.size > 0,
+    });
   }
 
   /** Aborts with a `RedisSlotsError` once the source failed; runs using it fail fast with that error. */
@@ -236,7 +125,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   get stats(): RedisSlotsStats {
     return {
-      commands: this.#commands,
+      commands: this.#runner.commands,
       acquired: this.#acquired,
       held: this.#held.size,
       waiting: this.#waiters.size,
@@ -301,7 +190,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
   release(lease: RedisLease): Promise<void> {
     if (!this.#held.delete(lease.id)) return Promise.resolve();
     if (this.#error !== undefined) {
-      if (this.#held.size === 0) this.#stopRenewing();
+      if (this.#held.size === 0) this.#renewal.stop();
       return Promise.reject(this.#error);
     }
     // Kept to the end of the tick: the run usually asks for its next slot right after releasing one.
@@ -345,10 +234,10 @@ export class RedisSlots implements SlotSource<RedisLease> {
         this.#spareTimer.unref?.();
       }
     }
-    if (this.#held.size === 0) this.#stopRenewing();
+    if (this.#held.size === 0) this.#renewal.stop();
     if (returning.length === 0) return;
     const sentAt = performance.now();
-    this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...returning.map((entry) => entry.id)]).then(
+    this.#runner.run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...returning.map((entry) => entry.id)]).then(
       (reply) => {
         const [removed, queued] = reply as [number, number];
         this.#noteQueue(queued, sentAt);
@@ -356,7 +245,10 @@ export class RedisSlots implements SlotSource<RedisLease> {
           for (const entry of returning) entry.resolve();
           return;
         }
-        const error = this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${returning.length - removed} lease(s) had expired before they were released`);
+        const error = this.#fail(
+          'ERR_LAC_REDIS_LEASE_LOST',
+          `${returning.length - removed} lease(s) had expired before they were released`,
+        );
         for (const entry of returning) entry.reject(error);
       },
       (error: unknown) => {
@@ -376,12 +268,16 @@ export class RedisSlots implements SlotSource<RedisLease> {
     const spares = this.#spares;
     this.#spares = [];
     for (const id of spares) this.#held.delete(id);
-    if (this.#held.size === 0) this.#stopRenewing();
+    if (this.#held.size === 0) this.#renewal.stop();
     if (this.#error !== undefined) return;
-    void this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...spares]).then(
+    void this.#runner.run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...spares]).then(
       (reply) => {
         const [removed] = reply as [number, number];
-        if (removed < spares.length) this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${spares.length - removed} lease(s) had expired before they were released`);
+        if (removed < spares.length)
+          this.#fail(
+            'ERR_LAC_REDIS_LEASE_LOST',
+            `${spares.length - removed} lease(s) had expired before they were released`,
+          );
       },
       (error: unknown) => {
         this.#failWith(error);
@@ -420,8 +316,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
     const error = new Error(`RedisSlots for key ${JSON.stringify(this.#key)} was closed`);
     for (const waiter of this.#waiters) this.#settle(waiter, error);
     this.#releaseSpares();
-    this.#stopRenewing();
-    this.#disconnect();
+    this.#renewal.stop();
+    this.#releases.disconnect();
   }
 
   [Symbol.dispose](): void {
@@ -445,13 +341,14 @@ export class RedisSlots implements SlotSource<RedisLease> {
     const args: (string | number)[] = [waiter.id, this.#limit, this.#leaseMs, this.#waiterTtlMs, this.#channel];
     if (swap !== undefined) args.push(swap.id);
     const sentAt = performance.now();
-    this.#run(ACQUIRE, [this.#leases, this.#queue, this.#waiting], args).then(
+    this.#runner.run(ACQUIRE, [this.#leases, this.#queue, this.#waiting], args).then(
       (reply) => {
         const [isGranted, untilExpiry, queued, released] = reply as [number, number, number, number];
         this.#noteQueue(queued, sentAt);
         if (swap !== undefined) {
           if (released === 1) swap.resolve();
-          else swap.reject(this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.id} had expired before it was released`));
+          else
+            swap.reject(this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.id} had expired before it was released`));
         }
         this.#onTried(waiter, isGranted, untilExpiry);
       },
@@ -470,11 +367,11 @@ export class RedisSlots implements SlotSource<RedisLease> {
       if (waiter.isSettled) {
         // Served by a handoff or aborted while this attempt was on the wire: the lease is spare.
         if (this.#error === undefined && !this.#isClosed) this.#returnSpare(waiter.id);
-        else void this.#run(RELEASE, [this.#leases, this.#queue], [this.#channel, waiter.id]).catch(ignore);
+        else void this.#runner.run(RELEASE, [this.#leases, this.#queue], [this.#channel, waiter.id]).catch(ignore);
         return;
       }
       this.#held.add(waiter.id);
-      this.#startRenewing();
+      this.#renewal.start();
       this.#settle(waiter, undefined);
       return;
     }
@@ -482,9 +379,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#abandon(waiter.id);
       return;
     }
-    if (this.#subscribed === undefined) {
+    if (!this.#releases.isSubscribed) {
       // First wait: subscribe, then look again (a release between the attempt and the subscription was not heard).
-      this.#subscribe().then(() => this.#try(waiter), ignore);
+      this.#releases.subscribe().then(() => this.#try(waiter), ignore);
       return;
     }
     if (waiter.wantsRetry) {
@@ -494,11 +391,14 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     // Sleep until woken, the earliest lease is due to expire, or pollMs passes; never less than 1 ms.
     const delay = untilExpiry >= 0 ? Math.min(this.#pollMs, untilExpiry + 1) : this.#pollMs;
-    waiter.timer = setTimeout(() => {
-      waiter.timer = undefined;
-      this.#polls++;
-      this.#try(waiter);
-    }, Math.max(1, delay));
+    waiter.timer = setTimeout(
+      () => {
+        waiter.timer = undefined;
+        this.#polls++;
+        this.#try(waiter);
+      },
+      Math.max(1, delay),
+    );
   }
 
   #onWaiterAbort(waiter: Waiter): void {
@@ -518,121 +418,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     if (isRejection) waiter.reject(reason);
     else waiter.resolve({ id: leaseId });
-    if (this.#waiters.size === 0) this.#scheduleIdle();
+    if (this.#waiters.size === 0) this.#releases.scheduleIdle();
   }
 
   #abandon(id: string): void {
     if (this.#error !== undefined) return;
-    void this.#run(ABANDON, [this.#queue, this.#waiting], [id, this.#channel]).catch(ignore);
-  }
-
-  #subscribe(): Promise<void> {
-    if (this.#subscribed !== undefined) return this.#subscribed;
-    const subscriber = this.#client.duplicate();
-    this.#subscriber = subscriber;
-    // The connection reports errors as events; failures reach runs through command timeouts instead.
-    subscriber.on('error', ignore);
-    subscriber.on('message', (channel) => {
-      if (channel !== this.#channel) return;
-      // Releases are announced only while someone waits.
-      this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
-      this.#releaseSpares();
-      for (const waiter of this.#waiters) this.#try(waiter);
-    });
-    const subscribed = this.#withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE').then(ignore, (error: unknown) => {
-      throw this.#failWith(error);
-    });
-    this.#subscribed = subscribed;
-    return subscribed;
-  }
-
-  /** With nobody waiting for a while, the subscriber connection closes so it does not keep the process alive. */
-  #scheduleIdle(): void {
-    if (this.#subscriber === undefined || this.#idleTimer !== undefined) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#waiters.size === 0) this.#disconnect();
-    }, this.#pollMs);
-  }
-
-  #disconnect(): void {
-    if (this.#idleTimer !== undefined) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
-    }
-    const subscriber = this.#subscriber;
-    if (subscriber === undefined) return;
-    this.#subscriber = undefined;
-    this.#subscribed = undefined;
-    subscriber.disconnect();
-  }
-
-  #startRenewing(): void {
-    if (this.#renewTimer !== undefined) return;
-    this.#renewTimer = setInterval(this.#renew, Math.max(1, Math.floor(this.#leaseMs / 3)));
-    // Leases alone must not keep a process alive: if it exits, they expire.
-    this.#renewTimer.unref?.();
-  }
-
-  #stopRenewing(): void {
-    if (this.#renewTimer === undefined) return;
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = undefined;
-  }
-
-  /** Extends every lease this process holds, in one round trip. */
-  readonly #renew = (): void => {
-    if (this.#isRenewing || this.#held.size === 0 || this.#error !== undefined) return;
-    this.#isRenewing = true;
-    this.#run(RENEW, [this.#leases], [this.#leaseMs, ...this.#held]).then(
-      (lost) => {
-        this.#isRenewing = false;
-        // A lease released while the renewal was on the wire is not lost, just gone.
-        const stillHeld = (lost as string[]).filter((id) => this.#held.has(id));
-        if (stillHeld.length > 0) {
-          this.#fail('ERR_LAC_REDIS_LEASE_LOST', `${stillHeld.length} lease(s) expired before they were renewed (did the process stall for over ${this.#leaseMs} ms, or Redis lose its data?)`);
-        }
-      },
-      (error: unknown) => {
-        this.#isRenewing = false;
-        this.#failWith(error);
-      },
-    );
-  };
-
-  /** Runs a script by its hash (one round trip), loading it when the server does not know it yet. */
-  #run(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-    this.#commands++;
-    const call = this.#client.evalsha(script.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-      if (!isNoScript(error)) throw error;
-      this.#commands++;
-      return this.#client.eval(script.source, keys.length, ...keys, ...args);
-    });
-    return this.#withTimeout(call, 'a slot script');
-  }
-
-  #withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new RedisSlotsError(
-            'ERR_LAC_REDIS_UNAVAILABLE',
-            this.#key,
-            `Shared limit ${JSON.stringify(this.#key)}: Redis did not answer ${what} within ${this.#timeoutMs} ms`,
-          ),
-        );
-      }, this.#timeoutMs);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [id, this.#channel]).catch(ignore);
   }
 
   #failWith(error: unknown): RedisSlotsError {
@@ -643,7 +434,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   #fail(code: RedisSlotsError['code'], message: string, cause?: unknown): RedisSlotsError {
     return this.#failed(
-      new RedisSlotsError(code, this.#key, `Shared limit ${JSON.stringify(this.#key)}: ${message}`, cause === undefined ? undefined : { cause }),
+      new RedisSlotsError(
+        code,
+        this.#key,
+        `Shared limit ${JSON.stringify(this.#key)}: ${message}`,
+        cause === undefined ? undefined : { cause },
+      ),
     );
   }
 
@@ -655,8 +451,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
     this.#spareTimer = undefined;
     this.#spares = [];
-    this.#stopRenewing();
-    this.#disconnect();
+    this.#renewal.stop();
+    this.#releases.disconnect();
     this.#controller.abort(error);
     return error;
   }

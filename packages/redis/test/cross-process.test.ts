@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 import { Worker } from './fixtures/workers.ts';
 import { redisSlots } from '../src/index.ts';
 
@@ -22,7 +22,10 @@ function probe(key: string) {
 }
 
 /** Every task named in the log started once and ended once, and the log never shows more than `limit` running. */
-function checkLog(log: string[], limit: number): { starts: Map<string, number>; ends: Map<string, number>; maxRunning: number } {
+function checkLog(
+  log: string[],
+  limit: number,
+): { starts: Map<string, number>; ends: Map<string, number>; maxRunning: number } {
   const starts = new Map<string, number>();
   const ends = new Map<string, number>();
   let running = 0;
@@ -38,17 +41,34 @@ function checkLog(log: string[], limit: number): { starts: Map<string, number>; 
   return { starts, ends, maxRunning };
 }
 
-describe('cross-process shared limit (4 worker processes, real redis-server)', () => {
+describe.skipIf(!hasRedisServer)('cross-process shared limit (4 worker processes, real redis-server)', () => {
   it('never runs more than the shared limit across 4 processes, and every task of every worker completes exactly once', async () => {
     const key = 'bound';
     const workers = ['a', 'b', 'c', 'd'].map(
       (id) =>
-        new Worker({ port: server.port, key, id, sharedLimit: 10, localLimit: 8, tasks: 200, minMs: 1, maxMs: 6, leaseMs: 15_000, pollMs: 200 }),
+        new Worker({
+          port: server.port,
+          key,
+          id,
+          sharedLimit: 10,
+          localLimit: 8,
+          tasks: 200,
+          minMs: 1,
+          maxMs: 6,
+          leaseMs: 15_000,
+          pollMs: 200,
+        }),
     );
-    await waitUntil(() => workers.every((worker) => worker.of('ready').length === 1 || worker.process.exitCode !== null));
+    await waitUntil(() =>
+      workers.every((worker) => worker.of('ready').length === 1 || worker.process.exitCode !== null),
+    );
     for (const worker of workers) worker.go();
     const codes = await Promise.all(workers.map((worker) => worker.exited));
-    expect({ codes, errors: workers.map((worker) => worker.of('error')), stderr: workers.map((worker) => worker.stderr) }).toEqual({
+    expect({
+      codes,
+      errors: workers.map((worker) => worker.of('error')),
+      stderr: workers.map((worker) => worker.stderr),
+    }).toEqual({
       codes: [0, 0, 0, 0],
       errors: [[], [], [], []],
       stderr: ['', '', '', ''],
@@ -73,7 +93,7 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     expect(await client.zcard(keys.queue)).toBe(0);
   });
 
-  it('gives a SIGKILLed worker\'s slots back within one lease time, and the other workers finish all their tasks', async () => {
+  it("gives a SIGKILLed worker's slots back within one lease time, and the other workers finish all their tasks", async () => {
     const key = 'crash';
     const leaseMs = 1500;
     const common = { port: server.port, key, sharedLimit: 10, localLimit: 8, leaseMs, pollMs: 100 };
@@ -82,7 +102,9 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     // The victim takes its slots first (8 running, one more acquired for the next start).
     await waitUntil(() => victim.of('started').length === 8 && victim.heldLeases().length >= 8);
     // Each holder picks its own lease time: the survivors' longer one keeps a loaded machine from failing them.
-    const survivors = ['s1', 's2', 's3'].map((id) => new Worker({ ...common, id, tasks: 60, minMs: 1, maxMs: 5, leaseMs: 15_000 }));
+    const survivors = ['s1', 's2', 's3'].map(
+      (id) => new Worker({ ...common, id, tasks: 60, minMs: 1, maxMs: 5, leaseMs: 15_000 }),
+    );
     for (const worker of survivors) worker.go();
     await waitUntil(() => survivors.some((worker) => worker.of('started').length > 0));
 
@@ -92,7 +114,9 @@ describe('cross-process shared limit (4 worker processes, real redis-server)', (
     const { running, max, log } = probe(key);
     // The dead worker's tasks no longer run: take them off the global counter (it cannot write any more).
     const victimLog = (await client.lrange(log, 0, -1)).filter((line) => line.includes(' victim:'));
-    const inFlight = victimLog.filter((line) => line.startsWith('start')).length - victimLog.filter((line) => line.startsWith('end')).length;
+    const inFlight =
+      victimLog.filter((line) => line.startsWith('start')).length -
+      victimLog.filter((line) => line.startsWith('end')).length;
     expect(inFlight).toBe(8);
     await client.decrby(running, inFlight);
 

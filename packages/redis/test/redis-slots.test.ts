@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
-import { RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
-import { keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { type RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
+import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 
 let server: RedisServer;
 let client: Redis;
@@ -20,7 +20,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function makeSlots(key: string, limit: number, options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: Redis } = {}): RedisSlots {
+function makeSlots(
+  key: string,
+  limit: number,
+  options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: Redis } = {},
+): RedisSlots {
   const slots = redisSlots({
     client: options.client ?? client,
     key,
@@ -51,22 +55,34 @@ function holdingTasks(count: number, meter: { running: number; max: number; star
 
 const newMeter = () => ({ running: 0, max: 0, started: 0, aborted: 0 });
 
-describe('redisSlots options', () => {
+describe.skipIf(!hasRedisServer)('redisSlots options', () => {
   it('rejects bad options with a TypeError naming the option and showing the value', () => {
-    expect(() => redisSlots(undefined as never)).toThrow('Expected `options` to be an object { client, key, limit }, got `undefined` (undefined)');
-    expect(() => redisSlots({ client: {} as never, key: 'k', limit: 1 })).toThrow(/Expected `options.client` to be a Redis client .* got `\[object Object\]` \(object\)/);
-    expect(() => redisSlots({ client, key: '', limit: 1 })).toThrow('Expected `options.key` to be a non-empty string, got `""` (string)');
-    expect(() => redisSlots({ client, key: 'k', limit: 0 })).toThrow('Expected `options.limit` to be an integer >= 1, got `0` (number)');
+    expect(() => redisSlots(undefined as never)).toThrow(
+      'Expected `options` to be an object { client, key, limit }, got `undefined` (undefined)',
+    );
+    expect(() => redisSlots({ client: {} as never, key: 'k', limit: 1 })).toThrow(
+      /Expected `options.client` to be a Redis client .* got `\[object Object\]` \(object\)/,
+    );
+    expect(() => redisSlots({ client, key: '', limit: 1 })).toThrow(
+      'Expected `options.key` to be a non-empty string, got `""` (string)',
+    );
+    expect(() => redisSlots({ client, key: 'k', limit: 0 })).toThrow(
+      'Expected `options.limit` to be an integer >= 1, got `0` (number)',
+    );
     expect(() => redisSlots({ client, key: 'k', limit: 2.5 })).toThrow(TypeError);
-    expect(() => redisSlots({ client, key: 'k', limit: 1, leaseMs: 50 })).toThrow('Expected `options.leaseMs` to be an integer >= 100, got `50` (number)');
-    expect(() => redisSlots({ client, key: 'k', limit: 1, pollMs: '1' as never })).toThrow('Expected `options.pollMs` to be an integer >= 10, got `"1"` (string)');
+    expect(() => redisSlots({ client, key: 'k', limit: 1, leaseMs: 50 })).toThrow(
+      'Expected `options.leaseMs` to be an integer >= 100, got `50` (number)',
+    );
+    expect(() => redisSlots({ client, key: 'k', limit: 1, pollMs: '1' as never })).toThrow(
+      'Expected `options.pollMs` to be an integer >= 10, got `"1"` (string)',
+    );
     expect(() => redisSlots({ client, key: 'k', limit: 1, leaseMs: 300, timeoutMs: 200 })).toThrow(
       'Expected `options.timeoutMs` to be a number > 0 and <= leaseMs / 3 (100), got `200` (number)',
     );
   });
 });
 
-describe('RedisSlots against a real redis-server', () => {
+describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () => {
   it('serves waiters first come, first served (strictly, with handoffMs 0)', async () => {
     const key = `fifo-${nextKey++}`;
     const keys = keysOf(key);
@@ -203,10 +219,7 @@ describe('RedisSlots against a real redis-server', () => {
     expect(slots.stats).toMatchObject({ held: 0, waiting: 0 });
 
     const boom = new Error('boom');
-    const failing = [
-      ...holdingTasks(2, newMeter()),
-      () => new Promise((_, reject) => setTimeout(reject, 20, boom)),
-    ];
+    const failing = [...holdingTasks(2, newMeter()), () => new Promise((_, reject) => setTimeout(reject, 20, boom))];
     await expect(limitedAsCompleted(failing, 3, { slots }).next()).rejects.toBe(boom);
     await waitUntil(async () => (await client.zcard(keys.leases)) === 0);
     expect(slots.stats.held).toBe(0);
@@ -267,7 +280,7 @@ describe('RedisSlots against a real redis-server', () => {
   });
 });
 
-describe('Redis stopped mid-run', () => {
+describe.skipIf(!hasRedisServer)('Redis stopped mid-run', () => {
   it('fails every run with a clear RedisSlotsError, aborts their tasks, and never runs over the limit', async () => {
     const own = await RedisServer.start();
     const clients = [own.client(), own.client()];
@@ -275,10 +288,12 @@ describe('Redis stopped mid-run', () => {
       const meter = newMeter();
       const all = clients.map((c) => makeSlots('down', 4, { client: c, leaseMs: 600, pollMs: 50 }));
       const runs = all.map((slots) => limitedAsCompleted(holdingTasks(6, meter), 3, { slots }));
-      const outcomes = runs.map((run) => run.next().then(
-        () => new Error('expected a rejection'),
-        (error: unknown) => error,
-      ));
+      const outcomes = runs.map((run) =>
+        run.next().then(
+          () => new Error('expected a rejection'),
+          (error: unknown) => error,
+        ),
+      );
       await waitUntil(() => meter.started === 4);
       await waitUntil(() => all.some((slots) => slots.stats.waiting === 1));
       await own.stop();
@@ -286,7 +301,9 @@ describe('Redis stopped mid-run', () => {
       for (const error of errors) {
         expect(error).toBeInstanceOf(RedisSlotsError);
         expect(error).toMatchObject({ name: 'RedisSlotsError', code: 'ERR_LAC_REDIS_UNAVAILABLE', key: 'down' });
-        expect(String((error as Error).message)).toMatch(/Shared limit "down": (Redis did not answer|a Redis command failed)/);
+        expect(String((error as Error).message)).toMatch(
+          /Shared limit "down": (Redis did not answer|a Redis command failed)/,
+        );
       }
       expect(meter.max).toBe(4);
       expect(meter.started).toBe(4);

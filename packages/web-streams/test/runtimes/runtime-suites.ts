@@ -3,10 +3,10 @@
 // per runtime, so the root `N passed, N failed` line counts them. Used by this package and by
 // packages/core/test/runtimes/.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const packagesDir = fileURLToPath(new URL('../../../', import.meta.url));
 const webStreamsDir = join(packagesDir, 'web-streams');
 const harnessFile = fileURLToPath(new URL('../checks/harness.mjs', import.meta.url));
-const binDir = join(webStreamsDir, 'node_modules', '.bin');
 
 /** Where each `@lac/*` import of a check file resolves in the bundles: the package's built ESM entry. */
 const builtEntries: Record<string, string> = {
@@ -24,7 +23,56 @@ const builtEntries: Record<string, string> = {
   '@lac/web-streams': join(packagesDir, 'web-streams', 'dist', 'index.js'),
 };
 
-const CHROMIUM = process.env.LAC_CHROMIUM ?? '/usr/bin/chromium';
+/** The first of `names` that is an executable file in a directory of PATH. */
+function onPath(names: readonly string[]): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const name of names) {
+      const file = join(dir, name);
+      try {
+        accessSync(file, constants.X_OK);
+        return file;
+      } catch {}
+    }
+  }
+  return undefined;
+}
+
+// One variable names the browser for every browser test (see @lac/test-tools); else it is looked up on PATH.
+const CHROMIUM = process.env.LAC_CHROMIUM || onPath(['chromium', 'chromium-browser', 'google-chrome']);
+
+/**
+ * Deno and Bun are installed when these suites first run, not by the workspace install (so
+ * `pnpm install && pnpm demo` downloads neither): a copy on PATH is used, else the npm packages
+ * are installed once into node_modules/.cache/lac-runtimes at the workspace root.
+ */
+const RUNTIME_PACKAGES = { deno: 'deno@2.9.6', bun: 'bun@1.4.5' } as const;
+const runtimeCacheDir = join(packagesDir, '..', 'node_modules', '.cache', 'lac-runtimes');
+
+function provisionRuntime(name: keyof typeof RUNTIME_PACKAGES): { path: string | undefined; problem: string | undefined } {
+  const found = onPath([name]);
+  if (found !== undefined) return { path: found, problem: undefined };
+  const cached = join(runtimeCacheDir, 'node_modules', '.bin', name);
+  if (!existsSync(cached)) {
+    // Both runtimes in one manifest: a later `npm install` of one would prune the other.
+    mkdirSync(runtimeCacheDir, { recursive: true });
+    const dependencies = Object.fromEntries(Object.values(RUNTIME_PACKAGES).map((spec) => spec.split('@') as [string, string]));
+    writeFileSync(join(runtimeCacheDir, 'package.json'), JSON.stringify({ private: true, dependencies }, null, 2));
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+    const install = spawnSync(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock'], {
+      cwd: runtimeCacheDir,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    if (install.status !== 0 || !existsSync(cached)) {
+      const why = (install.stderr || install.error?.message || '').trim().split('\n').at(-1);
+      return {
+        path: undefined,
+        problem: `skipped: ${name} is not on PATH and \`npm install ${RUNTIME_PACKAGES[name]}\` failed (${why}); install ${name} to run these tests`,
+      };
+    }
+  }
+  return { path: cached, problem: undefined };
+}
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const RUN_TIMEOUT_MS = 90_000;
 
@@ -132,7 +180,7 @@ function runProcess(command: string, args: string[], file: string, cwd: string):
 }
 
 /** Serves the bundle from 127.0.0.1 and runs it as a module script in headless Chromium. */
-async function runChromium(bundle: string): Promise<RuntimeReport> {
+async function runChromium(bundle: string, executablePath: string): Promise<RuntimeReport> {
   const page = '<!doctype html><meta charset="utf-8"><title>lac checks</title><script type="module" src="/run-checks.js"></script>';
   const server: Server = createServer((request, response) => {
     if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html' }).end(page);
@@ -141,7 +189,7 @@ async function runChromium(bundle: string): Promise<RuntimeReport> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   const pageErrors: string[] = [];
   try {
     const tab = await browser.newPage();
@@ -167,17 +215,23 @@ export const RUNTIMES = ['deno', 'bun', 'chromium', 'node-process'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /** Runs the checks file on every runtime at once, after building the workspace packages it imports. */
-export async function runEverywhere(checksFile: string, packages: readonly string[]): Promise<Record<RuntimeName, RuntimeReport>> {
+export async function runEverywhere(
+  checksFile: string,
+  packages: readonly string[],
+  programs: Readonly<Record<RuntimeName, string | undefined>>,
+): Promise<Record<RuntimeName, RuntimeReport>> {
   for (const name of packages) ensureBuilt(name);
+  const missing = (runtime: RuntimeName): Promise<RuntimeReport> =>
+    Promise.resolve({ runtime: undefined, results: [], problem: `${runtime} is not available`, exitedCleanly: undefined });
   const bundle = await bundleChecks(checksFile);
   const dir = mkdtempSync(join(tmpdir(), 'lac-runtimes-'));
   try {
     const file = join(dir, 'run-checks.mjs');
     writeFileSync(file, bundle);
     const [deno, bun, chromiumReport, node] = await Promise.all([
-      runProcess(join(binDir, 'deno'), ['run', '--quiet', '--no-prompt', '--no-config', '--no-lock'], file, dir),
-      runProcess(join(binDir, 'bun'), ['run', '--no-install'], file, dir),
-      runChromium(bundle),
+      programs.deno === undefined ? missing('deno') : runProcess(programs.deno, ['run', '--quiet', '--no-prompt', '--no-config', '--no-lock'], file, dir),
+      programs.bun === undefined ? missing('bun') : runProcess(programs.bun, ['run', '--no-install'], file, dir),
+      programs.chromium === undefined ? missing('chromium') : runChromium(bundle, programs.chromium),
       runProcess(process.execPath, [], file, dir),
     ]);
     return { deno, bun, chromium: chromiumReport, 'node-process': node };
@@ -191,16 +245,32 @@ export async function runEverywhere(checksFile: string, packages: readonly strin
  * every check reported, and one that the process exited by itself afterwards.
  */
 export function defineRuntimeSuites(label: string, checksFile: string, checkNames: readonly string[], packages: readonly string[]): void {
+  const deno = provisionRuntime('deno');
+  const bun = provisionRuntime('bun');
+  const programs: Record<RuntimeName, string | undefined> = {
+    deno: deno.path,
+    bun: bun.path,
+    chromium: CHROMIUM,
+    'node-process': process.execPath,
+  };
+  // A runtime that is missing here is skipped, with the reason, and counted as skipped (never as passed).
+  const skipReasons: Partial<Record<RuntimeName, string>> = {};
+  if (deno.problem !== undefined) skipReasons.deno = deno.problem;
+  if (bun.problem !== undefined) skipReasons.bun = bun.problem;
+  if (CHROMIUM === undefined) {
+    skipReasons.chromium = 'skipped: Chromium was not found (Debian: apt-get install chromium; elsewhere set LAC_CHROMIUM to a Chromium or Chrome binary)';
+  }
+  for (const reason of Object.values(skipReasons)) console.warn(`${label}: ${reason}`);
   let reports: Record<RuntimeName, RuntimeReport>;
   beforeAll(async () => {
-    reports = await runEverywhere(checksFile, packages);
+    reports = await runEverywhere(checksFile, packages, programs);
   }, 4 * RUN_TIMEOUT_MS);
   afterAll(() => {
     for (const name of RUNTIMES) if (reports?.[name]?.runtime) console.log(`${label} on ${name}: ${reports[name].runtime}`);
   });
 
   for (const runtime of RUNTIMES) {
-    describe(`${label} on ${runtime}`, () => {
+    describe.skipIf(skipReasons[runtime] !== undefined)(`${label} on ${runtime}`, () => {
       it('runs and reports every check', () => {
         const report = reports[runtime];
         expect(report.problem, report.problem).toBeUndefined();
