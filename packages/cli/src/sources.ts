@@ -1,4 +1,4 @@
-import { createReadStream, fstatSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type ItemSource, LineReader, ListSource } from './line-reader.js';
 
@@ -43,4 +43,41 @@ export function splitList(words: readonly string[]): { command: string[]; list: 
   const list = words.slice(at + 1);
   if (list.includes(':::')) throw new UsageError('only one ::: list is supported');
   return { command: words.slice(0, at), list };
+}
+
+/**
+ * The number of items in an `-a` file, counted before the run as GNU parallel does for `--bar`
+ * and `--halt N%` (blank items left out when `isBlankSkipped`, as `lac fetch` skips them).
+ */
+export function countFileItems(path: string, isNull: boolean, isBlankSkipped: boolean): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const separator = isNull ? 0 : 10;
+    const buffer = Buffer.allocUnsafe(256 * 1024);
+    let count = 0;
+    let isInItem = false;
+    let isBlank = true;
+    for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) {
+      for (let at = 0; at < read; at++) {
+        const byte = buffer[at]!;
+        if (byte === separator) {
+          if (!isBlankSkipped || !isBlank) count++;
+          isInItem = false;
+          isBlank = true;
+        } else {
+          isInItem = true;
+          if (byte !== 32 && byte !== 9 && byte !== 13) isBlank = false;
+        }
+      }
+    }
+    if (isInItem && (!isBlankSkipped || !isBlank)) count++;
+    return count;
+  } finally {
+    closeSync(fd);
+  }
 }
