@@ -36,9 +36,29 @@ export function openSource(options: SourceOptions): ItemSource {
   return new LineReader(createReadStream('', { fd, highWaterMark: 64 * 1024 }), separator);
 }
 
+// GNU parallel syntax lac does not implement: refused, never run as literal text.
+const UNSUPPORTED_SEPARATORS: Record<string, string> = {
+  '::::': '`::::` (argument files; use -a FILE)',
+  ':::+': '`:::+` (linked input sources)',
+  '::::+': '`::::+` (linked argument files)',
+};
+const UNSUPPORTED_TOKEN = /\{(?:-?\d+(?:\.|\/|\/\/|\/\.)?|\+\/|\+\.+|\.\.+|\/\.\.+|##|-?\d*=[^]*?=)\}/;
+
+/** Refuses GNU parallel syntax that lac would otherwise pass on as literal text. */
+function refuseUnsupported(words: readonly string[]): void {
+  for (const word of words) {
+    const separator = UNSUPPORTED_SEPARATORS[word];
+    if (separator !== undefined) throw new UsageError(`${separator} is GNU parallel syntax that lac does not support`);
+  }
+  const token = UNSUPPORTED_TOKEN.exec(words.join(' '));
+  if (token !== null) throw new UsageError(`the replacement string \`${token[0]}\` is GNU parallel syntax that lac does not support (see lac --help)`);
+}
+
 /** Splits the words after the options at `:::` into the command and the items. */
 export function splitList(words: readonly string[]): { command: string[]; list: string[] | undefined } {
   const at = words.indexOf(':::');
+  refuseUnsupported(at === -1 ? words : words.slice(0, at));
+  if (at !== -1) for (const word of words.slice(at + 1)) if (UNSUPPORTED_SEPARATORS[word] !== undefined) refuseUnsupported([word]);
   if (at === -1) return { command: [...words], list: undefined };
   const list = words.slice(at + 1);
   if (list.includes(':::')) throw new UsageError('only one ::: list is supported');

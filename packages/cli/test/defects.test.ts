@@ -197,3 +197,34 @@ describe('an over-long command line (defect 12)', () => {
     expect(result.stderr).toMatch(/^lac: cannot run a job: its command line is 3000\d\d bytes, over the system's limit \(ARG_MAX \d+ bytes/);
   });
 });
+
+describe('GNU parallel syntax lac does not support (defect 13)', () => {
+  const refused: Array<[string, string[]]> = [
+    ['::::', ['echo', '{}', '::::', '/etc/hostname']],
+    [':::+', ['echo', '{}', ':::', 'a', ':::+', 'b']],
+    ['::::+', ['echo', '{}', '::::+', '/etc/hostname']],
+    ['{1}', ['echo', '{1}', ':::', 'a']],
+    ['{2.}', ['echo', '{2.}', ':::', 'a']],
+    ['{+/}', ['echo', '{+/}', ':::', 'a']],
+    ['{..}', ['echo', '{..}', ':::', 'a']],
+    ['{##}', ['echo', '{##}', ':::', 'a']],
+    ['{=uc=}', ['echo', '{=uc=}', ':::', 'a']],
+    ['a second :::', ['echo', ':::', 'a', ':::', 'b']],
+  ];
+  for (const [what, args] of refused) {
+    it(`refuses ${what} with one line and exit 255, running nothing`, async () => {
+      const result = await lac(args);
+      expect(result.code).toBe(255);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^lac: .*(not support|only one)/);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    });
+  }
+
+  it('still runs braces that are not replacement strings, such as awk programs', async () => {
+    const result = await lac(['-k', "awk '{print $2}'", ':::', '/dev/null']);
+    expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const braces = await lac(['echo', '{x}', '{}', ':::', 'a']);
+    expect(braces.stdout).toBe('{x} a\n');
+  });
+});
