@@ -38,7 +38,8 @@ Commands:
   lac demo                       the 100-task limited_as_completed demo
 
 Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;
-the failing job's status after --halt; 130/143 after SIGINT/SIGTERM; 255 usage or other errors.`;
+after --halt as GNU parallel (the failing job's status for fail=1); 130/143 after SIGINT/SIGTERM;
+after SIGHUP no new job starts and the running ones finish; 255 usage or other errors.`;
 
 const FETCH_EXAMPLES = `
 Output: one JSON line per URL: {"url","status","bytes","ms","error"?,"attempts","file"?}
@@ -114,7 +115,7 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--line-buffer', 'print output a line at a time as jobs write it (e.g. --line-buffer)')
     .option('--tag', 'prefix each output line with the item and a tab (e.g. --tag)')
     .addOption(
-      new Option('--halt <when>', 'never | now,fail=N (kill running jobs) | soon,fail=N (let them finish) (e.g. --halt now,fail=1)')
+      new Option('--halt <when>', 'never | now|soon,fail|success|done=N or =N% (now kills running jobs, soon lets them finish) | 0 1 2 -1 -2 N% (e.g. --halt now,fail=1)')
         .argParser(parseHalt)
         .default({ when: 'never' } as Halt, 'never'),
     )

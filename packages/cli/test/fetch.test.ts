@@ -109,10 +109,11 @@ describe('lac fetch', () => {
   });
 
   it('times out a slow server, retries it, and reports the error', async () => {
-    const result = await lac(['fetch', '--timeout', '0.2', '--retries', '2', '--backoff', '1', `${base}/hold/1`]);
+    // 1 s, not less: on a loaded machine a shorter timeout can expire before the request reaches the server.
+    const result = await lac(['fetch', '--timeout', '1', '--retries', '2', '--backoff', '1', `${base}/hold/1`]);
     expect(result.code).toBe(1);
     const [line] = parseLines(result.stdout);
-    expect(line).toMatchObject({ status: null, bytes: 0, attempts: 2, error: 'timed out after 0.2 s' });
+    expect(line).toMatchObject({ status: null, bytes: 0, attempts: 2, error: 'timed out after 1 s' });
     expect(hits.get('/hold/1')).toBe(2);
   });
 
