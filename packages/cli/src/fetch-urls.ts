@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { limitedMap } from '@lac/core';
 import type { ItemSource } from './line-reader.js';
 import type { OutputStreams } from './output.js';
@@ -20,6 +19,8 @@ export interface FetchOptions {
   readonly rate: Rate | undefined;
   readonly outputDir: string | undefined;
   readonly bar: boolean;
+  /** The number of URLs when known first (a list or a file), for `--bar`. */
+  readonly total?: number | undefined;
 }
 
 /** One line of `lac fetch` output. */
@@ -54,7 +55,7 @@ function retryAfterMs(header: string | null): number | undefined {
 
 function describeError(error: unknown, timeoutMs: number | undefined): string {
   const { name, message, cause } = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (name === 'TimeoutError') return `timed out after ${(timeoutMs ?? 0) / 1000} s`;
+  if (name === 'TimeoutError' || (cause as { name?: string } | undefined)?.name === 'TimeoutError') return `timed out after ${(timeoutMs ?? 0) / 1000} s`;
   if (name === 'AbortError') return 'aborted';
   return cause?.code ?? cause?.message ?? message ?? String(error);
 }
@@ -68,6 +69,7 @@ class FileNamer {
     this.#dir = dir;
   }
 
+  /** Throws a URIError for a malformed percent-encoding: the caller records it for that URL alone. */
   name(url: string, seq: number): string {
     const segment = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '').replace(/[/\\\0]/g, '_');
     let name = segment === '' || segment === '.' || segment === '..' ? 'index.html' : segment;
@@ -87,7 +89,11 @@ export class UrlFetcher {
   readonly #options: FetchOptions;
   readonly #streams: OutputStreams;
   readonly #stop = new AbortController();
+  /** What a stop must abort: each attempt's controller and each backoff's wake-up. No listener is added to the stop signal itself (hundreds at once would trip MaxListenersExceededWarning). */
+  readonly #inFlight = new Set<AbortController>();
+  readonly #sleepers = new Set<() => void>();
   #interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  #isOutputBroken = false;
 
   constructor(source: ItemSource, options: FetchOptions, streams: OutputStreams) {
     this.#source = source;
@@ -99,12 +105,26 @@ export class UrlFetcher {
     if (this.#interruptedBy !== undefined) return;
     this.#interruptedBy = signal;
     this.#source.stop();
-    this.#stop.abort(new DOMException('Interrupted', 'AbortError'));
+    this.#abortAll(new DOMException('Interrupted', 'AbortError'));
+  }
+
+  #abortAll(reason: unknown): void {
+    this.#stop.abort(reason);
+    for (const controller of this.#inFlight) controller.abort(reason);
+    for (const wake of this.#sleepers) wake();
+  }
+
+  /** Our stdout went away (`lac fetch | head`): stop quietly, as the job runner does. */
+  outputBroken(): void {
+    if (this.#isOutputBroken) return;
+    this.#isOutputBroken = true;
+    this.#source.stop();
+    this.#abortAll(new DOMException('Output closed', 'AbortError'));
   }
 
   async run(): Promise<number> {
     const options = this.#options;
-    const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'URLs') : undefined;
+    const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'URLs', options.total) : undefined;
     const namer = options.outputDir === undefined ? undefined : new FileNamer(options.outputDir);
     const started = performance.now();
     let done = 0;
@@ -128,27 +148,39 @@ export class UrlFetcher {
         if (record.error !== undefined) failed++;
         retries += Math.max(0, record.attempts - 1);
         bytes += record.bytes;
-        this.#streams.stdout.write(`${JSON.stringify(record)}\n`);
-        bar?.update(done, source.count);
+        if (!this.#isOutputBroken) this.#streams.stdout.write(`${JSON.stringify(record)}\n`);
+        bar?.update(done);
       }
     } finally {
-      bar?.stop();
+      bar?.stop(this.#interruptedBy !== undefined);
     }
     const seconds = (performance.now() - started) / 1000;
     this.#streams.stderr.write(
       `lac fetch: ${done} URLs, ${done - failed} ok, ${failed} failed, ${retries} retries, ${bytes} bytes in ${seconds.toFixed(2)} s (${(done / Math.max(seconds, 1e-9)).toFixed(0)} URLs/s)\n`,
     );
     if (this.#interruptedBy !== undefined) return this.#interruptedBy === 'SIGINT' ? 130 : 143;
+    if (this.#isOutputBroken) return 255;
     return Math.min(failed, 101);
   }
 
   async #fetchOne(url: string, seq: number, namer: FileNamer | undefined): Promise<FetchRecord> {
-    const options = this.#options;
     const started = performance.now();
     const record: FetchRecord = { url, status: null, bytes: 0, ms: 0, attempts: 0 };
+    try {
+      await this.#fetchInto(record, url, seq, namer);
+    } catch (error) {
+      // Whatever goes wrong with one URL is that URL's error record; the run goes on.
+      record.error = error instanceof URIError ? `malformed URL: ${error.message}` : describeError(error, this.#options.timeoutMs);
+    }
+    record.ms = Math.round(performance.now() - started);
+    return record;
+  }
+
+  async #fetchInto(record: FetchRecord, url: string, seq: number, namer: FileNamer | undefined): Promise<void> {
+    const options = this.#options;
     if (!URL.canParse(url)) {
       record.error = 'invalid URL';
-      return record;
+      return;
     }
     const file = namer?.name(url, seq);
     const attempts = Math.max(1, options.retries);
@@ -157,7 +189,16 @@ export class UrlFetcher {
       record.attempts++;
       let isRetryable = false;
       let wait: number | undefined;
-      const signal = options.timeoutMs === undefined ? stop : AbortSignal.any([stop, AbortSignal.timeout(options.timeoutMs)]);
+      // One controller and one timer per attempt, both owned here: a signal made by
+      // AbortSignal.any() can be collected on Node 20 while fetch waits, and then never fires;
+      // and a listener added to the long-lived stop signal is removed when the attempt ends.
+      const attempt = new AbortController();
+      this.#inFlight.add(attempt);
+      const timer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => attempt.abort(new DOMException(`timed out after ${options.timeoutMs! / 1000} s`, 'TimeoutError')), options.timeoutMs);
+      const signal = attempt.signal;
       try {
         const response = await fetch(url, { signal });
         record.status = response.status;
@@ -180,20 +221,34 @@ export class UrlFetcher {
         }
       } catch (error) {
         if (record.file === undefined) record.bytes = 0;
-        record.error = describeError(error, options.timeoutMs);
+        record.error = signal.aborted && !stop.aborted ? describeError(signal.reason, options.timeoutMs) : describeError(error, options.timeoutMs);
         // A network error or a timeout may pass; a stop by the user may not.
         isRetryable = !stop.aborted;
+      } finally {
+        clearTimeout(timer);
+        this.#inFlight.delete(attempt);
       }
       if (record.error === undefined || !isRetryable || record.attempts >= attempts || stop.aborted) break;
       const backoff = wait ?? Math.min(options.backoffMs * 2 ** (record.attempts - 1), MAX_BACKOFF_MS);
-      try {
-        await sleep(backoff, undefined, { signal: stop });
-      } catch {
-        break;
-      }
+      if (!(await this.#sleep(backoff))) break;
     }
-    record.ms = Math.round(performance.now() - started);
-    return record;
+  }
+
+  /** Waits `ms`; resolves false at once on a stop. */
+  #sleep(ms: number): Promise<boolean> {
+    if (this.#stop.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.#sleepers.delete(wake);
+        resolve(true);
+      }, ms);
+      this.#sleepers.add(wake);
+    });
   }
 }
 

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioOptions, type StdioPipe } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioOptions, type StdioPipe } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { constants } from 'node:os';
+import { byteExactArgvScript, byteExactLineScript, hasEscapedBytes } from './bytes.js';
 import type { RenderedCommand } from './template.js';
 
 /** How long a job has to exit after SIGTERM before it gets SIGKILL. */
@@ -63,18 +64,62 @@ function openCaptureFile(): number {
   }
 }
 
-/** Two unlinked files for a job's stdout and stderr, or undefined (use pipes) if none can be made. */
-function openCaptureFiles(): [number, number] | undefined {
+/** Errors that mean "not now": too many open files or processes. The job is retried when another ends. */
+const RESOURCE_ERRORS = new Set(['EMFILE', 'ENFILE', 'EAGAIN']);
+
+/**
+ * Two unlinked files for a job's stdout and stderr; undefined (use pipes) if the directory cannot
+ * hold them; 'exhausted' when lac is out of file descriptors.
+ */
+function openCaptureFiles(): [number, number] | undefined | 'exhausted' {
   if (isCaptureBroken) return undefined;
   let first: number | undefined;
   try {
     first = openCaptureFile();
     return [first, openCaptureFile()];
-  } catch {
+  } catch (error) {
     if (first !== undefined) closeSync(first);
+    if (RESOURCE_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) return 'exhausted';
     isCaptureBroken = true;
     return undefined;
   }
+}
+
+/** The system's limit on a command line (argv plus environment), looked up only when one was too long. */
+function argMax(): string {
+  try {
+    return `${execFileSync('getconf', ['ARG_MAX'], { encoding: 'utf8' }).trim()} bytes`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function commandBytes(command: RenderedCommand): number {
+  const words = command.argv ?? ['/bin/sh', '-c', command.line];
+  let bytes = 0;
+  for (const word of words) bytes += Buffer.byteLength(word) + 1;
+  return bytes;
+}
+
+function spawnError(error: NodeJS.ErrnoException, command: RenderedCommand): string {
+  if (error.code === 'E2BIG') {
+    return `lac: cannot run a job: its command line is ${commandBytes(command)} bytes, over the system's limit (ARG_MAX ${argMax()}, environment included; 131072 bytes per argument on Linux)\n`;
+  }
+  const name = command.argv?.[0] ?? '/bin/sh';
+  return `lac: cannot run ${name.length > 200 ? `${name.slice(0, 200)}...` : name}: ${error.code ?? error.message}\n`;
+}
+
+/** The program and arguments to spawn for `command`, byte for byte (see bytes.ts). */
+function spawnArgs(command: RenderedCommand): [string, string[]] {
+  const { argv } = command;
+  if (argv === undefined) {
+    const line = command.line;
+    return hasEscapedBytes(line) ? ['/bin/sh', ['-c', byteExactLineScript(line)]] : ['/bin/sh', ['-c', line]];
+  }
+  for (const word of argv) {
+    if (hasEscapedBytes(word)) return ['/bin/sh', ['-c', byteExactArgvScript([resolveProgram(argv[0]!), ...argv.slice(1)])]];
+  }
+  return [resolveProgram(argv[0]!), argv.slice(1)];
 }
 
 function readCaptureFiles(files: [number, number]): [Buffer, Buffer] {
@@ -104,6 +149,10 @@ function failedToStart(startedAt: number, message: string, sink: OutputSink | un
   return { exitCode: 126, signal: 0, isTimedOut: false, startedAt, runtime: 0, stdout: [], stderr: sink === undefined ? [buffer] : [], received: 0 };
 }
 
+function exhausted(startedAt: number, code: string): JobOutcome {
+  return { exitCode: 126, signal: 0, isTimedOut: false, startedAt, runtime: 0, stdout: [], stderr: [], received: 0, exhausted: code };
+}
+
 /** Where a running job's output goes as it arrives (`--line-buffer`); grouped mode collects it instead. */
 export interface OutputSink {
   data(stream: 'stdout' | 'stderr', chunk: Buffer): void;
@@ -124,6 +173,8 @@ export interface JobOutcome {
   readonly stderr: Buffer[];
   /** Bytes the job wrote to stdout. */
   readonly received: number;
+  /** Set when the job could not start for want of file descriptors or processes (EMFILE...): try again later. */
+  readonly exhausted?: string;
 }
 
 /** A spawned job: its process group can be signalled until it has exited. */
@@ -141,19 +192,44 @@ export class RunningJob {
     // Grouped output goes to two unlinked temporary files rather than pipes: the child writes
     // straight into them and lac reads them once at the end, which saves two pipes, two stream
     // objects and their events per job (a large share of lac's cost per job).
-    const files = sink === undefined ? openCaptureFiles() : undefined;
+    const capture = sink === undefined ? openCaptureFiles() : undefined;
+    if (capture === 'exhausted') {
+      this.#isExited = true;
+      this.done = Promise.resolve(exhausted(startedAt, 'EMFILE'));
+      return;
+    }
+    const files = capture;
     let child: ChildProcess;
     try {
       const options = files === undefined ? SPAWN_OPTIONS : { stdio: ['ignore', files[0], files[1]] as StdioOptions, detached: true };
-      child =
-        command.argv === undefined
-          ? spawn('/bin/sh', ['-c', command.line], options)
-          : spawn(resolveProgram(command.argv[0]!), command.argv.slice(1), options);
+      const [file, args] = spawnArgs(command);
+      child = spawn(file, args, options);
     } catch (error) {
-      // spawn() throws at once for arguments it cannot pass (a NUL byte): that job fails like a shell's 126.
+      // spawn() throws at once for arguments it cannot pass (a NUL byte, E2BIG): that job fails like a shell's 126.
       if (files !== undefined) readCaptureFiles(files);
       this.#isExited = true;
-      this.done = Promise.resolve(failedToStart(startedAt, `lac: cannot run ${command.line}: ${(error as Error).message}\n`, sink));
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      this.done = Promise.resolve(
+        RESOURCE_ERRORS.has(code) ? exhausted(startedAt, code) : failedToStart(startedAt, spawnError(error as NodeJS.ErrnoException, command), sink),
+      );
+      return;
+    }
+    if (child.pid === undefined) {
+      // EMFILE, ENFILE, EAGAIN, ENOENT, EACCES arrive as an 'error' event, with no stdio set up.
+      this.#isExited = true;
+      this.done = new Promise((resolve) => {
+        child.once('error', (error: NodeJS.ErrnoException) => {
+          if (files !== undefined) readCaptureFiles(files);
+          const code = error.code ?? '';
+          if (RESOURCE_ERRORS.has(code)) {
+            resolve(exhausted(startedAt, code));
+            return;
+          }
+          const message = `lac: ${command.argv?.[0] ?? '/bin/sh'}: ${code === 'ENOENT' ? 'command not found' : error.message}\n`;
+          const outcome = failedToStart(startedAt, message, sink);
+          resolve({ ...outcome, exitCode: code === 'ENOENT' ? 127 : 126 });
+        });
+      });
       return;
     }
     this.#pid = child.pid;
@@ -207,12 +283,8 @@ export class RunningJob {
         });
       };
       child.on('error', (error: NodeJS.ErrnoException) => {
-        // Only a failed spawn (no such program, not executable) lands here; the shell would say 127/126.
-        const message = `lac: ${command.argv?.[0] ?? '/bin/sh'}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`;
-        const buffer = Buffer.from(message);
-        if (sink === undefined) stderr.push(buffer);
-        else sink.data('stderr', buffer);
-        finish(error.code === 'ENOENT' ? 127 : 126, 0);
+        // A spawned child's late error (a failed kill, say) changes nothing: 'close' still comes.
+        void error;
       });
       child.on('close', (code, signal) => {
         finish(code ?? 0, signal === null ? 0 : (constants.signals[signal] ?? 0));

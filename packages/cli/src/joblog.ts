@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { encodeItem } from './bytes.js';
 import type { JobOutcome } from './job.js';
 import { UsageError } from './sources.js';
 
@@ -30,7 +31,7 @@ export class JobLog {
     const runtime = (outcome.runtime / 1000).toFixed(3).padStart(10);
     // Newlines in a command would break the one-line-per-job format.
     const line = command.replace(/\n/g, '\\n');
-    writeSync(this.#fd, `${seq}\t:\t${start}\t${runtime}\t0\t${outcome.received}\t${outcome.exitCode}\t${outcome.signal}\t${line}\n`);
+    writeSync(this.#fd, encodeItem(`${seq}\t:\t${start}\t${runtime}\t0\t${outcome.received}\t${outcome.exitCode}\t${outcome.signal}\t${line}\n`));
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { decodeItem } from './bytes.js';
 
 const DONE: IteratorResult<string> = { value: undefined, done: true };
 
@@ -96,8 +97,9 @@ export class LineReader implements AsyncIterableIterator<string> {
     let start = 0;
     let at = data.indexOf(separator);
     while (at !== -1) {
-      // A separator byte never occurs inside a UTF-8 sequence, so decoding each line alone is safe.
-      this.#lines.push(data.toString('utf8', start, at));
+      // A separator byte never occurs inside a UTF-8 sequence, so decoding each line alone is safe;
+      // bytes that are not UTF-8 survive as escapes (bytes.ts).
+      this.#lines.push(decodeItem(data, start, at));
       start = at + 1;
       at = data.indexOf(separator, start);
     }
@@ -136,7 +138,7 @@ export class LineReader implements AsyncIterableIterator<string> {
         this.#lines = [];
         this.#head = 0;
       }
-      this.#lines.push(this.#rest.toString('utf8'));
+      this.#lines.push(decodeItem(this.#rest));
     }
     this.#rest = undefined;
     this.#isEnded = true;

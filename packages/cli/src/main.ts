@@ -6,7 +6,7 @@ import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
 import { defaultJobs, type Halt, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
-import { openSource, splitList, UsageError } from './sources.js';
+import { countFileItems, openSource, splitList, UsageError } from './sources.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
 export interface MainIo {
@@ -38,7 +38,8 @@ Commands:
   lac demo                       the 100-task limited_as_completed demo
 
 Exit status: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;
-the failing job's status after --halt; 130/143 after SIGINT/SIGTERM; 255 usage or other errors.`;
+after --halt as GNU parallel (the failing job's status for fail=1); 130/143 after SIGINT/SIGTERM;
+after SIGHUP no new job starts and the running ones finish; 255 usage or other errors.`;
 
 const FETCH_EXAMPLES = `
 Output: one JSON line per URL: {"url","status","bytes","ms","error"?,"attempts","file"?}
@@ -68,6 +69,7 @@ interface RunFlags {
   bar?: boolean;
   dryRun?: boolean;
   rate?: Rate;
+  delay?: number;
 }
 
 interface FetchFlags {
@@ -113,7 +115,7 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--line-buffer', 'print output a line at a time as jobs write it (e.g. --line-buffer)')
     .option('--tag', 'prefix each output line with the item and a tab (e.g. --tag)')
     .addOption(
-      new Option('--halt <when>', 'never | now,fail=N (kill running jobs) | soon,fail=N (let them finish) (e.g. --halt now,fail=1)')
+      new Option('--halt <when>', 'never | now|soon,fail|success|done=N or =N% (now kills running jobs, soon lets them finish) | 0 1 2 -1 -2 N% (e.g. --halt now,fail=1)')
         .argParser(parseHalt)
         .default({ when: 'never' } as Halt, 'never'),
     )
@@ -123,6 +125,7 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--bar', 'progress bar (done/total, rate, ETA) on stderr when it is a terminal (e.g. --bar)')
     .option('--dry-run', 'print the commands that would run, run nothing (e.g. --dry-run)')
     .option('--rate <n/unit>', 'start at most N jobs per second (/s), minute (/m) or hour (/h) (e.g. --rate 5/s)', parseRate)
+    .option('--delay <seconds>', 'wait SECONDS between job starts (e.g. --delay 0.5)', parseSeconds)
     .argument('[command...]', 'the command template, then optionally ::: and the items')
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
@@ -149,14 +152,28 @@ function fetchProgram(io: MainIo, onFetch: (urls: string[], flags: FetchFlags) =
     .action((urls: string[], flags: FetchFlags) => onFetch(urls, flags));
 }
 
-function onSignals(handler: (signal: 'SIGINT' | 'SIGTERM') => void): () => void {
+function onSignals(handler: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => void): () => void {
   const onInt = () => handler('SIGINT');
   const onTerm = () => handler('SIGTERM');
+  const onHup = () => handler('SIGHUP');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  process.on('SIGHUP', onHup);
   return () => {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('SIGHUP', onHup);
+  };
+}
+
+/** A write error on stdout (EPIPE, or EIO once the terminal is gone) calls `onBroken`; one on stderr is dropped. */
+function onOutputErrors(io: MainIo, onBroken: () => void): () => void {
+  const onStderrError = () => {};
+  io.stdout.on('error', onBroken);
+  io.stderr.on('error', onStderrError);
+  return () => {
+    io.stdout.off('error', onBroken);
+    io.stderr.off('error', onStderrError);
   };
 }
 
@@ -207,6 +224,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
           throw new UsageError(`cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`);
         }
       }
+      const total = flags.bar !== true ? undefined : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true, true) : list.length > 0 ? list.filter((url) => url.trim() !== '').length : undefined;
       const fetcher = new UrlFetcher(
         source,
         {
@@ -218,14 +236,17 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
           rate: flags.rate,
           outputDir: flags.outputDir,
           bar: flags.bar === true,
+          total,
         },
         io,
       );
-      const off = onSignals((signal) => fetcher.interrupt(signal));
+      const offOutput = onOutputErrors(io, () => fetcher.outputBroken());
+      const off = onSignals((signal) => fetcher.interrupt(signal === 'SIGHUP' ? 'SIGTERM' : signal));
       try {
         return await fetcher.run();
       } finally {
         off();
+        offOutput();
       }
     }
 
@@ -236,6 +257,8 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     const { command, list } = splitList(words);
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
     const source = openSource({ argFile: flags.argFile, list, isNull: flags.null, stdin: io.stdin });
+    const isTotalNeeded = flags.bar === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
+    const total = !isTotalNeeded ? undefined : list !== undefined ? list.length : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true, false) : undefined;
     const runner = new JobRunner(
       command,
       source,
@@ -251,12 +274,13 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         bar: flags.bar === true,
         dryRun: flags.dryRun === true,
         rate: flags.rate,
+        delayMs: flags.delay,
+        total,
       },
       io,
     );
-    const onOutputError = () => runner.outputBroken();
-    io.stdout.on('error', onOutputError);
-    const off = onSignals((signal) => runner.interrupt(signal));
+    const offOutput = onOutputErrors(io, () => runner.outputBroken());
+    const off = onSignals((signal) => (signal === 'SIGHUP' ? runner.hangUp() : runner.interrupt(signal)));
     try {
       return await runner.run();
     } catch (error) {
@@ -264,6 +288,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
       throw error;
     } finally {
       off();
+      offOutput();
     }
   } catch (error) {
     if (error instanceof UsageError) {

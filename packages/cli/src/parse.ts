@@ -52,14 +52,29 @@ export function parseRate(value: string): Rate {
   return Number.isInteger(perUnit) ? { limit: perUnit, interval: unit } : { limit: 1, interval: unit / perUnit };
 }
 
-export type Halt = { readonly when: 'never' } | { readonly when: 'now' | 'soon'; readonly fail: number };
+export type Halt =
+  | { readonly when: 'never' }
+  | {
+      readonly when: 'now' | 'soon';
+      /** What is counted: failed jobs, successful jobs, or all finished jobs. */
+      readonly kind: 'fail' | 'success' | 'done';
+      /** How many (or what percentage, with `isPercent`) of the jobs trigger the halt. */
+      readonly count: number;
+      readonly isPercent: boolean;
+    };
 
-/** `--halt never|now,fail=N|soon,fail=N`. */
+// GNU parallel's short forms.
+const HALT_SHORT: Record<string, string> = { '0': 'never', '1': 'soon,fail=1', '2': 'now,fail=1', '-1': 'soon,success=1', '-2': 'now,success=1' };
+
+/** `--halt never|now,fail=N|soon,success=N%|...`, and GNU parallel's short forms `0`, `1`, `2`, `-1`, `-2`, `N%`. */
 export function parseHalt(value: string): Halt {
-  if (value === 'never') return { when: 'never' };
-  const match = /^(now|soon),fail=(\d+)$/.exec(value);
-  if (match === null || Number(match[2]) < 1) {
-    throw new InvalidArgumentError(`Expected \`never\`, \`now,fail=N\` or \`soon,fail=N\` (N >= 1), got \`${value}\`.`);
+  const long = (HALT_SHORT[value] ?? value).replace(/^(\d+)%$/, 'soon,fail=$1%');
+  if (long === 'never') return { when: 'never' };
+  const match = /^(now|soon),(fail|success|done)=(\d+)(%?)$/.exec(long);
+  if (match === null || Number(match[3]) < 1 || (match[4] === '%' && Number(match[3]) > 100)) {
+    throw new InvalidArgumentError(
+      `Expected \`never\` or \`now|soon,fail|success|done=N\` or \`...=N%\` (N >= 1, a percentage <= 100), got \`${value}\`.`,
+    );
   }
-  return { when: match[1] as 'now' | 'soon', fail: Number(match[2]) };
+  return { when: match[1] as 'now' | 'soon', kind: match[2] as 'fail' | 'success' | 'done', count: Number(match[3]), isPercent: match[4] === '%' };
 }

@@ -1,45 +1,70 @@
-import type { WriteStream } from 'node:tty';
 import type { Writable } from 'node:stream';
+import type { WriteStream } from 'node:tty';
 
-/** `--bar`: done/total, rate and ETA on stderr, drawn by cli-progress (only when stderr is a terminal). */
+const WIDTH = 30;
+const REDRAW_MS = 100;
+
+function formatSeconds(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/**
+ * `--bar` on stderr when it is a terminal. With a known total (a `:::` list or a file, counted
+ * first as GNU parallel does): a bar, done/total, percentage, rate and ETA. From a pipe, where the
+ * total is unknown until the end: done, rate and elapsed time, with no made-up total.
+ */
 export class ProgressBar {
-  readonly #bar: import('cli-progress').SingleBar;
+  readonly #stream: Writable;
+  readonly #unit: string;
+  readonly #total: number | undefined;
   readonly #started = performance.now();
-  #total = 0;
+  #done = 0;
+  #lastDraw = Number.NEGATIVE_INFINITY;
 
-  private constructor(bar: import('cli-progress').SingleBar) {
-    this.#bar = bar;
+  private constructor(stream: Writable, unit: string, total: number | undefined) {
+    this.#stream = stream;
+    this.#unit = unit;
+    this.#total = total;
   }
 
   /** A bar on `stream`, or undefined when it is not a terminal (a bar in a log file is only noise). */
-  static async create(stream: Writable, unit: string): Promise<ProgressBar | undefined> {
+  static async create(stream: Writable, unit: string, total: number | undefined): Promise<ProgressBar | undefined> {
     if (!(stream as WriteStream).isTTY) return undefined;
-    const { default: cliProgress } = await import('cli-progress');
-    const bar = new cliProgress.SingleBar(
-      {
-        stream: stream as WriteStream,
-        format: `lac {bar} {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`,
-        hideCursor: true,
-        clearOnComplete: false,
-        etaBuffer: 50,
-      },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(0, 0, { rate: '0.0' });
-    return new ProgressBar(bar);
+    const bar = new ProgressBar(stream, unit, total);
+    bar.#draw(false);
+    return bar;
   }
 
-  /** `total` is what is known so far: items read from a stream keep coming. */
-  update(done: number, total: number): void {
-    if (total !== this.#total) {
-      this.#total = total;
-      this.#bar.setTotal(total);
+  update(done: number): void {
+    this.#done = done;
+    if (performance.now() - this.#lastDraw >= REDRAW_MS) this.#draw(false);
+  }
+
+  /** The last state, then a newline; `isInterrupted` says so instead of showing an ETA. */
+  stop(isInterrupted = false): void {
+    this.#draw(true, isInterrupted);
+    this.#stream.write('\n');
+  }
+
+  #draw(isFinal: boolean, isInterrupted = false): void {
+    const now = performance.now();
+    this.#lastDraw = now;
+    const seconds = (now - this.#started) / 1000;
+    const done = this.#done;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const total = this.#total;
+    let text: string;
+    if (total === undefined) {
+      text = `lac ${done} ${this.#unit} | ${rate.toFixed(1)}/s | ${formatSeconds(seconds)} elapsed`;
+    } else {
+      const fraction = total === 0 ? 1 : Math.min(done / total, 1);
+      const filled = Math.round(fraction * WIDTH);
+      const eta = isInterrupted ? 'interrupted' : isFinal ? `done in ${formatSeconds(seconds)}` : rate > 0 ? `ETA ${formatSeconds((total - done) / rate)}` : 'ETA ?';
+      text = `lac [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% | ${rate.toFixed(1)}/s | ${eta}`;
     }
-    const seconds = (performance.now() - this.#started) / 1000;
-    this.#bar.update(done, { rate: (seconds > 0 ? done / seconds : 0).toFixed(1) });
-  }
-
-  stop(): void {
-    this.#bar.stop();
+    this.#stream.write(`\r\x1b[K${text}`);
   }
 }

@@ -5,6 +5,8 @@ import type { ItemSource } from './line-reader.js';
 import { LineBufferedOutput, type OutputStreams, writeGrouped } from './output.js';
 import type { Halt, Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
+import { StartGate } from './start-gate.js';
+import { encodeItem } from './bytes.js';
 import { type CommandTemplate, compileTemplate } from './template.js';
 
 export interface RunJobsOptions {
@@ -21,6 +23,10 @@ export interface RunJobsOptions {
   readonly bar: boolean;
   readonly dryRun: boolean;
   readonly rate: Rate | undefined;
+  /** `--delay`: ms between job starts. */
+  readonly delayMs?: number | undefined;
+  /** The number of items, when it is known before the run (a `:::` list or a file); for `--bar` and `--halt N%`. */
+  readonly total?: number | undefined;
 }
 
 interface JobResult {
@@ -48,6 +54,11 @@ function isFailure(outcome: JobOutcome): boolean {
   return outcome.exitCode !== 0 || outcome.signal !== 0;
 }
 
+/** Resolves after the event loop has polled once: signals and exits queued meanwhile are handled first. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * Runs one command per item with `@lac/core`'s `limitedMap` (source order with `-k`), prints each
  * job's output, keeps the joblog and the bar, applies `--halt`, and stops cleanly on a signal.
@@ -59,18 +70,27 @@ export class JobRunner {
   readonly #streams: OutputStreams;
   readonly #slots = new SlotPool();
   readonly #running = new Set<RunningJob>();
+  readonly #gate: StartGate | undefined;
+  /** Jobs that could not start for want of file descriptors, each woken when a running job ends. */
+  readonly #exhaustedWaiters: Array<() => void> = [];
+  #isExhaustionReported = false;
+  #idleExhaustedTries = 0;
   #isStopping = false;
   #isKilling = false;
   #interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
   #isOutputBroken = false;
+  #started = 0;
+  #finished = 0;
   #failures = 0;
-  #haltedBy: JobOutcome | undefined;
+  /** Set once `--halt` triggers: lac's exit status from then on. */
+  #haltStatus: number | undefined;
 
   constructor(command: readonly string[], source: ItemSource, options: RunJobsOptions, streams: OutputStreams) {
     this.#template = compileTemplate(command);
     this.#source = source;
     this.#options = options;
     this.#streams = streams;
+    this.#gate = options.rate === undefined && options.delayMs === undefined ? undefined : new StartGate(options.rate, options.delayMs);
   }
 
   /** Runs every job and resolves with lac's exit status. Errors opening the joblog throw before any job starts. */
@@ -78,34 +98,36 @@ export class JobRunner {
     const options = this.#options;
     if (options.dryRun) return this.#dryRun();
     const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog);
-    const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs') : undefined;
+    const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs', options.total) : undefined;
     const lineOutput = options.lineBuffer ? new LineBufferedOutput(this.#streams, options.keepOrder) : undefined;
     const template = this.#template;
     const attempts = Math.max(1, options.retries);
 
-    const runOne = async (item: string, { index }: { index: number }): Promise<JobResult> => {
+    const runOne = async (item: string, { index }: { index: number }): Promise<JobResult | undefined> => {
+      // Spawning from inside the previous job's exit callback would starve the event loop at high
+      // job rates (a SIGINT went unhandled for seconds): each start waits for one turn of the loop.
+      await yieldToLoop();
+      if (this.#gate !== undefined && !(await this.#gate.pass())) return undefined;
+      if (this.#isStopping) return undefined;
       const seq = index + 1;
       const slot = this.#slots.acquire();
       try {
-        const tag = options.tag ? Buffer.from(`${item}\t`) : undefined;
+        const tag = options.tag ? encodeItem(`${item}\t`) : undefined;
         const sink: OutputSink | undefined = lineOutput?.sink(seq, tag);
         const command = template.render(item, seq, slot);
         let outcome: JobOutcome;
         let attempt = 0;
+        this.#started++;
         do {
           attempt++;
-          const job = new RunningJob(command, options.timeoutMs, sink);
-          this.#running.add(job);
-          if (this.#isKilling) job.terminate();
-          try {
-            outcome = await job.done;
-          } finally {
-            this.#running.delete(job);
+          outcome = await this.#runAttempt(command, sink);
+          while (outcome.exhausted !== undefined && !this.#isStopping && (await this.#waitForDescriptors(outcome.exhausted))) {
+            outcome = await this.#runAttempt(command, sink);
           }
         } while (isFailure(outcome) && attempt < attempts && !this.#isStopping);
         // Checked here, before the result is handed back: core starts the next job as soon as this
         // one settles, so a halt decided in the consumer loop would come one job too late.
-        if (isFailure(outcome)) this.#onFailure(outcome);
+        this.#onFinished(outcome);
         return { seq, item, slot, outcome };
       } finally {
         this.#slots.release(slot);
@@ -115,33 +137,37 @@ export class JobRunner {
     let done = 0;
     let failed = 0;
     try {
-      const results = limitedMap(this.#source, options.jobs, runOne, {
-        ordered: options.keepOrder,
-        rate: options.rate,
-      });
+      const results = limitedMap(this.#source, options.jobs, runOne, { ordered: options.keepOrder });
       for await (const result of results) {
+        if (result === undefined) continue;
         done++;
         const { outcome } = result;
         if (lineOutput !== undefined) {
           lineOutput.finish(result.seq);
         } else if (!this.#isOutputBroken) {
-          const tag = options.tag ? Buffer.from(`${result.item}\t`) : undefined;
+          const tag = options.tag ? encodeItem(`${result.item}\t`) : undefined;
           writeGrouped(this.#streams, outcome.stdout, outcome.stderr, tag);
         }
         joblog?.write(result.seq, outcome, template.renderLine(result.item, result.seq, result.slot));
         if (isFailure(outcome)) failed++;
-        bar?.update(done, this.#source.count);
+        bar?.update(done);
       }
+    } catch (error) {
+      // An internal error must not leave jobs running under init: stop them, wait, then report.
+      this.#stopStarting();
+      this.#isKilling = true;
+      for (const job of this.#running) job.kill();
+      await Promise.all([...this.#running].map((job) => job.done));
+      throw error;
     } finally {
-      bar?.stop();
+      this.#gate?.close();
+      bar?.stop(this.#interruptedBy !== undefined);
       joblog?.close();
     }
 
     if (this.#interruptedBy !== undefined) return this.#interruptedBy === 'SIGINT' ? 130 : 143;
     if (this.#isOutputBroken) return 255;
-    // As GNU parallel: a halt exits with the status of the job that triggered it.
-    const haltedBy = this.#haltedBy;
-    if (haltedBy !== undefined) return haltedBy.exitCode > 0 ? haltedBy.exitCode : 1;
+    if (this.#haltStatus !== undefined) return this.#haltStatus;
     return Math.min(failed, 101);
   }
 
@@ -159,6 +185,20 @@ export class JobRunner {
     this.#terminateAll();
   }
 
+  /**
+   * SIGHUP (the terminal went away), as GNU parallel: start nothing new, let the running jobs
+   * finish, then exit as usual. A SIGINT or SIGTERM afterwards terminates them.
+   */
+  hangUp(): void {
+    if (this.#isStopping) return;
+    this.#stopStarting();
+    try {
+      this.#streams.stderr.write(`lac: SIGHUP received. No new jobs will be started. Waiting for ${this.#running.size} jobs to finish.\n`);
+    } catch {
+      // The terminal may be gone already.
+    }
+  }
+
   /** Our stdout went away (EPIPE): nobody reads the output any more, so stop as for a signal. */
   outputBroken(): void {
     if (this.#isOutputBroken) return;
@@ -167,11 +207,61 @@ export class JobRunner {
     this.#terminateAll();
   }
 
-  #onFailure(outcome: JobOutcome): void {
-    this.#failures++;
+  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined): Promise<JobOutcome> {
+    const job = new RunningJob(command, this.#options.timeoutMs, sink);
+    this.#running.add(job);
+    if (this.#isKilling) job.terminate();
+    let outcome: JobOutcome | undefined;
+    try {
+      outcome = await job.done;
+      return outcome;
+    } finally {
+      this.#running.delete(job);
+      // A job that ran has freed its descriptors: one waiting job may try again (a failed start frees none).
+      if (outcome?.exhausted === undefined) this.#exhaustedWaiters.shift()?.();
+    }
+  }
+
+  /**
+   * Out of file descriptors (or processes): wait until a running job ends and frees some, as GNU
+   * parallel throttles itself to what it has. Resolves false when nothing runs that could free any.
+   */
+  async #waitForDescriptors(code: string): Promise<boolean> {
+    if (!this.#isExhaustionReported) {
+      this.#isExhaustionReported = true;
+      const what = code === 'EAGAIN' ? 'processes' : 'file descriptors';
+      this.#streams.stderr.write(
+        `lac: warning: out of ${what} (${code}) with ${this.#running.size} jobs running: starting the others as running ones end (raise ulimit -n or lower -j)\n`,
+      );
+    }
+    if (this.#running.size === 0) {
+      // Something outside lac holds them: try for about a second, then fail the job.
+      if (++this.#idleExhaustedTries > 20) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return true;
+    }
+    this.#idleExhaustedTries = 0;
+    await new Promise<void>((resolve) => this.#exhaustedWaiters.push(resolve));
+    return true;
+  }
+
+  #onFinished(outcome: JobOutcome): void {
+    this.#finished++;
+    const isFailed = isFailure(outcome);
+    if (isFailed) this.#failures++;
     const { halt } = this.#options;
-    if (halt.when === 'never' || this.#failures < halt.fail || this.#haltedBy !== undefined) return;
-    this.#haltedBy = outcome;
+    if (halt.when === 'never' || this.#haltStatus !== undefined) return;
+    const counted = halt.kind === 'fail' ? (isFailed ? this.#failures : -1) : halt.kind === 'success' ? (isFailed ? -1 : this.#finished - this.#failures) : this.#finished;
+    if (counted < 0) return;
+    const total = this.#options.total ?? this.#started;
+    const threshold = halt.isPercent ? (total * halt.count) / 100 : halt.count;
+    if (counted < threshold) return;
+    // GNU parallel's exit statuses: 0 after success=N; the job's own status (128 + signal when
+    // killed) after fail=1 or done=1; otherwise the failures so far (capped at 101), or their percentage.
+    if (halt.kind === 'success') this.#haltStatus = 0;
+    else if (halt.isPercent) this.#haltStatus = Math.ceil((this.#failures / Math.max(total, 1)) * 100);
+    else if (halt.count === 1) this.#haltStatus = (outcome.exitCode || (outcome.signal !== 0 ? outcome.signal + 128 : 0)) & 0xff;
+    else this.#haltStatus = Math.min(this.#failures, 101);
     this.#stopStarting();
     if (halt.when === 'now') this.#terminateAll();
   }
@@ -179,6 +269,8 @@ export class JobRunner {
   #stopStarting(): void {
     this.#isStopping = true;
     this.#source.stop();
+    this.#gate?.close();
+    for (const wake of this.#exhaustedWaiters.splice(0)) wake();
   }
 
   #terminateAll(): void {
@@ -192,7 +284,7 @@ export class JobRunner {
     for await (const item of this.#source) {
       seq++;
       const slot = Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
-      this.#streams.stdout.write(`${this.#template.renderLine(item, seq, slot)}\n`);
+      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(item, seq, slot)}\n`));
     }
     return 0;
   }

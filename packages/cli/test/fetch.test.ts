@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, lac, tempDir } from './helpers.js';
+import { bin, ensureBuilt, lac, packageDir, tempDir } from './helpers.js';
 
 let server: Server;
 let base: string;
@@ -18,6 +20,8 @@ beforeAll(async () => {
     const [, kind, arg] = path.split('/');
     if (kind === 'ok') {
       response.end('x'.repeat(Number(arg)));
+    } else if (kind === 'later') {
+      setTimeout(() => response.end('late'), Number(arg));
     } else if (kind === 'hold') {
       // Never answers: only a timeout ends the request.
     } else if (kind === 'flaky') {
@@ -105,10 +109,11 @@ describe('lac fetch', () => {
   });
 
   it('times out a slow server, retries it, and reports the error', async () => {
-    const result = await lac(['fetch', '--timeout', '0.2', '--retries', '2', '--backoff', '1', `${base}/hold/1`]);
+    // 1 s, not less: on a loaded machine a shorter timeout can expire before the request reaches the server.
+    const result = await lac(['fetch', '--timeout', '1', '--retries', '2', '--backoff', '1', `${base}/hold/1`]);
     expect(result.code).toBe(1);
     const [line] = parseLines(result.stdout);
-    expect(line).toMatchObject({ status: null, bytes: 0, attempts: 2, error: 'timed out after 0.2 s' });
+    expect(line).toMatchObject({ status: null, bytes: 0, attempts: 2, error: 'timed out after 1 s' });
     expect(hits.get('/hold/1')).toBe(2);
   });
 
@@ -148,5 +153,53 @@ describe('lac fetch', () => {
       expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
       expect(result.stdout).toBe('');
     }
+  });
+});
+
+describe('lac fetch under stress', () => {
+  it('fires --timeout on every stalled request while the garbage collector runs every 5 ms (defect 1)', async () => {
+    const urls = Array.from({ length: 10 }, (_, i) => `${base}/hold/gc${i}`);
+    const gcOften = join(packageDir, 'test', 'fixtures', 'gc-often.mjs');
+    const result = await lac(['fetch', '-j', '10', '--timeout', '0.5', ...urls], { nodeArgs: ['--expose-gc', '--import', gcOften] });
+    expect(result.code).toBe(10);
+    const lines = parseLines(result.stdout);
+    expect(lines).toHaveLength(10);
+    for (const line of lines) expect(line).toMatchObject({ status: null, error: 'timed out after 0.5 s', attempts: 1 });
+  }, 20_000);
+
+  it('keeps stderr to its summary line over many requests, retries and backoffs (defect 5)', async () => {
+    const urls = Array.from({ length: 400 }, (_, i) => (i % 4 === 0 ? `${base}/broken/l${i}` : `${base}/later/${i % 7}`));
+    const result = await lac(['fetch', '-j', '64', '--timeout', '5', '--retries', '2', '--backoff', '1'], { input: urls.join('\n') });
+    expect(result.code).toBe(100);
+    expect(result.stderr).toMatch(/^lac fetch: 400 URLs, 300 ok, 100 failed, 100 retries, \d+ bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/);
+  }, 30_000);
+
+  it('ends quietly when stdout is closed early (`lac fetch | head -2`, defect 6)', async () => {
+    dir = tempDir();
+    const file = join(dir.path, 'urls');
+    writeFileSync(file, Array.from({ length: 2000 }, (_, i) => `${base}/ok/${i % 5}`).join('\n'));
+    const err = join(dir.path, 'err');
+    const status = join(dir.path, 'status');
+    const script = `{ "$0" "$1" fetch -j 8 -a "$2" 2>"$3"; echo $? > "$4"; } | head -2`;
+    // Asynchronously: the test server lives in this process.
+    const { stdout: head } = await promisify(execFile)('/bin/sh', ['-c', script, process.execPath, bin, file, err, status], { encoding: 'utf8' });
+    expect(head.trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(status, 'utf8').trim()).toBe('255');
+    const stderr = readFileSync(err, 'utf8');
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(stderr).toMatch(/^lac fetch: \d+ URLs/);
+  }, 30_000);
+
+  it('gives a URL with a malformed percent-encoding an error record and fetches the rest (defect 10)', async () => {
+    dir = tempDir();
+    const urls = [`${base}/ok/3`, `${base}/ok/%E0%A4%A`, `${base}/ok/4`];
+    const result = await lac(['fetch', '-k', '-o', dir.path, ...urls]);
+    expect(result.code).toBe(1);
+    const lines = parseLines(result.stdout);
+    expect(lines.map((line) => line.url)).toEqual(urls);
+    expect(lines[1]!.error).toMatch(/^malformed URL: /);
+    expect(lines[0]).toMatchObject({ status: 200, file: join(dir.path, '3') });
+    expect(lines[2]).toMatchObject({ status: 200, file: join(dir.path, '4') });
+    expect(readFileSync(join(dir.path, '4'), 'utf8')).toBe('xxxx');
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const packageDir = fileURLToPath(new URL('..', import.meta.url));
-export const bin = join(packageDir, 'dist', 'cli.js');
+/** The built CLI; `LAC_TEST_BIN` points the tests at another build (to check that a new test fails on the old code). */
+export const bin = process.env.LAC_TEST_BIN ?? join(packageDir, 'dist', 'cli.js');
 
 /** Builds the package once if dist is missing: the tests run the real built binary. */
 export function ensureBuilt(): void {
@@ -18,10 +19,16 @@ export interface Result {
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** stdout as bytes. */
+  readonly stdoutBytes: Buffer;
 }
 
 export interface RunOptions {
-  readonly input?: string;
+  readonly input?: string | Buffer;
+  /** Shell commands run before lac is exec'ed in the same process (`ulimit -n 64`, say). */
+  readonly prelude?: string;
+  /** Options for node itself (`--expose-gc`). */
+  readonly nodeArgs?: readonly string[];
   readonly cwd?: string;
   /** Send stderr into the same pipe as stdout, to see how the two interleave. */
   readonly mergeStderr?: boolean;
@@ -29,16 +36,26 @@ export interface RunOptions {
 
 /** Starts `lac ARGS` and returns the child plus a promise of its result. */
 export function start(args: readonly string[], options: RunOptions = {}): { child: ChildProcess; result: Promise<Result> } {
-  const child = options.mergeStderr
-    ? spawn('/bin/sh', ['-c', '"$0" "$@" 2>&1', process.execPath, bin, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [bin, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
+  const nodeArgs = options.nodeArgs ?? [];
+  const child =
+    options.mergeStderr || options.prelude !== undefined
+      ? spawn('/bin/sh', ['-c', `${options.prelude ?? ':'}; exec "$0" "$@"${options.mergeStderr ? ' 2>&1' : ''}`, process.execPath, ...nodeArgs, bin, ...args], {
+          cwd: options.cwd,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        })
+      : spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // lac may exit before reading all its input.
+  child.stdin!.on('error', () => {});
+  const stdout: Buffer[] = [];
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const result = new Promise<Result>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(stdout);
+      resolve({ code, signal, stdout: stdoutBytes.toString(), stderr, stdoutBytes });
+    });
   });
   if (options.input !== undefined) child.stdin!.end(options.input);
   return { child, result };
@@ -84,4 +101,38 @@ export function isAlive(pid: number): boolean {
 
 export function readLines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
+}
+
+/** True when GNU parallel is installed: the side-by-side tests compare against it. */
+export const hasGnuParallel = (() => {
+  try {
+    return execFileSync('parallel', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).startsWith('GNU parallel');
+  } catch {
+    return false;
+  }
+})();
+
+/** Runs GNU parallel with the same arguments, its jobs under /bin/sh as lac's are. */
+export function gnuParallel(args: readonly string[], options: { input?: string | Buffer; cwd?: string } = {}): Promise<Result> {
+  const child = spawn('parallel', args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh', PARALLEL_HOME: join(tmpdir(), 'lac-cli-test-parallel-home') } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.on('error', () => {});
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, stdoutBytes: Buffer.from(stdout) }));
+  });
+}
+
+/** The parent pid of `pid`, from /proc. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
