@@ -379,12 +379,17 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#pullAsync();
           break;
         }
-        let step: IteratorResult<TItem>;
+        let isDone: boolean;
+        let item: TItem | undefined;
         // Counted as a pull so that a stop from inside next() (the generator aborts options.signal, say)
         // defers closing the source until next() returns: a running generator cannot be return()ed.
         this.#isPulling = true;
         try {
-          step = (this.#iterator as Iterator<TItem>).next();
+          const step = (this.#iterator as Iterator<TItem>).next();
+          if (!isStep(step)) throw notAStep(step);
+          // Read here, as for-of does: a `done` or `value` getter that throws is the source failing.
+          isDone = Boolean(step.done);
+          if (!isDone) item = step.value;
         } catch (error) {
           // An iterator whose next() threw is finished: it must not be return()ed.
           this.#isPulling = false;
@@ -393,12 +398,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           break;
         }
         this.#isPulling = false;
-        if (!isStep(step)) {
-          this.#isSourceDone = true;
-          this.#fail(notAStep(step));
-          break;
-        }
-        if (step.done) {
+        if (isDone) {
           this.#isSourceDone = true;
           if (this.#hasSlot) this.#dropSlot();
           break;
@@ -409,11 +409,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           break;
         }
         if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) {
-          this.#hold(step.value);
+          this.#hold(item as TItem);
           break;
         }
         starts++;
-        this.#start(step.value);
+        this.#start(item as TItem);
       }
     } finally {
       this.#isPumping = false;
@@ -478,12 +478,18 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   readonly #onPulled = (step: IteratorResult<TItem>): void => {
-    if (!isStep(step)) {
-      this.#onPullFailed(notAStep(step));
+    let isDone: boolean;
+    let item: TItem | undefined;
+    try {
+      if (!isStep(step)) throw notAStep(step);
+      isDone = Boolean(step.done);
+      if (!isDone) item = step.value;
+    } catch (error) {
+      this.#onPullFailed(error);
       return;
     }
     this.#isPulling = false;
-    if (step.done) {
+    if (isDone) {
       this.#isSourceDone = true;
       if (this.#hasSlot) this.#dropSlot();
     }
@@ -492,9 +498,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#closeSource();
       return;
     }
-    if (!step.done) {
-      if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(step.value);
-      else this.#start(step.value);
+    if (!isDone) {
+      if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(item as TItem);
+      else this.#start(item as TItem);
     }
     this.#pump();
   };
@@ -569,7 +575,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
     this.#running--;
-    if (context.isTimedOut) {
+    // The counter first: runs without a timed-out task never look up the (usually absent) field.
+    if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
       this.#timedOutRunning--;
       if (this.#slots !== undefined) this.#releaseSlot(context.slot);

@@ -401,3 +401,35 @@ describe('return() after options.signal aborted', () => {
     expect(script.signal(1).reason).toBe(reason);
   });
 });
+
+describe("a source step whose done or value getter throws", () => {
+  for (const isAsync of [false, true]) {
+    for (const field of ['done', 'value'] as const) {
+      it(`${isAsync ? 'async' : 'sync'} source, ${field} getter: the run fails with the thrown error, nothing unhandled`, async () => {
+        const thrown = new Error(`${field} getter`);
+        let pulls = 0;
+        const step = () => {
+          pulls++;
+          if (pulls === 1) return { done: false, value: () => 1 };
+          return Object.defineProperty({ done: false, value: () => 2 }, field, {
+            get() {
+              throw thrown;
+            },
+          });
+        };
+        const iterator = isAsync ? { next: async () => step() } : { next: step };
+        const source = isAsync ? { [Symbol.asyncIterator]: () => iterator } : { [Symbol.iterator]: () => iterator };
+        const run = limitedAsCompleted(source as Iterable<() => number>, 1);
+        expect(await run.next()).toEqual({ value: 1, done: false });
+        // next() returns a rejected promise; it does not throw synchronously.
+        let pending: Promise<unknown> | undefined;
+        expect(() => {
+          pending = run.next();
+        }).not.toThrow();
+        await expect(pending).rejects.toBe(thrown);
+        expect(await run.next()).toEqual({ value: undefined, done: true });
+        expect(pulls).toBe(2);
+      });
+    }
+  }
+});
