@@ -76,7 +76,7 @@ export interface LimitOptions {
    * At most `rate.limit` task starts in any `rate.interval` milliseconds (a sliding window).
    * @default undefined (no rate limit)
    */
-  readonly rate?: RateOptions;
+  readonly rate?: RateOptions | readonly RateOptions[];
   /**
    * A limit shared beyond this run (other runs, processes or machines): a task starts only when
    * `limit` allows it and `slots.acquire()` handed out a slot, which is released when the task

@@ -47,10 +47,12 @@ export function getIterator<T>(source: unknown, name: string): { iterator: Itera
 
 export interface ResolvedOptions {
   readonly ordered: boolean;
+  readonly buffer: number;
   readonly window: number;
   readonly signal: AbortSignal | undefined;
   readonly timeout: number | undefined;
-  readonly rate: RateOptions | undefined;
+  /** Every window of `options.rate` (one or several). */
+  readonly rate: readonly RateOptions[] | undefined;
   readonly slots: SlotSource | undefined;
 }
 
@@ -58,7 +60,7 @@ export interface ResolvedOptions {
 const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
+  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
   const { ordered = false, buffer = limit, signal, timeout, rate, slots } = options as LimitOptions;
   if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
@@ -70,16 +72,7 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
     fail(`Expected \`options.timeout\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity, got ${describe(timeout)}`);
   }
-  if (rate !== undefined) {
-    if (rate === null || typeof rate !== 'object') fail(`Expected \`options.rate\` to be an object { limit, interval }, got ${describe(rate)}`);
-    if (!(Number.isInteger(rate.limit) && rate.limit >= 1)) fail(`Expected \`options.rate.limit\` to be an integer >= 1, got ${describe(rate.limit)}`);
-    if (!(typeof rate.interval === 'number' && rate.interval > 0 && Number.isFinite(rate.interval))) {
-      fail(`Expected \`options.rate.interval\` to be a finite number of milliseconds > 0, got ${describe(rate.interval)}`);
-    }
-    if (rate.interval > MAX_DELAY) {
-      fail(`Expected \`options.rate.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(rate.interval)}`);
-    }
-  }
+  const rates = rate === undefined ? undefined : resolveRate(rate);
   if (
     slots !== undefined &&
     (slots === null || typeof slots !== 'object' || typeof slots.acquire !== 'function' || typeof slots.release !== 'function')
@@ -91,12 +84,34 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   }
   return {
     ordered,
+    buffer,
     window: limit + buffer,
     signal,
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
-    rate: rate === undefined ? undefined : { limit: rate.limit, interval: rate.interval },
+    rate: rates,
     slots,
   };
+}
+
+function resolveRate(rate: unknown): RateOptions[] {
+  if (Array.isArray(rate)) {
+    if (rate.length === 0) fail('Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)');
+    return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
+  }
+  return [resolveWindow(rate, 'options.rate')];
+}
+
+function resolveWindow(rate: unknown, name: string): RateOptions {
+  if (rate === null || typeof rate !== 'object') fail(`Expected \`${name}\` to be an object { limit, interval }, got ${describe(rate)}`);
+  const { limit, interval } = rate as RateOptions;
+  if (!(Number.isInteger(limit) && limit >= 1)) fail(`Expected \`${name}.limit\` to be an integer >= 1, got ${describe(limit)}`);
+  if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
+    fail(`Expected \`${name}.interval\` to be a finite number of milliseconds > 0, got ${describe(interval)}`);
+  }
+  if (interval > MAX_DELAY) {
+    fail(`Expected \`${name}.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(interval)}`);
+  }
+  return { limit, interval };
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {
