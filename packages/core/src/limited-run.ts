@@ -3,7 +3,7 @@ import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskCo
 import { Queue } from './queue.js';
 import { RateGate } from './rate-gate.js';
 import { SlotGate } from './slot-gate.js';
-import { describe, type ResolvedOptions } from './validate.js';
+import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
 /** Stopped by a failure or an abort; the error is delivered once the results before it are consumed. */
@@ -255,13 +255,47 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   get stats(): LimitedStats {
     return {
+      limit: this.#limit,
       started: this.#started,
       running: this.#running,
       timedOutRunning: this.#timedOutRunning,
       completed: this.#completed,
       failed: this.#failed,
       buffered: this.#buffered,
+      waiting: this.#isHolding ? 1 : 0,
+      retrying: 0,
+      retries: 0,
     };
+  }
+
+  /**
+   * Changes `limit` from now on. Raising it starts tasks at once (as far as the other bounds allow);
+   * lowering it starts nothing new until fewer than the new limit run (running tasks are not
+   * stopped). The window moves with it: `limit + buffer`, `buffer` keeping the value it had.
+   */
+  setLimit(limit: number): void {
+    validateLimit(limit);
+    this.#limit = limit;
+    this.#window = limit + this.#buffer;
+    // Before the first next() nothing starts: the run stays lazy until it is read.
+    if (this.#state === ACTIVE && this.#isStarted) this.#pump();
+  }
+
+  /**
+   * Ends the run gracefully: nothing new is pulled or started (the source's `return()` is called at
+   * once, or as soon as a pending pull settles), the tasks running finish and their results are
+   * delivered, then the run ends normally. Unlike `return()`, no signal aborts.
+   */
+  drain(): void {
+    if (this.#state !== ACTIVE || this.#isDraining) return;
+    this.#isDraining = true;
+    // An item held for a rate window has not started: it is dropped with the rest of the source.
+    this.#isHolding = false;
+    this.#heldItem = undefined;
+    this.#slotGate?.drop();
+    this.#isInputEnded = true;
+    void this.#closeSource();
+    this.#pump();
   }
 
   next(): Promise<IteratorResult<TOut>> {

@@ -88,6 +88,8 @@ export interface LimitOptions {
 
 /** Counters of a run, read at any time from `iterator.stats`. */
 export interface LimitedStats {
+  /** The concurrency limit now (it changes with `setLimit`). */
+  readonly limit: number;
   /** Tasks called so far. */
   readonly started: number;
   /** Tasks called whose promise has not settled yet (timed-out tasks included: they hold their slot until they settle). */
@@ -100,12 +102,31 @@ export interface LimitedStats {
   readonly failed: number;
   /** Finished results waiting for the consumer. */
   readonly buffered: number;
+  /** Items pulled from the source and not started yet: waiting for a rate window, a key's slot, or a shared slot. */
+  readonly waiting: number;
+  /** Tasks that failed and wait out their backoff before their next attempt (`retry`). */
+  readonly retrying: number;
+  /** Retries started so far, over the whole run. */
+  readonly retries: number;
 }
 
 /** The async iterator the `limited*` functions return. */
 export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult> {
   /** A snapshot of the run's counters. */
   readonly stats: LimitedStats;
+  /**
+   * Changes the concurrency limit from now on (`Infinity` too). Raising it starts tasks at once;
+   * lowering it starts nothing new until fewer than `limit` run: running tasks are not stopped.
+   * `buffer` keeps its value (by default, the limit the run was made with). Throws a TypeError for a
+   * limit that is not an integer >= 1 or `Infinity`.
+   */
+  setLimit(limit: number): void;
+  /**
+   * Stops taking new work but finishes what runs: the source is closed (its `return()` is called),
+   * the running tasks finish and their results are yielded, then the iterator ends normally.
+   * Nothing aborts. Call `return()` afterwards to abort the rest after all.
+   */
+  drain(): void;
   /**
    * Stops early (what `break` in a `for await` loop calls): nothing new starts, in-flight tasks'
    * signals abort, and the source's `return()` is called and awaited.
