@@ -1,4 +1,4 @@
-import type { SlotSource } from './slots.js';
+import type { Governor, SlotSource } from './slots.js';
 
 /** What every task receives when it is started. */
 export interface TaskContext {
@@ -80,10 +80,13 @@ export interface LimitOptions {
   /**
    * A limit shared beyond this run (other runs, processes or machines): a task starts only when
    * `limit` allows it and `slots.acquire()` handed out a slot, which is released when the task
-   * settles or times out. See `SlotSource`; `@lac/redis` provides one backed by Redis.
+   * settles or times out. See `SlotSource`; `createSharedLimit(n)` makes one to share in this
+   * process, `allOf(...)` combines several, and `@lac/redis` provides one backed by Redis. A governor
+   * of the TC39 concurrency-control proposal (an `acquire()` that resolves to a token with
+   * `release()`) is accepted too.
    * @default undefined (only `limit` applies)
    */
-  readonly slots?: SlotSource<any>;
+  readonly slots?: SlotSource<any> | Governor;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */

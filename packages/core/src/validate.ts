@@ -1,5 +1,5 @@
 import type { LimitOptions, RateOptions } from './options.js';
-import type { SlotSource } from './slots.js';
+import { toSlotSource, type SlotSource } from './slots.js';
 
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
 export function describe(value: unknown): string {
@@ -73,14 +73,9 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
     fail(`Expected \`options.timeout\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity, got ${describe(timeout)}`);
   }
   const rates = rate === undefined ? undefined : resolveRate(rate);
-  if (
-    slots !== undefined &&
-    (slots === null || typeof slots !== 'object' || typeof slots.acquire !== 'function' || typeof slots.release !== 'function')
-  ) {
-    fail(`Expected \`options.slots\` to be an object with \`acquire\` and \`release\` methods, got ${describe(slots)}`);
-  }
-  if (slots?.signal !== undefined && !isAbortSignal(slots.signal)) {
-    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slots.signal)}`);
+  const slotSource = slots === undefined ? undefined : toSlotSource(slots, 'options.slots');
+  if (slotSource?.signal !== undefined && !isAbortSignal(slotSource.signal)) {
+    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slotSource.signal)}`);
   }
   return {
     ordered,
@@ -89,7 +84,7 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
     signal,
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
     rate: rates,
-    slots,
+    slots: slotSource,
   };
 }
 
