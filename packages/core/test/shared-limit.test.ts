@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { allOf, createSharedLimit, limitedAsCompleted, limitedMap, type SharedSlot, type Task } from '@lac/core';
+import { allOf, createLimiter, createSharedLimit, limitedAsCompleted, limitedMap, type SharedSlot, type Task } from '@lac/core';
 import { assertProperty, drain, flush, Script, ticks, watchUnhandled } from './helpers.js';
 
 let unhandled: ReturnType<typeof watchUnhandled>;
@@ -125,6 +125,39 @@ describe('createSharedLimit()', () => {
     expect(limit.pending).toBe(0);
     held.release();
     expect(limit.running).toBe(0);
+  });
+});
+
+describe('createLimiter({ slots })', () => {
+  it('a limiter and a run sharing one limit never run more than it in all; a failed acquire rejects the call', async () => {
+    const shared = createSharedLimit(2);
+    const limiter = createLimiter({ concurrency: 2, slots: shared });
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: shared });
+    const first = iterator.next();
+    await flush();
+    expect(script.started).toEqual([0, 1]);
+    let isCalled = false;
+    const call = limiter(() => {
+      isCalled = true;
+      return 'called';
+    });
+    await flush();
+    expect(isCalled).toBe(false);
+    script.resolve(0, 0);
+    expect(await first).toEqual({ value: 0, done: false });
+    expect(await call).toBe('called');
+    script.resolve(1, 1);
+    await drain(iterator);
+    await flush();
+    expect([shared.running, shared.pending, limiter.activeCount]).toEqual([0, 0, 0]);
+    const failing = createLimiter({ concurrency: 1, slots: { acquire: () => Promise.reject(new Error('no slot')), release: () => {} } });
+    await expect(failing(() => 1)).rejects.toThrow('no slot');
+    expect(failing.activeCount).toBe(0);
+  });
+
+  it('rejects slots that are neither a SlotSource nor a governor', () => {
+    expect(() => createLimiter({ concurrency: 1, slots: 5 as never })).toThrow(/Expected `slots` to be an object with `acquire` and `release` methods .*got `5` \(number\)/);
   });
 });
 
