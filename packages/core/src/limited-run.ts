@@ -2,6 +2,7 @@ import { TimeoutError, earlyExitReason, failFastReason } from './errors.js';
 import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskContext } from './options.js';
 import { Queue } from './queue.js';
 import { RateGate } from './rate-gate.js';
+import { retryDelay, type ResolvedRetry } from './retry-policy.js';
 import { SlotGate } from './slot-gate.js';
 import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
@@ -47,6 +48,9 @@ class Context implements TaskContext {
   declare slot: unknown;
   /** Timed out but still running: its outcome is delivered, its slot is held until it settles. `declare`d, as `slot`. */
   declare isTimedOut: boolean | undefined;
+  /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
+  declare item: unknown;
+  declare retryAttempt: number | undefined;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -57,6 +61,10 @@ class Context implements TaskContext {
   constructor(index: number, run: LimitedRun<unknown, unknown>) {
     this.index = index;
     this.#run = run;
+  }
+
+  get attempt(): number {
+    return this.retryAttempt ?? 1;
   }
 
   get signal(): AbortSignal {
@@ -104,6 +112,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 function ignore(): void {}
+
+/** A failed attempt waiting out its backoff, then waiting for a slot. */
+interface Retry {
+  readonly item: unknown;
+  readonly index: number;
+  /** The attempt it will be. */
+  readonly attempt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
 
 /** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
 function isStep(step: unknown): boolean {
@@ -171,6 +188,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** The gates beyond `limit` and the window; undefined when their option is not set. */
   readonly #rateGate: RateGate | undefined;
   readonly #slotGate: SlotGate | undefined;
+  readonly #retry: ResolvedRetry | undefined;
+  /** `retry`: attempts in backoff, and those whose backoff is over (they start before new items). */
+  #backoffs: Set<Retry> | undefined;
+  #retriesDue: Queue<Retry> | undefined;
+  /** Attempts in backoff or due: they count toward the window, so failures cannot pile up without bound. */
+  #retrying = 0;
+  #retries = 0;
 
   #state = ACTIVE;
   #error: unknown;
@@ -225,6 +249,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isOrdered) this.#heldBack = new Map();
     if (options.rate !== undefined) this.#rateGate = new RateGate(options.rate, () => this.#pump());
     if (options.slots !== undefined) this.#slotGate = new SlotGate(options.slots, this.#slotHost);
+    this.#retry = options.retry;
+    if (this.#retry !== undefined) {
+      this.#backoffs = new Set();
+      this.#retriesDue = new Queue();
+    }
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else if (this.#slotGate?.signal?.aborted === true) this.#fail(this.#slotGate.signal.reason);
     // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
@@ -263,8 +292,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       failed: this.#failed,
       buffered: this.#buffered,
       waiting: this.#isHolding ? 1 : 0,
-      retrying: 0,
-      retries: 0,
+      retrying: this.#retrying,
+      retries: this.#retries,
     };
   }
 
@@ -382,13 +411,23 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isPumping = true;
     let starts = 0;
     try {
-      while (this.#isActive() && this.#mayPull() && this.#hasFreeSlot() && this.#hasRoomInWindow()) {
+      // A due retry is already counted in the window (since it failed), so only `limit` holds it back.
+      while (this.#isActive() && this.#hasFreeSlot() && (this.#hasRetryDue() || (this.#mayPull() && this.#hasRoomInWindow()))) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
         // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
         if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) break;
+        if (this.#hasRetryDue()) {
+          if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) break;
+          const retry = this.#retriesDue!.shift();
+          this.#retrying--;
+          this.#retries++;
+          starts++;
+          this.#start(retry.item as TItem, retry);
+          continue;
+        }
         if (this.#isHolding) {
           if (!this.#rateGate!.tryTake()) break;
           const item = this.#heldItem as TItem;
@@ -454,6 +493,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return this.#state === ACTIVE && !this.#isYielding;
   }
 
+  /** `retry`: an attempt's backoff is over; it starts before new items. */
+  #hasRetryDue(): boolean {
+    return this.#retriesDue !== undefined && this.#retriesDue.size > 0;
+  }
+
   /** No pull is pending and the source is neither done nor closed. */
   #mayPull(): boolean {
     return this.#source === IDLE;
@@ -464,9 +508,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return this.#running < this.#limit;
   }
 
-  /** Running plus finished-but-unconsumed are fewer than `limit + buffer`: a slow consumer holds back the work. */
+  /** Running, retrying and finished-but-unconsumed are fewer than `limit + buffer`: a slow consumer holds back the work. */
   #hasRoomInWindow(): boolean {
-    return this.#running + this.#buffered < this.#window;
+    return this.#running + this.#buffered + this.#retrying < this.#window;
   }
 
   /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
@@ -569,8 +613,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#fail(error);
   };
 
-  #start(item: TItem): void {
-    const index = this.#nextIndex++;
+  #start(item: TItem, retry?: Retry): void {
+    const index = retry === undefined ? this.#nextIndex++ : retry.index;
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
       this.#fail(new TypeError(`Expected every item of \`tasks\` to be a function, got ${describe(item)} at index ${index}`));
@@ -578,6 +622,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
     if (this.#slotGate !== undefined) context.slot = this.#slotGate.take();
+    if (this.#retry !== undefined) {
+      context.item = item;
+      if (retry !== undefined) context.retryAttempt = retry.attempt;
+    }
     if (this.#timeout !== undefined) {
       context.startTimer(this.#timeout, this.#onTimeout);
       this.#live.add(context);
@@ -627,6 +675,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#pump();
       return;
     }
+    if (!isFulfilled && this.#retry !== undefined && this.#state === ACTIVE && this.#retryLater(context, value)) {
+      // Its slot is free during the backoff.
+      this.#slotGate?.release(context.slot);
+      this.#pump();
+      return;
+    }
     if (isFulfilled) this.#completed++;
     else this.#failed++;
     if (this.#state !== ACTIVE) {
@@ -636,14 +690,40 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
-    this.#outcome(context.index, isFulfilled, value);
+    this.#outcome(context.index, isFulfilled, value, context.retryAttempt);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
     this.#slotGate?.release(context.slot);
     this.#pump();
   }
 
+  /** `retry`: schedules the next attempt of a failed one; false when it is not retried (its failure stands). */
+  #retryLater(context: Context, error: unknown): boolean {
+    const attempt = context.attempt;
+    let delay: number | undefined;
+    try {
+      delay = retryDelay(this.#retry!, error, attempt);
+    } catch (thrown) {
+      // A shouldRetry or retryDelay that throws fails the run with what it threw.
+      this.#failed++;
+      this.#fail(thrown);
+      return true;
+    }
+    if (delay === undefined) return false;
+    const retry: Retry = { item: context.item, index: context.index, attempt: attempt + 1, timer: undefined };
+    this.#retrying++;
+    this.#backoffs!.add(retry);
+    retry.timer = setTimeout(this.#onBackoffOver, delay, retry);
+    return true;
+  }
+
+  readonly #onBackoffOver = (retry: Retry): void => {
+    this.#backoffs!.delete(retry);
+    this.#retriesDue!.push(retry);
+    this.#pump();
+  };
+
   /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
-  #outcome(index: number, isFulfilled: boolean, value: unknown): void {
+  #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
     let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
       if (this.#heldBack !== undefined) this.#placeInOrder(index, HOLE);
@@ -651,7 +731,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     } else if (this.#isSettledMode) {
       const settled = isFulfilled
         ? { status: 'fulfilled' as const, value, index }
-        : { status: 'rejected' as const, reason: value, index };
+        : this.#retry === undefined
+          ? { status: 'rejected' as const, reason: value, index }
+          : { status: 'rejected' as const, reason: value, index, attempts: attempt ?? 1 };
       result = { value: settled as TOut, done: false };
     } else if (isFulfilled) {
       result = { value: value as TOut, done: false };
@@ -761,6 +843,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#source < EXHAUSTED ||
       // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
+      this.#retrying > 0 ||
       this.#results.size > 0
     ) {
       return;
@@ -796,6 +879,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#cancelYield = undefined;
     }
     this.#rateGate?.stop();
+    if (this.#backoffs !== undefined) {
+      for (const retry of this.#backoffs) clearTimeout(retry.timer);
+      this.#backoffs.clear();
+      this.#retriesDue!.clear();
+      this.#retrying = 0;
+    }
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#slotGate?.signal?.removeEventListener('abort', this.#onSlotsAbort);
   }

@@ -10,6 +10,8 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** The task's position in the source, from 0. */
   readonly index: number;
+  /** Which attempt this call is: 1, then 2 for the first retry, and so on (see `retry`). */
+  readonly attempt: number;
 }
 
 /**
@@ -42,6 +44,30 @@ export interface RateOptions {
   readonly limit: number;
   /** The window, in milliseconds. A number > 0. */
   readonly interval: number;
+}
+
+/** How failed tasks are tried again: see `LimitOptions.retry`. */
+export interface RetryOptions {
+  /** Retries after the first attempt (so at most `retries + 1` attempts). An integer >= 0. */
+  readonly retries: number;
+  /**
+   * The backoff before the first retry, in ms; each later one is `factor` times the one before.
+   * @default 100
+   */
+  readonly minDelay?: number;
+  /** The longest backoff, in ms. @default Infinity */
+  readonly maxDelay?: number;
+  /** @default 2 */
+  readonly factor?: number;
+  /** Wait a random share of each backoff ("full jitter"), so that many clients do not retry in step. @default false */
+  readonly jitter?: boolean;
+  /** Retry this failure? `attempt` is the attempt that failed (1 for the first). @default every failure is retried */
+  readonly shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /**
+   * The backoff for this failure in ms, or undefined for the default: an `error.retryAfter` number
+   * (ms) when there is one, else the exponential backoff. Use it to honour an HTTP `Retry-After`.
+   */
+  readonly retryDelay?: (error: unknown, attempt: number) => number | undefined;
 }
 
 export interface LimitOptions {
@@ -87,6 +113,15 @@ export interface LimitOptions {
    * @default undefined (only `limit` applies)
    */
   readonly slots?: SlotSource<any> | Governor;
+  /**
+   * Try failed tasks again with backoff. A failed attempt gives its slot (and `slots` slot) back
+   * while it waits; a retry that is due starts before new items; `rate` counts every attempt;
+   * `context.attempt` tells which attempt runs. Once retries are exhausted the task fails with its
+   * last error (in the settled forms, a rejected record with `attempts`). Abort and early exit
+   * cancel the backoffs at once. Timeouts are not retried.
+   * @default undefined (no retries)
+   */
+  readonly retry?: RetryOptions;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */
@@ -145,4 +180,4 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
 /** A task's outcome, as `limitedAsSettled` delivers it. */
 export type Settled<TResult> =
   | { status: 'fulfilled'; value: TResult; index: number }
-  | { status: 'rejected'; reason: unknown; index: number };
+  | { status: 'rejected'; reason: unknown; index: number; attempts?: number };

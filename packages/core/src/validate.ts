@@ -1,4 +1,5 @@
-import type { LimitOptions, RateOptions } from './options.js';
+import type { LimitOptions, RateOptions, RetryOptions } from './options.js';
+import type { ResolvedRetry } from './retry-policy.js';
 import { toSlotSource, type SlotSource } from './slots.js';
 
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
@@ -54,15 +55,16 @@ export interface ResolvedOptions {
   /** Every window of `options.rate` (one or several). */
   readonly rate: readonly RateOptions[] | undefined;
   readonly slots: SlotSource | undefined;
+  readonly retry: ResolvedRetry | undefined;
 }
 
 /** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
 const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
+  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
-  const { ordered = false, buffer = limit, signal, timeout, rate, slots } = options as LimitOptions;
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry } = options as LimitOptions;
   if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
   if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
   if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
@@ -85,7 +87,23 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
     rate: rates,
     slots: slotSource,
+    retry: retry === undefined ? undefined : resolveRetry(retry),
   };
+}
+
+function resolveRetry(retry: unknown): ResolvedRetry {
+  if (retry === null || typeof retry !== 'object') fail(`Expected \`options.retry\` to be an object { retries, ... }, got ${describe(retry)}`);
+  const { retries, minDelay = 100, maxDelay = Number.POSITIVE_INFINITY, factor = 2, jitter = false, shouldRetry, retryDelay } = retry as RetryOptions;
+  if (!(Number.isInteger(retries) && retries >= 0)) fail(`Expected \`options.retry.retries\` to be an integer >= 0, got ${describe(retries)}`);
+  if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
+    fail(`Expected \`options.retry.minDelay\` to be a finite number of milliseconds >= 0, got ${describe(minDelay)}`);
+  }
+  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay)) fail(`Expected \`options.retry.maxDelay\` to be a number >= minDelay (${minDelay}), got ${describe(maxDelay)}`);
+  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor))) fail(`Expected \`options.retry.factor\` to be a finite number >= 1, got ${describe(factor)}`);
+  if (typeof jitter !== 'boolean') fail(`Expected \`options.retry.jitter\` to be a boolean, got ${describe(jitter)}`);
+  if (shouldRetry !== undefined) validateFunction(shouldRetry, 'options.retry.shouldRetry');
+  if (retryDelay !== undefined) validateFunction(retryDelay, 'options.retry.retryDelay');
+  return { retries, minDelay, maxDelay, factor, jitter, shouldRetry, retryDelay };
 }
 
 function resolveRate(rate: unknown): RateOptions[] {
