@@ -3,6 +3,7 @@ import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskCo
 import { Queue } from './queue.js';
 import { RateGate } from './rate-gate.js';
 import { retryDelay, type ResolvedRetry } from './retry-policy.js';
+import { KeyGate } from './key-gate.js';
 import { SlotGate } from './slot-gate.js';
 import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
@@ -50,7 +51,9 @@ class Context implements TaskContext {
   declare isTimedOut: boolean | undefined;
   /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
   declare item: unknown;
-  declare retryAttempt: number | undefined;
+  declare pendingAttempt: number | undefined;
+  /** `key`: the task's key, whose slot it holds. */
+  declare key: unknown;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -64,7 +67,7 @@ class Context implements TaskContext {
   }
 
   get attempt(): number {
-    return this.retryAttempt ?? 1;
+    return this.pendingAttempt ?? 1;
   }
 
   get signal(): AbortSignal {
@@ -113,12 +116,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function ignore(): void {}
 
-/** A failed attempt waiting out its backoff, then waiting for a slot. */
-interface Retry {
+/** A start that waits: a failed attempt in its backoff or due (`retry`), or an item waiting for its key (`key`). */
+interface Pending {
   readonly item: unknown;
   readonly index: number;
   /** The attempt it will be. */
   readonly attempt: number;
+  readonly key: unknown;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -189,9 +193,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   readonly #rateGate: RateGate | undefined;
   readonly #slotGate: SlotGate | undefined;
   readonly #retry: ResolvedRetry | undefined;
+  readonly #keyOf: ((item: TItem, index: number) => unknown) | undefined;
+  readonly #keyGate: KeyGate<Pending> | undefined;
   /** `retry`: attempts in backoff, and those whose backoff is over (they start before new items). */
-  #backoffs: Set<Retry> | undefined;
-  #retriesDue: Queue<Retry> | undefined;
+  #backoffs: Set<Pending> | undefined;
+  #retriesDue: Queue<Pending> | undefined;
   /** Attempts in backoff or due: they count toward the window, so failures cannot pile up without bound. */
   #retrying = 0;
   #retries = 0;
@@ -230,6 +236,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   readonly #live = new Set<Context>();
   /** `rate`: an item pulled while the window was full, started when it opens. */
   #heldItem: TItem | undefined;
+  /** With `key` or for a retry: what the held item is (its index, key and attempt). */
+  #heldPending: Pending | undefined;
   #isHolding = false;
 
   constructor(config: RunConfig<TItem>) {
@@ -250,6 +258,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (options.rate !== undefined) this.#rateGate = new RateGate(options.rate, () => this.#pump());
     if (options.slots !== undefined) this.#slotGate = new SlotGate(options.slots, this.#slotHost);
     this.#retry = options.retry;
+    if (options.key !== undefined) {
+      this.#keyOf = options.key as (item: TItem, index: number) => unknown;
+      this.#keyGate = new KeyGate(options.perKey, options.lookahead ?? config.limit);
+    }
     if (this.#retry !== undefined) {
       this.#backoffs = new Set();
       this.#retriesDue = new Queue();
@@ -291,7 +303,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       completed: this.#completed,
       failed: this.#failed,
       buffered: this.#buffered,
-      waiting: this.#isHolding ? 1 : 0,
+      waiting: (this.#isHolding ? 1 : 0) + (this.#keyGate?.waiting ?? 0),
       retrying: this.#retrying,
       retries: this.#retries,
     };
@@ -319,8 +331,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state !== ACTIVE || this.#isDraining) return;
     this.#isDraining = true;
     // An item held for a rate window has not started: it is dropped with the rest of the source.
+    if (this.#isHolding && this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
     this.#isHolding = false;
     this.#heldItem = undefined;
+    this.#heldPending = undefined;
+    this.#keyGate?.clearWaiting();
     this.#slotGate?.drop();
     this.#isInputEnded = true;
     void this.#closeSource();
@@ -411,32 +426,46 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isPumping = true;
     let starts = 0;
     try {
-      // A due retry is already counted in the window (since it failed), so only `limit` holds it back.
-      while (this.#isActive() && this.#hasFreeSlot() && (this.#hasRetryDue() || (this.#mayPull() && this.#hasRoomInWindow()))) {
+      while (
+        this.#isActive() &&
+        this.#hasFreeSlot() &&
+        ((this.#hasRoomInWindow() && (this.#mayPull() || this.#isHolding)) || this.#hasStartWaiting())
+      ) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
         // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
         if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) break;
-        if (this.#hasRetryDue()) {
-          if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) break;
-          const retry = this.#retriesDue!.shift();
-          this.#retrying--;
-          this.#retries++;
-          starts++;
-          this.#start(retry.item as TItem, retry);
-          continue;
-        }
+        // A held item first: it already has its place (and its key's slot).
         if (this.#isHolding) {
           if (!this.#rateGate!.tryTake()) break;
           const item = this.#heldItem as TItem;
+          const pending = this.#heldPending;
           this.#isHolding = false;
           this.#heldItem = undefined;
+          this.#heldPending = undefined;
           starts++;
-          this.#start(item);
+          this.#start(item, pending);
           continue;
         }
+        if (this.#hasPendingDue()) {
+          const retry = this.#retriesDue!.shift();
+          this.#retrying--;
+          this.#retries++;
+          // Its key is full again: it waits for it like a pulled item.
+          if (this.#keyGate !== undefined && !this.#keyGate.admit(retry.key, retry)) continue;
+          starts++;
+          this.#startOrHold(retry.item as TItem, retry);
+          continue;
+        }
+        if (this.#hasReadyKey()) {
+          const pending = this.#keyGate!.takeReady();
+          starts++;
+          this.#startOrHold(pending.item as TItem, pending);
+          continue;
+        }
+        if (!this.#mayPull()) break;
         if (this.#input !== undefined) {
           if (!this.#takeInput(this.#input)) break;
           starts++;
@@ -474,6 +503,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#closeSource();
           break;
         }
+        if (this.#keyGate !== undefined) {
+          starts++;
+          this.#admitKeyed(item as TItem);
+          continue;
+        }
         if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) {
           this.#hold(item as TItem);
           break;
@@ -494,13 +528,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   /** `retry`: an attempt's backoff is over; it starts before new items. */
-  #hasRetryDue(): boolean {
+  #hasPendingDue(): boolean {
     return this.#retriesDue !== undefined && this.#retriesDue.size > 0;
   }
 
   /** No pull is pending and the source is neither done nor closed. */
   #mayPull(): boolean {
-    return this.#source === IDLE;
+    return this.#source === IDLE && (this.#keyGate === undefined || this.#keyGate.hasRoom());
   }
 
   /** Fewer than `limit` tasks run. */
@@ -523,7 +557,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return false;
     }
     const item = input.shift();
-    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item);
+    if (this.#keyGate !== undefined) this.#admitKeyed(item);
+    else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item);
     else this.#start(item);
     if (input.size === 0 && this.#isInputBlocked) {
       this.#isInputBlocked = false;
@@ -592,7 +627,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
     if (!isDone) {
-      if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item as TItem);
+      if (this.#keyGate !== undefined) this.#admitKeyed(item as TItem);
+      else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item as TItem);
       else this.#start(item as TItem);
     }
     this.#pump();
@@ -603,9 +639,46 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * one at a time): taking the token before pulling would keep a finished source from ending the run
    * until the next window opened.
    */
-  #hold(item: TItem): void {
+  #hold(item: TItem, pending?: Pending): void {
     this.#heldItem = item;
+    this.#heldPending = pending;
     this.#isHolding = true;
+  }
+
+  /** Starts `item` now, or holds it for the rate window. */
+  #startOrHold(item: TItem, pending: Pending): void {
+    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item, pending);
+    else this.#start(item, pending);
+  }
+
+  /** `key`: a pulled item takes a slot of its key and starts (or holds for `rate`), or waits in the look-ahead for its key. */
+  #admitKeyed(item: TItem): void {
+    const index = this.#nextIndex++;
+    let pending: Pending;
+    try {
+      pending = { item, index, attempt: 1, key: this.#keyOf!(item, index), timer: undefined };
+      if (!this.#keyGate!.admit(pending.key, pending)) return;
+    } catch (error) {
+      // A key function (or perKey function) that throws fails the run, as the source throwing would.
+      this.#fail(error);
+      return;
+    }
+    this.#startOrHold(item, pending);
+  }
+
+  /**
+   * A start that was pulled (or failed) already is waiting: a due retry, an item whose key has room
+   * again, or one of those held for the rate window. Only `limit` (and the gates) hold it back, not
+   * the window: it is counted in memory already (`retrying` in the window, the rest in the
+   * look-ahead), and in ordered mode the results filling the window may be waiting for it.
+   */
+  #hasStartWaiting(): boolean {
+    return this.#hasPendingDue() || this.#hasReadyKey() || (this.#isHolding && this.#heldPending !== undefined);
+  }
+
+  /** `key`: an item whose key now has room is waiting. */
+  #hasReadyKey(): boolean {
+    return this.#keyGate !== undefined && this.#keyGate.hasReady();
   }
 
   readonly #onPullFailed = (error: unknown): void => {
@@ -613,7 +686,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#fail(error);
   };
 
-  #start(item: TItem, retry?: Retry): void {
+  #start(item: TItem, retry?: Pending): void {
     const index = retry === undefined ? this.#nextIndex++ : retry.index;
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
@@ -622,10 +695,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
     if (this.#slotGate !== undefined) context.slot = this.#slotGate.take();
-    if (this.#retry !== undefined) {
-      context.item = item;
-      if (retry !== undefined) context.retryAttempt = retry.attempt;
+    if (retry !== undefined) {
+      context.pendingAttempt = retry.attempt;
+      context.key = retry.key;
     }
+    if (this.#retry !== undefined) context.item = item;
     if (this.#timeout !== undefined) {
       context.startTimer(this.#timeout, this.#onTimeout);
       this.#live.add(context);
@@ -667,6 +741,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
     this.#running--;
+    if (this.#keyGate !== undefined) this.#keyGate.release(context.key);
     // The counter first: runs without a timed-out task never look up the (usually absent) field.
     if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
@@ -690,7 +765,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
-    this.#outcome(context.index, isFulfilled, value, context.retryAttempt);
+    this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
     this.#slotGate?.release(context.slot);
     this.#pump();
@@ -703,20 +778,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     try {
       delay = retryDelay(this.#retry!, error, attempt);
     } catch (thrown) {
-      // A shouldRetry or retryDelay that throws fails the run with what it threw.
+      // A shouldPending or retryDelay that throws fails the run with what it threw.
       this.#failed++;
       this.#fail(thrown);
       return true;
     }
     if (delay === undefined) return false;
-    const retry: Retry = { item: context.item, index: context.index, attempt: attempt + 1, timer: undefined };
+    const retry: Pending = { item: context.item, index: context.index, attempt: attempt + 1, key: context.key, timer: undefined };
     this.#retrying++;
     this.#backoffs!.add(retry);
     retry.timer = setTimeout(this.#onBackoffOver, delay, retry);
     return true;
   }
 
-  readonly #onBackoffOver = (retry: Retry): void => {
+  readonly #onBackoffOver = (retry: Pending): void => {
     this.#backoffs!.delete(retry);
     this.#retriesDue!.push(retry);
     this.#pump();
@@ -844,6 +919,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
       this.#retrying > 0 ||
+      this.#isHolding ||
+      (this.#keyGate !== undefined && this.#keyGate.waiting > 0) ||
       this.#results.size > 0
     ) {
       return;

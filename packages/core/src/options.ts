@@ -70,7 +70,7 @@ export interface RetryOptions {
   readonly retryDelay?: (error: unknown, attempt: number) => number | undefined;
 }
 
-export interface LimitOptions {
+export interface LimitOptions<TInput = unknown> {
   /**
    * Yield results in source order instead of completion order. The concurrency bound and the
    * buffer still hold: a slow early task holds back delivery, and at most `limit + buffer`
@@ -122,6 +122,25 @@ export interface LimitOptions {
    * @default undefined (no retries)
    */
   readonly retry?: RetryOptions;
+  /**
+   * Per-key concurrency: the key of each item (`limitedMap`) or task (`limitedAsCompleted`), such as
+   * its host or tenant. At most `perKey` tasks of one key run at once, and `limit` in all.
+   * @default undefined (no per-key limit)
+   */
+  readonly key?: (item: TInput, index: number) => string | number;
+  /**
+   * With `key`: tasks of one key running at once; a number, or a function giving each key its own
+   * (called once per key while the key is in use). An integer >= 1 or `Infinity`.
+   * @default 1
+   */
+  readonly perKey?: number | ((key: string | number) => number);
+  /**
+   * With `key`: how many pulled items may wait for their key to have room. When that many wait,
+   * the source is not pulled (backpressure), so memory stays bounded by `limit + lookahead + buffer`
+   * and one busy key does not stall the others while there is room. An integer >= 1 or `Infinity`.
+   * @default limit
+   */
+  readonly lookahead?: number;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */

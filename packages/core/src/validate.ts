@@ -56,15 +56,24 @@ export interface ResolvedOptions {
   readonly rate: readonly RateOptions[] | undefined;
   readonly slots: SlotSource | undefined;
   readonly retry: ResolvedRetry | undefined;
+  readonly key: ((item: never, index: number) => unknown) | undefined;
+  readonly perKey: number | ((key: unknown) => number);
+  readonly lookahead: number | undefined;
 }
 
 /** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
 const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined };
+  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined, key: undefined, perKey: 1, lookahead: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
-  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry } = options as LimitOptions;
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, key, perKey = 1, lookahead } = options as LimitOptions<never>;
+  if (key !== undefined) validateFunction(key, 'options.key');
+  if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
+    fail(`Expected \`options.perKey\` to be an integer >= 1, Infinity or a function of the key, got ${describe(perKey)}`);
+  }
+  if (key === undefined && (options as LimitOptions).perKey !== undefined) fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
+  if (lookahead !== undefined && !isCount(lookahead, 1)) fail(`Expected \`options.lookahead\` to be an integer >= 1 or Infinity, got ${describe(lookahead)}`);
   if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
   if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
   if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
@@ -88,6 +97,9 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
     rate: rates,
     slots: slotSource,
     retry: retry === undefined ? undefined : resolveRetry(retry),
+    key,
+    perKey: perKey as number | ((key: unknown) => number),
+    lookahead,
   };
 }
 
