@@ -71,10 +71,10 @@ export class KeyGate<TWaiting> {
     else this.#checkReady(state);
   }
 
-  /** Drops every waiting item (drain): they never start. */
-  clearWaiting(): void {
+  /** Drops every waiting item (drain, stop): they never start; `onDropped` sees each one's item. */
+  clearWaiting(onDropped: (item: unknown) => void): void {
     for (const [key, state] of this.#states) {
-      state.waiting.clear();
+      while (state.waiting.size > 0) onDropped((state.waiting.shift() as { item: unknown }).item);
       state.isReady = false;
       if (state.running === 0) this.#states.delete(key);
     }

@@ -116,6 +116,15 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function ignore(): void {}
 
+/** An item that will never start may be a rejected promise: observe it, so it is not an unhandled rejection. */
+function observeDropped(item: unknown): void {
+  try {
+    if (isThenable(item)) Promise.resolve(item).then(undefined, ignore);
+  } catch {
+    // A `then` getter that throws: nothing was started and nothing can be observed.
+  }
+}
+
 /** A start that waits: a failed attempt in its backoff or due (`retry`), or an item waiting for its key (`key`). */
 interface Pending {
   readonly item: unknown;
@@ -331,11 +340,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state !== ACTIVE || this.#isDraining) return;
     this.#isDraining = true;
     // An item held for a rate window has not started: it is dropped with the rest of the source.
-    if (this.#isHolding && this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
+    if (this.#isHolding) {
+      observeDropped(this.#heldItem);
+      if (this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
+    }
     this.#isHolding = false;
     this.#heldItem = undefined;
     this.#heldPending = undefined;
-    this.#keyGate?.clearWaiting();
+    this.#keyGate?.clearWaiting(observeDropped);
     this.#slotGate?.drop();
     this.#isInputEnded = true;
     void this.#closeSource();
@@ -500,6 +512,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         this.#source = IDLE;
         if (this.#state !== ACTIVE || this.#isDraining) {
           // The run stopped or drains since next() began: the item is dropped, and the deferred close happens now.
+          observeDropped(item);
           this.#closeSource();
           break;
         }
@@ -622,6 +635,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     if (this.#state !== ACTIVE || this.#isDraining) {
       // The run stopped or drains since this pull began: the item is dropped, and the deferred close happens now.
+      if (!isDone) observeDropped(item);
       this.#closeSource();
       this.#checkDone();
       return;
@@ -921,7 +935,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#retrying > 0 ||
       this.#isHolding ||
       (this.#keyGate !== undefined && this.#keyGate.waiting > 0) ||
-      this.#results.size > 0
+      this.#results.size > 0 ||
+      (this.#slotGate !== undefined && this.#slotGate.releasing > 0)
     ) {
       return;
     }
@@ -944,6 +959,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#stopReason = reason;
     for (const context of this.#live) context[kAbort](reason);
     this.#live.clear();
+    if (this.#isHolding) {
+      // The item waiting for a rate window will never start.
+      observeDropped(this.#heldItem);
+      this.#isHolding = false;
+      this.#heldItem = undefined;
+      this.#heldPending = undefined;
+    }
+    // Items waiting for their key will never start either.
+    this.#keyGate?.clearWaiting(observeDropped);
     this.#slotGate?.stop(reason);
     this.#release();
     return this.#closeSource();
@@ -999,6 +1023,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     },
     onSlotError(error: unknown): void {
       this.run.#fail(error);
+    },
+    onReleased(): void {
+      this.run.#checkDone();
     },
   };
 

@@ -13,6 +13,8 @@ export interface SlotGateHost {
   readonly isActive: boolean;
   /** A slot arrived: a start may be possible now. */
   onSlot(): void;
+  /** A release's promise settled: the run may be able to end now. */
+  onReleased(): void;
   /** `acquire`, `release` or the source's signal failed: fail the run fast. */
   onSlotError(error: unknown): void;
 }
@@ -33,6 +35,8 @@ export class SlotGate {
   #slot: unknown;
   /** Aborts a pending `acquire()` when the run stops. */
   #controller: AbortController | undefined;
+  /** `release()` calls whose promise has not settled: the run ends only after they have. */
+  releasing = 0;
 
   constructor(slots: SlotSource, host: SlotGateHost) {
     this.#slots = slots;
@@ -88,7 +92,11 @@ export class SlotGate {
   release(slot: unknown): void {
     try {
       const released = this.#slots.release(slot);
-      if (isThenable(released)) Promise.resolve(released).then(undefined, this.#onReleaseFailed);
+      if (isThenable(released)) {
+        // The run does not end before its releases settle: a rejection is the run's failure, not lost.
+        this.releasing++;
+        Promise.resolve(released).then(this.#onReleased, this.#onReleaseFailed);
+      }
     } catch (error) {
       this.#host.onSlotError(error);
     }
@@ -112,7 +120,13 @@ export class SlotGate {
     this.#host.onSlotError(error);
   };
 
+  readonly #onReleased = (): void => {
+    this.releasing--;
+    this.#host.onReleased();
+  };
+
   readonly #onReleaseFailed = (error: unknown): void => {
+    this.releasing--;
     this.#host.onSlotError(error);
   };
 }

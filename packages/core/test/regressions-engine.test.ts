@@ -257,6 +257,62 @@ describe('defect 7: a slots.release() that fails delivers the result already ear
   }
 });
 
+describe('defect 7, at the end of a run: a release that rejects fails the run instead of being lost', () => {
+  it("the last task's release rejects: its result is delivered, then the run fails", async () => {
+    const failure = new Error('last release rejects');
+    let released = 0;
+    const slots = {
+      acquire: () => 'slot',
+      // The task's release rejects; the slot taken for a next start, given back when the source ends, does not.
+      release: () => (++released === 1 ? Promise.reject(failure) : Promise.resolve()),
+    };
+    const iterator = limitedAsCompleted([() => 1], 1, { slots });
+    const first = iterator.next();
+    const second = iterator.next();
+    expect(await first).toEqual({ value: 1, done: false });
+    await expect(second).rejects.toBe(failure);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('the slot acquired for a start that never comes (the source is empty) is released, and its rejection fails the run', async () => {
+    const failure = new Error('drop release rejects');
+    const slots = { acquire: () => 'slot', release: () => Promise.reject(failure) };
+    const iterator = limitedAsCompleted([], 1, { slots });
+    await expect(iterator.next()).rejects.toBe(failure);
+  });
+});
+
+describe('a rejected promise item dropped after a stop is observed, never unhandled', () => {
+  it('return() while a pull is pending; the pull then answers with a rejected promise', async () => {
+    const pull = deferred<IteratorResult<Promise<number>>>();
+    const source: AsyncIterable<Promise<number>> = {
+      [Symbol.asyncIterator]: () => ({ next: () => pull.promise, return: async () => ({ value: undefined, done: true }) }),
+    };
+    const iterator = limitedMap(source, 2, async (value: number) => value);
+    const pending = iterator.next();
+    await flush();
+    const returned = iterator.return();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    pull.resolve({ value: Promise.reject(new Error('dropped item')), done: false });
+    await returned;
+    await flush();
+    // afterEach asserts that no rejection went unhandled.
+    expect(iterator.stats.started).toBe(0);
+  });
+});
+
+describe('a rejected promise item held for a rate window when the run stops is observed, never unhandled', () => {
+  it('the first item fails the run while the second waits for the window', async () => {
+    const first = new Error('item 0 rejected');
+    const items = [Promise.reject(first), Promise.reject(new Error('item 1 rejected'))];
+    const iterator = limitedMap(items, 2, async (value: number) => value, { rate: { limit: 1, interval: 60_000 } });
+    await expect(iterator.next()).rejects.toBe(first);
+    await flush();
+    // afterEach asserts that no rejection went unhandled.
+    expect(iterator.stats.started).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('defect 8: a run listens to options.signal only once it is iterated', () => {
   it('runs created and never iterated add no listener to a long-lived signal', async () => {
     const { getEventListeners } = await import('node:events');

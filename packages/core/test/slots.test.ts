@@ -375,7 +375,7 @@ describe('options.slots', () => {
     await expect(limitedAsCompleted([() => 1], 1, { slots }).next()).rejects.toBe(broken);
   });
 
-  it('fails the run when release rejects while it is active, and ignores a release failure after it ended', async () => {
+  it('fails the run when release rejects while it is active or at its end, and ignores a release failure after return()', async () => {
     const refused = new Error('release refused');
     let acquired = 0;
     const failing: SlotSource<number> = {
@@ -391,10 +391,25 @@ describe('options.slots', () => {
     ).rejects.toBe(refused);
     expect(results).toEqual([1]);
 
-    const late: SlotSource<number> = { acquire: () => 0, release: () => Promise.reject(new Error('late')) };
+    // At the end: the run waits for its releases, so the last one's rejection is its failure, after the result.
+    const lateFailure = new Error('late');
+    const late: SlotSource<number> = { acquire: () => 0, release: () => Promise.reject(lateFailure) };
     const out: number[] = [];
-    for await (const value of limitedAsCompleted([() => 1], 1, { slots: late })) out.push(value);
+    await expect(
+      (async () => {
+        for await (const value of limitedAsCompleted([() => 1], 1, { slots: late })) out.push(value);
+      })(),
+    ).rejects.toBe(lateFailure);
     expect(out).toEqual([1]);
+
+    // After return(): no one is left to tell, and nothing surfaces unhandled (the file's watch checks).
+    const gate = defer<number>();
+    const afterReturn: SlotSource<number> = { acquire: () => 0, release: () => Promise.reject(new Error('after return')) };
+    const stopped = limitedAsCompleted([() => gate.promise], 1, { slots: afterReturn });
+    const pending = stopped.next();
+    await stopped.return();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    gate.resolve(1);
     await flush();
   });
   it('fails fast with the reason of the slot source signal, aborting in-flight tasks', async () => {
