@@ -15,7 +15,9 @@ class LimitedReadable<TResult> extends Readable {
   constructor(tasks: TaskSource<TResult>, limit: number, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     // Validates tasks, limit and core's options; nothing is pulled until the first read.
-    this.#run = limitedAsCompletedPush(tasks, limit, new ReadableOutput<TResult>(this, 'task'), options);
+    const output = new ReadableOutput<TResult>(this, 'task');
+    this.#run = limitedAsCompletedPush(tasks, limit, output, options);
+    output.constructed();
   }
 
   override _read(): void {

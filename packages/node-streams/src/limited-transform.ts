@@ -29,6 +29,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
     // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
     this.#run = limitedMapPush(limit, mapper, output, options);
+    output.constructed();
     // Results flow into the readable buffer from the first write on, like a Transform's.
     this.#run.resume();
   }

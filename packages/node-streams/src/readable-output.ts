@@ -26,8 +26,21 @@ export class ReadableOutput<TResult> implements RunConsumer<TResult> {
     return this.#stream.push(value);
   }
 
+  /** True until the stage's constructor has its run: a failure reported from inside it waits a microtask. */
+  #isConstructing = true;
+
+  /** The stage has its run. */
+  constructed(): void {
+    this.#isConstructing = false;
+  }
+
   onError(error: unknown): void {
-    this.#stream.destroy(toStreamError(error, this.#who));
+    const reason = toStreamError(error, this.#who);
+    // An already-aborted `options.signal` is reported while the stage is being made. Destroyed from
+    // inside its constructor, it would be closed before `pipeline()` gets it, and Node 24's
+    // `pipeline()` then throws ERR_STREAM_UNABLE_TO_PIPE instead of rejecting with the reason.
+    if (this.#isConstructing) queueMicrotask(() => this.#stream.destroy(reason));
+    else this.#stream.destroy(reason);
   }
 
   onDone(): void {
