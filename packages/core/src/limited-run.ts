@@ -326,7 +326,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   setLimit(limit: number): void {
     validateLimit(limit);
     this.#limit = limit;
-    this.#window = limit + this.#buffer;
+    this.#window = limit + this.#buffer - this.#retrying;
     // Before the first next() nothing starts: the run stays lazy until it is read.
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();
   }
@@ -464,6 +464,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         if (this.#hasPendingDue()) {
           const retry = this.#retriesDue!.shift();
           this.#retrying--;
+          this.#window++;
           this.#retries++;
           // Its key is full again: it waits for it like a pulled item.
           if (this.#keyGate !== undefined && !this.#keyGate.admit(retry.key, retry)) continue;
@@ -555,9 +556,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return this.#running < this.#limit;
   }
 
-  /** Running, retrying and finished-but-unconsumed are fewer than `limit + buffer`: a slow consumer holds back the work. */
+  /**
+   * Running, retrying and finished-but-unconsumed are fewer than `limit + buffer`: a slow consumer
+   * holds back the work. (`#window` is lowered by one per attempt in backoff.)
+   */
   #hasRoomInWindow(): boolean {
-    return this.#running + this.#buffered + this.#retrying < this.#window;
+    return this.#running + this.#buffered < this.#window;
   }
 
   /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
@@ -800,6 +804,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (delay === undefined) return false;
     const retry: Pending = { item: context.item, index: context.index, attempt: attempt + 1, key: context.key, timer: undefined };
     this.#retrying++;
+    // Counted in the window while it waits (the window shrinks rather than the hot check growing a term).
+    this.#window--;
     this.#backoffs!.add(retry);
     retry.timer = setTimeout(this.#onBackoffOver, delay, retry);
     return true;
