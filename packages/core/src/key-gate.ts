@@ -6,7 +6,8 @@ interface KeyState<TWaiting> {
   readonly key: unknown;
   readonly limit: number;
   running: number;
-  readonly waiting: Queue<TWaiting>;
+  /** Made when an item first has to wait: most keys never need one. */
+  waiting: Queue<TWaiting> | undefined;
   /** In `#ready` now: it has room and an item waiting. */
   isReady: boolean;
 }
@@ -46,7 +47,7 @@ export class KeyGate<TWaiting> {
       state.running++;
       return true;
     }
-    state.waiting.push(item);
+    (state.waiting ??= new Queue()).push(item);
     this.waiting++;
     return false;
   }
@@ -55,7 +56,7 @@ export class KeyGate<TWaiting> {
   takeReady(): TWaiting {
     const state = this.#ready.shift();
     state.isReady = false;
-    const item = state.waiting.shift();
+    const item = state.waiting!.shift();
     this.waiting--;
     state.running++;
     this.#checkReady(state);
@@ -67,14 +68,15 @@ export class KeyGate<TWaiting> {
     const state = this.#states.get(key);
     if (state === undefined) return;
     state.running--;
-    if (state.running === 0 && state.waiting.size === 0) this.#states.delete(key);
+    if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) this.#states.delete(key);
     else this.#checkReady(state);
   }
 
   /** Drops every waiting item (drain, stop): they never start; `onDropped` sees each one's item. */
   clearWaiting(onDropped: (item: unknown) => void): void {
     for (const [key, state] of this.#states) {
-      while (state.waiting.size > 0) onDropped((state.waiting.shift() as { item: unknown }).item);
+      const { waiting } = state;
+      while (waiting !== undefined && waiting.size > 0) onDropped((waiting.shift() as { item: unknown }).item);
       state.isReady = false;
       if (state.running === 0) this.#states.delete(key);
     }
@@ -83,7 +85,7 @@ export class KeyGate<TWaiting> {
   }
 
   #checkReady(state: KeyState<TWaiting>): void {
-    if (!state.isReady && state.waiting.size > 0 && state.running < state.limit) {
+    if (!state.isReady && state.waiting !== undefined && state.waiting.size > 0 && state.running < state.limit) {
       state.isReady = true;
       this.#ready.push(state);
     }
@@ -97,7 +99,7 @@ export class KeyGate<TWaiting> {
       if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 1))) {
         throw new TypeError(`Expected \`options.perKey(key)\` to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`);
       }
-      state = { key, limit, running: 0, waiting: new Queue(), isReady: false };
+      state = { key, limit, running: 0, waiting: undefined, isReady: false };
       this.#states.set(key, state);
     }
     return state;
