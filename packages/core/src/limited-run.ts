@@ -4,6 +4,7 @@ import { Queue } from './queue.js';
 import { RateGate } from './rate-gate.js';
 import { retryDelay, type ResolvedRetry } from './retry-policy.js';
 import { KeyGate } from './key-gate.js';
+import { HOLE, OrderedDelivery } from './ordered-delivery.js';
 import { SlotGate } from './slot-gate.js';
 import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
@@ -23,8 +24,6 @@ interface Waiter<T> {
   reject(reason: unknown): void;
 }
 
-/** In ordered mode, marks a skipped index in `#heldBack`: nothing to deliver, but order moves past it. */
-const HOLE = Symbol('hole');
 
 /**
  * Starts one pump pass may make before it yields to the event loop. Only a pass with more room than
@@ -237,9 +236,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   readonly #results = new Queue<IteratorResult<TOut>>();
   readonly #waiters = new Queue<Waiter<TOut>>();
-  /** Ordered mode: results that finished before an earlier one, by index (`HOLE` for a skipped one). */
-  #heldBack: Map<number, IteratorResult<TOut> | typeof HOLE> | undefined;
-  #deliverIndex = 0;
+  /** Ordered mode: holds back results until their turn. */
+  readonly #ordered: OrderedDelivery<IteratorResult<TOut>> | undefined;
 
   /** In-flight tasks that own a signal or a timer: what a stop must abort. */
   readonly #live = new Set<Context>();
@@ -263,7 +261,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isOrdered = options.ordered;
     this.#timeout = options.timeout;
     this.#signal = options.signal;
-    if (this.#isOrdered) this.#heldBack = new Map();
+    if (this.#isOrdered) this.#ordered = new OrderedDelivery();
     if (options.rate !== undefined) this.#rateGate = new RateGate(options.rate, () => this.#pump());
     if (options.slots !== undefined) this.#slotGate = new SlotGate(options.slots, this.#slotHost);
     this.#retry = options.retry;
@@ -821,7 +819,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
     let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
-      if (this.#heldBack !== undefined) this.#placeInOrder(index, HOLE);
+      if (this.#ordered !== undefined) this.#placeInOrder(index, HOLE);
       return;
     } else if (this.#isSettledMode) {
       const settled = isFulfilled
@@ -836,31 +834,22 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#fail(value);
       return;
     }
-    if (this.#heldBack === undefined) this.#deliver(result);
+    if (this.#ordered === undefined) this.#deliver(result);
     else this.#placeInOrder(index, result);
   }
 
   /** Ordered mode: delivers `result` and the held-back ones after it if it is next, else holds it back. */
   #placeInOrder(index: number, result: IteratorResult<TOut> | typeof HOLE): void {
-    const heldBack = this.#heldBack!;
-    if (index !== this.#deliverIndex) {
-      heldBack.set(index, result);
-      if (result !== HOLE) this.#buffered++;
-      return;
-    }
-    this.#deliverIndex++;
-    if (result !== HOLE) this.#deliver(result);
-    let next = heldBack.get(this.#deliverIndex);
-    while (next !== undefined) {
-      heldBack.delete(this.#deliverIndex);
-      this.#deliverIndex++;
-      if (next !== HOLE) {
-        this.#buffered--;
-        this.#deliver(next);
-      }
-      next = heldBack.get(this.#deliverIndex);
-    }
+    const ordered = this.#ordered!;
+    // Held-back results count as buffered: they are finished and not consumed.
+    const heldBefore = ordered.size;
+    ordered.place(index, result, this.#deliverInOrder);
+    this.#buffered += ordered.size - heldBefore;
   }
+
+  readonly #deliverInOrder = (result: IteratorResult<TOut>): void => {
+    this.#deliver(result);
+  };
 
   #deliver(result: IteratorResult<TOut>): void {
     if (this.#consumer !== undefined) {
@@ -885,9 +874,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#error = error;
     // Results that finished before the failure are still delivered; in ordered mode only those
     // before the first gap can be, so the ones held back behind it are dropped.
-    if (this.#heldBack !== undefined) {
-      for (const held of this.#heldBack.values()) if (held !== HOLE) this.#buffered--;
-      this.#heldBack.clear();
+    if (this.#ordered !== undefined) {
+      this.#buffered -= this.#ordered.size;
+      this.#ordered.clear();
     }
     void this.#stop(failFastReason(error));
     if (this.#consumer !== undefined) this.#report(error);
@@ -954,7 +943,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   #discardResults(): void {
     this.#results.clear();
-    this.#heldBack?.clear();
+    this.#ordered?.clear();
     this.#buffered = 0;
   }
 
