@@ -59,67 +59,88 @@ interface Waiter {
  */
 export function createSharedLimit(limit: number): SharedLimit {
   validateLimit(limit);
-  const waiters = new Queue<Waiter>();
-  let running = 0;
-  let pending = 0;
+  return new Limit(limit);
+}
 
-  const makeSlot = (): SharedSlot => {
-    running++;
-    let isReleased = false;
-    const release = (): void => {
-      if (isReleased) return;
-      isReleased = true;
-      running--;
-      handOn();
-    };
-    return { release, [disposeSymbol]: release };
-  };
+/** One slot; a class, so a slot costs one small object and no closures. */
+class Slot implements SharedSlot {
+  readonly #limit: Limit;
+  #isReleased = false;
+
+  constructor(limit: Limit) {
+    this.#limit = limit;
+  }
+
+  release(): void {
+    if (this.#isReleased) return;
+    this.#isReleased = true;
+    this.#limit.onRelease();
+  }
+
+  [disposeSymbol](): void {
+    this.release();
+  }
+}
+
+class Limit implements SharedLimit {
+  readonly limit: number;
+  readonly #waiters = new Queue<Waiter>();
+  #running = 0;
+  #pending = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot> {
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    if (this.#running < this.limit && this.#pending === 0) {
+      this.#running++;
+      return new Slot(this);
+    }
+    return new Promise<SharedSlot>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, isCancelled: false };
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          waiter.isCancelled = true;
+          this.#pending--;
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#pending++;
+      this.#waiters.push(waiter);
+    });
+  }
+
+  release(slot: SharedSlot): void {
+    if (slot === null || typeof slot !== 'object' || typeof slot.release !== 'function') {
+      throw new TypeError(`Expected \`slot\` to be a slot this limit handed out, got ${describe(slot)}`);
+    }
+    slot.release();
+  }
 
   /** A slot came back: give one to the oldest waiter still waiting. */
-  const handOn = (): void => {
-    while (running < limit && waiters.size > 0) {
+  onRelease(): void {
+    this.#running--;
+    const waiters = this.#waiters;
+    while (this.#running < this.limit && waiters.size > 0) {
       const waiter = waiters.shift();
       if (waiter.isCancelled) continue;
-      pending--;
+      this.#pending--;
       if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      waiter.resolve(makeSlot());
+      this.#running++;
+      waiter.resolve(new Slot(this));
     }
-  };
-
-  return {
-    get limit() {
-      return limit;
-    },
-    get running() {
-      return running;
-    },
-    get pending() {
-      return pending;
-    },
-    acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot> {
-      if (signal?.aborted === true) return Promise.reject(signal.reason);
-      if (running < limit && pending === 0) return makeSlot();
-      return new Promise<SharedSlot>((resolve, reject) => {
-        const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, isCancelled: false };
-        if (signal !== undefined) {
-          waiter.onAbort = () => {
-            waiter.isCancelled = true;
-            pending--;
-            reject(signal.reason);
-          };
-          signal.addEventListener('abort', waiter.onAbort, { once: true });
-        }
-        pending++;
-        waiters.push(waiter);
-      });
-    },
-    release(slot: SharedSlot): void {
-      if (slot === null || typeof slot !== 'object' || typeof slot.release !== 'function') {
-        throw new TypeError(`Expected \`slot\` to be a slot this limit handed out, got ${describe(slot)}`);
-      }
-      slot.release();
-    },
-  };
+  }
 }
 
 /**
