@@ -92,6 +92,23 @@ describe('drain()', () => {
     }
   });
 
+  it('a rejected promise item held for a rate window when drain() drops it is observed, not unhandled', async () => {
+    vi.useFakeTimers();
+    try {
+      function* items() {
+        yield Promise.resolve(1);
+        yield Promise.reject(new Error('dropped'));
+      }
+      const iterator = limitedMap(items(), 2, (n) => n, { rate: { limit: 1, interval: 1000 } });
+      expect(await iterator.next()).toEqual({ value: 1, done: false });
+      expect(iterator.stats.waiting).toBe(1);
+      iterator.drain();
+      expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('after drain(), return() still aborts the tasks that run', async () => {
     const script = new Script();
     const iterator = limitedAsCompleted(script.tasks(4), 2);
