@@ -40,10 +40,14 @@ export class KeyGate<TWaiting> {
     return this.#ready.size > 0;
   }
 
-  /** Takes a slot of `key` if it has one (true); otherwise `item` waits for one (false). */
+  /**
+   * Takes a slot of `key` if it has one and no item of it waits already (true); otherwise `item`
+   * waits for one (false). Items of one key start in the order they came: a newcomer taking the room
+   * a ready key was promised would also leave `takeReady` a key without room.
+   */
   admit(key: unknown, item: TWaiting): boolean {
     const state = this.#stateOf(key);
-    if (state.running < state.limit) {
+    if (state.running < state.limit && (state.waiting === undefined || state.waiting.size === 0)) {
       state.running++;
       return true;
     }
