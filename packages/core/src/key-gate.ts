@@ -76,16 +76,28 @@ export class KeyGate<TWaiting> {
     else this.#checkReady(state);
   }
 
-  /** Drops every waiting item (drain, stop): they never start; `onDropped` sees each one's item. */
-  clearWaiting(onDropped: (item: unknown) => void): void {
-    for (const [key, state] of this.#states) {
-      const { waiting } = state;
-      while (waiting !== undefined && waiting.size > 0) onDropped((waiting.shift() as { item: unknown }).item);
-      state.isReady = false;
-      if (state.running === 0) this.#states.delete(key);
-    }
+  /**
+   * Drops the waiting items that `keep` says no to (drain drops new items but keeps retries; a stop
+   * drops all): they never start.
+   */
+  clearWaiting(keep: (item: TWaiting) => boolean): void {
     this.#ready.clear();
     this.waiting = 0;
+    for (const [key, state] of this.#states) {
+      state.isReady = false;
+      const { waiting } = state;
+      if (waiting !== undefined && waiting.size > 0) {
+        const kept = new Queue<TWaiting>();
+        while (waiting.size > 0) {
+          const item = waiting.shift();
+          if (keep(item)) kept.push(item);
+        }
+        state.waiting = kept;
+        this.waiting += kept.size;
+        this.#checkReady(state);
+      }
+      if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) this.#states.delete(key);
+    }
   }
 
   #checkReady(state: KeyState<TWaiting>): void {

@@ -134,6 +134,11 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+function dropPending(pending: Pending): boolean {
+  observeDropped(pending.item);
+  return false;
+}
+
 /** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
 function isStep(step: unknown): boolean {
   return step !== null && (typeof step === 'object' || typeof step === 'function');
@@ -337,15 +342,17 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   drain(): void {
     if (this.#state !== ACTIVE || this.#isDraining) return;
     this.#isDraining = true;
-    // An item held for a rate window has not started: it is dropped with the rest of the source.
-    if (this.#isHolding) {
-      observeDropped(this.#heldItem);
+    // A retry held for the rate window is work in flight: it stays. A new item held there is dropped.
+    if (this.#isHolding && !(this.#heldPending !== undefined && this.#heldPending.attempt > 1)) {
+      if (this.#heldPending === undefined) observeDropped(this.#heldItem);
+      else this.#dropOnDrain(this.#heldPending);
       if (this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
+      this.#isHolding = false;
+      this.#heldItem = undefined;
+      this.#heldPending = undefined;
     }
-    this.#isHolding = false;
-    this.#heldItem = undefined;
-    this.#heldPending = undefined;
-    this.#keyGate?.clearWaiting(observeDropped);
+    // Items waiting for their key have not started: they are dropped. Retries waiting for it are work in flight: kept.
+    this.#keyGate?.clearWaiting(this.#keepRetries);
     this.#slotGate?.drop();
     this.#isInputEnded = true;
     void this.#closeSource();
@@ -667,6 +674,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     else this.#start(item, pending);
   }
 
+  readonly #keepRetries = (pending: Pending): boolean => pending.attempt > 1 || this.#dropOnDrain(pending);
+
+  /** drain(): an item that had its index (it waited for its key) never starts; ordered delivery moves past it. */
+  #dropOnDrain(pending: Pending): boolean {
+    observeDropped(pending.item);
+    if (this.#ordered !== undefined) this.#placeInOrder(pending.index, HOLE);
+    return false;
+  }
+
   /** `key`: a pulled item takes a slot of its key and starts (or holds for `rate`), or waits in the look-ahead for its key. */
   #admitKeyed(item: TItem): void {
     const index = this.#nextIndex++;
@@ -962,7 +978,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#heldPending = undefined;
     }
     // Items waiting for their key will never start either.
-    this.#keyGate?.clearWaiting(observeDropped);
+    this.#keyGate?.clearWaiting(dropPending);
     this.#slotGate?.stop(reason);
     this.#release();
     return this.#closeSource();

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { limitedMapSettled } from '@lac/core';
-import { assertProperty, drain, watchUnhandled } from './helpers.js';
+import { assertProperty, watchUnhandled } from './helpers.js';
 
 let unhandled: ReturnType<typeof watchUnhandled>;
 beforeEach(() => {
@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('per-key limits, retries and rate windows at once', () => {
-  it('property: per-key and total bounds, rate windows and exact retry counts all hold (ordered or not)', async () => {
+  it('property: per-key and total bounds, rate windows and exact retry counts all hold (ordered or not); drain() starts no new item', async () => {
     await assertProperty(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
@@ -27,7 +27,8 @@ describe('per-key limits, retries and rate windows at once', () => {
           maxLength: 12,
         }),
         fc.boolean(),
-        async (limit, perKey, retries, rate, specs, ordered) => {
+        fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+        async (limit, perKey, retries, rate, specs, ordered, drainAfter) => {
           const calls = specs.map(() => 0);
           const running = new Map<string, number>();
           const starts: number[] = [];
@@ -55,14 +56,29 @@ describe('per-key limits, retries and rate windows at once', () => {
             },
             { key: (item) => item.key, perKey, retry: { retries, minDelay: 5 }, ordered, ...(rate === undefined ? {} : { rate }) },
           );
-          const done = drain(iterator);
+          let startedAtDrain: number[] | undefined;
+          const done = (async () => {
+            const values = [];
+            for (;;) {
+              if (values.length === drainAfter && startedAtDrain === undefined) {
+                startedAtDrain = calls.flatMap((count, id) => (count > 0 ? [id] : []));
+                iterator.drain();
+              }
+              const step = await iterator.next();
+              if (step.done) return { values, isThrown: false };
+              values.push(step.value);
+            }
+          })();
           await vi.advanceTimersByTimeAsync(200_000);
           const { values, isThrown } = await done;
           expect(isThrown).toBe(false);
           expect(violations).toEqual([]);
-          expect(calls).toEqual(specs.map(({ failures }) => Math.min(failures, retries) + 1));
-          expect(values.length).toBe(specs.length);
-          if (ordered) expect(values.map((outcome) => outcome.index)).toEqual(specs.map((_, id) => id));
+          // Drained: exactly the items started before drain() run (with all their retries) and are delivered.
+          const expectedIds = startedAtDrain ?? specs.map((_, id) => id);
+          expect(calls.flatMap((count, id) => (count > 0 ? [id] : []))).toEqual(expectedIds);
+          for (const id of expectedIds) expect(calls[id]).toBe(Math.min(specs[id]!.failures, retries) + 1);
+          expect(values.map((outcome) => outcome.index).sort((a, b) => a - b)).toEqual(expectedIds);
+          if (ordered) expect(values.map((outcome) => outcome.index)).toEqual(expectedIds);
           if (rate !== undefined) {
             for (let i = rate.limit; i < starts.length; i++) expect(starts[i]! - starts[i - rate.limit]!).toBeGreaterThanOrEqual(rate.interval);
           }
