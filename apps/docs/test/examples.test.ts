@@ -78,6 +78,20 @@ const expectations: Record<string, (stdout: string) => void> = {
     expect(out.trim().split('\n')).toEqual(['task 0: 50 ms', 'task 2: 80 ms', 'task 1: timed out']);
   },
   'rate.ts': (out) => expect(out).toContain('9 tasks started; at most 3 in any 200 ms window'),
+  'drain.ts': (out) => {
+    const finished = numberAfter(out, /finished (\d+) jobs/);
+    expect(numberAfter(out, /started (\d+),/)).toBe(finished);
+    expect(out).toContain(', 0 aborted');
+    expect(finished).toBeGreaterThanOrEqual(6);
+    expect(finished).toBeLessThan(100);
+  },
+  'per-key.ts': (out) => expect(out).toContain('15 pages, at most 2 at once per host'),
+  'retry.ts': (out) => {
+    expect(out).toContain('call 1 succeeded on attempt 3');
+    expect(out).toContain('call 3 succeeded on attempt 3');
+    expect(out).toContain('retries: 6');
+  },
+  'shared-limit.ts': (out) => expect(out).toContain('40 calls, at most 3 in flight (each run allows 4)'),
   'create-limiter.ts': (out) => {
     expect(out).toContain('a.webp b.webp c.webp d.webp e.webp');
     expect(out).toContain('peak active: 2, pending now: 0');

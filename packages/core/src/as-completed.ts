@@ -1,5 +1,5 @@
 import { LimitedRun } from './limited-run.js';
-import type { LimitedIterator, LimitOptions, Mapper, Settled, TaskSource } from './options.js';
+import type { LimitedIterator, LimitOptions, Mapper, Settled, Task, TaskSource } from './options.js';
 import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
 
 /**
@@ -19,7 +19,7 @@ import { getIterator, resolveOptions, validateFunction, validateLimit } from './
 export function limitedAsCompleted<TResult>(
   tasks: TaskSource<TResult>,
   limit: number,
-  options?: LimitOptions,
+  options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<TResult> {
   validateLimit(limit);
   const resolved = resolveOptions(limit, options);
@@ -42,7 +42,7 @@ export function limitedAsCompleted<TResult>(
 export function limitedAsSettled<TResult>(
   tasks: TaskSource<TResult>,
   limit: number,
-  options?: LimitOptions,
+  options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<Settled<TResult>> {
   validateLimit(limit);
   const resolved = resolveOptions(limit, options);
@@ -64,7 +64,7 @@ export function limitedMap<TInput, TResult>(
   items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
   limit: number,
   mapper: Mapper<TInput, TResult>,
-  options?: LimitOptions,
+  options?: LimitOptions<TInput>,
 ): LimitedIterator<TResult> {
   validateLimit(limit);
   validateFunction(mapper, 'mapper');
@@ -90,7 +90,7 @@ export function limitedMapSettled<TInput, TResult>(
   items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
   limit: number,
   mapper: Mapper<TInput, TResult>,
-  options?: LimitOptions,
+  options?: LimitOptions<TInput>,
 ): LimitedIterator<Settled<TResult>> {
   validateLimit(limit);
   validateFunction(mapper, 'mapper');

@@ -17,7 +17,9 @@ export { skip } from './options.js';
 export { createLimiter, limitFunction } from './limiter.js';
 export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
-export type { SlotSource } from './slots.js';
+export type { Governor, GovernorToken, SlotSource } from './slots.js';
+export { allOf, createSharedLimit } from './shared-limit.js';
+export type { SharedLimit, SharedSlot } from './shared-limit.js';
 export type {
   LimitedIterator,
   LimitedStats,

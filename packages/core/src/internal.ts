@@ -20,7 +20,7 @@
  * @packageDocumentation
  */
 import { LimitedRun, type RunConsumer } from './limited-run.js';
-import type { LimitedStats, LimitOptions, Mapper, TaskSource } from './options.js';
+import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './options.js';
 import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
 
 export type { RunConsumer } from './limited-run.js';
@@ -51,7 +51,7 @@ export function limitedMapPush<TInput, TResult>(
   limit: number,
   mapper: Mapper<TInput, TResult>,
   consumer: RunConsumer<TResult>,
-  options?: LimitOptions,
+  options?: LimitOptions<TInput>,
 ): PushedRun<TInput> {
   validateLimit(limit);
   validateFunction(mapper, 'mapper');
@@ -75,7 +75,7 @@ export function limitedAsCompletedPush<TResult>(
   tasks: TaskSource<TResult>,
   limit: number,
   consumer: RunConsumer<TResult>,
-  options?: LimitOptions,
+  options?: LimitOptions<Task<TResult>>,
 ): ConsumedRun {
   validateLimit(limit);
   const resolved = resolveOptions(limit, options);

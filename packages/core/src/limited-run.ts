@@ -1,21 +1,29 @@
 import { TimeoutError, earlyExitReason, failFastReason } from './errors.js';
-import { skip, type LimitedIterator, type LimitedStats, type Mapper, type RateOptions, type TaskContext } from './options.js';
+import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskContext } from './options.js';
 import { Queue } from './queue.js';
-import type { SlotSource } from './slots.js';
-import { describe, type ResolvedOptions } from './validate.js';
+import { RateGate } from './rate-gate.js';
+import { retryDelay, type ResolvedRetry } from './retry-policy.js';
+import { KeyGate } from './key-gate.js';
+import { HOLE, OrderedDelivery } from './ordered-delivery.js';
+import { SlotGate } from './slot-gate.js';
+import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
 /** Stopped by a failure or an abort; the error is delivered once the results before it are consumed. */
 const FAILING = 1;
 const DONE = 2;
 
+/** The source: can be pulled, a pull is pending, it said it is done, or the run closed it (`return()` was called). */
+const IDLE = 0;
+const PULLING = 1;
+const EXHAUSTED = 2;
+const CLOSED = 3;
+
 interface Waiter<T> {
   resolve(result: IteratorResult<T>): void;
   reject(reason: unknown): void;
 }
 
-/** In ordered mode, marks a skipped index in `#heldBack`: nothing to deliver, but order moves past it. */
-const HOLE = Symbol('hole');
 
 /**
  * Starts one pump pass may make before it yields to the event loop. Only a pass with more room than
@@ -40,6 +48,11 @@ class Context implements TaskContext {
   declare slot: unknown;
   /** Timed out but still running: its outcome is delivered, its slot is held until it settles. `declare`d, as `slot`. */
   declare isTimedOut: boolean | undefined;
+  /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
+  declare item: unknown;
+  declare pendingAttempt: number | undefined;
+  /** `key`: the task's key, whose slot it holds. */
+  declare key: unknown;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -50,6 +63,10 @@ class Context implements TaskContext {
   constructor(index: number, run: LimitedRun<unknown, unknown>) {
     this.index = index;
     this.#run = run;
+  }
+
+  get attempt(): number {
+    return this.pendingAttempt ?? 1;
   }
 
   get signal(): AbortSignal {
@@ -107,6 +124,21 @@ function observeDropped(item: unknown): void {
   }
 }
 
+/** A start that waits: a failed attempt in its backoff or due (`retry`), or an item waiting for its key (`key`). */
+interface Pending {
+  readonly item: unknown;
+  readonly index: number;
+  /** The attempt it will be. */
+  readonly attempt: number;
+  readonly key: unknown;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+function dropPending(pending: Pending): boolean {
+  observeDropped(pending.item);
+  return false;
+}
+
 /** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
 function isStep(step: unknown): boolean {
   return step !== null && (typeof step === 'object' || typeof step === 'function');
@@ -161,22 +193,34 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #isInputBlocked = false;
   /** Push mode: the consumer said it can take no more results for now. */
   #isPaused = true;
-  readonly #limit: number;
-  readonly #window: number;
+  #limit: number;
+  readonly #buffer: number;
+  /** `limit + buffer`: no start while running plus finished-but-unconsumed reach it. */
+  #window: number;
   readonly #mapper: Mapper<TItem, unknown> | undefined;
   readonly #isSettledMode: boolean;
   readonly #isOrdered: boolean;
   readonly #timeout: number | undefined;
-  readonly #rate: RateOptions | undefined;
   readonly #signal: AbortSignal | undefined;
-  readonly #slots: SlotSource | undefined;
+  /** The gates beyond `limit` and the window; undefined when their option is not set. */
+  readonly #rateGate: RateGate | undefined;
+  readonly #slotGate: SlotGate | undefined;
+  readonly #retry: ResolvedRetry | undefined;
+  readonly #keyOf: ((item: TItem, index: number) => unknown) | undefined;
+  readonly #keyGate: KeyGate<Pending> | undefined;
+  /** `retry`: attempts in backoff, and those whose backoff is over (they start before new items). */
+  #backoffs: Set<Pending> | undefined;
+  #retriesDue: Queue<Pending> | undefined;
+  /** Attempts in backoff or due: they count toward the window, so failures cannot pile up without bound. */
+  #retrying = 0;
+  #retries = 0;
 
   #state = ACTIVE;
   #error: unknown;
   #isPumping = false;
-  #isPulling = false;
-  #isSourceDone = false;
-  #isSourceClosed = false;
+  #source = IDLE;
+  /** `drain()` was called: nothing new starts, the run ends once what runs has been delivered. */
+  #isDraining = false;
   #isStopped = false;
   #stopReason: unknown;
   /** The listeners on `options.signal` and `slots.signal` are added on the first `next()`, so a run never iterated holds none. */
@@ -197,26 +241,16 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   readonly #results = new Queue<IteratorResult<TOut>>();
   readonly #waiters = new Queue<Waiter<TOut>>();
-  /** Ordered mode: results that finished before an earlier one, by index (`HOLE` for a skipped one). */
-  #heldBack: Map<number, IteratorResult<TOut> | typeof HOLE> | undefined;
-  #deliverIndex = 0;
+  /** Ordered mode: holds back results until their turn. */
+  readonly #ordered: OrderedDelivery<IteratorResult<TOut>> | undefined;
 
   /** In-flight tasks that own a signal or a timer: what a stop must abort. */
   readonly #live = new Set<Context>();
-  #rateStarts: number[] | undefined;
-  #rateHead = 0;
-  #rateTimer: ReturnType<typeof setTimeout> | undefined;
   /** `rate`: an item pulled while the window was full, started when it opens. */
   #heldItem: TItem | undefined;
+  /** With `key` or for a retry: what the held item is (its index, key and attempt). */
+  #heldPending: Pending | undefined;
   #isHolding = false;
-  /** `options.slots`: the slot held for the next start, when `#hasSlot`; at most one is asked for at a time. */
-  #slot: unknown;
-  #hasSlot = false;
-  #isAcquiring = false;
-  /** Aborts a pending `slots.acquire()` when the run stops. */
-  #slotController: AbortController | undefined;
-  /** `slots.release()` calls whose promise has not settled: the run ends only after they have. */
-  #releasing = 0;
 
   constructor(config: RunConfig<TItem>) {
     const { options } = config;
@@ -225,18 +259,27 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
     if (config.iterator === undefined) this.#input = new Queue<TItem>();
     this.#limit = config.limit;
+    this.#buffer = options.buffer;
     this.#window = options.window;
     this.#mapper = config.mapper;
     this.#isSettledMode = config.isSettledMode;
     this.#isOrdered = options.ordered;
     this.#timeout = options.timeout;
-    this.#rate = options.rate;
     this.#signal = options.signal;
-    this.#slots = options.slots;
-    if (this.#isOrdered) this.#heldBack = new Map();
-    if (this.#rate !== undefined) this.#rateStarts = [];
+    if (this.#isOrdered) this.#ordered = new OrderedDelivery();
+    if (options.rate !== undefined) this.#rateGate = new RateGate(options.rate, () => this.#pump());
+    if (options.slots !== undefined) this.#slotGate = new SlotGate(options.slots, this.#slotHost);
+    this.#retry = options.retry;
+    if (options.key !== undefined) {
+      this.#keyOf = options.key as (item: TItem, index: number) => unknown;
+      this.#keyGate = new KeyGate(options.perKey, options.lookahead ?? config.limit);
+    }
+    if (this.#retry !== undefined) {
+      this.#backoffs = new Set();
+      this.#retriesDue = new Queue();
+    }
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
-    else if (this.#slots?.signal?.aborted === true) this.#fail(this.#slots.signal.reason);
+    else if (this.#slotGate?.signal?.aborted === true) this.#fail(this.#slotGate.signal.reason);
     // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
     else if (this.#consumer !== undefined) this.#begin();
   }
@@ -252,7 +295,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       }
       signal.addEventListener('abort', this.#onAbort);
     }
-    const slotsSignal = this.#slots?.signal;
+    const slotsSignal = this.#slotGate?.signal;
     if (slotsSignal !== undefined) {
       if (slotsSignal.aborted) this.#fail(slotsSignal.reason);
       else slotsSignal.addEventListener('abort', this.#onSlotsAbort);
@@ -265,13 +308,55 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   get stats(): LimitedStats {
     return {
+      limit: this.#limit,
       started: this.#started,
       running: this.#running,
       timedOutRunning: this.#timedOutRunning,
       completed: this.#completed,
       failed: this.#failed,
       buffered: this.#buffered,
+      waiting: (this.#isHolding ? 1 : 0) + (this.#keyGate?.waiting ?? 0),
+      retrying: this.#retrying,
+      retries: this.#retries,
     };
+  }
+
+  /**
+   * Changes `limit` from now on. Raising it starts tasks at once (as far as the other bounds allow);
+   * lowering it starts nothing new until fewer than the new limit run (running tasks are not
+   * stopped). The window moves with it: `limit + buffer`, `buffer` keeping the value it had.
+   */
+  setLimit(limit: number): void {
+    validateLimit(limit);
+    this.#limit = limit;
+    this.#window = limit + this.#buffer - this.#retrying;
+    // Before the first next() nothing starts: the run stays lazy until it is read.
+    if (this.#state === ACTIVE && this.#isStarted) this.#pump();
+  }
+
+  /**
+   * Ends the run gracefully: nothing new is pulled or started (the source's `return()` is called at
+   * once, or as soon as a pending pull settles), the tasks running finish and their results are
+   * delivered, then the run ends normally. Unlike `return()`, no signal aborts.
+   */
+  drain(): void {
+    if (this.#state !== ACTIVE || this.#isDraining) return;
+    this.#isDraining = true;
+    // A retry held for the rate window is work in flight: it stays. A new item held there is dropped.
+    if (this.#isHolding && !(this.#heldPending !== undefined && this.#heldPending.attempt > 1)) {
+      if (this.#heldPending === undefined) observeDropped(this.#heldItem);
+      else this.#dropOnDrain(this.#heldPending);
+      if (this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
+      this.#isHolding = false;
+      this.#heldItem = undefined;
+      this.#heldPending = undefined;
+    }
+    // Items waiting for their key have not started: they are dropped. Retries waiting for it are work in flight: kept.
+    this.#keyGate?.clearWaiting(this.#keepRetries);
+    this.#slotGate?.drop();
+    this.#isInputEnded = true;
+    void this.#closeSource();
+    this.#pump();
   }
 
   next(): Promise<IteratorResult<TOut>> {
@@ -359,28 +444,46 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     let starts = 0;
     try {
       while (
-        !this.#isYielding &&
-        this.#state === ACTIVE &&
-        !this.#isSourceDone &&
-        !this.#isPulling &&
-        this.#running < this.#limit &&
-        this.#running + this.#buffered < this.#window
+        this.#isActive() &&
+        this.#hasFreeSlot() &&
+        ((this.#hasRoomInWindow() && (this.#mayPull() || this.#isHolding)) || this.#hasStartWaiting())
       ) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
         // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
-        if (this.#slots !== undefined && !this.#hasSlot && !this.#acquireSlot(this.#slots)) break;
+        if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) break;
+        // A held item first: it already has its place (and its key's slot).
         if (this.#isHolding) {
-          if (!this.#takeRateToken(this.#rate!)) break;
+          if (!this.#rateGate!.tryTake()) break;
           const item = this.#heldItem as TItem;
+          const pending = this.#heldPending;
           this.#isHolding = false;
           this.#heldItem = undefined;
+          this.#heldPending = undefined;
           starts++;
-          this.#start(item);
+          this.#start(item, pending);
           continue;
         }
+        if (this.#hasPendingDue()) {
+          const retry = this.#retriesDue!.shift();
+          this.#retrying--;
+          this.#window++;
+          this.#retries++;
+          // Its key is full again: it waits for it like a pulled item.
+          if (this.#keyGate !== undefined && !this.#keyGate.admit(retry.key, retry)) continue;
+          starts++;
+          this.#startOrHold(retry.item as TItem, retry);
+          continue;
+        }
+        if (this.#hasReadyKey()) {
+          const pending = this.#keyGate!.takeReady();
+          starts++;
+          this.#startOrHold(pending.item as TItem, pending);
+          continue;
+        }
+        if (!this.#mayPull()) break;
         if (this.#input !== undefined) {
           if (!this.#takeInput(this.#input)) break;
           starts++;
@@ -394,7 +497,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         let item: TItem | undefined;
         // Counted as a pull so that a stop from inside next() (the generator aborts options.signal, say)
         // defers closing the source until next() returns: a running generator cannot be return()ed.
-        this.#isPulling = true;
+        this.#source = PULLING;
         try {
           const step = (this.#iterator as Iterator<TItem>).next();
           if (!isStep(step)) throw notAStep(step);
@@ -403,24 +506,28 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           if (!isDone) item = step.value;
         } catch (error) {
           // An iterator whose next() threw is finished: it must not be return()ed.
-          this.#isPulling = false;
-          this.#isSourceDone = true;
+          this.#source = EXHAUSTED;
           this.#fail(error);
           break;
         }
-        this.#isPulling = false;
         if (isDone) {
-          this.#isSourceDone = true;
-          if (this.#hasSlot) this.#dropSlot();
+          this.#source = EXHAUSTED;
+          this.#slotGate?.drop();
           break;
         }
-        if (this.#state !== ACTIVE) {
-          // The run stopped while next() ran: the item is dropped, and the deferred close happens now.
+        this.#source = IDLE;
+        if (this.#state !== ACTIVE || this.#isDraining) {
+          // The run stopped or drains since next() began: the item is dropped, and the deferred close happens now.
           observeDropped(item);
           this.#closeSource();
           break;
         }
-        if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) {
+        if (this.#keyGate !== undefined) {
+          starts++;
+          this.#admitKeyed(item as TItem);
+          continue;
+        }
+        if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) {
           this.#hold(item as TItem);
           break;
         }
@@ -433,17 +540,47 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#checkDone();
   }
 
+  // The start rule, one named condition each. Methods, not getters: V8 (Node 20) does not inline
+  // private getters, and as getters they cost this loop ~15% at a task's scale.
+  #isActive(): boolean {
+    return this.#state === ACTIVE && !this.#isYielding;
+  }
+
+  /** `retry`: an attempt's backoff is over; it starts before new items. */
+  #hasPendingDue(): boolean {
+    return this.#retriesDue !== undefined && this.#retriesDue.size > 0;
+  }
+
+  /** No pull is pending and the source is neither done nor closed. */
+  #mayPull(): boolean {
+    return this.#source === IDLE && (this.#keyGate === undefined || this.#keyGate.hasRoom());
+  }
+
+  /** Fewer than `limit` tasks run. */
+  #hasFreeSlot(): boolean {
+    return this.#running < this.#limit;
+  }
+
+  /**
+   * Running, retrying and finished-but-unconsumed are fewer than `limit + buffer`: a slow consumer
+   * holds back the work. (`#window` is lowered by one per attempt in backoff.)
+   */
+  #hasRoomInWindow(): boolean {
+    return this.#running + this.#buffered < this.#window;
+  }
+
   /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
   #takeInput(input: Queue<TItem>): boolean {
     if (input.size === 0) {
       if (this.#isInputEnded) {
-        this.#isSourceDone = true;
-        if (this.#hasSlot) this.#dropSlot();
+        this.#source = EXHAUSTED;
+        this.#slotGate?.drop();
       }
       return false;
     }
     const item = input.shift();
-    if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(item);
+    if (this.#keyGate !== undefined) this.#admitKeyed(item);
+    else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item);
     else this.#start(item);
     if (input.size === 0 && this.#isInputBlocked) {
       this.#isInputBlocked = false;
@@ -476,13 +613,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   #pullAsync(): void {
-    this.#isPulling = true;
+    this.#source = PULLING;
     let pulled: Promise<IteratorResult<TItem>>;
     try {
       pulled = (this.#iterator as AsyncIterator<TItem>).next();
     } catch (error) {
-      this.#isPulling = false;
-      this.#isSourceDone = true;
+      this.#source = EXHAUSTED;
       this.#fail(error);
       return;
     }
@@ -500,19 +636,22 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#onPullFailed(error);
       return;
     }
-    this.#isPulling = false;
     if (isDone) {
-      this.#isSourceDone = true;
-      if (this.#hasSlot) this.#dropSlot();
+      this.#source = EXHAUSTED;
+      this.#slotGate?.drop();
+    } else {
+      this.#source = IDLE;
     }
-    if (this.#state !== ACTIVE) {
-      // The run stopped while this pull was pending: the item is dropped, and the deferred close happens now.
+    if (this.#state !== ACTIVE || this.#isDraining) {
+      // The run stopped or drains since this pull began: the item is dropped, and the deferred close happens now.
       if (!isDone) observeDropped(item);
       this.#closeSource();
+      this.#checkDone();
       return;
     }
     if (!isDone) {
-      if (this.#rate !== undefined && !this.#takeRateToken(this.#rate)) this.#hold(item as TItem);
+      if (this.#keyGate !== undefined) this.#admitKeyed(item as TItem);
+      else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item as TItem);
       else this.#start(item as TItem);
     }
     this.#pump();
@@ -523,30 +662,76 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * one at a time): taking the token before pulling would keep a finished source from ending the run
    * until the next window opened.
    */
-  #hold(item: TItem): void {
+  #hold(item: TItem, pending?: Pending): void {
     this.#heldItem = item;
+    this.#heldPending = pending;
     this.#isHolding = true;
   }
 
+  /** Starts `item` now, or holds it for the rate window. */
+  #startOrHold(item: TItem, pending: Pending): void {
+    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item, pending);
+    else this.#start(item, pending);
+  }
+
+  readonly #keepRetries = (pending: Pending): boolean => pending.attempt > 1 || this.#dropOnDrain(pending);
+
+  /** drain(): an item that had its index (it waited for its key) never starts; ordered delivery moves past it. */
+  #dropOnDrain(pending: Pending): boolean {
+    observeDropped(pending.item);
+    if (this.#ordered !== undefined) this.#placeInOrder(pending.index, HOLE);
+    return false;
+  }
+
+  /** `key`: a pulled item takes a slot of its key and starts (or holds for `rate`), or waits in the look-ahead for its key. */
+  #admitKeyed(item: TItem): void {
+    const index = this.#nextIndex++;
+    let pending: Pending;
+    try {
+      pending = { item, index, attempt: 1, key: this.#keyOf!(item, index), timer: undefined };
+      if (!this.#keyGate!.admit(pending.key, pending)) return;
+    } catch (error) {
+      // A key function (or perKey function) that throws fails the run, as the source throwing would.
+      this.#fail(error);
+      return;
+    }
+    this.#startOrHold(item, pending);
+  }
+
+  /**
+   * A start that was pulled (or failed) already is waiting: a due retry, an item whose key has room
+   * again, or one of those held for the rate window. Only `limit` (and the gates) hold it back, not
+   * the window: it is counted in memory already (`retrying` in the window, the rest in the
+   * look-ahead), and in ordered mode the results filling the window may be waiting for it.
+   */
+  #hasStartWaiting(): boolean {
+    return this.#hasPendingDue() || this.#hasReadyKey() || (this.#isHolding && this.#heldPending !== undefined);
+  }
+
+  /** `key`: an item whose key now has room is waiting. */
+  #hasReadyKey(): boolean {
+    return this.#keyGate !== undefined && this.#keyGate.hasReady();
+  }
+
   readonly #onPullFailed = (error: unknown): void => {
-    this.#isPulling = false;
-    this.#isSourceDone = true;
+    this.#source = EXHAUSTED;
     this.#fail(error);
   };
 
-  #start(item: TItem): void {
-    const index = this.#nextIndex++;
+  #start(item: TItem, retry?: Pending): void {
+    const index = retry === undefined ? this.#nextIndex++ : retry.index;
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
       this.#fail(new TypeError(`Expected every item of \`tasks\` to be a function, got ${describe(item)} at index ${index}`));
       return;
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
-    if (this.#slots !== undefined) {
-      context.slot = this.#slot;
-      this.#slot = undefined;
-      this.#hasSlot = false;
+    if (this.#slotGate !== undefined) context.slot = this.#slotGate.take();
+    if (retry !== undefined) {
+      context.pendingAttempt = retry.attempt;
+      context.key = retry.key;
     }
+    if (this.#retry !== undefined) context.item = item;
     if (this.#timeout !== undefined) {
       context.startTimer(this.#timeout, this.#onTimeout);
       this.#live.add(context);
@@ -588,11 +773,18 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
     this.#running--;
+    if (this.#keyGate !== undefined) this.#keyGate.release(context.key);
     // The counter first: runs without a timed-out task never look up the (usually absent) field.
     if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
       this.#timedOutRunning--;
-      if (this.#slots !== undefined) this.#releaseSlot(context.slot);
+      this.#slotGate?.release(context.slot);
+      this.#pump();
+      return;
+    }
+    if (!isFulfilled && this.#retry !== undefined && this.#state === ACTIVE && this.#retryLater(context, value)) {
+      // Its slot is free during the backoff.
+      this.#slotGate?.release(context.slot);
       this.#pump();
       return;
     }
@@ -601,26 +793,56 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state !== ACTIVE) {
       // The task was in flight at the stop: record it, so a later first read of its signal sees the abort.
       if (this.#isStopped) context[kAbort](this.#stopReason);
-      if (this.#slots !== undefined) this.#releaseSlot(context.slot);
+      this.#slotGate?.release(context.slot);
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
-    this.#outcome(context.index, isFulfilled, value);
+    this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
-    if (this.#slots !== undefined) this.#releaseSlot(context.slot);
+    this.#slotGate?.release(context.slot);
     this.#pump();
   }
 
+  /** `retry`: schedules the next attempt of a failed one; false when it is not retried (its failure stands). */
+  #retryLater(context: Context, error: unknown): boolean {
+    const attempt = context.attempt;
+    let delay: number | undefined;
+    try {
+      delay = retryDelay(this.#retry!, error, attempt);
+    } catch (thrown) {
+      // A shouldPending or retryDelay that throws fails the run with what it threw.
+      this.#failed++;
+      this.#fail(thrown);
+      return true;
+    }
+    if (delay === undefined) return false;
+    const retry: Pending = { item: context.item, index: context.index, attempt: attempt + 1, key: context.key, timer: undefined };
+    this.#retrying++;
+    // Counted in the window while it waits (the window shrinks rather than the hot check growing a term).
+    this.#window--;
+    this.#backoffs!.add(retry);
+    retry.timer = setTimeout(this.#onBackoffOver, delay, retry);
+    return true;
+  }
+
+  readonly #onBackoffOver = (retry: Pending): void => {
+    this.#backoffs!.delete(retry);
+    this.#retriesDue!.push(retry);
+    this.#pump();
+  };
+
   /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
-  #outcome(index: number, isFulfilled: boolean, value: unknown): void {
+  #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
     let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
-      if (this.#heldBack !== undefined) this.#placeInOrder(index, HOLE);
+      if (this.#ordered !== undefined) this.#placeInOrder(index, HOLE);
       return;
     } else if (this.#isSettledMode) {
       const settled = isFulfilled
         ? { status: 'fulfilled' as const, value, index }
-        : { status: 'rejected' as const, reason: value, index };
+        : this.#retry === undefined
+          ? { status: 'rejected' as const, reason: value, index }
+          : { status: 'rejected' as const, reason: value, index, attempts: attempt ?? 1 };
       result = { value: settled as TOut, done: false };
     } else if (isFulfilled) {
       result = { value: value as TOut, done: false };
@@ -628,31 +850,22 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#fail(value);
       return;
     }
-    if (this.#heldBack === undefined) this.#deliver(result);
+    if (this.#ordered === undefined) this.#deliver(result);
     else this.#placeInOrder(index, result);
   }
 
   /** Ordered mode: delivers `result` and the held-back ones after it if it is next, else holds it back. */
   #placeInOrder(index: number, result: IteratorResult<TOut> | typeof HOLE): void {
-    const heldBack = this.#heldBack!;
-    if (index !== this.#deliverIndex) {
-      heldBack.set(index, result);
-      if (result !== HOLE) this.#buffered++;
-      return;
-    }
-    this.#deliverIndex++;
-    if (result !== HOLE) this.#deliver(result);
-    let next = heldBack.get(this.#deliverIndex);
-    while (next !== undefined) {
-      heldBack.delete(this.#deliverIndex);
-      this.#deliverIndex++;
-      if (next !== HOLE) {
-        this.#buffered--;
-        this.#deliver(next);
-      }
-      next = heldBack.get(this.#deliverIndex);
-    }
+    const ordered = this.#ordered!;
+    // Held-back results count as buffered: they are finished and not consumed.
+    const heldBefore = ordered.size;
+    ordered.place(index, result, this.#deliverInOrder);
+    this.#buffered += ordered.size - heldBefore;
   }
+
+  readonly #deliverInOrder = (result: IteratorResult<TOut>): void => {
+    this.#deliver(result);
+  };
 
   #deliver(result: IteratorResult<TOut>): void {
     if (this.#consumer !== undefined) {
@@ -677,9 +890,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#error = error;
     // Results that finished before the failure are still delivered; in ordered mode only those
     // before the first gap can be, so the ones held back behind it are dropped.
-    if (this.#heldBack !== undefined) {
-      for (const held of this.#heldBack.values()) if (held !== HOLE) this.#buffered--;
-      this.#heldBack.clear();
+    if (this.#ordered !== undefined) {
+      this.#buffered -= this.#ordered.size;
+      this.#ordered.clear();
     }
     void this.#stop(failFastReason(error));
     if (this.#consumer !== undefined) this.#report(error);
@@ -727,12 +940,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #checkDone(): void {
     if (
       this.#state !== ACTIVE ||
-      !this.#isSourceDone ||
-      this.#isPulling ||
+      this.#source < EXHAUSTED ||
       // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
+      this.#retrying > 0 ||
+      this.#isHolding ||
+      (this.#keyGate !== undefined && this.#keyGate.waiting > 0) ||
       this.#results.size > 0 ||
-      this.#releasing > 0
+      (this.#slotGate !== undefined && this.#slotGate.releasing > 0)
     ) {
       return;
     }
@@ -744,7 +959,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   #discardResults(): void {
     this.#results.clear();
-    this.#heldBack?.clear();
+    this.#ordered?.clear();
     this.#buffered = 0;
   }
 
@@ -760,11 +975,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       observeDropped(this.#heldItem);
       this.#isHolding = false;
       this.#heldItem = undefined;
+      this.#heldPending = undefined;
     }
-    if (this.#slots !== undefined) {
-      this.#slotController?.abort(reason);
-      if (this.#hasSlot) this.#dropSlot();
-    }
+    // Items waiting for their key will never start either.
+    this.#keyGate?.clearWaiting(dropPending);
+    this.#slotGate?.stop(reason);
     this.#release();
     return this.#closeSource();
   }
@@ -775,19 +990,22 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#cancelYield();
       this.#cancelYield = undefined;
     }
-    if (this.#rateTimer !== undefined) {
-      clearTimeout(this.#rateTimer);
-      this.#rateTimer = undefined;
+    this.#rateGate?.stop();
+    if (this.#backoffs !== undefined) {
+      for (const retry of this.#backoffs) clearTimeout(retry.timer);
+      this.#backoffs.clear();
+      this.#retriesDue!.clear();
+      this.#retrying = 0;
     }
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#slots?.signal?.removeEventListener('abort', this.#onSlotsAbort);
+    this.#slotGate?.signal?.removeEventListener('abort', this.#onSlotsAbort);
   }
 
   /** Calls the source's `return()` so it frees its resources (a generator's `finally` runs). */
   #closeSource(): Promise<void> | undefined {
     // A pending pull is not interrupted: #onPulled closes the source once it settles.
-    if (this.#isSourceDone || this.#isSourceClosed || this.#isPulling) return undefined;
-    this.#isSourceClosed = true;
+    if (this.#source !== IDLE) return undefined;
+    this.#source = CLOSED;
     const iterator = this.#iterator;
     this.#input?.clear();
     if (iterator === undefined) return undefined;
@@ -806,81 +1024,25 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return undefined;
   }
 
-  /** Asks `options.slots` for the next start's slot; true when one is held now. */
-  #acquireSlot(slots: SlotSource): boolean {
-    if (this.#isAcquiring) return false;
-    this.#slotController ??= new AbortController();
-    let acquired: unknown;
-    try {
-      acquired = slots.acquire(this.#slotController.signal);
-      if (isThenable(acquired)) {
-        this.#isAcquiring = true;
-        Promise.resolve(acquired).then(this.#onSlot, this.#onSlotFailed);
-        return false;
-      }
-    } catch (error) {
-      this.#isAcquiring = false;
-      this.#fail(error);
-      return false;
-    }
-    this.#slot = acquired;
-    this.#hasSlot = true;
-    return true;
-  }
-
-  readonly #onSlot = (slot: unknown): void => {
-    this.#isAcquiring = false;
-    if (this.#state !== ACTIVE) {
-      // The run stopped while waiting: nothing will start, so the slot goes straight back.
-      this.#releaseSlot(slot);
-      return;
-    }
-    this.#slot = slot;
-    this.#hasSlot = true;
-    this.#pump();
+  readonly #slotHost = {
+    run: this as LimitedRun<TItem, TOut>,
+    get isActive(): boolean {
+      return this.run.#state === ACTIVE;
+    },
+    onSlot(): void {
+      this.run.#pump();
+    },
+    onSlotError(error: unknown): void {
+      this.run.#fail(error);
+    },
+    onReleased(): void {
+      this.run.#checkDone();
+    },
   };
 
   /** The slot source can no longer vouch for the slots it handed out: fail fast with its reason. */
   readonly #onSlotsAbort = (): void => {
-    this.#fail(this.#slots!.signal!.reason);
-  };
-
-  readonly #onSlotFailed = (error: unknown): void => {
-    this.#isAcquiring = false;
-    // After a stop (the acquire was aborted) this is a no-op: the run already has its outcome.
-    this.#fail(error);
-  };
-
-  /** Gives back the slot held for a start that will not happen. */
-  #dropSlot(): void {
-    const slot = this.#slot;
-    this.#slot = undefined;
-    this.#hasSlot = false;
-    this.#releaseSlot(slot);
-  }
-
-  /** A release that fails while the run is active fails it; after the run ended there is no one left to tell. */
-  #releaseSlot(slot: unknown): void {
-    try {
-      const released = this.#slots!.release(slot);
-      if (isThenable(released)) {
-        // The run does not end before its releases settle: a rejection is the run's failure, not lost.
-        this.#releasing++;
-        Promise.resolve(released).then(this.#onReleased, this.#onReleaseFailed);
-      }
-    } catch (error) {
-      this.#fail(error);
-    }
-  }
-
-  readonly #onReleased = (): void => {
-    this.#releasing--;
-    this.#checkDone();
-  };
-
-  readonly #onReleaseFailed = (error: unknown): void => {
-    this.#releasing--;
-    this.#fail(error);
+    this.#fail(this.#slotGate!.signal!.reason);
   };
 
   /** A task read its signal: abort it with the others on a stop (at once if the run already stopped). */
@@ -904,27 +1066,4 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#outcome(context.index, false, error);
     this.#pump();
   };
-
-  /** Sliding-window rate limit: a start is allowed when the `rate.limit`-th latest start is `interval` old. */
-  #takeRateToken(rate: RateOptions): boolean {
-    const starts = this.#rateStarts!;
-    const now = Date.now();
-    if (starts.length < rate.limit) {
-      starts.push(now);
-      return true;
-    }
-    const oldest = starts[this.#rateHead]!;
-    if (now - oldest >= rate.interval) {
-      starts[this.#rateHead] = now;
-      this.#rateHead = (this.#rateHead + 1) % rate.limit;
-      return true;
-    }
-    if (this.#rateTimer === undefined) {
-      this.#rateTimer = setTimeout(() => {
-        this.#rateTimer = undefined;
-        this.#pump();
-      }, oldest + rate.interval - now);
-    }
-    return false;
-  }
 }

@@ -1,4 +1,5 @@
 import { Queue } from './queue.js';
+import { toSlotSource, type Governor, type SlotSource } from './slots.js';
 import { describe, validateFunction, validateLimit } from './validate.js';
 
 export interface LimiterOptions {
@@ -9,6 +10,13 @@ export interface LimiterOptions {
    * @default false
    */
   readonly rejectOnClear?: boolean;
+  /**
+   * A limit shared beyond this limiter (`createSharedLimit(n)`, `allOf(...)`, a Redis one or a
+   * governor): a call starts only when `concurrency` allows it and a slot was acquired; the slot is
+   * released when the call settles. A failed acquire rejects that call's promise.
+   * @default undefined (only `concurrency` applies)
+   */
+  readonly slots?: SlotSource<any> | Governor;
 }
 
 /** A function that runs `fn(...args)` once fewer than `concurrency` calls are active; drop-in for p-limit's. */
@@ -27,8 +35,8 @@ export interface Limiter {
 }
 
 interface Job {
-  /** Lets the call start; its continuation was registered in the caller's async context. */
-  readonly start: () => void;
+  /** Lets the call start (its continuation was registered in the caller's async context); `onDone` runs when its promise settles. */
+  readonly run: (onDone: () => void) => void;
   readonly reject: (reason: unknown) => void;
 }
 
@@ -44,11 +52,14 @@ interface Job {
  */
 export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   let rejectOnClear = false;
+  let slots: SlotSource | undefined;
   if (typeof concurrency === 'object' && concurrency !== null) {
-    ({ concurrency, rejectOnClear = false } = concurrency);
+    let slotsOption: unknown;
+    ({ concurrency, rejectOnClear = false, slots: slotsOption } = concurrency);
     if (typeof rejectOnClear !== 'boolean') {
       throw new TypeError(`Expected \`rejectOnClear\` to be a boolean, got ${describe(rejectOnClear)}`);
     }
+    if (slotsOption !== undefined) slots = toSlotSource(slotsOption, 'slots');
   }
   let limit = validateLimit(concurrency, 'concurrency');
   const queue = new Queue<Job>();
@@ -57,12 +68,42 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   const startNext = (): void => {
     if (activeCount < limit && queue.size > 0) {
       activeCount++;
-      queue.shift().start();
+      const job = queue.shift();
+      if (slots === undefined) job.run(onSettled);
+      else runWithSlot(slots, job);
     }
   };
   const onSettled = (): void => {
     activeCount--;
     startNext();
+  };
+  // A limiter never gives up on a queued call (clearQueue drops calls before they acquire), so one signal serves all.
+  const neverAborted = new AbortController();
+  /** The call holds its `slots` slot from its start until it settles; a failed acquire fails the call. */
+  const runWithSlot = (source: SlotSource, job: Job): void => {
+    const onSlot = (slot: unknown): void =>
+      job.run(() => {
+        try {
+          void Promise.resolve(source.release(slot)).catch(() => {});
+        } catch {
+          // A release that fails has no call left to tell: the call already settled.
+        }
+        onSettled();
+      });
+    const onFailed = (error: unknown): void => {
+      job.reject(error);
+      onSettled();
+    };
+    try {
+      const acquired = source.acquire(neverAborted.signal);
+      if (acquired !== null && typeof acquired === 'object' && typeof (acquired as PromiseLike<unknown>).then === 'function') {
+        Promise.resolve(acquired).then(onSlot, onFailed);
+      } else {
+        onSlot(acquired);
+      }
+    } catch (error) {
+      onFailed(error);
+    }
   };
 
   const limiter = (<TArgs extends unknown[], TResult>(
@@ -71,6 +112,7 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
   ): Promise<TResult> =>
     new Promise<TResult>((resolve, reject) => {
       validateFunction(fn, 'fn');
+      let onDone = onSettled;
       const call = (): void => {
         let result: Promise<TResult>;
         try {
@@ -79,23 +121,29 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
           result = Promise.reject(error);
         }
         resolve(result);
-        result.then(onSettled, onSettled);
+        result.then(onDone, onDone);
       };
       // Like p-limit, the call happens a microtask later, never inside limit() itself. Either way it
       // runs in the async context (AsyncLocalStorage) of this caller: a microtask or a promise
       // continuation carries the context of the code that queued or registered it.
-      if (activeCount < limit && queue.size === 0) {
+      if (slots === undefined && activeCount < limit && queue.size === 0) {
         activeCount++;
         queueMicrotask(call);
         return;
       }
-      // It has to wait, and whoever frees its slot runs in another context: so the call is a
-      // continuation registered now, which that code only lets go.
+      // It has to wait (for a free place, or for a `slots` slot), and whoever lets it go runs in
+      // another context: so the call is a continuation registered now, which that code only releases.
       let start!: () => void;
       new Promise<void>((startNow) => {
         start = startNow;
       }).then(call);
-      queue.push({ start, reject });
+      queue.push({
+        run: (done) => {
+          onDone = done;
+          start();
+        },
+        reject,
+      });
       startNext();
     })) as Limiter;
 

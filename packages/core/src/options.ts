@@ -1,4 +1,4 @@
-import type { SlotSource } from './slots.js';
+import type { Governor, SlotSource } from './slots.js';
 
 /** What every task receives when it is started. */
 export interface TaskContext {
@@ -10,6 +10,8 @@ export interface TaskContext {
   readonly signal: AbortSignal;
   /** The task's position in the source, from 0. */
   readonly index: number;
+  /** Which attempt this call is: 1, then 2 for the first retry, and so on (see `retry`). */
+  readonly attempt: number;
 }
 
 /**
@@ -44,7 +46,31 @@ export interface RateOptions {
   readonly interval: number;
 }
 
-export interface LimitOptions {
+/** How failed tasks are tried again: see `LimitOptions.retry`. */
+export interface RetryOptions {
+  /** Retries after the first attempt (so at most `retries + 1` attempts). An integer >= 0. */
+  readonly retries: number;
+  /**
+   * The backoff before the first retry, in ms; each later one is `factor` times the one before.
+   * @default 100
+   */
+  readonly minDelay?: number;
+  /** The longest backoff, in ms. @default Infinity */
+  readonly maxDelay?: number;
+  /** @default 2 */
+  readonly factor?: number;
+  /** Wait a random share of each backoff ("full jitter"), so that many clients do not retry in step. @default false */
+  readonly jitter?: boolean;
+  /** Retry this failure? `attempt` is the attempt that failed (1 for the first). @default every failure is retried */
+  readonly shouldRetry?: (error: unknown, attempt: number) => boolean;
+  /**
+   * The backoff for this failure in ms, or undefined for the default: an `error.retryAfter` number
+   * (ms) when there is one, else the exponential backoff. Use it to honour an HTTP `Retry-After`.
+   */
+  readonly retryDelay?: (error: unknown, attempt: number) => number | undefined;
+}
+
+export interface LimitOptions<TInput = unknown> {
   /**
    * Yield results in source order instead of completion order. The concurrency bound and the
    * buffer still hold: a slow early task holds back delivery, and at most `limit + buffer`
@@ -76,19 +102,52 @@ export interface LimitOptions {
    * At most `rate.limit` task starts in any `rate.interval` milliseconds (a sliding window).
    * @default undefined (no rate limit)
    */
-  readonly rate?: RateOptions;
+  readonly rate?: RateOptions | readonly RateOptions[];
   /**
    * A limit shared beyond this run (other runs, processes or machines): a task starts only when
    * `limit` allows it and `slots.acquire()` handed out a slot, which is released when the task
-   * settles or times out. See `SlotSource`; `@lac/redis` provides one backed by Redis.
+   * settles or times out. See `SlotSource`; `createSharedLimit(n)` makes one to share in this
+   * process, `allOf(...)` combines several, and `@lac/redis` provides one backed by Redis. A governor
+   * of the TC39 concurrency-control proposal (an `acquire()` that resolves to a token with
+   * `release()`) is accepted too.
    * @default undefined (only `limit` applies)
    */
   // biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; the run hands each lease back as it came.
-  readonly slots?: SlotSource<any>;
+  readonly slots?: SlotSource<any> | Governor;
+  /**
+   * Try failed tasks again with backoff. A failed attempt gives its slot (and `slots` slot) back
+   * while it waits; a retry that is due starts before new items; `rate` counts every attempt;
+   * `context.attempt` tells which attempt runs. Once retries are exhausted the task fails with its
+   * last error (in the settled forms, a rejected record with `attempts`). Abort and early exit
+   * cancel the backoffs at once. Timeouts are not retried.
+   * @default undefined (no retries)
+   */
+  readonly retry?: RetryOptions;
+  /**
+   * Per-key concurrency: the key of each item (`limitedMap`) or task (`limitedAsCompleted`), such as
+   * its host or tenant. At most `perKey` tasks of one key run at once, and `limit` in all.
+   * @default undefined (no per-key limit)
+   */
+  readonly key?: (item: TInput, index: number) => string | number;
+  /**
+   * With `key`: tasks of one key running at once; a number, or a function giving each key its own
+   * (called once per key while the key is in use). An integer >= 1 or `Infinity`.
+   * @default 1
+   */
+  readonly perKey?: number | ((key: string | number) => number);
+  /**
+   * With `key`: how many pulled items may wait for their key to have room. When that many wait,
+   * the source is not pulled (backpressure), so memory stays bounded by `limit + lookahead + buffer`
+   * and one busy key does not stall the others while there is room. An integer >= 1 or `Infinity`.
+   * @default limit
+   */
+  readonly lookahead?: number;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */
 export interface LimitedStats {
+  /** The concurrency limit now (it changes with `setLimit`). */
+  readonly limit: number;
   /** Tasks called so far. */
   readonly started: number;
   /** Tasks called whose promise has not settled yet (timed-out tasks included: they hold their slot until they settle). */
@@ -101,12 +160,31 @@ export interface LimitedStats {
   readonly failed: number;
   /** Finished results waiting for the consumer. */
   readonly buffered: number;
+  /** Items pulled from the source and not started yet: waiting for a rate window, a key's slot, or a shared slot. */
+  readonly waiting: number;
+  /** Tasks that failed and wait out their backoff before their next attempt (`retry`). */
+  readonly retrying: number;
+  /** Retries started so far, over the whole run. */
+  readonly retries: number;
 }
 
 /** The async iterator the `limited*` functions return. */
 export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult> {
   /** A snapshot of the run's counters. */
   readonly stats: LimitedStats;
+  /**
+   * Changes the concurrency limit from now on (`Infinity` too). Raising it starts tasks at once;
+   * lowering it starts nothing new until fewer than `limit` run: running tasks are not stopped.
+   * `buffer` keeps its value (by default, the limit the run was made with). Throws a TypeError for a
+   * limit that is not an integer >= 1 or `Infinity`.
+   */
+  setLimit(limit: number): void;
+  /**
+   * Stops taking new work but finishes what runs: the source is closed (its `return()` is called),
+   * the running tasks finish and their results are yielded, then the iterator ends normally.
+   * Nothing aborts. Call `return()` afterwards to abort the rest after all.
+   */
+  drain(): void;
   /**
    * Stops early (what `break` in a `for await` loop calls): nothing new starts, in-flight tasks'
    * signals abort, and the source's `return()` is called and awaited.
@@ -122,4 +200,4 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
 /** A task's outcome, as `limitedAsSettled` delivers it. */
 export type Settled<TResult> =
   | { status: 'fulfilled'; value: TResult; index: number }
-  | { status: 'rejected'; reason: unknown; index: number };
+  | { status: 'rejected'; reason: unknown; index: number; attempts?: number };

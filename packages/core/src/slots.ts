@@ -1,3 +1,5 @@
+import { describe } from './validate.js';
+
 /**
  * Hands out and takes back slots of a limit that lives outside the run: a limit shared with other
  * runs, processes or machines (`@lac/redis` keeps one in Redis). Pass it as `options.slots`; a task
@@ -28,4 +30,32 @@ export interface SlotSource<TSlot = unknown> {
    * @default undefined
    */
   readonly signal?: AbortSignal;
+}
+
+/** The TC39 concurrency-control proposal's governor: `acquire()` resolves to a token to `release()`. */
+export interface Governor {
+  acquire(): PromiseLike<GovernorToken> | GovernorToken;
+}
+
+export interface GovernorToken {
+  release(): void;
+}
+
+/** A governor as a `SlotSource`: its tokens are the slots. */
+function fromGovernor(governor: Governor): SlotSource<GovernorToken> {
+  return {
+    acquire: () => governor.acquire(),
+    release: (token) => token.release(),
+  };
+}
+
+/** `options.slots` and `allOf` take a `SlotSource` or a governor (an `acquire()` without `release`). */
+export function toSlotSource(value: unknown, name: string): SlotSource {
+  if (value !== null && typeof value === 'object' && typeof (value as SlotSource).acquire === 'function') {
+    if (typeof (value as SlotSource).release === 'function') return value as SlotSource;
+    return fromGovernor(value as Governor);
+  }
+  throw new TypeError(
+    `Expected \`${name}\` to be an object with \`acquire\` and \`release\` methods (a SlotSource), or a governor (\`acquire()\` resolving to a token with \`release()\`), got ${describe(value)}`,
+  );
 }

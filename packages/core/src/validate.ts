@@ -1,5 +1,6 @@
-import type { LimitOptions, RateOptions } from './options.js';
-import type { SlotSource } from './slots.js';
+import type { LimitOptions, RateOptions, RetryOptions } from './options.js';
+import type { ResolvedRetry } from './retry-policy.js';
+import { toSlotSource, type SlotSource } from './slots.js';
 
 /** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
 export function describe(value: unknown): string {
@@ -47,20 +48,32 @@ export function getIterator<T>(source: unknown, name: string): { iterator: Itera
 
 export interface ResolvedOptions {
   readonly ordered: boolean;
+  readonly buffer: number;
   readonly window: number;
   readonly signal: AbortSignal | undefined;
   readonly timeout: number | undefined;
-  readonly rate: RateOptions | undefined;
+  /** Every window of `options.rate` (one or several). */
+  readonly rate: readonly RateOptions[] | undefined;
   readonly slots: SlotSource | undefined;
+  readonly retry: ResolvedRetry | undefined;
+  readonly key: ((item: never, index: number) => unknown) | undefined;
+  readonly perKey: number | ((key: unknown) => number);
+  readonly lookahead: number | undefined;
 }
 
 /** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
 const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined };
+  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined, key: undefined, perKey: 1, lookahead: undefined };
   if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
-  const { ordered = false, buffer = limit, signal, timeout, rate, slots } = options as LimitOptions;
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, key, perKey = 1, lookahead } = options as LimitOptions<never>;
+  if (key !== undefined) validateFunction(key, 'options.key');
+  if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
+    fail(`Expected \`options.perKey\` to be an integer >= 1, Infinity or a function of the key, got ${describe(perKey)}`);
+  }
+  if (key === undefined && (options as LimitOptions).perKey !== undefined) fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
+  if (lookahead !== undefined && !isCount(lookahead, 1)) fail(`Expected \`options.lookahead\` to be an integer >= 1 or Infinity, got ${describe(lookahead)}`);
   if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
   if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
   if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
@@ -70,33 +83,60 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
     fail(`Expected \`options.timeout\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity, got ${describe(timeout)}`);
   }
-  if (rate !== undefined) {
-    if (rate === null || typeof rate !== 'object') fail(`Expected \`options.rate\` to be an object { limit, interval }, got ${describe(rate)}`);
-    if (!(Number.isInteger(rate.limit) && rate.limit >= 1)) fail(`Expected \`options.rate.limit\` to be an integer >= 1, got ${describe(rate.limit)}`);
-    if (!(typeof rate.interval === 'number' && rate.interval > 0 && Number.isFinite(rate.interval))) {
-      fail(`Expected \`options.rate.interval\` to be a finite number of milliseconds > 0, got ${describe(rate.interval)}`);
-    }
-    if (rate.interval > MAX_DELAY) {
-      fail(`Expected \`options.rate.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(rate.interval)}`);
-    }
-  }
-  if (
-    slots !== undefined &&
-    (slots === null || typeof slots !== 'object' || typeof slots.acquire !== 'function' || typeof slots.release !== 'function')
-  ) {
-    fail(`Expected \`options.slots\` to be an object with \`acquire\` and \`release\` methods, got ${describe(slots)}`);
-  }
-  if (slots?.signal !== undefined && !isAbortSignal(slots.signal)) {
-    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slots.signal)}`);
+  const rates = rate === undefined ? undefined : resolveRate(rate);
+  const slotSource = slots === undefined ? undefined : toSlotSource(slots, 'options.slots');
+  if (slotSource?.signal !== undefined && !isAbortSignal(slotSource.signal)) {
+    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slotSource.signal)}`);
   }
   return {
     ordered,
+    buffer,
     window: limit + buffer,
     signal,
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
-    rate: rate === undefined ? undefined : { limit: rate.limit, interval: rate.interval },
-    slots,
+    rate: rates,
+    slots: slotSource,
+    retry: retry === undefined ? undefined : resolveRetry(retry),
+    key,
+    perKey: perKey as number | ((key: unknown) => number),
+    lookahead,
   };
+}
+
+function resolveRetry(retry: unknown): ResolvedRetry {
+  if (retry === null || typeof retry !== 'object') fail(`Expected \`options.retry\` to be an object { retries, ... }, got ${describe(retry)}`);
+  const { retries, minDelay = 100, maxDelay = Number.POSITIVE_INFINITY, factor = 2, jitter = false, shouldRetry, retryDelay } = retry as RetryOptions;
+  if (!(Number.isInteger(retries) && retries >= 0)) fail(`Expected \`options.retry.retries\` to be an integer >= 0, got ${describe(retries)}`);
+  if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
+    fail(`Expected \`options.retry.minDelay\` to be a finite number of milliseconds >= 0, got ${describe(minDelay)}`);
+  }
+  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay)) fail(`Expected \`options.retry.maxDelay\` to be a number >= minDelay (${minDelay}), got ${describe(maxDelay)}`);
+  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor))) fail(`Expected \`options.retry.factor\` to be a finite number >= 1, got ${describe(factor)}`);
+  if (typeof jitter !== 'boolean') fail(`Expected \`options.retry.jitter\` to be a boolean, got ${describe(jitter)}`);
+  if (shouldRetry !== undefined) validateFunction(shouldRetry, 'options.retry.shouldRetry');
+  if (retryDelay !== undefined) validateFunction(retryDelay, 'options.retry.retryDelay');
+  return { retries, minDelay, maxDelay, factor, jitter, shouldRetry, retryDelay };
+}
+
+function resolveRate(rate: unknown): RateOptions[] {
+  if (Array.isArray(rate)) {
+    if (rate.length === 0) fail('Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)');
+    return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
+  }
+  return [resolveWindow(rate, 'options.rate')];
+}
+
+function resolveWindow(rate: unknown, name: string): RateOptions {
+  if (rate === null || typeof rate !== 'object') fail(`Expected \`${name}\` to be an object { limit, interval }, got ${describe(rate)}`);
+  const { limit, interval } = rate as RateOptions;
+  if (!(Number.isInteger(limit) && limit >= 1)) fail(`Expected \`${name}.limit\` to be an integer >= 1, got ${describe(limit)}`);
+  if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
+    fail(`Expected \`${name}.interval\` to be a finite number of milliseconds > 0, got ${describe(interval)}`);
+  }
+  if (interval > MAX_DELAY) {
+    fail(`Expected \`${name}.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(interval)}`);
+  }
+  return { limit, interval };
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {

@@ -1,0 +1,198 @@
+import { Queue } from './queue.js';
+import { toSlotSource, type Governor, type SlotSource } from './slots.js';
+import { describe, validateLimit } from './validate.js';
+
+/** `Symbol.dispose` where the runtime has it (Node 20 does), else the well-known name TypeScript's polyfill uses. */
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
+
+/**
+ * A slot of a shared limit: give it back with `release()`. It also has a `[Symbol.dispose]()` that
+ * releases it, for `using` (not in the type, so that projects without the `esnext.disposable` lib
+ * still compile). Releasing twice does nothing.
+ */
+export interface SharedSlot {
+  release(): void;
+}
+
+/**
+ * One concurrency limit shared by any number of runs, limiters and plain callers in one process.
+ * It is a `SlotSource` (pass it as `options.slots`), and its `acquire()` has the shape of the TC39
+ * concurrency-control proposal's governor: it resolves to a token with `release()` and
+ * `Symbol.dispose`.
+ */
+export interface SharedLimit extends SlotSource<SharedSlot> {
+  /** At most this many slots are out at once. */
+  readonly limit: number;
+  /** Slots handed out and not released yet. */
+  readonly running: number;
+  /** `acquire()` calls waiting for a slot. */
+  readonly pending: number;
+  /**
+   * A slot now when one is free (no promise), else a promise for one; callers are served first come,
+   * first served. If `signal` aborts first, the promise rejects with `signal.reason` and no slot is
+   * kept for the call.
+   */
+  acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot>;
+  /** Gives `slot` back (the same as `slot.release()`). */
+  release(slot: SharedSlot): void;
+}
+
+interface Waiter {
+  resolve(slot: SharedSlot): void;
+  reject(reason: unknown): void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  /** Aborted while queued: skipped when its turn comes (removing it from the middle of the queue would not be O(1)). */
+  isCancelled: boolean;
+}
+
+/**
+ * Creates a limit of `limit` slots to share between runs (`options.slots`), `createLimiter`s and any
+ * code that calls `acquire()` itself. Each acquire and release is O(1).
+ *
+ * @example
+ * ```ts
+ * const api = createSharedLimit(10); // at most 10 calls to the API at once, across every run
+ * const a = limitedMap(users, 8, fetchUser, { slots: api });
+ * const b = limitedMap(orders, 8, fetchOrder, { slots: api });
+ * ```
+ */
+export function createSharedLimit(limit: number): SharedLimit {
+  validateLimit(limit);
+  return new Limit(limit);
+}
+
+/** One slot; a class, so a slot costs one small object and no closures. */
+class Slot implements SharedSlot {
+  readonly #limit: Limit;
+  #isReleased = false;
+
+  constructor(limit: Limit) {
+    this.#limit = limit;
+  }
+
+  release(): void {
+    if (this.#isReleased) return;
+    this.#isReleased = true;
+    this.#limit.onRelease();
+  }
+
+  [disposeSymbol](): void {
+    this.release();
+  }
+}
+
+class Limit implements SharedLimit {
+  readonly limit: number;
+  readonly #waiters = new Queue<Waiter>();
+  #running = 0;
+  #pending = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot> {
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    if (this.#running < this.limit && this.#pending === 0) {
+      this.#running++;
+      return new Slot(this);
+    }
+    return new Promise<SharedSlot>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, isCancelled: false };
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          waiter.isCancelled = true;
+          this.#pending--;
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#pending++;
+      this.#waiters.push(waiter);
+    });
+  }
+
+  release(slot: SharedSlot): void {
+    if (slot === null || typeof slot !== 'object' || typeof slot.release !== 'function') {
+      throw new TypeError(`Expected \`slot\` to be a slot this limit handed out, got ${describe(slot)}`);
+    }
+    slot.release();
+  }
+
+  /** A slot came back: give one to the oldest waiter still waiting. */
+  onRelease(): void {
+    this.#running--;
+    const waiters = this.#waiters;
+    while (this.#running < this.limit && waiters.size > 0) {
+      const waiter = waiters.shift();
+      if (waiter.isCancelled) continue;
+      this.#pending--;
+      if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+      this.#running++;
+      waiter.resolve(new Slot(this));
+    }
+  }
+}
+
+/**
+ * Combines several slot sources (or governors) into one: a slot is a slot from each, acquired in the
+ * order given (the same order everywhere, so two runs cannot each hold half and wait for the other)
+ * and released in reverse. Its `signal` aborts when any source's does.
+ *
+ * @example
+ * ```ts
+ * const slots = allOf(createSharedLimit(4), redisSlots); // at most 4 here and the cluster's cap in all
+ * ```
+ */
+export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> {
+  const sources = limits.map((limit, i) => toSlotSource(limit, `limits[${i}]`));
+  const signals = sources.map((source) => source.signal).filter((signal): signal is AbortSignal => signal !== undefined);
+  const releaseAll = (held: unknown[]): void | Promise<void> => {
+    let firstError: unknown;
+    let isFailed = false;
+    const pendingReleases: PromiseLike<void>[] = [];
+    for (let i = held.length - 1; i >= 0; i--) {
+      try {
+        const released = sources[i]!.release(held[i]);
+        if (released !== undefined && typeof (released as PromiseLike<void>).then === 'function') pendingReleases.push(released as PromiseLike<void>);
+      } catch (error) {
+        if (!isFailed) firstError = error;
+        isFailed = true;
+      }
+    }
+    if (isFailed) throw firstError;
+    if (pendingReleases.length > 0) return Promise.all(pendingReleases).then(() => undefined);
+  };
+  const source: SlotSource<unknown[]> = {
+    acquire(signal: AbortSignal): Promise<unknown[]> {
+      const held: unknown[] = [];
+      const next = async (): Promise<unknown[]> => {
+        try {
+          for (const each of sources) {
+            if (signal?.aborted === true) throw signal.reason;
+            held.push(await each.acquire(signal));
+          }
+        } catch (error) {
+          // Give back what this call holds so far: it will not get the rest.
+          await releaseAll(held);
+          throw error;
+        }
+        return held;
+      };
+      return next();
+    },
+    release: (held) => releaseAll(held),
+  };
+  if (signals.length === 1) return { ...source, signal: signals[0] };
+  if (signals.length > 1) return { ...source, signal: AbortSignal.any(signals) };
+  return source;
+}

@@ -1,0 +1,139 @@
+/** Per-key concurrency (`key`, `perKey`, `lookahead`), with deferred tasks and fc.scheduler(). */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { limitedAsCompleted, limitedMap, type Task } from '@lac/core';
+import { assertProperty, deferred, drain, flush, trackedSource, watchUnhandled, type Deferred } from './helpers.js';
+
+let unhandled: ReturnType<typeof watchUnhandled>;
+beforeEach(() => {
+  unhandled = watchUnhandled();
+});
+afterEach(async () => {
+  await unhandled.dispose();
+  expect(unhandled.reasons).toEqual([]);
+});
+
+/** Items `{ id, key }` whose mapper waits for a deferred the test settles. */
+function keyed(keys: string[]) {
+  const started: number[] = [];
+  const handles = new Map<number, Deferred<number>>();
+  const mapper = (item: { id: number; key: string }) => {
+    started.push(item.id);
+    const handle = deferred<number>();
+    handles.set(item.id, handle);
+    return handle.promise;
+  };
+  return { items: keys.map((key, id) => ({ id, key })), started, handles, mapper };
+}
+
+describe('options.key and perKey', () => {
+  it('at most perKey per key: an item whose key is full waits, the others pass it', async () => {
+    const { items, started, handles, mapper } = keyed(['a', 'a', 'a', 'b', 'c']);
+    const iterator = limitedMap(items, 3, mapper, { key: (item) => item.key, perKey: 1 });
+    const first = iterator.next();
+    await flush();
+    expect(started).toEqual([0, 3, 4]);
+    expect(iterator.stats.waiting).toBe(2);
+    handles.get(0)!.resolve(0);
+    expect(await first).toEqual({ value: 0, done: false });
+    await flush();
+    expect(started).toEqual([0, 3, 4, 1]);
+    for (const id of [1, 3, 4]) handles.get(id)!.resolve(id);
+    await flush();
+    expect(started).toEqual([0, 3, 4, 1, 2]);
+    handles.get(2)!.resolve(2);
+    expect((await drain(iterator)).values.sort()).toEqual([1, 2, 3, 4]);
+  });
+
+  it('the look-ahead is bounded: when `lookahead` items wait, the source is not pulled', async () => {
+    const { source, state } = trackedSource(() => () => new Promise<number>(() => {}));
+    const iterator = limitedAsCompleted(source, 4, { key: () => 'same', perKey: 1, lookahead: 2 });
+    void iterator.next();
+    await flush();
+    expect(state.pulled).toBe(3);
+    expect(iterator.stats).toMatchObject({ running: 1, waiting: 2 });
+    await iterator.return();
+    expect(state.isReturned).toBe(true);
+  });
+
+  it('perKey as a function gives each key its own limit', async () => {
+    const { items, started, mapper } = keyed(['big', 'big', 'big', 'small', 'small']);
+    const iterator = limitedMap(items, 10, mapper, { key: (item) => item.key, perKey: (key) => (key === 'big' ? 2 : 1) });
+    void iterator.next();
+    await flush();
+    expect(started).toEqual([0, 1, 3]);
+    await iterator.return();
+  });
+
+  it('a key function that throws fails the run with its error', async () => {
+    const iterator = limitedMap([1, 2], 2, (n) => n, {
+      key: () => {
+        throw new Error('no key');
+      },
+    });
+    expect((await drain(iterator)).error).toEqual(new Error('no key'));
+  });
+
+  it.each([
+    [{ key: 5 }, /Expected `options.key` to be a function, got `5` \(number\)/],
+    [{ key: () => 1, perKey: 0 }, /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/],
+    [{ perKey: 2 }, /Expected `options.key` \(a function of the item\) with `options.perKey`/],
+    [{ key: () => 1, lookahead: 0 }, /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/],
+  ])('rejects %j with a TypeError naming the option', (options, message) => {
+    expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(TypeError);
+    expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(message);
+  });
+
+  it('property: per-key and total bounds hold, the look-ahead stays bounded, every item is delivered once', async () => {
+    await assertProperty(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 16 }),
+        fc.boolean(),
+        fc.scheduler(),
+        async (limit, perKey, lookahead, keys, ordered, s) => {
+          const running = new Map<string, number>();
+          let total = 0;
+          let pulled = 0;
+          let started = 0;
+          const violations: string[] = [];
+          function* source() {
+            for (let id = 0; id < keys.length; id++) {
+              pulled++;
+              yield { id, key: keys[id]! };
+            }
+          }
+          const mapper = async (item: { id: number; key: string }) => {
+            started++;
+            total++;
+            running.set(item.key, (running.get(item.key) ?? 0) + 1);
+            if (running.get(item.key)! > perKey) violations.push(`key ${item.key} over ${perKey}`);
+            if (total > limit) violations.push(`total over ${limit}`);
+            // Pulled but not started: waiting for a key, at most `lookahead` (the one just pulled may start).
+            if (pulled - started > lookahead) violations.push(`${pulled - started} waiting, lookahead ${lookahead}`);
+            await s.schedule(Promise.resolve(), `item ${item.id}`);
+            total--;
+            running.set(item.key, running.get(item.key)! - 1);
+            return item.id;
+          };
+          const iterator = limitedMap(source(), limit, mapper, { key: (item) => item.key, perKey, lookahead, ordered });
+          let isDone = false;
+          const consume = drain(iterator).then((result) => {
+            isDone = true;
+            return result;
+          });
+          for (let round = 0; round < 100 && !isDone; round++) await s.waitIdle();
+          const { values, isThrown } = await consume;
+          expect(isThrown).toBe(false);
+          expect(violations).toEqual([]);
+          expect([...values].sort((a, b) => a - b)).toEqual(keys.map((_, id) => id));
+          if (ordered) expect(values).toEqual(keys.map((_, id) => id));
+          return true;
+        },
+      ),
+      150,
+    );
+  });
+});

@@ -1,0 +1,295 @@
+/**
+ * createSharedLimit (FIFO, abortable, O(1)), governors as `options.slots`, allOf, and several rate
+ * windows. Deferred tasks, fc.scheduler() and fake timers: no wall clock.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { allOf, createLimiter, createSharedLimit, limitedAsCompleted, limitedMap, type SharedSlot, type Task } from '@lac/core';
+import { assertProperty, drain, flush, Script, ticks, watchUnhandled } from './helpers.js';
+
+let unhandled: ReturnType<typeof watchUnhandled>;
+beforeEach(() => {
+  unhandled = watchUnhandled();
+});
+afterEach(async () => {
+  await unhandled.dispose();
+  expect(unhandled.reasons).toEqual([]);
+});
+
+describe('createSharedLimit()', () => {
+  it('hands out slots synchronously while free, then serves waiters first come, first served', async () => {
+    const limit = createSharedLimit(2);
+    const a = limit.acquire() as SharedSlot;
+    const b = limit.acquire() as SharedSlot;
+    expect(typeof a.release).toBe('function');
+    expect(limit.running).toBe(2);
+    const order: string[] = [];
+    const c = (limit.acquire() as Promise<SharedSlot>).then((slot) => (order.push('c'), slot));
+    const d = (limit.acquire() as Promise<SharedSlot>).then((slot) => (order.push('d'), slot));
+    expect(limit.pending).toBe(2);
+    b.release();
+    b.release(); // twice: no effect
+    await ticks();
+    expect(order).toEqual(['c']);
+    expect(limit.running).toBe(2);
+    limit.release(a);
+    await ticks();
+    expect(order).toEqual(['c', 'd']);
+    (await c).release();
+    (await d).release();
+    expect(limit.running).toBe(0);
+    expect(limit.pending).toBe(0);
+  });
+
+  it('an aborted acquire rejects with signal.reason, keeps no slot and is skipped in the queue', async () => {
+    const limit = createSharedLimit(1);
+    const held = limit.acquire() as SharedSlot;
+    const controller = new AbortController();
+    const aborted = limit.acquire(controller.signal);
+    const next = limit.acquire() as Promise<SharedSlot>;
+    controller.abort(new Error('gave up'));
+    await expect(aborted).rejects.toThrow('gave up');
+    expect(limit.pending).toBe(1);
+    held.release();
+    const slot = await next;
+    expect(limit.running).toBe(1);
+    slot.release();
+    await expect(limit.acquire(AbortSignal.abort(new Error('already'))) as Promise<SharedSlot>).rejects.toThrow('already');
+    expect(limit.running).toBe(0);
+  });
+
+  it('its slots release through Symbol.dispose (for `using`)', () => {
+    const limit = createSharedLimit(1);
+    const slot = limit.acquire() as SharedSlot & { [key: symbol]: () => void };
+    const dispose = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
+    slot[dispose]!();
+    expect(limit.running).toBe(0);
+  });
+
+  it.each([0, -1, 1.5, '4', null])('rejects limit %s with a TypeError naming `limit`', (value) => {
+    expect(() => createSharedLimit(value as number)).toThrow(/Expected `limit` to be an integer >= 1 or Infinity, got/);
+  });
+
+  it('release() of something that is not a slot throws a TypeError naming `slot`', () => {
+    expect(() => createSharedLimit(1).release(5 as never)).toThrow(/Expected `slot` to be a slot this limit handed out, got `5` \(number\)/);
+  });
+
+  it('property: runs sharing one limit never run more than its limit in all, and every slot comes back', async () => {
+    await assertProperty(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 8 })), { minLength: 1, maxLength: 4 }),
+        fc.scheduler(),
+        async (shared, runs, s) => {
+          const limit = createSharedLimit(shared);
+          let running = 0;
+          let peak = 0;
+          const consumers = runs.map(([runLimit, count], r) => {
+            const tasks = Array.from({ length: count }, (_, i): Task<number> => async () => {
+              running++;
+              peak = Math.max(peak, running);
+              await s.schedule(Promise.resolve(), `run ${r} task ${i}`);
+              running--;
+              return i;
+            });
+            return drain(limitedAsCompleted(tasks, runLimit, { slots: limit }));
+          });
+          let isDone = false;
+          const all = Promise.all(consumers).then((results) => {
+            isDone = true;
+            return results;
+          });
+          for (let round = 0; round < 100 && !isDone; round++) await s.waitIdle();
+          const results = await all;
+          expect(results.map((result) => result.values.length)).toEqual(runs.map(([, count]) => count));
+          expect(peak).toBeLessThanOrEqual(shared);
+          expect(limit.running).toBe(0);
+          expect(limit.pending).toBe(0);
+          return true;
+        },
+      ),
+      100,
+    );
+  });
+
+  it('an early exit while waiting for a slot leaves no slot taken and no waiter queued', async () => {
+    const limit = createSharedLimit(1);
+    const held = limit.acquire() as SharedSlot;
+    const iterator = limitedAsCompleted([() => 1, () => 2], 2, { slots: limit });
+    const pending = iterator.next();
+    await ticks();
+    expect(limit.pending).toBe(1);
+    await iterator.return();
+    expect(await pending).toEqual({ value: undefined, done: true });
+    await ticks();
+    expect(limit.pending).toBe(0);
+    held.release();
+    expect(limit.running).toBe(0);
+  });
+});
+
+describe('createLimiter({ slots })', () => {
+  it('a limiter and a run sharing one limit never run more than it in all; a failed acquire rejects the call', async () => {
+    const shared = createSharedLimit(2);
+    const limiter = createLimiter({ concurrency: 2, slots: shared });
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: shared });
+    const first = iterator.next();
+    await flush();
+    expect(script.started).toEqual([0, 1]);
+    let isCalled = false;
+    const call = limiter(() => {
+      isCalled = true;
+      return 'called';
+    });
+    await flush();
+    expect(isCalled).toBe(false);
+    script.resolve(0, 0);
+    expect(await first).toEqual({ value: 0, done: false });
+    expect(await call).toBe('called');
+    script.resolve(1, 1);
+    await drain(iterator);
+    await flush();
+    expect([shared.running, shared.pending, limiter.activeCount]).toEqual([0, 0, 0]);
+    const failing = createLimiter({ concurrency: 1, slots: { acquire: () => Promise.reject(new Error('no slot')), release: () => {} } });
+    await expect(failing(() => 1)).rejects.toThrow('no slot');
+    expect(failing.activeCount).toBe(0);
+  });
+
+  it('rejects slots that are neither a SlotSource nor a governor', () => {
+    expect(() => createLimiter({ concurrency: 1, slots: 5 as never })).toThrow(/Expected `slots` to be an object with `acquire` and `release` methods .*got `5` \(number\)/);
+  });
+});
+
+describe('a governor (TC39 concurrency-control shape) as options.slots', () => {
+  it('acquires a token per task and releases it when the task settles', async () => {
+    const tokens: { released: boolean }[] = [];
+    const governor = {
+      acquire: async () => {
+        const token = {
+          released: false,
+          release() {
+            token.released = true;
+          },
+        };
+        tokens.push(token);
+        return token;
+      },
+    };
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: governor });
+    const first = iterator.next();
+    await flush();
+    expect(script.started).toEqual([0, 1]);
+    expect(tokens.map((token) => token.released)).toEqual([false, false]);
+    script.resolve(1, 1);
+    expect(await first).toEqual({ value: 1, done: false });
+    await ticks();
+    // The run may also have asked for the next start's token, given back at once when the source was done.
+    expect(tokens.slice(0, 2).map((token) => token.released)).toEqual([false, true]);
+    script.resolve(0, 0);
+    expect(await drain(iterator)).toMatchObject({ values: [0], isThrown: false });
+    expect(tokens.every((token) => token.released)).toBe(true);
+  });
+});
+
+describe('allOf()', () => {
+  it('a start needs a slot of every limit; both are released when the task settles', async () => {
+    const local = createSharedLimit(1);
+    const global = createSharedLimit(2);
+    const other = global.acquire() as SharedSlot; // another process holds one of the two
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(3), 3, { slots: allOf(local, global) });
+    const first = iterator.next();
+    await flush();
+    expect(script.started).toEqual([0]);
+    expect([local.running, global.running]).toEqual([1, 2]);
+    script.resolve(0, 0);
+    expect(await first).toEqual({ value: 0, done: false });
+    await flush();
+    expect(script.started).toEqual([0, 1]);
+    other.release();
+    script.resolve(1, 1);
+    await flush();
+    script.resolve(2, 2);
+    expect(await drain(iterator)).toMatchObject({ values: [1, 2], isThrown: false });
+    expect([local.running, global.running, local.pending, global.pending]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('an abort while waiting for a later limit gives back the earlier ones', async () => {
+    const first = createSharedLimit(1);
+    const second = createSharedLimit(1);
+    const blocker = second.acquire() as SharedSlot;
+    const both = allOf(first, second);
+    const controller = new AbortController();
+    const acquired = both.acquire(controller.signal);
+    await ticks();
+    expect(first.running).toBe(1);
+    controller.abort(new Error('stop'));
+    await expect(acquired).rejects.toThrow('stop');
+    expect(first.running).toBe(0);
+    blocker.release();
+  });
+
+  it('rejects what is neither a SlotSource nor a governor with a TypeError naming it', () => {
+    expect(() => allOf(createSharedLimit(1), 5 as never)).toThrow(/Expected `limits\[1\]` to be an object with `acquire` and `release` methods .*got `5` \(number\)/);
+  });
+});
+
+describe('options.rate as several windows', () => {
+  it('a start needs every window to allow it ("2 a second and 3 in 10 seconds")', async () => {
+    vi.useFakeTimers();
+    try {
+      const starts: number[] = [];
+      const t0 = Date.now();
+      const tasks = Array.from({ length: 5 }, (): Task<number> => () => (starts.push(Date.now() - t0), 0));
+      const done = drain(limitedAsCompleted(tasks, 5, { rate: [{ limit: 2, interval: 1000 }, { limit: 3, interval: 10_000 }] }));
+      await vi.advanceTimersByTimeAsync(25_000);
+      await done;
+      expect(starts).toEqual([0, 0, 1000, 10_000, 10_000]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('property: in every window, never more than its limit of starts (random windows and durations)', async () => {
+    vi.useFakeTimers();
+    try {
+      await assertProperty(
+        fc.asyncProperty(
+          fc.array(fc.record({ limit: fc.integer({ min: 1, max: 4 }), interval: fc.integer({ min: 1, max: 500 }) }), { minLength: 1, maxLength: 3 }),
+          fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 15 }),
+          fc.integer({ min: 1, max: 4 }),
+          async (rate, durations, limit) => {
+            const starts: number[] = [];
+            const tasks = durations.map((duration): Task<number> => () => {
+              starts.push(Date.now());
+              return new Promise((resolve) => setTimeout(resolve, duration, 0));
+            });
+            const done = drain(limitedMap(tasks, limit, (task, context) => task(context), { rate }));
+            await vi.advanceTimersByTimeAsync(20_000);
+            expect((await done).values.length).toBe(durations.length);
+            for (const window of rate) {
+              for (let i = window.limit; i < starts.length; i++) {
+                expect(starts[i]! - starts[i - window.limit]!).toBeGreaterThanOrEqual(window.interval);
+              }
+            }
+            return true;
+          },
+        ),
+        60,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each([
+    [[], /Expected `options.rate` to be an object \{ limit, interval \} or a non-empty array of them, got `\[\]` \(array\)/],
+    [[{ limit: 1, interval: 10 }, { limit: 0, interval: 10 }], /Expected `options.rate\[1\].limit` to be an integer >= 1, got `0` \(number\)/],
+    [[{ limit: 1, interval: 10 }, 5], /Expected `options.rate\[1\]` to be an object \{ limit, interval \}, got `5` \(number\)/],
+  ])('rejects rate %j with a TypeError naming the window', (rate, message) => {
+    expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(TypeError);
+    expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(message);
+  });
+});
