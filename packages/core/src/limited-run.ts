@@ -710,7 +710,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** `key`: an item whose key now has room is waiting. */
   #hasReadyKey(): boolean {
-    return this.#keyGate !== undefined && this.#keyGate.hasReady();
+    return this.#keyGate?.hasReady() === true;
   }
 
   readonly #onPullFailed = (error: unknown): void => {

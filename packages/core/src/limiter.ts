@@ -16,6 +16,7 @@ export interface LimiterOptions {
    * released when the call settles. A failed acquire rejects that call's promise.
    * @default undefined (only `concurrency` applies)
    */
+  // biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; each call hands its lease back as it came.
   readonly slots?: SlotSource<any> | Governor;
 }
 

@@ -1,5 +1,3 @@
-import type { RetryOptions } from './options.js';
-
 /** setTimeout's longest delay. */
 const MAX_DELAY = 2_147_483_647;
 

@@ -153,6 +153,7 @@ class Limit implements SharedLimit {
  * const slots = allOf(createSharedLimit(4), redisSlots); // at most 4 here and the cluster's cap in all
  * ```
  */
+// biome-ignore lint/suspicious/noExplicitAny: sources of any lease type combine; each gets its own lease back.
 export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> {
   const sources = limits.map((limit, i) => toSlotSource(limit, `limits[${i}]`));
   const signals = sources.map((source) => source.signal).filter((signal): signal is AbortSignal => signal !== undefined);

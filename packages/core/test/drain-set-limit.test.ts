@@ -65,7 +65,7 @@ describe('drain()', () => {
 
   it('before the first next(): nothing is pulled and the run ends at once', async () => {
     const { source, state } = trackedSource((i) => () => i);
-    const iterator = limitedMap(source, 2, (task) => task({} as never));
+    const iterator = limitedMap(source, 2, (task) => task());
     iterator.drain();
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect(state.pulled).toBe(0);

@@ -1,7 +1,7 @@
 /** Per-key concurrency (`key`, `perKey`, `lookahead`), with deferred tasks and fc.scheduler(). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { limitedAsCompleted, limitedMap, type Task } from '@lac/core';
+import { limitedAsCompleted, limitedMap } from '@lac/core';
 import { assertProperty, deferred, drain, flush, trackedSource, watchUnhandled, type Deferred } from './helpers.js';
 
 let unhandled: ReturnType<typeof watchUnhandled>;
@@ -76,9 +76,9 @@ describe('options.key and perKey', () => {
 
   it.each([
     [{ key: 5 }, /Expected `options.key` to be a function, got `5` \(number\)/],
-    [{ key: () => 1, perKey: 0 }, /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/],
+    [{ key: (): number => 1, perKey: 0 }, /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/],
     [{ perKey: 2 }, /Expected `options.key` \(a function of the item\) with `options.perKey`/],
-    [{ key: () => 1, lookahead: 0 }, /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/],
+    [{ key: (): number => 1, lookahead: 0 }, /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/],
   ])('rejects %j with a TypeError naming the option', (options, message) => {
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(TypeError);
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(message);
