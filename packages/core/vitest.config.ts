@@ -1,3 +1,4 @@
 import { lacVitestConfig } from '../../vitest.shared.ts';
 
-export default lacVitestConfig();
+// test/setup.ts: every test runs under the unhandled-rejection watch.
+export default lacVitestConfig({ setupFiles: ['test/setup.ts'] });

@@ -1,18 +1,12 @@
 /** key + retry + rate together (fake timers): the bounds hold at once and retries are exact. */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { limitedMapSettled } from '@lac/core';
-import { assertProperty, watchUnhandled } from './helpers.js';
+import { assertProperty } from './helpers.js';
 
-let unhandled: ReturnType<typeof watchUnhandled>;
+// The unhandled-rejection watch is test/setup.ts's, which also restores real timers after each test.
 beforeEach(() => {
-  unhandled = watchUnhandled();
   vi.useFakeTimers();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
 });
 
 describe('per-key limits, retries and rate windows at once', () => {

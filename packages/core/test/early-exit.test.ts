@@ -1,15 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
-import { ManualAsyncSource, Script, flush, trackedSource, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { ManualAsyncSource, Script, flush, trackedSource } from './helpers.js';
 
 /** Runs a for-await loop over 100 script tasks and lets the test settle them; `body` decides when to stop. */
 async function loopAndStop(stop: 'break' | 'return' | 'throw', form: 'completed' | 'settled' | 'map' = 'completed') {

@@ -1,15 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
-import { ManualAsyncSource, Script, drain, flush, trackedSource, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { ManualAsyncSource, Script, drain, flush, trackedSource } from './helpers.js';
 
 describe('rule 5: fail fast when a task rejects', () => {
   it('delivers results finished before the failure, then rejects with the same error object, then is done', async () => {

@@ -1,16 +1,7 @@
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { limitFunction, type LimitedFunction } from '@lac/core';
-import { type Deferred, deferred, flush, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { type Deferred, deferred, flush } from './helpers.js';
 
 /** A function whose calls the test settles by hand; records the calls and the peak running. */
 function manual() {

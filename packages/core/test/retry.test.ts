@@ -1,18 +1,12 @@
 /** `retry`: backoff without holding a slot, exactly as many attempts as configured. Fake timers only. */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task, type TaskContext } from '@lac/core';
-import { assertProperty, drain, ticks, watchUnhandled } from './helpers.js';
+import { assertProperty, drain, ticks } from './helpers.js';
 
-let unhandled: ReturnType<typeof watchUnhandled>;
+// The unhandled-rejection watch is test/setup.ts's, which also restores real timers after each test.
 beforeEach(() => {
-  unhandled = watchUnhandled();
   vi.useFakeTimers();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
 });
 
 /** A task that fails its first `failures` attempts, recording when each attempt started. */

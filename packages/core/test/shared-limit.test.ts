@@ -2,19 +2,10 @@
  * createSharedLimit (FIFO, abortable, O(1)), governors as `options.slots`, allOf, and several rate
  * windows. Deferred tasks, fc.scheduler() and fake timers: no wall clock.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { allOf, createLimiter, createSharedLimit, limitedAsCompleted, limitedMap, type SharedSlot, type Task } from '@lac/core';
-import { assertProperty, drain, flush, Script, ticks, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { assertProperty, drain, flush, Script, ticks } from './helpers.js';
 
 describe('createSharedLimit()', () => {
   it('hands out slots synchronously while free, then serves waiters first come, first served', async () => {

@@ -1,16 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { TimeoutError, limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
-import { Script, drain, flush, ticks, trackedSource, watchUnhandled } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { Script, drain, flush, ticks, trackedSource } from './helpers.js';
 
 describe('rule 8: options.signal', () => {
   it('aborting rejects the pending next() with signal.reason, aborts in-flight tasks and closes the source', async () => {

@@ -1,16 +1,7 @@
 // The `skip` sentinel (as p-map's pMapSkip) and limitedMapSettled, the settled form of limitedMap.
-import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, limitedMapSettled, skip, type LimitedIterator, type Settled } from '@lac/core';
-import { deferred, drain, flush, watchUnhandled, type Deferred } from './helpers.js';
-
-let unhandled: ReturnType<typeof watchUnhandled>;
-beforeEach(() => {
-  unhandled = watchUnhandled();
-});
-afterEach(async () => {
-  await unhandled.dispose();
-  expect(unhandled.reasons).toEqual([]);
-});
+import { deferred, drain, flush, type Deferred } from './helpers.js';
 
 describe('skip', () => {
   it('is a registered symbol, so the ESM and CommonJS copies agree on it', () => {
