@@ -5,6 +5,7 @@ import { RateGate } from './rate-gate.js';
 import { retryDelay, type ResolvedRetry } from './retry-policy.js';
 import { KeyGate } from './key-gate.js';
 import { HOLE, OrderedDelivery } from './ordered-delivery.js';
+import { isThenable } from './is-thenable.js';
 import { SlotGate } from './slot-gate.js';
 import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
@@ -103,14 +104,6 @@ class Context implements TaskContext {
   startTimer(timeout: number, onTimeout: (context: Context) => void): void {
     this.#timer = setTimeout(onTimeout, timeout, this);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
 }
 
 function ignore(): void {}

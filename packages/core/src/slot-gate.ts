@@ -1,12 +1,5 @@
+import { isThenable } from './is-thenable.js';
 import type { SlotSource } from './slots.js';
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
-}
 
 /** What the `slots` gate tells its run. */
 export interface SlotGateHost {
