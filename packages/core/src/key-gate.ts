@@ -1,8 +1,8 @@
 import { Queue } from './queue.js';
 import { describe } from './validate.js';
 
-/** One key's count and the items of it that wait for room. */
-interface KeyState<TWaiting> {
+/** One key's count and the items of it that wait for room. A task holds its key's state while it runs (see `release`). */
+export interface KeyState<TWaiting> {
   readonly key: unknown;
   readonly limit: number;
   running: number;
@@ -10,21 +10,32 @@ interface KeyState<TWaiting> {
   waiting: Queue<TWaiting> | undefined;
   /** In `#ready` now: it has room and an item waiting. */
   isReady: boolean;
+  /** Nothing of it runs or waits: kept a while (see `MAX_IDLE`), so a key that comes back often is not made again each time. */
+  isIdle: boolean;
 }
+
+/**
+ * Idle keys kept before they are swept out at once: memory stays bounded (O(limit + lookahead +
+ * this)), and a run over a few thousand recurring keys makes each key's entry once, not per item.
+ */
+const MAX_IDLE = 1024;
 
 /**
  * The per-key gate (`key`, `perKey`, `lookahead`): at most `perKey` running per key. Items whose key
  * is full wait here, at most `lookahead` in all; a key that gets room back with items waiting goes
  * into a FIFO of ready keys, so each step is O(1) however many keys there are. A key's entry lives
- * only while it runs or has items waiting.
+ * only while it runs or has items waiting,
+ * and a while after (at most `MAX_IDLE` idle ones).
  */
 export class KeyGate<TWaiting> {
-  readonly #perKey: number | ((key: unknown) => number);
+  #perKey: number | ((key: unknown) => number);
   readonly #lookahead: number;
   readonly #states = new Map<unknown, KeyState<TWaiting>>();
   readonly #ready = new Queue<KeyState<TWaiting>>();
   /** Items waiting in every key's queue. */
   waiting = 0;
+  /** Entries of `#states` that are idle. */
+  #idle = 0;
 
   constructor(perKey: number | ((key: unknown) => number), lookahead: number) {
     this.#perKey = perKey;
@@ -41,18 +52,38 @@ export class KeyGate<TWaiting> {
   }
 
   /**
-   * Takes a slot of `key` if it has one and no item of it waits already (true); otherwise `item`
-   * waits for one (false). Items of one key start in the order they came: a newcomer taking the room
-   * a ready key was promised would also leave `takeReady` a key without room.
+   * Takes a slot of `key` if it has one and no item of it waits already (its state); otherwise undefined, and
+   * the caller hands the item to `wait`. Items of one key start in the order they came: a newcomer
+   * taking the room a ready key was promised would also leave `takeReady` a key without room.
    */
-  admit(key: unknown, item: TWaiting): boolean {
+  tryTake(key: unknown): KeyState<TWaiting> | undefined {
     const state = this.#stateOf(key);
     if (state.running < state.limit && (state.waiting === undefined || state.waiting.size === 0)) {
+      if (state.isIdle) {
+        state.isIdle = false;
+        this.#idle--;
+      }
       state.running++;
-      return true;
+      return state;
     }
-    (state.waiting ??= new Queue()).push(item);
+    return undefined;
+  }
+
+  /** The state of a key that holds a slot taken already (a waiting start that got one): what its task gives to `release`. */
+  heldState(key: unknown): KeyState<TWaiting> {
+    return this.#states.get(key)!;
+  }
+
+  /** Only after `tryTake(key)` said no: `item` waits for a slot of its key. */
+  wait(key: unknown, item: TWaiting): void {
+    (this.#states.get(key)!.waiting ??= new Queue()).push(item);
     this.waiting++;
+  }
+
+  /** `tryTake`, and `item` waits when it says no. */
+  admit(key: unknown, item: TWaiting): boolean {
+    if (this.tryTake(key) !== undefined) return true;
+    this.wait(key, item);
     return false;
   }
 
@@ -67,13 +98,21 @@ export class KeyGate<TWaiting> {
     return item;
   }
 
-  /** A task of `key` settled (or went into a retry backoff): its key slot is free. */
-  release(key: unknown): void {
-    const state = this.#states.get(key);
-    if (state === undefined) return;
+  /** A task of `key` settled (or went into a retry backoff), or a held start was dropped: its key slot is free. */
+  release(state: KeyState<TWaiting>): void {
     state.running--;
-    if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) this.#states.delete(key);
-    else this.#checkReady(state);
+    if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) {
+      state.isIdle = true;
+      if (++this.#idle > MAX_IDLE) this.#sweep();
+    } else {
+      this.#checkReady(state);
+    }
+  }
+
+  /** Forgets every idle key: O(entries) once per `MAX_IDLE` keys gone idle, so O(1) per release. */
+  #sweep(): void {
+    for (const [key, state] of this.#states) if (state.isIdle) this.#states.delete(key);
+    this.#idle = 0;
   }
 
   /**
@@ -96,7 +135,10 @@ export class KeyGate<TWaiting> {
         this.waiting += kept.size;
         this.#checkReady(state);
       }
-      if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) this.#states.delete(key);
+      if (state.running === 0 && (state.waiting === undefined || state.waiting.size === 0)) {
+        if (state.isIdle) this.#idle--;
+        this.#states.delete(key);
+      }
     }
   }
 
@@ -115,7 +157,7 @@ export class KeyGate<TWaiting> {
       if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 1))) {
         throw new TypeError(`Expected \`options.perKey(key)\` to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`);
       }
-      state = { key, limit, running: 0, waiting: undefined, isReady: false };
+      state = { key, limit, running: 0, waiting: undefined, isReady: false, isIdle: false };
       this.#states.set(key, state);
     }
     return state;

@@ -3,7 +3,7 @@ import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskCo
 import { Queue } from './queue.js';
 import { RateGate } from './rate-gate.js';
 import { retryDelay, type ResolvedRetry } from './retry-policy.js';
-import { KeyGate } from './key-gate.js';
+import { KeyGate, type KeyState } from './key-gate.js';
 import { HOLE, OrderedDelivery } from './ordered-delivery.js';
 import { isThenable } from './is-thenable.js';
 import { SlotGate } from './slot-gate.js';
@@ -33,6 +33,11 @@ interface Waiter<T> {
  */
 const STARTS_PER_PASS = 1024;
 
+/** What `#startWaiting` did: started a waiting start, found none (the source may be pulled), or may not start. */
+const STARTED = 0;
+const PULL = 1;
+const BLOCKED = 2;
+
 const kAbort = Symbol('abort');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
@@ -52,8 +57,9 @@ class Context implements TaskContext {
   /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
   declare item: unknown;
   declare pendingAttempt: number | undefined;
-  /** `key`: the task's key, whose slot it holds. */
+  /** `key`: the task's key, and its state in the key gate (whose slot it holds). */
   declare key: unknown;
+  declare keyState: KeyState<Pending> | undefined;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -201,6 +207,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   readonly #retry: ResolvedRetry | undefined;
   readonly #keyOf: ((item: TItem, index: number) => unknown) | undefined;
   readonly #keyGate: KeyGate<Pending> | undefined;
+  /** Any of the gates above (or `retry`) is set: the pump's plain path checks this one flag instead of each. */
+  readonly #isGated: boolean;
   /** `retry`: attempts in backoff, and those whose backoff is over (they start before new items). */
   #backoffs: Set<Pending> | undefined;
   #retriesDue: Queue<Pending> | undefined;
@@ -271,6 +279,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#backoffs = new Set();
       this.#retriesDue = new Queue();
     }
+    this.#isGated = this.#rateGate !== undefined || this.#slotGate !== undefined || this.#keyGate !== undefined || this.#retry !== undefined;
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else if (this.#slotGate?.signal?.aborted === true) this.#fail(this.#slotGate.signal.reason);
     // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
@@ -339,7 +348,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isHolding && !(this.#heldPending !== undefined && this.#heldPending.attempt > 1)) {
       if (this.#heldPending === undefined) observeDropped(this.#heldItem);
       else this.#dropOnDrain(this.#heldPending);
-      if (this.#keyGate !== undefined) this.#keyGate.release(this.#heldPending!.key);
+      if (this.#keyGate !== undefined) this.#keyGate.release(this.#keyGate.heldState(this.#heldPending!.key));
       this.#isHolding = false;
       this.#heldItem = undefined;
       this.#heldPending = undefined;
@@ -436,47 +445,19 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isPumping = true;
     let starts = 0;
     try {
-      while (
-        this.#isActive() &&
-        this.#hasFreeSlot() &&
-        ((this.#hasRoomInWindow() && (this.#mayPull() || this.#isHolding)) || this.#hasStartWaiting())
-      ) {
+      while (this.#isActive() && this.#hasFreeSlot() && (this.#isGated ? this.#gatesMayStart() : this.#hasRoomInWindow() && this.#source === IDLE)) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
-        // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
-        if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) break;
-        // A held item first: it already has its place (and its key's slot).
-        if (this.#isHolding) {
-          if (!this.#rateGate!.tryTake()) break;
-          const item = this.#heldItem as TItem;
-          const pending = this.#heldPending;
-          this.#isHolding = false;
-          this.#heldItem = undefined;
-          this.#heldPending = undefined;
-          starts++;
-          this.#start(item, pending);
-          continue;
+        if (this.#isGated) {
+          const step = this.#startWaiting();
+          if (step === BLOCKED) break;
+          if (step === STARTED) {
+            starts++;
+            continue;
+          }
         }
-        if (this.#hasPendingDue()) {
-          const retry = this.#retriesDue!.shift();
-          this.#retrying--;
-          this.#window++;
-          this.#retries++;
-          // Its key is full again: it waits for it like a pulled item.
-          if (this.#keyGate !== undefined && !this.#keyGate.admit(retry.key, retry)) continue;
-          starts++;
-          this.#startOrHold(retry.item as TItem, retry);
-          continue;
-        }
-        if (this.#hasReadyKey()) {
-          const pending = this.#keyGate!.takeReady();
-          starts++;
-          this.#startOrHold(pending.item as TItem, pending);
-          continue;
-        }
-        if (!this.#mayPull()) break;
         if (this.#input !== undefined) {
           if (!this.#takeInput(this.#input)) break;
           starts++;
@@ -515,17 +496,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#closeSource();
           break;
         }
-        if (this.#keyGate !== undefined) {
-          starts++;
-          this.#admitKeyed(item as TItem);
-          continue;
-        }
-        if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) {
-          this.#hold(item as TItem);
-          break;
+        if (this.#isGated) {
+          if (!this.#admit(item as TItem)) break;
+        } else {
+          this.#start(item as TItem);
         }
         starts++;
-        this.#start(item as TItem);
       }
     } finally {
       this.#isPumping = false;
@@ -533,10 +509,65 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#checkDone();
   }
 
+  /**
+   * With any of `slots`, `rate`, `key` or `retry`: a start that is waiting already goes first (a
+   * held item, a due retry, an item whose key has room), after the slot gate said yes. PULL when
+   * none waits and the source may be pulled.
+   */
+  #startWaiting(): typeof STARTED | typeof PULL | typeof BLOCKED {
+    // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
+    if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) return BLOCKED;
+    // A held item first: it already has its place (and its key's slot).
+    if (this.#isHolding) {
+      if (!this.#rateGate!.tryTake()) return BLOCKED;
+      const item = this.#heldItem as TItem;
+      const pending = this.#heldPending;
+      this.#isHolding = false;
+      this.#heldItem = undefined;
+      this.#heldPending = undefined;
+      this.#start(item, pending);
+      return STARTED;
+    }
+    if (this.#hasPendingDue()) {
+      const retry = this.#retriesDue!.shift();
+      this.#retrying--;
+      this.#window++;
+      this.#retries++;
+      // Its key is full again: it waits for it like a pulled item (counted as a start of this pass all the same).
+      if (this.#keyGate === undefined || this.#keyGate.admit(retry.key, retry)) this.#startOrHold(retry.item as TItem, retry);
+      return STARTED;
+    }
+    if (this.#hasReadyKey()) {
+      const pending = this.#keyGate!.takeReady();
+      this.#startOrHold(pending.item as TItem, pending);
+      return STARTED;
+    }
+    return this.#mayPull() ? PULL : BLOCKED;
+  }
+
+  /** With gates: a pulled item takes its key's slot (or waits for it), or is held for the rate window (false). */
+  #admit(item: TItem): boolean {
+    if (this.#keyGate !== undefined) {
+      this.#admitKeyed(item);
+      return true;
+    }
+    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) {
+      this.#hold(item);
+      return false;
+    }
+    this.#start(item);
+    return true;
+  }
+
   // The start rule, one named condition each. Methods, not getters: V8 (Node 20) does not inline
   // private getters, and as getters they cost this loop ~15% at a task's scale.
   #isActive(): boolean {
     return this.#state === ACTIVE && !this.#isYielding;
+  }
+
+  /** With gates: room for a new item (window, source, look-ahead, a held one) or a start waiting already. */
+  #gatesMayStart(): boolean {
+    return (this.#hasRoomInWindow() && (this.#mayPull() || this.#isHolding)) || this.#hasStartWaiting();
   }
 
   /** `retry`: an attempt's backoff is over; it starts before new items. */
@@ -572,8 +603,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return false;
     }
     const item = input.shift();
-    if (this.#keyGate !== undefined) this.#admitKeyed(item);
-    else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item);
+    if (this.#isGated) this.#admit(item);
     else this.#start(item);
     if (input.size === 0 && this.#isInputBlocked) {
       this.#isInputBlocked = false;
@@ -643,8 +673,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
     if (!isDone) {
-      if (this.#keyGate !== undefined) this.#admitKeyed(item as TItem);
-      else if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item as TItem);
+      if (this.#isGated) this.#admit(item as TItem);
       else this.#start(item as TItem);
     }
     this.#pump();
@@ -679,16 +708,23 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** `key`: a pulled item takes a slot of its key and starts (or holds for `rate`), or waits in the look-ahead for its key. */
   #admitKeyed(item: TItem): void {
     const index = this.#nextIndex++;
-    let pending: Pending;
+    let key: unknown;
+    let keyState: KeyState<Pending> | undefined;
     try {
-      pending = { item, index, attempt: 1, key: this.#keyOf!(item, index), timer: undefined };
-      if (!this.#keyGate!.admit(pending.key, pending)) return;
+      key = this.#keyOf!(item, index);
+      keyState = this.#keyGate!.tryTake(key);
+      if (keyState === undefined) {
+        // Only an item that waits is given a record: most start at once.
+        this.#keyGate!.wait(key, { item, index, attempt: 1, key, timer: undefined });
+        return;
+      }
     } catch (error) {
       // A key function (or perKey function) that throws fails the run, as the source throwing would.
       this.#fail(error);
       return;
     }
-    this.#startOrHold(item, pending);
+    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item, { item, index, attempt: 1, key, timer: undefined });
+    else this.#start(item, undefined, index, key, keyState);
   }
 
   /**
@@ -711,8 +747,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#fail(error);
   };
 
-  #start(item: TItem, retry?: Pending): void {
-    const index = retry === undefined ? this.#nextIndex++ : retry.index;
+  /** Starts `item`: a new one, a `retry` (or any waiting start) with its record, or a keyed one that had its index and key already. */
+  #start(item: TItem, retry?: Pending, keyedIndex?: number, key?: unknown, keyState?: KeyState<Pending>): void {
+    const index = retry !== undefined ? retry.index : keyedIndex !== undefined ? keyedIndex : this.#nextIndex++;
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
       this.#fail(new TypeError(`Expected every item of \`tasks\` to be a function, got ${describe(item)} at index ${index}`));
@@ -723,6 +760,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (retry !== undefined) {
       context.pendingAttempt = retry.attempt;
       context.key = retry.key;
+      if (this.#keyGate !== undefined) context.keyState = this.#keyGate.heldState(retry.key);
+    } else if (keyedIndex !== undefined) {
+      context.key = key;
+      context.keyState = keyState;
     }
     if (this.#retry !== undefined) context.item = item;
     if (this.#timeout !== undefined) {
@@ -766,7 +807,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
     this.#running--;
-    if (this.#keyGate !== undefined) this.#keyGate.release(context.key);
+    if (this.#keyGate !== undefined) this.#keyGate.release(context.keyState!);
     // The counter first: runs without a timed-out task never look up the (usually absent) field.
     if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
