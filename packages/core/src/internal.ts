@@ -31,6 +31,16 @@ export interface ConsumedRun {
   readonly stats: LimitedStats;
   /** The consumer can take results again (after `onResult()` returned false, and to start: a run begins paused). */
   resume(): void;
+  /**
+   * Stops taking new work but finishes what runs: the source is closed (pushed input: items written
+   * and not started are dropped, later writes too, and a blocked writer gets `onReady()`), running
+   * tasks finish and their results go to `onResult()`, then `onDone()`. Nothing aborts.
+   */
+  drain(): void;
+  /** Changes `limit` from now on, as `LimitedIterator.setLimit` does. */
+  setLimit(limit: number): void;
+  /** Changes `perKey` from now on, as `LimitedIterator.setPerKey` does (a run made with `options.key` only). */
+  setPerKey(perKey: number): void;
   /** Stops early: nothing new starts, in-flight tasks' signals abort, the source (if any) is closed. No callback follows. */
   return(): Promise<unknown>;
 }

@@ -4,7 +4,8 @@ import { describe } from './validate.js';
 /** One key's count and the items of it that wait for room. A task holds its key's state while it runs (see `release`). */
 export interface KeyState<TWaiting> {
   readonly key: unknown;
-  readonly limit: number;
+  /** Its `perKey` (changes with `setPerKey`). */
+  limit: number;
   running: number;
   /** Made when an item first has to wait: most keys never need one. */
   waiting: Queue<TWaiting> | undefined;
@@ -40,6 +41,19 @@ export class KeyGate<TWaiting> {
   constructor(perKey: number | ((key: unknown) => number), lookahead: number) {
     this.#perKey = perKey;
     this.#lookahead = lookahead;
+  }
+
+  /**
+   * Every key's limit is `perKey` from now on (`iterator.setPerKey`): keys with room again and items
+   * waiting become ready; keys above it start nothing until fewer run. O(keys held), at most
+   * `limit + lookahead + MAX_IDLE`.
+   */
+  setPerKey(perKey: number): void {
+    this.#perKey = perKey;
+    for (const state of this.#states.values()) {
+      state.limit = perKey;
+      this.#checkReady(state);
+    }
   }
 
   /** Room to pull one more item: it might have to wait here. */

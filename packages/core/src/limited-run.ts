@@ -337,6 +337,18 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   /**
+   * Changes `perKey` from now on, for every key (a number: a `perKey` function is replaced). Raising
+   * it starts waiting items of the keys that have room at once; lowering it starts nothing new of a
+   * key until fewer than the new value of it run. A TypeError for a run without `key`.
+   */
+  setPerKey(perKey: number): void {
+    validateLimit(perKey, 'perKey');
+    if (this.#keyGate === undefined) throw new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`');
+    this.#keyGate.setPerKey(perKey);
+    if (this.#state === ACTIVE && this.#isStarted) this.#pump();
+  }
+
+  /**
    * Ends the run gracefully: nothing new is pulled or started (the source's `return()` is called at
    * once, or as soon as a pending pull settles), the tasks running finish and their results are
    * delivered, then the run ends normally. Unlike `return()`, no signal aborts.
@@ -358,6 +370,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#slotGate?.drop();
     this.#isInputEnded = true;
     void this.#closeSource();
+    if (this.#isInputBlocked) {
+      // Pushed input: the items written and not started were dropped; a writer waiting for room hears it is free (what it writes now is dropped too).
+      this.#isInputBlocked = false;
+      this.#consumer!.onReady();
+    }
     this.#pump();
   }
 

@@ -180,6 +180,13 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
    */
   setLimit(limit: number): void;
   /**
+   * Changes `perKey` from now on, for every key (a number; it replaces a `perKey` function). Raising
+   * it starts the waiting items of keys with room at once; lowering it starts nothing new of a key
+   * until fewer than the new value of it run. Throws a TypeError for a value that is not an integer
+   * >= 1 or `Infinity`, and for a run made without `options.key`.
+   */
+  setPerKey(perKey: number): void;
+  /**
    * Stops taking new work but finishes what runs: the source is closed (its `return()` is called),
    * the running tasks finish and their results are yielded, then the iterator ends normally.
    * Nothing aborts. Call `return()` afterwards to abort the rest after all.

@@ -245,3 +245,110 @@ describe('setLimit()', () => {
     );
   });
 });
+
+describe('setPerKey()', () => {
+  it('raising perKey starts waiting items of keys with room at once; lowering it starts nothing of a key until fewer run', async () => {
+    const script = new Script();
+    const keyOf = (index: number): string => (index < 4 ? 'a' : 'b');
+    const iterator = limitedAsSettled(script.tasks(6), 6, { key: (_, index) => keyOf(index), perKey: 1, buffer: 10 });
+    void iterator.next();
+    await flush();
+    expect(script.started).toEqual([0, 4]);
+    iterator.setPerKey(3);
+    // Ready keys take turns: a, b, a.
+    expect(script.started).toEqual([0, 4, 1, 5, 2]);
+    iterator.setPerKey(1);
+    script.resolve(0, 0);
+    await flush();
+    expect(script.started).toEqual([0, 4, 1, 5, 2]);
+    script.resolve(1, 1);
+    await flush();
+    expect(script.started).toEqual([0, 4, 1, 5, 2]);
+    script.resolve(2, 2);
+    await flush();
+    expect(script.started).toEqual([0, 4, 1, 5, 2, 3]);
+    await iterator.return();
+  });
+
+  it('replaces a perKey function with a number', async () => {
+    const script = new Script();
+    const iterator = limitedAsCompleted(script.tasks(4), 4, { key: () => 'same', perKey: () => 1 });
+    void iterator.next();
+    await flush();
+    expect(script.started).toEqual([0]);
+    iterator.setPerKey(Number.POSITIVE_INFINITY);
+    expect(script.started).toEqual([0, 1, 2, 3]);
+    await iterator.return();
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, '2', null])('rejects %s with a TypeError naming `perKey`', (value) => {
+    const iterator = limitedAsCompleted([() => 1], 1, { key: () => 1 });
+    expect(() => iterator.setPerKey(value as number)).toThrow(TypeError);
+    expect(() => iterator.setPerKey(value as number)).toThrow(/Expected `perKey` to be an integer >= 1 or Infinity, got/);
+  });
+
+  it('a run without options.key: a TypeError that says so', () => {
+    const iterator = limitedAsCompleted([() => 1], 1);
+    expect(() => iterator.setPerKey(2)).toThrow(new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`'));
+  });
+
+  it('property: after setPerKey(n) returns, no task of a key starts while n or more of it run, nor while limit run', async () => {
+    await assertProperty(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 4 })), { maxLength: 4 }),
+        fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 20 }),
+        fc.scheduler(),
+        async (limit, initial, changes, keys, s) => {
+          const running = new Map<string, number>();
+          let total = 0;
+          let perKey = initial;
+          let settledCount = 0;
+          const violations: string[] = [];
+          const pendingChanges = [...changes].sort((a, b) => a[0] - b[0]);
+          const tasks = keys.map((key, i): Task<number> => () => {
+            const now = (running.get(key) ?? 0) + 1;
+            running.set(key, now);
+            total++;
+            // Tasks of a key already running above a lowered perKey keep running; only new starts are bounded.
+            if (now > perKey) violations.push(`task ${i} of ${key} started with ${now} of it running, perKey ${perKey}`);
+            if (total > limit) violations.push(`task ${i} started with ${total} running, limit ${limit}`);
+            return s.schedule(Promise.resolve(i), `task ${i}`).finally(() => {
+              running.set(key, running.get(key)! - 1);
+              total--;
+              settledCount++;
+            });
+          });
+          const iterator = limitedAsCompleted(tasks, limit, { key: (_, index) => keys[index]!, perKey: initial });
+          let target = initial;
+          let isDone = false;
+          let delivered = 0;
+          const consume = (async () => {
+            for (;;) {
+              while (pendingChanges.length > 0 && pendingChanges[0]![0] <= settledCount) {
+                const [, next] = pendingChanges.shift()!;
+                target = next;
+                perKey = Math.max(next, ...running.values(), 0);
+                iterator.setPerKey(next);
+              }
+              await s.schedule(Promise.resolve(), 'consumer step');
+              const step = await iterator.next();
+              if (step.done) break;
+              delivered++;
+              // Once every key runs at most the new value, the bound is the value itself.
+              if (Math.max(0, ...running.values()) <= target) perKey = target;
+            }
+            isDone = true;
+          })();
+          for (let round = 0; round < 50 && !isDone; round++) await s.waitIdle();
+          await consume;
+          expect(violations).toEqual([]);
+          expect(delivered).toBe(keys.length);
+          return true;
+        },
+      ),
+      150,
+    );
+  });
+});

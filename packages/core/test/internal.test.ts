@@ -234,3 +234,99 @@ describe('limitedAsCompletedPush', () => {
     expect(isClosed).toBe(true);
   });
 });
+
+describe('drain(), setLimit() and setPerKey() on the push interface', () => {
+  it('drain(): in-flight results go to onResult, then onDone; written items not started are dropped, a blocked writer gets onReady, nothing new starts', async () => {
+    const rec = recorder<number>();
+    const gates: Deferred<number>[] = [];
+    const calls: number[] = [];
+    const run = limitedMapPush(2, (x: number) => {
+      calls.push(x);
+      const gate = deferred<number>();
+      gates.push(gate);
+      return gate.promise;
+    }, rec.consumer);
+    run.resume();
+    expect(run.write(0)).toBe(true);
+    expect(run.write(1)).toBe(true);
+    expect(run.write(2)).toBe(false);
+    run.drain();
+    expect(rec.ready).toBe(1);
+    // Written after drain(): dropped, never started.
+    expect(run.write(3)).toBe(true);
+    gates[1]!.resolve(10);
+    gates[0]!.resolve(20);
+    await vi.waitFor(() => expect(rec.events).toEqual(['done']));
+    expect(rec.results).toEqual([10, 20]);
+    expect(calls).toEqual([0, 1]);
+    expect(rec.errors).toEqual([]);
+  });
+
+  it('drain() with a pulled source: the source is closed, the running tasks deliver, onDone follows', async () => {
+    const rec = recorder<number>();
+    const gates: Deferred<number>[] = [];
+    let isClosed = false;
+    function* tasks() {
+      try {
+        for (;;) {
+          yield () => {
+            const gate = deferred<number>();
+            gates.push(gate);
+            return gate.promise;
+          };
+        }
+      } finally {
+        isClosed = true;
+      }
+    }
+    const run = limitedAsCompletedPush(tasks(), 3, rec.consumer);
+    run.resume();
+    expect(gates).toHaveLength(3);
+    run.drain();
+    expect(isClosed).toBe(true);
+    for (const [i, gate] of gates.entries()) gate.resolve(i);
+    await vi.waitFor(() => expect(rec.events).toEqual(['done']));
+    expect(rec.results).toEqual([0, 1, 2]);
+    expect(gates).toHaveLength(3);
+  });
+
+  it('setLimit() raises and lowers the bound of a pushed run', async () => {
+    const rec = recorder<number>();
+    const gates: Deferred<number>[] = [];
+    const run = limitedMapPush(1, () => {
+      const gate = deferred<number>();
+      gates.push(gate);
+      return gate.promise;
+    }, rec.consumer);
+    run.resume();
+    for (let i = 0; i < 6; i++) run.write(i);
+    expect(gates).toHaveLength(1);
+    run.setLimit(3);
+    expect(gates).toHaveLength(3);
+    expect(run.stats.limit).toBe(3);
+    run.setLimit(1);
+    gates[0]!.resolve(0);
+    gates[1]!.resolve(1);
+    await flush();
+    expect(gates).toHaveLength(3);
+    gates[2]!.resolve(2);
+    await flush();
+    expect(gates).toHaveLength(4);
+    await run.return();
+  });
+
+  it('setPerKey() on a pushed run with options.key', () => {
+    const rec = recorder<string>();
+    const started: string[] = [];
+    const run = limitedMapPush(4, (x: string) => {
+      started.push(x);
+      return new Promise<string>(() => {});
+    }, rec.consumer, { key: (x: string) => x[0]!, perKey: 1 });
+    run.resume();
+    for (const item of ['a1', 'a2', 'a3', 'b1']) run.write(item);
+    expect(started).toEqual(['a1', 'b1']);
+    run.setPerKey(2);
+    expect(started).toEqual(['a1', 'b1', 'a2']);
+    void run.return();
+  });
+});
