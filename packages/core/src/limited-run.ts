@@ -20,10 +20,6 @@ const PULLING = 1;
 const EXHAUSTED = 2;
 const CLOSED = 3;
 
-interface Waiter<T> {
-  resolve(result: IteratorResult<T>): void;
-  reject(reason: unknown): void;
-}
 
 
 /**
@@ -241,7 +237,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #buffered = 0;
 
   readonly #results = new Queue<IteratorResult<TOut>>();
-  readonly #waiters = new Queue<Waiter<TOut>>();
+  /** Pending `next()` calls: their resolve functions, and their reject functions in the same order (two queues, no object per call). */
+  readonly #waiters = new Queue<(result: IteratorResult<TOut>) => void>();
+  readonly #rejecters = new Queue<(reason: unknown) => void>();
   /** Ordered mode: holds back results until their turn. */
   readonly #ordered: OrderedDelivery<IteratorResult<TOut>> | undefined;
 
@@ -393,7 +391,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     if (this.#state === DONE) return Promise.resolve({ value: undefined, done: true });
     return new Promise<IteratorResult<TOut>>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      this.#waiters.push(resolve);
+      this.#rejecters.push(reject);
       this.#pump();
     });
   }
@@ -412,7 +411,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // consumer first): its reason is then the reason the tasks see, whichever listener ran first.
     const signal = this.#signal;
     const closing = this.#stop(signal?.aborted === true ? signal.reason : earlyExitReason());
-    while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
+    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
@@ -927,7 +926,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         this.#isPaused = true;
       }
     } else if (this.#waiters.size > 0) {
-      this.#waiters.shift().resolve(result);
+      this.#resolveWaiter(result);
     } else {
       this.#results.push(result);
       this.#buffered++;
@@ -978,14 +977,24 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     while (this.#waiters.size > 0) {
       if (this.#results.size > 0) {
         this.#buffered--;
-        this.#waiters.shift().resolve(this.#results.shift());
+        this.#resolveWaiter(this.#results.shift());
       } else if (this.#state === FAILING) {
         this.#state = DONE;
-        this.#waiters.shift().reject(this.#error);
+        this.#rejectWaiter(this.#error);
       } else {
-        this.#waiters.shift().resolve({ value: undefined, done: true });
+        this.#resolveWaiter({ value: undefined, done: true });
       }
     }
+  }
+
+  #resolveWaiter(result: IteratorResult<TOut>): void {
+    this.#rejecters.shift();
+    this.#waiters.shift()(result);
+  }
+
+  #rejectWaiter(reason: unknown): void {
+    this.#waiters.shift();
+    this.#rejecters.shift()(reason);
   }
 
   #checkDone(): void {
@@ -1005,7 +1014,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#state = DONE;
     this.#release();
     if (this.#consumer !== undefined) this.#consumer.onDone();
-    while (this.#waiters.size > 0) this.#waiters.shift().resolve({ value: undefined, done: true });
+    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
   }
 
   #discardResults(): void {
