@@ -28,6 +28,8 @@ export class SlotGate {
   #slot: unknown;
   /** Aborts a pending `acquire()` when the run stops. */
   #controller: AbortController | undefined;
+  /** Its signal, read once (a getter each time otherwise). */
+  #acquireSignal: AbortSignal | undefined;
   /** `release()` calls whose promise has not settled: the run ends only after they have. */
   releasing = 0;
 
@@ -44,10 +46,13 @@ export class SlotGate {
   allowStart(): boolean {
     if (this.#state === HELD) return true;
     if (this.#state === ACQUIRING) return false;
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      this.#acquireSignal = this.#controller.signal;
+    }
     let acquired: unknown;
     try {
-      acquired = this.#slots.acquire(this.#controller.signal);
+      acquired = this.#slots.acquire(this.#acquireSignal!);
     } catch (error) {
       this.#host.onSlotError(error);
       return false;
