@@ -86,6 +86,7 @@ const expectations: Record<string, (stdout: string) => void> = {
     expect(finished).toBeLessThan(100);
   },
   'per-key.ts': (out) => expect(out).toContain('15 pages, at most 2 at once per host'),
+  'set-per-key.ts': (out) => expect(out).toContain('18 pages, at most 2 per host before the 429, 1 after'),
   'retry.ts': (out) => {
     expect(out).toContain('call 1 succeeded on attempt 3');
     expect(out).toContain('call 3 succeeded on attempt 3');
