@@ -14,10 +14,10 @@ const core = `${root}packages/core/dist/index.js`;
  * - createLimiter alone: 1448 B against 1200 B (1044 B before issue 13 gave createLimiter a `slots`
  *   option, which pulls in the slot-source/governor adapter; +19 B for the ring buffer's `peek`, which
  *   the rate windows' buckets use).
- * - limitedAsCompleted alone: 6836 B against 3500 B (3548 B at the first release, 4320 B after the
+ * - limitedAsCompleted alone: 6871 B against 3500 B (3548 B at the first release, 4320 B after the
  *   issue-10 fixes and the issue-12 push input, 6437 B after the issue-13 gates: per key, retry,
- *   rate windows, drain, setLimit; 6836 B with setPerKey, the rate windows' buckets, the idle-key
- *   cache and the plain path split from the gated one). Minified, the engine alone is 11 KB: one
+ *   rate windows, drain, setLimit; 6871 B with setPerKey, the rate windows' buckets, the idle-key
+ *   cache, the plain path split from the gated one, the two waiter queues). Minified, the engine alone is 11 KB: one
  *   function that accepts every option must carry the code of every option, so a bundler cannot drop
  *   what a run does not use. Sharing the "Expected `x` to be ..., got ..." plumbing saved 6 B (gzip
  *   had already folded the repeats).
@@ -27,7 +27,7 @@ const core = `${root}packages/core/dist/index.js`;
  */
 const budgets = [
   { imports: ['createLimiter'], budget: 1200, allowance: 1460 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6850 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6900 },
 ];
 
 let failed = 0;
