@@ -21,8 +21,10 @@ const core = `${root}packages/core/dist/index.js`;
  * the functions or options that use them). Remove the allowances once that lands.
  */
 const budgets = [
-  { imports: ['createLimiter'], budget: 1200, allowance: 1480 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6600 },
+  // Issue 14 (adaptive limits) added 170 B and 190 B: the hooks that hand a task's outcome to an
+  // adaptive controller; the algorithms themselves are reached only through adaptive() and are not bundled.
+  { imports: ['createLimiter'], budget: 1200, allowance: 1620 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6700 },
 ];
 
 let failed = 0;

@@ -1,4 +1,5 @@
-import { describe, validateFunction, validateLimit } from './validate.js';
+import { kController, type LimitController } from './adaptive-limit.js';
+import { describe, validateFunction } from './validate.js';
 
 /** Why an adaptive limit changed: tasks used the whole limit and went well, overload errors, or latency rising over its baseline. */
 export type LimitChangeReason = 'increase' | 'overload' | 'latency';
@@ -59,9 +60,6 @@ export interface AdaptiveLimit {
   readonly onLimitChange: ((limit: number, reason: LimitChangeReason) => void) | undefined;
   readonly now: () => number;
 }
-
-/** Marks what `adaptive()` made; a registered symbol, so the ESM and CommonJS copies agree. */
-const kAdaptive = Symbol.for('@lac/core.adaptive');
 
 /** The default overload rule: a timeout, 429 or 503, or anything telling when to retry. */
 export function isOverloadError(error: unknown): boolean {
@@ -124,8 +122,7 @@ export function adaptive(options: AdaptiveOptions = {}): AdaptiveLimit {
   if (isOverload !== undefined) validateFunction(isOverload, 'options.isOverload');
   if (onLimitChange !== undefined) validateFunction(onLimitChange, 'options.onLimitChange');
   if (now !== undefined) validateFunction(now, 'options.now');
-  return Object.freeze({
-    [kAdaptive]: true,
+  const spec: AdaptiveLimit = {
     algorithm,
     min,
     max,
@@ -136,17 +133,9 @@ export function adaptive(options: AdaptiveOptions = {}): AdaptiveLimit {
     isOverload: isOverload ?? isOverloadError,
     onLimitChange,
     now: now ?? defaultClock(),
-  });
-}
-
-export function isAdaptive(value: unknown): value is AdaptiveLimit {
-  return value !== null && typeof value === 'object' && (value as { [kAdaptive]?: unknown })[kAdaptive] === true;
-}
-
-/** A `limit` argument: validates it and gives the limit to start with (`initial` for an adaptive one). */
-export function initialLimit(limit: unknown, name = 'limit'): number {
-  // Anything else gets the number's message (the one every adapter's tests know).
-  return isAdaptive(limit) ? limit.initial : validateLimit(limit, name);
+  };
+  Object.defineProperty(spec, kController, { value: (apply: (limit: number) => void) => new AdaptiveController(spec, apply) });
+  return Object.freeze(spec);
 }
 
 /**
@@ -167,7 +156,7 @@ const REBASELINE = 0.1;
  * The state of one adaptive limit: fed one sample per settled task, it decides once per window and
  * hands each new limit to `apply` (the same path as `setLimit`). Pure apart from the injected clock.
  */
-export class AdaptiveController {
+export class AdaptiveController implements LimitController {
   readonly #spec: AdaptiveLimit;
   readonly #apply: (limit: number) => void;
   /** The limit as a real number (so that proportional steps accumulate); the run uses its floor. */

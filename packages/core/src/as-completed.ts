@@ -1,6 +1,7 @@
 import { LimitedRun } from './limited-run.js';
 import type { LimitedIterator, LimitOptions, Mapper, Settled, Task, TaskSource } from './options.js';
-import { initialLimit, type AdaptiveLimit } from './adaptive.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { initialLimit } from './adaptive-limit.js';
 import { getIterator, resolveOptions, validateFunction } from './validate.js';
 
 /**

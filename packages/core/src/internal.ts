@@ -21,7 +21,8 @@
  */
 import { LimitedRun, type RunConsumer } from './limited-run.js';
 import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './options.js';
-import { initialLimit, type AdaptiveLimit } from './adaptive.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { initialLimit } from './adaptive-limit.js';
 import { getIterator, resolveOptions, validateFunction } from './validate.js';
 
 export type { RunConsumer } from './limited-run.js';

@@ -6,7 +6,8 @@ import { retryDelay, type ResolvedRetry } from './retry-policy.js';
 import { KeyGate } from './key-gate.js';
 import { HOLE, OrderedDelivery } from './ordered-delivery.js';
 import { isThenable } from './is-thenable.js';
-import { AdaptiveController, initialLimit, isAdaptive, type AdaptiveLimit } from './adaptive.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { SlotGate } from './slot-gate.js';
 import { describe, type ResolvedOptions } from './validate.js';
 
@@ -192,7 +193,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #isPaused = true;
   #limit: number;
   /** `limit: adaptive()`: decides the limit from each task's latency and outcome. */
-  #adaptive: AdaptiveController | undefined;
+  #adaptive: LimitController | undefined;
   readonly #buffer: number;
   /** `limit + buffer`: no start while running plus finished-but-unconsumed reach it. */
   #window: number;
@@ -258,7 +259,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
     if (config.iterator === undefined) this.#input = new Queue<TItem>();
     if (isAdaptive(config.limit)) {
-      this.#adaptive = new AdaptiveController(config.limit, this.#resize);
+      this.#adaptive = createController(config.limit, this.#resize);
       this.#limit = config.limit.initial;
     } else {
       this.#limit = config.limit;
@@ -333,7 +334,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   setLimit(limit: number | AdaptiveLimit): void {
     const initial = initialLimit(limit);
     // A number fixes the limit from now on; `adaptive()` starts a new controller at its `initial`.
-    this.#adaptive = isAdaptive(limit) ? new AdaptiveController(limit, this.#resize) : undefined;
+    this.#adaptive = isAdaptive(limit) ? createController(limit, this.#resize) : undefined;
     this.#resize(initial);
     // Before the first next() nothing starts: the run stays lazy until it is read.
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();

@@ -1,6 +1,7 @@
 import { Queue } from './queue.js';
 import { toSlotSource, type Governor, type SlotSource } from './slots.js';
-import { AdaptiveController, initialLimit, isAdaptive, type AdaptiveLimit } from './adaptive.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { describe, validateFunction, validateLimit } from './validate.js';
 
 export interface LimiterOptions {
@@ -66,9 +67,9 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
   let limit = initialLimit(concurrency, 'concurrency');
   const queue = new Queue<Job>();
   let activeCount = 0;
-  let controller: AdaptiveController | undefined;
+  let controller: LimitController | undefined;
   if (isAdaptive(concurrency)) {
-    controller = new AdaptiveController(concurrency, (next) => {
+    controller = createController(concurrency, (next) => {
       limit = next;
       // A raise starts queued calls at once (a settling call does otherwise).
       queueMicrotask(() => {

@@ -1,6 +1,7 @@
 import { Queue } from './queue.js';
 import { toSlotSource, type Governor, type SlotSource } from './slots.js';
-import { AdaptiveController, initialLimit, isAdaptive, type AdaptiveLimit } from './adaptive.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import type { SlotFailure } from './slots.js';
 import { describe } from './validate.js';
 
@@ -90,14 +91,14 @@ class Slot implements SharedSlot {
 
 class Limit implements SharedLimit {
   limit: number;
-  readonly #adaptive: AdaptiveController | undefined;
+  readonly #adaptive: LimitController | undefined;
   readonly #waiters = new Queue<Waiter>();
   #running = 0;
   #pending = 0;
 
   constructor(limit: number, spec: AdaptiveLimit | undefined) {
     this.limit = limit;
-    if (spec !== undefined) this.#adaptive = new AdaptiveController(spec, this.#resize);
+    if (spec !== undefined) this.#adaptive = createController(spec, this.#resize);
   }
 
   /** An adaptive limit changed: a raise serves waiters at once (a release does otherwise). */
