@@ -7,8 +7,9 @@ export type LimitChangeReason = 'increase' | 'overload' | 'latency';
 /** Options of `adaptive()`. */
 export interface AdaptiveOptions {
   /**
-   * `'aimd'`: additive increase (+1 per window that used the whole limit without overload),
-   * multiplicative decrease (`backoff`) on a window with overload errors; latency is not looked at.
+   * `'aimd'`: additive increase (+1 per window that used the whole limit without overload; it doubles
+   * until the first overload, TCP's slow start), multiplicative decrease (`backoff`) on overload
+   * errors; latency is not looked at.
    * `'gradient'`: as AIMD for errors, and also compares each window's latency (its lower quartile)
    * with a baseline (the lowest such latency seen): more than `tolerance` times it shrinks the limit in proportion;
    * otherwise a window that used the whole limit grows it by its square root (as Netflix's Gradient2).
@@ -23,8 +24,9 @@ export interface AdaptiveOptions {
   readonly initial?: number;
   /**
    * Samples per decision: the limit is decided once per window of `max(samples, limit)` settled tasks
-   * that started after the last change (about one round trip), never per task, so one burst of
-   * correlated errors shrinks it once. An integer >= 1.
+   * that started after the last change (about one round trip), or at the first overload among them;
+   * tasks that started before the change are ignored, so one burst of correlated errors shrinks it
+   * once. An integer >= 1.
    * @default 8
    */
   readonly samples?: number;
@@ -173,6 +175,8 @@ export class AdaptiveController implements LimitController {
   #peakInFlight = 0;
   #latencies: number[] = [];
   #staleLatencies: number[] = [];
+  /** `'aimd'`: an overload was seen, so slow start is over. */
+  #hasBackedOff = false;
 
   constructor(spec: AdaptiveLimit, apply: (limit: number) => void) {
     this.#spec = spec;
@@ -212,7 +216,10 @@ export class AdaptiveController implements LimitController {
     }
     this.#count++;
     if (inFlight > this.#peakInFlight) this.#peakInFlight = inFlight;
-    if (this.#count >= Math.max(this.#spec.samples, this.limit)) this.#decide();
+    // A window ends early at its first overload: the limit backs off once per round trip (what is in
+    // flight now started before the change and is ignored), as TCP does, instead of waiting for more
+    // errors (a service that answers 503 at once would fill the window with them in milliseconds).
+    if (this.#overloads > 0 || this.#count >= Math.max(this.#spec.samples, this.limit)) this.#decide();
   }
 
   #decide(): void {
@@ -243,9 +250,11 @@ export class AdaptiveController implements LimitController {
         reason = 'increase';
       }
     } else if (isUsed) {
-      estimate = Math.min(max, estimate + 1);
+      // Slow start (as TCP's): double until the first overload, then add one per window.
+      estimate = Math.min(max, this.#hasBackedOff ? estimate + 1 : estimate * 2);
       reason = 'increase';
     }
+    if (reason === 'overload') this.#hasBackedOff = true;
     this.#count = 0;
     this.#overloads = 0;
     this.#peakInFlight = 0;

@@ -61,7 +61,7 @@ afterEach(() => {
 });
 
 describe('limitedMap(items, adaptive(...), mapper)', () => {
-  it('starts at initial, grows while every slot is used and tasks succeed, and stats.limit shows it', async () => {
+  it('starts at initial, grows while every slot is used and tasks succeed (aimd: doubling until an overload), and stats.limit shows it', async () => {
     const { clock, changes, limit } = clocked({ algorithm: 'aimd', initial: 2, samples: 2 });
     const s = service();
     const run = limitedMap(s.ids(), limit, s.mapper);
@@ -79,13 +79,13 @@ describe('limitedMap(items, adaptive(...), mapper)', () => {
       clock.t += 10;
       await s.settleAll((handle) => handle.resolve(0));
     }
-    expect(run.stats.limit).toBe(6);
-    expect(run.stats.running).toBe(6);
+    expect(run.stats.limit).toBe(32);
+    expect(run.stats.running).toBe(32);
     expect(changes).toEqual([
-      [3, 'increase'],
       [4, 'increase'],
-      [5, 'increase'],
-      [6, 'increase'],
+      [8, 'increase'],
+      [16, 'increase'],
+      [32, 'increase'],
     ]);
     while (consumed.length < 40) {
       clock.t += 10;
@@ -132,7 +132,8 @@ describe('limitedMap(items, adaptive(...), mapper)', () => {
 
   it('a task that times out (options.timeout) shrinks the limit at its deadline, once per window', async () => {
     vi.useFakeTimers();
-    const { changes, limit } = clocked({ algorithm: 'gradient', initial: 8 });
+    const changes: [number, LimitChangeReason][] = [];
+    const limit = adaptive({ algorithm: 'gradient', initial: 8, now: () => Date.now(), onLimitChange: (value, reason) => changes.push([value, reason]) });
     const s = service();
     const run = limitedMapSettled(s.ids(), limit, s.mapper, { timeout: 100 });
     const first = run.next();
@@ -317,12 +318,12 @@ describe('createLimiter(adaptive(...))', () => {
       for (const handle of handles.splice(0)) handle.resolve();
       await ticks(20);
     }
-    expect(limit.concurrency).toBe(5);
+    expect(limit.concurrency).toBe(16);
     clock.t += 10;
     for (const handle of handles.splice(0)) handle.reject(unavailable());
     await ticks(20);
-    expect(limit.concurrency).toBe(3);
-    expect(changes.at(-1)).toEqual([3, 'overload']);
+    expect(limit.concurrency).toBe(12);
+    expect(changes.at(-1)).toEqual([12, 'overload']);
     while (handles.length > 0) {
       for (const handle of handles.splice(0)) handle.resolve();
       await ticks(20);
@@ -344,17 +345,23 @@ describe('createSharedLimit(adaptive(...))', () => {
     const slots = [0, 1, 2, 3].map(() => shared.acquire());
     clock.t += 10;
     for (const slot of slots) (slot as { release(failure?: { error: unknown }): void }).release({ error: unavailable() });
-    // One window of 8 samples is not full yet with 4: the same again from a run using the limit as `slots`.
+    // Once for the four: they started together, before the change.
+    expect(changes).toEqual([[3, 'overload']]);
+    expect(shared.limit).toBe(3);
+    // The same from a run using the limit as `slots`: its failures reach the limit through release().
     const s = service();
     const run = limitedMapSettled(s.ids(), 16, s.mapper, { slots: shared });
     const first = run.next();
     await ticks(20);
-    expect(s.pending).toHaveLength(4);
+    expect(s.pending).toHaveLength(3);
     clock.t += 10;
     await s.settleAll((handle) => handle.reject(unavailable()));
-    expect(changes).toEqual([[3, 'overload']]);
-    expect(shared.limit).toBe(3);
-    expect(run.stats.running).toBe(3);
+    expect(changes).toEqual([
+      [3, 'overload'],
+      [2, 'overload'],
+    ]);
+    expect(shared.limit).toBe(2);
+    expect(run.stats.running).toBe(2);
     await first;
     await run.return();
   });

@@ -171,14 +171,22 @@ describe('adaptive(): aimd', () => {
     expect(high).toBeLessThanOrEqual(17);
   });
 
-  it('ignores latency: slow successes that use the whole limit grow it', () => {
+  it('ignores latency: slow successes that use the whole limit grow it (doubling, until the first overload)', () => {
     let t = 0;
     const controller = new AdaptiveController(adaptive({ algorithm: 'aimd', initial: 4, now: () => t }), () => {});
     for (let i = 0; i < 8; i++) {
       t += 1000 * (i + 1);
       controller.sample(t - 1000 * (i + 1), 4, false);
     }
-    expect(controller.limit).toBe(5);
+    expect(controller.limit).toBe(8);
+    t += 10;
+    controller.sample(t - 5, 8, true, overload);
+    expect(controller.limit).toBe(6);
+    for (let i = 0; i < 8; i++) {
+      t += 10;
+      controller.sample(t - 5, 6, false);
+    }
+    expect(controller.limit).toBe(7);
   });
 });
 
@@ -260,7 +268,8 @@ describe.each(['aimd', 'gradient'] as const)('adaptive({ algorithm: %s })', (alg
     const controller = new AdaptiveController(spec, (limit) => applied.push(limit));
     t = 30;
     for (let i = 0; i < 8; i++) controller.sample(0, 8, true, new Error('slow down'));
-    expect(seen).toHaveLength(8);
+    // The first overload ends the window; the seven others started before the change and are not asked about.
+    expect(seen).toHaveLength(1);
     expect(seen[0]![1]).toBe(30);
     expect(applied).toEqual([6]);
     expect(reported).toEqual([[6, 'overload']]);
