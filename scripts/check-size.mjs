@@ -26,8 +26,10 @@ const core = `${root}packages/core/dist/index.js`;
  * Remove the allowances once that lands.
  */
 const budgets = [
-  { imports: ['createLimiter'], budget: 1200, allowance: 1460 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 6900 },
+  // Issue 14 (adaptive limits) added 170 B and 190 B: the hooks that hand a task's outcome to an
+  // adaptive controller; the algorithms themselves are reached only through adaptive() and are not bundled.
+  { imports: ['createLimiter'], budget: 1200, allowance: 1640 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7100 },
 ];
 
 let failed = 0;

@@ -2,14 +2,15 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { limitedMap } from '@lac/core';
+import { adaptive, limitedMap, limitedMapSettled, type AdaptiveLimit, type LimitOptions, type Settled } from '@lac/core';
 import type { ItemSource } from './line-reader.js';
 import type { OutputStreams } from './output.js';
 import type { Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
 
 export interface FetchOptions {
-  readonly jobs: number;
+  /** Requests at once, or `adaptive(...)` for `--adaptive` / `-j auto`. */
+  readonly jobs: number | AdaptiveLimit;
   readonly keepOrder: boolean;
   /** Attempts per URL in all, as for jobs (0 and 1 both mean one). */
   readonly retries: number;
@@ -21,6 +22,46 @@ export interface FetchOptions {
   readonly bar: boolean;
   /** The number of URLs when known first (a list or a file), for `--bar`. */
   readonly total?: number | undefined;
+}
+
+/** A URL's record that tells of overload, carried to the adaptive limit as a failure (records never reject otherwise). */
+class OverloadedRecord {
+  readonly record: FetchRecord;
+  constructor(record: FetchRecord) {
+    this.record = record;
+  }
+}
+
+/** 429 or 503 in the end, a timeout, or any retry on the way (the service pushed back at least once). */
+function isOverloadRecord(record: FetchRecord): boolean {
+  return record.status === 429 || record.status === 503 || record.attempts > 1 || (record.error?.includes('timed out') ?? false);
+}
+
+/**
+ * `--adaptive`: the same records as `limitedMap` gives, but an overloaded URL's record reaches the
+ * limit as a failure (its `isOverload`), so that it shrinks; every record is still printed.
+ */
+export async function* adaptiveRecords(
+  urls: AsyncIterable<string>,
+  limit: AdaptiveLimit,
+  fetchOne: (url: string, context: { index: number }) => Promise<FetchRecord>,
+  options: LimitOptions<string>,
+): AsyncGenerator<FetchRecord> {
+  const settled = limitedMapSettled(
+    urls,
+    adaptive({ ...limit, isOverload: (error) => error instanceof OverloadedRecord }),
+    async (url: string, context) => {
+      const record = await fetchOne(url, context);
+      if (isOverloadRecord(record)) throw new OverloadedRecord(record);
+      return record;
+    },
+    options,
+  );
+  for await (const outcome of settled as AsyncIterable<Settled<FetchRecord>>) {
+    if (outcome.status === 'fulfilled') yield outcome.value;
+    else if (outcome.reason instanceof OverloadedRecord) yield outcome.reason.record;
+    else throw outcome.reason;
+  }
 }
 
 /** One line of `lac fetch` output. */
@@ -143,7 +184,9 @@ export class UrlFetcher {
 
     const fetchOne = (url: string, { index }: { index: number }) => this.#fetchOne(url, index + 1, namer);
     try {
-      for await (const record of limitedMap(urls(), options.jobs, fetchOne, { ordered: options.keepOrder, rate: options.rate })) {
+      const runOptions = { ordered: options.keepOrder, rate: options.rate };
+      const records = typeof options.jobs === 'number' ? limitedMap(urls(), options.jobs, fetchOne, runOptions) : adaptiveRecords(urls(), options.jobs, fetchOne, runOptions);
+      for await (const record of records) {
         done++;
         if (record.error !== undefined) failed++;
         retries += Math.max(0, record.attempts - 1);

@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../package.json';
 import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
-import { defaultJobs, type Halt, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
+import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
 import { countFileItems, openSource, splitList, UsageError } from './sources.js';
 
@@ -56,7 +56,7 @@ Examples:
 Exit status: the number of failed URLs, capped at 101; 130/143 after SIGINT/SIGTERM; 255 usage errors.`;
 
 interface RunFlags {
-  jobs: number;
+  jobs: number | 'auto';
   keepOrder?: boolean;
   argFile?: string;
   null?: boolean;
@@ -73,7 +73,8 @@ interface RunFlags {
 }
 
 interface FetchFlags {
-  jobs: number;
+  jobs: number | 'auto';
+  adaptive?: string;
   keepOrder?: boolean;
   argFile?: string;
   null?: boolean;
@@ -105,7 +106,7 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .version(packageJson.version, '-V, --version', 'print the version (e.g. lac --version)')
     .helpOption('-h, --help', 'show this help (e.g. lac --help)')
     .addOption(
-      new Option('-j, --jobs <n>', 'jobs at once; 0 = unlimited (e.g. -j 8)')
+      new Option('-j, --jobs <n>', 'jobs at once; 0 = unlimited; auto = adapt to how long jobs take (e.g. -j 8, -j auto)')
         .argParser(parseJobs)
         .default(defaultJobs(), `number of CPUs, here ${defaultJobs()}`),
     )
@@ -137,7 +138,8 @@ function fetchProgram(io: MainIo, onFetch: (urls: string[], flags: FetchFlags) =
     .usage('[options] [URL...]')
     .description('GET each URL (stdin lines, -a FILE or arguments) in-process, up to -j at once, and print one JSON line per URL.')
     .helpOption('-h, --help', 'show this help (e.g. lac fetch --help)')
-    .option('-j, --jobs <n>', 'requests at once; 0 = unlimited (e.g. -j 64)', parseJobs, 16)
+    .option('-j, --jobs <n>', 'requests at once; 0 = unlimited; auto = --adaptive (e.g. -j 64)', parseJobs, 16)
+    .option('--adaptive [min:max]', 'find the limit by itself from latency and 429/503/timeouts, from MIN to MAX (1:256), starting at -j (e.g. --adaptive=4:64)')
     .option('-k, --keep-order', 'print results in input order (e.g. -k)')
     .option('-a, --arg-file <file>', 'read URLs from FILE instead of stdin (e.g. -a urls.txt)')
     .option('-0, --null', 'URLs are NUL-separated (e.g. -0)')
@@ -211,7 +213,9 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
 
     if (argv[0] === 'fetch') {
       let request: { urls: string[]; flags: FetchFlags } | undefined;
-      const status = parse(fetchProgram(io, (urls, flags) => (request = { urls, flags })), argv.slice(1));
+      // A bare --adaptive would take the next word (a URL) as its value: it is spelled --adaptive= for commander.
+      const fetchArgv = argv.slice(1).map((word) => (word === '--adaptive' ? '--adaptive=' : word));
+      const status = parse(fetchProgram(io, (urls, flags) => (request = { urls, flags })), fetchArgv);
       if (status !== undefined || request === undefined) return status ?? 0;
       const { urls, flags } = request;
       const list = urls[0] === ':::' ? urls.slice(1) : urls;
@@ -228,7 +232,10 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
       const fetcher = new UrlFetcher(
         source,
         {
-          jobs: flags.jobs,
+          jobs:
+            flags.adaptive !== undefined || flags.jobs === 'auto'
+              ? parseAdaptive(flags.adaptive ?? '', typeof flags.jobs === 'number' && Number.isFinite(flags.jobs) ? flags.jobs : 16)
+              : flags.jobs,
           keepOrder: flags.keepOrder === true,
           retries: flags.retries,
           backoffMs: flags.backoff,
@@ -263,7 +270,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
       command,
       source,
       {
-        jobs: flags.jobs,
+        jobs: flags.jobs === 'auto' ? autoJobs(defaultJobs()) : flags.jobs,
         keepOrder: flags.keepOrder === true,
         lineBuffer: flags.lineBuffer === true,
         tag: flags.tag === true,

@@ -1,11 +1,33 @@
 import { availableParallelism } from 'node:os';
+import { adaptive, type AdaptiveLimit } from '@lac/core';
 import { InvalidArgumentError } from 'commander';
 
-/** `-j N`: an integer >= 0; 0 means no limit. */
-export function parseJobs(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), got \`${value}\`.`);
+/** `-j N`: an integer >= 0; 0 means no limit. `-j auto`: an adaptive limit (see `autoJobs`). */
+export function parseJobs(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited) or \`auto\`, got \`${value}\`.`);
   const jobs = Number(value);
   return jobs === 0 ? Number.POSITIVE_INFINITY : jobs;
+}
+
+/**
+ * `--adaptive[=MIN:MAX]` (the bare flag arrives as ''): core's gradient limit from MIN to MAX
+ * (default 1 to 256), starting at `initial` clamped into that range.
+ */
+export function parseAdaptive(value: string, initial: number): AdaptiveLimit {
+  if (value === '') return adaptive({ initial: Math.min(256, initial) });
+  const match = /^(\d+):(\d+)$/.exec(value);
+  const min = Number(match?.[1]);
+  const max = Number(match?.[2]);
+  if (match === null || min < 1 || max < min) {
+    throw new InvalidArgumentError(`Expected MIN:MAX with 1 <= MIN <= MAX (e.g. --adaptive=4:64), got \`${value}\`.`);
+  }
+  return adaptive({ min, max, initial: Math.min(max, Math.max(min, initial)) });
+}
+
+/** `-j auto` for commands: adapts to job durations, from 1 to 4 jobs per CPU, starting at one per CPU. */
+export function autoJobs(cpus: number): AdaptiveLimit {
+  return adaptive({ min: 1, max: 4 * cpus, initial: cpus });
 }
 
 export function defaultJobs(): number {

@@ -1,4 +1,4 @@
-import { limitedMap } from '@lac/core';
+import { limitedMap, type AdaptiveLimit } from '@lac/core';
 import { type JobOutcome, type OutputSink, RunningJob } from './job.js';
 import { JobLog } from './joblog.js';
 import type { ItemSource } from './line-reader.js';
@@ -10,8 +10,8 @@ import { encodeItem } from './bytes.js';
 import { type CommandTemplate, compileTemplate } from './template.js';
 
 export interface RunJobsOptions {
-  /** Jobs at once; `Infinity` for no limit. */
-  readonly jobs: number;
+  /** Jobs at once; `Infinity` for no limit; `adaptive(...)` for `-j auto`. */
+  readonly jobs: number | AdaptiveLimit;
   readonly keepOrder: boolean;
   readonly lineBuffer: boolean;
   readonly tag: boolean;
@@ -283,7 +283,7 @@ export class JobRunner {
     let seq = 0;
     for await (const item of this.#source) {
       seq++;
-      const slot = Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
+      const slot = typeof jobs === 'number' && Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
       this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(item, seq, slot)}\n`));
     }
     return 0;

@@ -1,6 +1,8 @@
 import { LimitedRun } from './limited-run.js';
 import type { LimitedIterator, LimitOptions, Mapper, Settled, Task, TaskSource } from './options.js';
-import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { initialLimit } from './adaptive-limit.js';
+import { getIterator, resolveOptions, validateFunction } from './validate.js';
 
 /**
  * Runs tasks from `tasks` with at most `limit` running at once and yields their results in the order
@@ -18,11 +20,10 @@ import { getIterator, resolveOptions, validateFunction, validateLimit } from './
  */
 export function limitedAsCompleted<TResult>(
   tasks: TaskSource<TResult>,
-  limit: number,
+  limit: number | AdaptiveLimit,
   options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<TResult> {
-  validateLimit(limit);
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initialLimit(limit), options);
   const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
   return new LimitedRun<unknown, TResult>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: false, options: resolved });
 }
@@ -41,11 +42,10 @@ export function limitedAsCompleted<TResult>(
  */
 export function limitedAsSettled<TResult>(
   tasks: TaskSource<TResult>,
-  limit: number,
+  limit: number | AdaptiveLimit,
   options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<Settled<TResult>> {
-  validateLimit(limit);
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initialLimit(limit), options);
   const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
   return new LimitedRun<unknown, Settled<TResult>>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: true, options: resolved });
 }
@@ -62,13 +62,13 @@ export function limitedAsSettled<TResult>(
  */
 export function limitedMap<TInput, TResult>(
   items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
-  limit: number,
+  limit: number | AdaptiveLimit,
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions<TInput>,
 ): LimitedIterator<TResult> {
-  validateLimit(limit);
+  const initial = initialLimit(limit);
   validateFunction(mapper, 'mapper');
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initial, options);
   const { iterator, isAsync } = getIterator<TInput>(items, 'items');
   return new LimitedRun<TInput, TResult>({ iterator, isAsync, limit, mapper, isSettledMode: false, options: resolved });
 }
@@ -88,13 +88,13 @@ export function limitedMap<TInput, TResult>(
  */
 export function limitedMapSettled<TInput, TResult>(
   items: Iterable<TInput | PromiseLike<TInput>> | AsyncIterable<TInput | PromiseLike<TInput>>,
-  limit: number,
+  limit: number | AdaptiveLimit,
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions<TInput>,
 ): LimitedIterator<Settled<TResult>> {
-  validateLimit(limit);
+  const initial = initialLimit(limit);
   validateFunction(mapper, 'mapper');
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initial, options);
   const { iterator, isAsync } = getIterator<TInput>(items, 'items');
   return new LimitedRun<TInput, Settled<TResult>>({ iterator, isAsync, limit, mapper, isSettledMode: true, options: resolved });
 }

@@ -17,6 +17,8 @@ export { skip } from './options.js';
 export { createLimiter, limitFunction } from './limiter.js';
 export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
+export { adaptive } from './adaptive.js';
+export type { AdaptiveLimit, AdaptiveOptions, LimitChangeReason } from './adaptive.js';
 export type { Governor, GovernorToken, SlotSource } from './slots.js';
 export { allOf, createSharedLimit } from './shared-limit.js';
 export type { SharedLimit, SharedSlot } from './shared-limit.js';

@@ -21,7 +21,9 @@
  */
 import { LimitedRun, type RunConsumer } from './limited-run.js';
 import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './options.js';
-import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { initialLimit } from './adaptive-limit.js';
+import { getIterator, resolveOptions, validateFunction } from './validate.js';
 
 export type { RunConsumer } from './limited-run.js';
 export { describe } from './validate.js';
@@ -58,14 +60,14 @@ export interface PushedRun<TInput> extends ConsumedRun {
  * at most `limit` at once. Throws the same TypeErrors as `limitedMap` for bad arguments.
  */
 export function limitedMapPush<TInput, TResult>(
-  limit: number,
+  limit: number | AdaptiveLimit,
   mapper: Mapper<TInput, TResult>,
   consumer: RunConsumer<TResult>,
   options?: LimitOptions<TInput>,
 ): PushedRun<TInput> {
-  validateLimit(limit);
+  const initial = initialLimit(limit);
   validateFunction(mapper, 'mapper');
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initial, options);
   return new LimitedRun<TInput, TResult>({
     iterator: undefined,
     isAsync: false,
@@ -83,12 +85,11 @@ export function limitedMapPush<TInput, TResult>(
  */
 export function limitedAsCompletedPush<TResult>(
   tasks: TaskSource<TResult>,
-  limit: number,
+  limit: number | AdaptiveLimit,
   consumer: RunConsumer<TResult>,
   options?: LimitOptions<Task<TResult>>,
 ): ConsumedRun {
-  validateLimit(limit);
-  const resolved = resolveOptions(limit, options);
+  const resolved = resolveOptions(initialLimit(limit), options);
   const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
   return new LimitedRun<unknown, TResult>({
     iterator,

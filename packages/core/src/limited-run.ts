@@ -6,8 +6,10 @@ import { retryDelay, type ResolvedRetry } from './retry-policy.js';
 import { KeyGate, type KeyState } from './key-gate.js';
 import { HOLE, OrderedDelivery } from './ordered-delivery.js';
 import { isThenable } from './is-thenable.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { SlotGate } from './slot-gate.js';
-import { describe, validateLimit, type ResolvedOptions } from './validate.js';
+import { describe, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
 /** Stopped by a failure or an abort; the error is delivered once the results before it are consumed. */
@@ -56,6 +58,8 @@ class Context implements TaskContext {
   /** `key`: the task's key, and its state in the key gate (whose slot it holds). */
   declare key: unknown;
   declare keyState: KeyState<Pending> | undefined;
+  /** An adaptive limit: when the task started (its clock). */
+  declare startedAt: number | undefined;
   readonly #run: LimitedRun<unknown, unknown>;
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -162,7 +166,8 @@ export interface RunConfig<TItem> {
   /** Where items come from; undefined when they are pushed with `write()`. */
   readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
   readonly isAsync: boolean;
-  readonly limit: number;
+  /** A number, or `adaptive()`: it starts at its `initial` and changes as its controller decides. */
+  readonly limit: number | AdaptiveLimit;
   /** Call each item with this mapper; without one, items are tasks and are called themselves. */
   readonly mapper: Mapper<TItem, unknown> | undefined;
   /** Deliver failures as `Settled` records instead of failing fast. */
@@ -189,6 +194,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** Push mode: the consumer said it can take no more results for now. */
   #isPaused = true;
   #limit: number;
+  /** `limit: adaptive()`: decides the limit from each task's latency and outcome. */
+  #adaptive: LimitController | undefined;
   readonly #buffer: number;
   /** `limit + buffer`: no start while running plus finished-but-unconsumed reach it. */
   #window: number;
@@ -257,7 +264,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isAsync = config.isAsync;
     this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
     if (config.iterator === undefined) this.#input = new Queue<TItem>();
-    this.#limit = config.limit;
+    if (isAdaptive(config.limit)) {
+      this.#adaptive = createController(config.limit, this.#resize);
+      this.#limit = config.limit.initial;
+    } else {
+      this.#limit = config.limit;
+    }
     this.#buffer = options.buffer;
     this.#window = options.window;
     this.#mapper = config.mapper;
@@ -271,7 +283,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#retry = options.retry;
     if (options.key !== undefined) {
       this.#keyOf = options.key as (item: TItem, index: number) => unknown;
-      this.#keyGate = new KeyGate(options.perKey, options.lookahead ?? config.limit);
+      this.#keyGate = new KeyGate(options.perKey, options.lookahead ?? this.#limit);
     }
     if (this.#retry !== undefined) {
       this.#backoffs = new Set();
@@ -326,12 +338,29 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * lowering it starts nothing new until fewer than the new limit run (running tasks are not
    * stopped). The window moves with it: `limit + buffer`, `buffer` keeping the value it had.
    */
-  setLimit(limit: number): void {
-    validateLimit(limit);
-    this.#limit = limit;
-    this.#window = limit + this.#buffer - this.#retrying;
+  setLimit(limit: number | AdaptiveLimit): void {
+    const initial = initialLimit(limit);
+    // A number fixes the limit from now on; `adaptive()` starts a new controller at its `initial`.
+    this.#adaptive = isAdaptive(limit) ? createController(limit, this.#resize) : undefined;
+    this.#resize(initial);
     // Before the first next() nothing starts: the run stays lazy until it is read.
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();
+  }
+
+  /** The one path that changes the limit (`setLimit` and an adaptive controller); the caller pumps. */
+  readonly #resize = (limit: number): void => {
+    this.#limit = limit;
+    this.#window = limit + this.#buffer - this.#retrying;
+  };
+
+  /** An adaptive limit hears how a task went; a throwing `isOverload` or `onLimitChange` fails the run. */
+  #sample(context: Context, isFailed: boolean, value: unknown): void {
+    if (this.#state !== ACTIVE || context.startedAt === undefined) return;
+    try {
+      this.#adaptive!.sample(context.startedAt, this.#running, isFailed, value);
+    } catch (error) {
+      this.#fail(error);
+    }
   }
 
   /**
@@ -788,6 +817,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     this.#started++;
     this.#running++;
+    if (this.#adaptive !== undefined) context.startedAt = this.#adaptive.now();
     let value: unknown;
     // Everything that runs user code is inside the try: a thenable whose `then` throws (a getter, an
     // override) fails its task as `await` would, instead of leaving it running forever.
@@ -822,19 +852,21 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // False when it already settled: a hostile thenable called back twice.
     if (!context[kSettle]()) return;
     if (this.#live.size > 0) this.#live.delete(context);
+    // A timed-out task was sampled at its deadline.
+    if (this.#adaptive !== undefined && context.isTimedOut !== true) this.#sample(context, !isFulfilled, value);
     this.#running--;
     if (this.#keyGate !== undefined) this.#keyGate.release(context.keyState!);
     // The counter first: runs without a timed-out task never look up the (usually absent) field.
     if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
       this.#timedOutRunning--;
-      this.#slotGate?.release(context.slot);
+      this.#slotGate?.release(context.slot, { error: new TimeoutError(context.index, this.#timeout!) });
       this.#pump();
       return;
     }
     if (!isFulfilled && this.#retry !== undefined && this.#state === ACTIVE && this.#retryLater(context, value)) {
       // Its slot is free during the backoff.
-      this.#slotGate?.release(context.slot);
+      this.#slotGate?.release(context.slot, { error: value });
       this.#pump();
       return;
     }
@@ -849,7 +881,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
-    this.#slotGate?.release(context.slot);
+    this.#slotGate?.release(context.slot, isFulfilled ? undefined : { error: value });
     this.#pump();
   }
 
@@ -1124,6 +1156,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#timedOutRunning++;
     this.#failed++;
     this.#outcome(context.index, false, error);
+    if (this.#adaptive !== undefined) this.#sample(context, true, error);
     this.#pump();
   };
 }

@@ -1,10 +1,12 @@
 import { Queue } from './queue.js';
 import { toSlotSource, type Governor, type SlotSource } from './slots.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { describe, validateFunction, validateLimit } from './validate.js';
 
 export interface LimiterOptions {
-  /** Functions running at once. An integer >= 1, or `Infinity`. */
-  readonly concurrency: number;
+  /** Functions running at once. An integer >= 1, `Infinity`, or `adaptive(...)` (it then finds the number itself). */
+  readonly concurrency: number | AdaptiveLimit;
   /**
    * Make `clearQueue()` reject the cleared calls' promises with an `AbortError` instead of leaving them pending.
    * @default false
@@ -27,7 +29,7 @@ export interface Limiter {
   readonly activeCount: number;
   /** Calls waiting for a free slot. */
   readonly pendingCount: number;
-  /** The limit; raising it starts queued calls at once. */
+  /** The limit (with `adaptive()`, the limit now); raising it starts queued calls at once, and setting it stops adapting. */
   concurrency: number;
   /** Drops the calls still waiting (their promises stay pending unless `rejectOnClear`). */
   clearQueue(): void;
@@ -51,10 +53,10 @@ interface Job {
  * const pages = await Promise.all(urls.map((url) => limit(fetchPage, url)));
  * ```
  */
-export function createLimiter(concurrency: number | LimiterOptions): Limiter {
+export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptions): Limiter {
   let rejectOnClear = false;
   let slots: SlotSource | undefined;
-  if (typeof concurrency === 'object' && concurrency !== null) {
+  if (typeof concurrency === 'object' && concurrency !== null && !isAdaptive(concurrency)) {
     let slotsOption: unknown;
     ({ concurrency, rejectOnClear = false, slots: slotsOption } = concurrency);
     if (typeof rejectOnClear !== 'boolean') {
@@ -62,9 +64,27 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
     }
     if (slotsOption !== undefined) slots = toSlotSource(slotsOption, 'slots');
   }
-  let limit = validateLimit(concurrency, 'concurrency');
+  let limit = initialLimit(concurrency, 'concurrency');
   const queue = new Queue<Job>();
   let activeCount = 0;
+  let controller: LimitController | undefined;
+  if (isAdaptive(concurrency)) {
+    controller = createController(concurrency, (next) => {
+      limit = next;
+      // A raise starts queued calls at once (a settling call does otherwise).
+      queueMicrotask(() => {
+        while (activeCount < limit && queue.size > 0) startNext();
+      });
+    });
+  }
+  /** An adaptive limit hears how a call went, before its place is freed; a throwing hook has no caller to tell. */
+  const sample = (startedAt: number, isFailed: boolean, value: unknown): void => {
+    try {
+      controller?.sample(startedAt, activeCount, isFailed, value);
+    } catch {
+      // The call already settled with its own outcome.
+    }
+  };
 
   const startNext = (): void => {
     if (activeCount < limit && queue.size > 0) {
@@ -116,13 +136,27 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
       let onDone = onSettled;
       const call = (): void => {
         let result: Promise<TResult>;
+        const startedAt = controller?.now();
         try {
           result = Promise.resolve(fn(...args));
         } catch (error) {
           result = Promise.reject(error);
         }
         resolve(result);
-        result.then(onDone, onDone);
+        if (startedAt === undefined) {
+          result.then(onDone, onDone);
+          return;
+        }
+        result.then(
+          (value) => {
+            sample(startedAt, false, value);
+            onDone();
+          },
+          (error: unknown) => {
+            sample(startedAt, true, error);
+            onDone();
+          },
+        );
       };
       // Like p-limit, the call happens a microtask later, never inside limit() itself. Either way it
       // runs in the async context (AsyncLocalStorage) of this caller: a microtask or a promise
@@ -165,6 +199,7 @@ export function createLimiter(concurrency: number | LimiterOptions): Limiter {
       get: () => limit,
       set(value: unknown) {
         limit = validateLimit(value, 'concurrency');
+        controller = undefined;
         queueMicrotask(() => {
           while (activeCount < limit && queue.size > 0) startNext();
         });
@@ -213,7 +248,7 @@ export interface LimitedFunction<TArgs extends unknown[], TResult> {
  */
 export function limitFunction<TArgs extends unknown[], TResult>(
   fn: (...args: TArgs) => TResult | PromiseLike<TResult>,
-  options: number | LimiterOptions,
+  options: number | AdaptiveLimit | LimiterOptions,
 ): LimitedFunction<TArgs, TResult> {
   validateFunction(fn, 'fn');
   const limiter = createLimiter(options);

@@ -1,3 +1,4 @@
+import type { AdaptiveLimit } from './adaptive.js';
 import type { Governor, SlotSource } from './slots.js';
 
 /** What every task receives when it is started. */
@@ -146,7 +147,7 @@ export interface LimitOptions<TInput = unknown> {
 
 /** Counters of a run, read at any time from `iterator.stats`. */
 export interface LimitedStats {
-  /** The concurrency limit now (it changes with `setLimit`). */
+  /** The concurrency limit now (it changes with `setLimit`, and by itself with `adaptive()`). */
   readonly limit: number;
   /** Tasks called so far. */
   readonly started: number;
@@ -175,10 +176,11 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
   /**
    * Changes the concurrency limit from now on (`Infinity` too). Raising it starts tasks at once;
    * lowering it starts nothing new until fewer than `limit` run: running tasks are not stopped.
-   * `buffer` keeps its value (by default, the limit the run was made with). Throws a TypeError for a
-   * limit that is not an integer >= 1 or `Infinity`.
+   * `buffer` keeps its value (by default, the limit the run was made with). A number stops an
+   * adaptive limit; `adaptive(...)` starts one (at its `initial`). Throws a TypeError for a limit that
+   * is not an integer >= 1, `Infinity` or `adaptive(...)`.
    */
-  setLimit(limit: number): void;
+  setLimit(limit: number | AdaptiveLimit): void;
   /**
    * Changes `perKey` from now on, for every key (a number; it replaces a `perKey` function). Raising
    * it starts the waiting items of keys with room at once; lowering it starts nothing new of a key

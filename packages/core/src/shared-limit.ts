@@ -1,6 +1,9 @@
 import { Queue } from './queue.js';
 import { toSlotSource, type Governor, type SlotSource } from './slots.js';
-import { describe, validateLimit } from './validate.js';
+import type { AdaptiveLimit } from './adaptive.js';
+import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
+import type { SlotFailure } from './slots.js';
+import { describe } from './validate.js';
 
 /** `Symbol.dispose` where the runtime has it (Node 20 does), else the well-known name TypeScript's polyfill uses. */
 const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
@@ -11,7 +14,8 @@ const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol
  * still compile). Releasing twice does nothing.
  */
 export interface SharedSlot {
-  release(): void;
+  /** Gives the slot back; with an adaptive limit, pass `{ error }` when the work it guarded failed. */
+  release(failure?: SlotFailure): void;
 }
 
 /**
@@ -21,7 +25,7 @@ export interface SharedSlot {
  * `Symbol.dispose`.
  */
 export interface SharedLimit extends SlotSource<SharedSlot> {
-  /** At most this many slots are out at once. */
+  /** At most this many slots are out at once (with `adaptive()`, the limit now). */
   readonly limit: number;
   /** Slots handed out and not released yet. */
   readonly running: number;
@@ -33,8 +37,8 @@ export interface SharedLimit extends SlotSource<SharedSlot> {
    * kept for the call.
    */
   acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot>;
-  /** Gives `slot` back (the same as `slot.release()`). */
-  release(slot: SharedSlot): void;
+  /** Gives `slot` back (the same as `slot.release(failure)`). */
+  release(slot: SharedSlot, failure?: SlotFailure): void;
 }
 
 interface Waiter {
@@ -57,24 +61,27 @@ interface Waiter {
  * const b = limitedMap(orders, 8, fetchOrder, { slots: api });
  * ```
  */
-export function createSharedLimit(limit: number): SharedLimit {
-  validateLimit(limit);
-  return new Limit(limit);
+export function createSharedLimit(limit: number | AdaptiveLimit): SharedLimit {
+  const initial = initialLimit(limit);
+  return new Limit(initial, isAdaptive(limit) ? limit : undefined);
 }
 
 /** One slot; a class, so a slot costs one small object and no closures. */
 class Slot implements SharedSlot {
   readonly #limit: Limit;
+  /** With an adaptive limit: when the slot was handed out. */
+  readonly #startedAt: number | undefined;
   #isReleased = false;
 
-  constructor(limit: Limit) {
+  constructor(limit: Limit, startedAt: number | undefined) {
     this.#limit = limit;
+    this.#startedAt = startedAt;
   }
 
-  release(): void {
+  release(failure?: SlotFailure): void {
     if (this.#isReleased) return;
     this.#isReleased = true;
-    this.#limit.onRelease();
+    this.#limit.onRelease(this.#startedAt, failure);
   }
 
   [disposeSymbol](): void {
@@ -83,13 +90,25 @@ class Slot implements SharedSlot {
 }
 
 class Limit implements SharedLimit {
-  readonly limit: number;
+  limit: number;
+  readonly #adaptive: LimitController | undefined;
   readonly #waiters = new Queue<Waiter>();
   #running = 0;
   #pending = 0;
 
-  constructor(limit: number) {
+  constructor(limit: number, spec: AdaptiveLimit | undefined) {
     this.limit = limit;
+    if (spec !== undefined) this.#adaptive = createController(spec, this.#resize);
+  }
+
+  /** An adaptive limit changed: a raise serves waiters at once (a release does otherwise). */
+  readonly #resize = (limit: number): void => {
+    this.limit = limit;
+  };
+
+  #newSlot(): Slot {
+    this.#running++;
+    return new Slot(this, this.#adaptive?.now());
   }
 
   get running(): number {
@@ -102,10 +121,7 @@ class Limit implements SharedLimit {
 
   acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot> {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
-    if (this.#running < this.limit && this.#pending === 0) {
-      this.#running++;
-      return new Slot(this);
-    }
+    if (this.#running < this.limit && this.#pending === 0) return this.#newSlot();
     return new Promise<SharedSlot>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, isCancelled: false };
       if (signal !== undefined) {
@@ -121,15 +137,22 @@ class Limit implements SharedLimit {
     });
   }
 
-  release(slot: SharedSlot): void {
+  release(slot: SharedSlot, failure?: SlotFailure): void {
     if (slot === null || typeof slot !== 'object' || typeof slot.release !== 'function') {
       throw new TypeError(`Expected \`slot\` to be a slot this limit handed out, got ${describe(slot)}`);
     }
-    slot.release();
+    slot.release(failure);
   }
 
-  /** A slot came back: give one to the oldest waiter still waiting. */
-  onRelease(): void {
+  /** A slot came back: tell an adaptive limit how it went, then give one to the oldest waiter still waiting. */
+  onRelease(startedAt: number | undefined, failure: SlotFailure | undefined): void {
+    if (startedAt !== undefined) {
+      try {
+        this.#adaptive!.sample(startedAt, this.#running, failure !== undefined, failure?.error);
+      } catch {
+        // A throwing isOverload or onLimitChange has no caller to tell here: the slot is given back regardless.
+      }
+    }
     this.#running--;
     const waiters = this.#waiters;
     while (this.#running < this.limit && waiters.size > 0) {
@@ -137,8 +160,7 @@ class Limit implements SharedLimit {
       if (waiter.isCancelled) continue;
       this.#pending--;
       if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      this.#running++;
-      waiter.resolve(new Slot(this));
+      waiter.resolve(this.#newSlot());
     }
   }
 }
@@ -157,13 +179,13 @@ class Limit implements SharedLimit {
 export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> {
   const sources = limits.map((limit, i) => toSlotSource(limit, `limits[${i}]`));
   const signals = sources.map((source) => source.signal).filter((signal): signal is AbortSignal => signal !== undefined);
-  const releaseAll = (held: unknown[]): void | Promise<void> => {
+  const releaseAll = (held: unknown[], failure?: SlotFailure): void | Promise<void> => {
     let firstError: unknown;
     let isFailed = false;
     const pendingReleases: PromiseLike<void>[] = [];
     for (let i = held.length - 1; i >= 0; i--) {
       try {
-        const released = sources[i]!.release(held[i]);
+        const released = failure === undefined ? sources[i]!.release(held[i]) : sources[i]!.release(held[i], failure);
         if (released !== undefined && typeof (released as PromiseLike<void>).then === 'function') pendingReleases.push(released as PromiseLike<void>);
       } catch (error) {
         if (!isFailed) firstError = error;
@@ -191,7 +213,7 @@ export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotS
       };
       return next();
     },
-    release: (held) => releaseAll(held),
+    release: (held, failure) => releaseAll(held, failure),
   };
   if (signals.length === 1) return { ...source, signal: signals[0] };
   if (signals.length > 1) return { ...source, signal: AbortSignal.any(signals) };

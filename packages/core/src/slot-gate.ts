@@ -1,5 +1,5 @@
 import { isThenable } from './is-thenable.js';
-import type { SlotSource } from './slots.js';
+import type { SlotFailure, SlotSource } from './slots.js';
 
 /** What the `slots` gate tells its run. */
 export interface SlotGateHost {
@@ -87,9 +87,9 @@ export class SlotGate {
   }
 
   /** A release that fails while the run is active fails it; after the run ended there is no one left to tell. */
-  release(slot: unknown): void {
+  release(slot: unknown, failure?: SlotFailure): void {
     try {
-      const released = this.#slots.release(slot);
+      const released = failure === undefined ? this.#slots.release(slot) : this.#slots.release(slot, failure);
       if (isThenable(released)) {
         // The run does not end before its releases settle: a rejection is the run's failure, not lost.
         this.releasing++;

@@ -19,10 +19,12 @@ export interface SlotSource<TSlot = unknown> {
    */
   acquire(signal: AbortSignal): TSlot | PromiseLike<TSlot>;
   /**
-   * Takes back a slot that `acquire` handed out; called once per slot. A throw or rejection while the
-   * run is active fails the run with that error; after the run stopped it is ignored.
+   * Takes back a slot that `acquire` handed out; called once per slot. `failure` is there when the
+   * task failed (or timed out): with its error, so that an adaptive limit can tell overload. A throw
+   * or rejection while the run is active fails the run with that error; after the run stopped it is
+   * ignored.
    */
-  release(slot: TSlot): void | PromiseLike<void>;
+  release(slot: TSlot, failure?: SlotFailure): void | PromiseLike<void>;
   /**
    * Aborts when the source can no longer vouch for the slots it handed out (for example its
    * connection to the shared store is lost, so running tasks may no longer hold their slots): every
@@ -30,6 +32,11 @@ export interface SlotSource<TSlot = unknown> {
    * @default undefined
    */
   readonly signal?: AbortSignal;
+}
+
+/** How the task that held a slot failed: what `release` is told, besides the slot. */
+export interface SlotFailure {
+  readonly error: unknown;
 }
 
 /** The TC39 concurrency-control proposal's governor: `acquire()` resolves to a token to `release()`. */

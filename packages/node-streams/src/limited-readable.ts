@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { LimitOptions, TaskSource } from '@lac/core';
+import type { AdaptiveLimit, LimitOptions, TaskSource } from '@lac/core';
 import { limitedAsCompletedPush, type ConsumedRun } from '@lac/core/internal';
 import type { LimitedReadable as LimitedReadableType, LimitedStreamOptions } from './options.js';
 import { ReadableOutput } from './readable-output.js';
@@ -12,7 +12,7 @@ class LimitedReadable<TResult> extends Readable {
   /** Undefined only while the constructor runs (an already-aborted signal destroys the stream from inside it). */
   readonly #run: ConsumedRun | undefined;
 
-  constructor(tasks: TaskSource<TResult>, limit: number, highWaterMark: number | undefined, options: LimitOptions | undefined) {
+  constructor(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     // Validates tasks, limit and core's options; nothing is pulled until the first read.
     const output = new ReadableOutput<TResult>(this, 'task');
@@ -55,7 +55,7 @@ class LimitedReadable<TResult> extends Readable {
  * await pipeline(limitedReadable(tasks, 4), createWriteStream('pages.txt'));
  * ```
  */
-export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitedStreamOptions): LimitedReadableType<TResult> {
+export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, options?: LimitedStreamOptions): LimitedReadableType<TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
   return new LimitedReadable<TResult>(tasks, limit, highWaterMark, limitOptions);
 }

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import type { LimitOptions, Mapper } from '@lac/core';
+import type { AdaptiveLimit, LimitOptions, Mapper } from '@lac/core';
 import { limitedMapPush, type PushedRun } from '@lac/core/internal';
 import type { LimitedDuplex, LimitedStreamOptions } from './options.js';
 import { ReadableOutput } from './readable-output.js';
@@ -23,7 +23,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   #callback: Callback | undefined;
   #finalCallback: Callback | undefined;
 
-  constructor(limit: number, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
+  constructor(limit: number | AdaptiveLimit, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
@@ -107,7 +107,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
  * ```
  */
 export function limitedTransform<TInput, TResult>(
-  limit: number,
+  limit: number | AdaptiveLimit,
   mapper: Mapper<TInput, TResult>,
   options?: LimitedStreamOptions,
 ): LimitedDuplex<TInput, TResult> {

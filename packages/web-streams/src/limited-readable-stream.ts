@@ -1,5 +1,5 @@
 import { limitedAsCompletedPush, type ConsumedRun } from '@lac/core/internal';
-import type { LimitOptions, TaskSource } from '@lac/core';
+import type { AdaptiveLimit, LimitOptions, TaskSource } from '@lac/core';
 import { ReadableHalf, type HalfOwner } from './readable-half.js';
 import { validateOptions } from './validate.js';
 
@@ -12,7 +12,7 @@ class TaskStage<TResult> implements HalfOwner {
   readonly #userSignal: AbortSignal | undefined;
   #isFinished = false;
 
-  constructor(tasks: TaskSource<TResult>, limit: number, options: LimitOptions | undefined) {
+  constructor(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, options: LimitOptions | undefined) {
     // The scheduler already runs `limit + buffer` ahead of the reader; a stream queue on top would only add to it.
     this.#half = new ReadableHalf<TResult>(this, { highWaterMark: 0 });
     // Created first: it validates `tasks`, `limit` and the remaining options before anything is listened to.
@@ -78,7 +78,7 @@ class TaskStage<TResult> implements HalfOwner {
  * await limitedReadableStream(tasks, 8).pipeTo(sink);
  * ```
  */
-export function limitedReadableStream<TResult>(tasks: TaskSource<TResult>, limit: number, options?: LimitOptions): ReadableStream<TResult> {
+export function limitedReadableStream<TResult>(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, options?: LimitOptions): ReadableStream<TResult> {
   validateOptions(options);
   return new TaskStage<TResult>(tasks, limit, options).stream;
 }

@@ -1,4 +1,4 @@
-import type { LimitOptions, TaskContext } from '@lac/core';
+import type { AdaptiveLimit, LimitOptions, TaskContext } from '@lac/core';
 import { limitedMapPush, type PushedRun } from '@lac/core/internal';
 import { ReadableHalf, type HalfOwner } from './readable-half.js';
 import { validateFunction, validateOptions, validateStrategy } from './validate.js';
@@ -48,7 +48,7 @@ export class LimitedTransformStream<TInput, TResult> {
   readonly readable: ReadableStream<TResult>;
   readonly writable: WritableStream<TInput>;
 
-  constructor(limit: number, mapper: StreamMapper<TInput, TResult>, options?: LimitedTransformStreamOptions<TInput, TResult>) {
+  constructor(limit: number | AdaptiveLimit, mapper: StreamMapper<TInput, TResult>, options?: LimitedTransformStreamOptions<TInput, TResult>) {
     validateFunction(mapper, 'mapper');
     validateOptions(options);
     validateStrategy(options?.writableStrategy, 'options.writableStrategy');
@@ -78,7 +78,7 @@ class Stage<TInput, TResult> implements HalfOwner {
   #rejectClose: ((reason: unknown) => void) | undefined;
   #isFinished = false;
 
-  constructor(limit: number, mapper: StreamMapper<TInput, TResult>, options: LimitedTransformStreamOptions<TInput, TResult> | undefined) {
+  constructor(limit: number | AdaptiveLimit, mapper: StreamMapper<TInput, TResult>, options: LimitedTransformStreamOptions<TInput, TResult> | undefined) {
     this.#half = new ReadableHalf<TResult>(this, options?.readableStrategy ?? defaultReadableStrategy);
     // Created first: it validates `limit` and the remaining options before anything is listened to.
     this.#run = limitedMapPush(limit, mapper, this.#half, { ...options, signal: this.#controller.signal });

@@ -27,6 +27,7 @@ const guideSidebar: DefaultTheme.SidebarItem[] = [
       { text: 'Web streams', link: '/guide/web-streams' },
       { text: 'CLI recipes', link: '/guide/cli' },
       { text: 'Sharing a limit across processes', link: '/guide/sharing-a-limit' },
+      { text: 'Adaptive concurrency', link: '/guide/adaptive' },
     ],
   },
   {
