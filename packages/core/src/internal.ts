@@ -24,7 +24,6 @@ import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './opt
 import { getIterator, resolveOptions, validateFunction, validateLimit } from './validate.js';
 
 export type { RunConsumer } from './limited-run.js';
-export { describe } from './validate.js';
 
 /** A run whose results go to a consumer. */
 export interface ConsumedRun {
