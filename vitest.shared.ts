@@ -17,6 +17,7 @@ export function lacVitestConfig(overrides: ViteUserConfig['test'] = {}): ViteUse
         { find: /^@lac\/node-streams$/, replacement: `${packagesDir}node-streams/src/index.ts` },
         { find: /^@lac\/web-streams$/, replacement: `${packagesDir}web-streams/src/index.ts` },
         { find: /^@lac\/test-tools$/, replacement: `${packagesDir}test-tools/src/index.ts` },
+        { find: /^@lac\/shared$/, replacement: `${packagesDir}shared/src/index.ts` },
       ],
     },
     test: {

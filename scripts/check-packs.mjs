@@ -11,6 +11,13 @@ const root = new URL('..', import.meta.url).pathname;
 const packagesDir = join(root, 'packages');
 const work = mkdtempSync(join(tmpdir(), 'lac-packs-'));
 const problems = [];
+/** The private workspace packages (@lac/shared, @lac/test-tools): bundled in or test-only, never named by a published manifest's dependencies. */
+const privateNames = readdirSync(packagesDir)
+  .map((name) => join(packagesDir, name, 'package.json'))
+  .filter((file) => existsSync(file))
+  .map((file) => JSON.parse(readFileSync(file, 'utf8')))
+  .filter((manifest) => manifest.private)
+  .map((manifest) => manifest.name);
 
 /** Every string in the manifest that points at a file of the package. */
 function pointedFiles(manifest) {
@@ -45,6 +52,14 @@ try {
     const say = (problem) => problems.push(`${source.name}: ${problem}`);
     for (const match of text.matchAll(/"([^"]+)":\s*"(workspace:[^"]*)"/g))
       say(`packed manifest keeps "${match[1]}": "${match[2]}"`);
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies', 'devDependencies']) {
+      for (const name of privateNames) {
+        // Test-only tools may stay as devDependencies; @lac/shared is bundled in and named nowhere.
+        const isAllowed = field === 'devDependencies' && name !== '@lac/shared';
+        if (!isAllowed && manifest[field]?.[name] !== undefined)
+          say(`packed manifest's ${field} names the private ${name}`);
+      }
+    }
     for (const file of ['LICENSE', 'README.md']) if (!existsSync(join(unpacked, file))) say(`tarball has no ${file}`);
     for (const file of pointedFiles(manifest))
       if (!existsSync(join(unpacked, file))) say(`tarball has no ${file} (named in package.json)`);

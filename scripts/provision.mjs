@@ -2,7 +2,7 @@
 // examples) and Chromium (browser runs of core and web-streams, the docs' timeline page). On Debian as
 // root they are installed with apt-get; elsewhere the suites that need a missing program skip, with
 // a message naming it, and are counted as skipped. Deno and Bun are provisioned by the runtime suites
-// themselves (packages/web-streams/test/runtimes/runtime-suites.ts). LAC_NO_PROVISION=1 installs nothing.
+// themselves (packages/test-tools/src/runtime-suites.ts). LAC_NO_PROVISION=1 installs nothing.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';

@@ -1,6 +1,8 @@
 import { defineConfig } from 'tsup';
 
 const common = { sourcemap: true, target: 'es2022', platform: 'neutral' } as const;
+// @lac/shared (private, never published) is bundled in, so it is never a runtime dependency.
+const noExternal = ['@lac/shared'];
 
 export default defineConfig([
   {
@@ -9,6 +11,7 @@ export default defineConfig([
     // modules whole (`sideEffects: false`). Only the index and `internal` are exported; the other
     // entries exist to make the split. Budgets: scripts/check-size.mjs.
     ...common,
+    noExternal,
     entry: {
       index: 'src/index.ts',
       internal: 'src/internal.ts',
@@ -22,6 +25,7 @@ export default defineConfig([
   {
     // CJS: one file per exported entry (bundlers tree-shake the ESM build; Node's require loads it at once).
     ...common,
+    noExternal,
     entry: ['src/index.ts', 'src/internal.ts'],
     format: ['cjs'],
     dts: true,

@@ -26,7 +26,6 @@ import { initialLimit } from './adaptive-limit.js';
 import { getIterator, resolveOptions, validateFunction } from './validate.js';
 
 export type { RunConsumer } from './limited-run.js';
-export { describe } from './validate.js';
 
 /** A run whose results go to a consumer. */
 export interface ConsumedRun {

@@ -1,19 +1,10 @@
+import { describe, isAbortSignal } from '@lac/shared';
 import type { LimitOptions, RateOptions, RetryOptions } from './options.js';
 import type { ResolvedRetry } from './retry-policy.js';
 import { toSlotSource, type SlotSource } from './slots.js';
 
-/** Shows a received value and its type for error messages: `0 (number)`, `"8" (string)`. */
-export function describe(value: unknown): string {
-  let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value);
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (typeof value === 'bigint') shown = `${value}n`;
-  else if (typeof value === 'symbol') shown = value.toString();
-  else if (value !== null && typeof value === 'object') shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
-  else shown = String(value);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
-}
+// One copy for every package (@lac/shared, bundled into core's build); re-exported for core's other modules.
+export { describe };
 
 function fail(message: string): never {
   throw new TypeError(message);
@@ -142,14 +133,4 @@ function resolveWindow(rate: unknown, name: string): RateOptions {
     expected(interval, `${name}.interval`, `at most ${MAX_DELAY} ms (the longest setTimeout can wait)`);
   }
   return { limit, interval };
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function'
-  );
 }

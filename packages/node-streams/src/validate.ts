@@ -1,5 +1,5 @@
 import type { LimitOptions } from '@lac/core';
-import { describe } from '@lac/core/internal';
+import { describe } from '@lac/shared';
 import type { LimitedStreamOptions } from './options.js';
 
 /**

@@ -1,4 +1,5 @@
 // The public option and result types of `RedisSlots`, and their validation (once, at construction).
+import { describe } from '@lac/shared';
 
 /**
  * The part of a Redis client this package uses. An `ioredis` client (`new Redis(...)`, v5 or v6)
@@ -99,17 +100,6 @@ export interface ResolvedOptions {
   readonly queue: string;
   readonly waiting: string;
   readonly channel: string;
-}
-
-function describe(value: unknown): string {
-  let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value);
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (value !== null && typeof value === 'object')
-    shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
-  else shown = String(value);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return `\`${shown}\` (${type})`;
 }
 
 /** Validates the options of `new RedisSlots(options)`, throwing a `TypeError` that names the bad one. */

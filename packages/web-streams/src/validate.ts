@@ -1,4 +1,4 @@
-import { describe } from '@lac/core/internal';
+import { describe, isAbortSignal } from '@lac/shared';
 
 function fail(message: string): never {
   throw new TypeError(message);
@@ -25,13 +25,4 @@ export function validateStrategy(value: unknown, name: string): void {
     fail(`Expected \`${name}.highWaterMark\` to be a number >= 0, got ${describe(highWaterMark)}`);
   }
   if (size !== undefined && typeof size !== 'function') fail(`Expected \`${name}.size\` to be a function, got ${describe(size)}`);
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
-  );
 }

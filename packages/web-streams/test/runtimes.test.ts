@@ -2,7 +2,7 @@
 // headless Chromium and a plain Node process.
 import { fileURLToPath } from 'node:url';
 import { checks } from './checks/web-streams.checks.mjs';
-import { defineRuntimeSuites } from './runtimes/runtime-suites.ts';
+import { defineRuntimeSuites } from '@lac/test-tools/runtime-suites';
 
 defineRuntimeSuites(
   '@lac/web-streams',

@@ -1,6 +1,6 @@
 // The runtime-neutral behaviour checks, run on Node as ordinary vitest tests (against the sources).
 import { describe, it } from 'vitest';
-import { runCheck } from './checks/harness.mjs';
+import { runCheck } from '@lac/test-tools/harness';
 import { checks } from './checks/web-streams.checks.mjs';
 
 describe('@lac/web-streams on Node', () => {

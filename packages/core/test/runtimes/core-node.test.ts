@@ -1,6 +1,6 @@
 // core.checks.mjs on Node, as ordinary vitest tests (against the sources).
 import { describe, it } from 'vitest';
-import { runCheck } from '../../../web-streams/test/checks/harness.mjs';
+import { runCheck } from '@lac/test-tools/harness';
 import { checks } from './core.checks.mjs';
 
 describe('@lac/core behaviour on Node', () => {

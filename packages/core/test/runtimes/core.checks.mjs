@@ -1,8 +1,8 @@
 // Behaviour checks for @lac/core's public API in plain ESM, so that the same file runs under vitest
 // on Node and, bundled with the built package, on Deno, Bun and in Chromium (core-runtimes.test.ts).
-// The assertion helper and harness are shared with @lac/web-streams, which drives the other runtimes.
+// The assertion helper and harness come from @lac/test-tools, shared with @lac/web-streams' checks.
 import { createLimiter, limitedAsCompleted, limitedAsSettled, limitedMap } from '@lac/core';
-import { atMost, deepEqual, deferred, equal, ok, rejects, settle, throwsTypeError } from '../../../web-streams/test/checks/assert.mjs';
+import { atMost, deepEqual, deferred, equal, ok, rejects, settle, throwsTypeError } from '@lac/test-tools/assert';
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 

@@ -14,7 +14,7 @@ import {
   streamOf,
   throwsTypeError,
   track,
-} from './assert.mjs';
+} from '@lac/test-tools/assert';
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
 

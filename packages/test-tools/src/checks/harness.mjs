@@ -47,7 +47,10 @@ export async function runCheck(check) {
       check.run(),
       new Promise((_, reject) => {
         // A hang guard, not a timing assertion: a check that never settles fails instead of stalling the run.
-        timer = setTimeout(() => reject(new Error(`check did not finish within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`check did not finish within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
   } finally {
@@ -65,7 +68,11 @@ export async function runChecks(checks) {
       await runCheck(check);
       results.push({ name: check.name, ok: true });
     } catch (error) {
-      results.push({ name: check.name, ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+      results.push({
+        name: check.name,
+        ok: false,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      });
     }
   }
   return { runtime: runtimeName(), results };
@@ -74,7 +81,8 @@ export async function runChecks(checks) {
 export function runtimeName() {
   if (globalThis.Deno !== undefined) return `deno ${globalThis.Deno.version.deno}`;
   if (globalThis.Bun !== undefined) return `bun ${globalThis.Bun.version}`;
-  if (globalThis.process?.versions?.node !== undefined && typeof globalThis.window === 'undefined') return `node ${globalThis.process.versions.node}`;
+  if (globalThis.process?.versions?.node !== undefined && typeof globalThis.window === 'undefined')
+    return `node ${globalThis.process.versions.node}`;
   if (globalThis.navigator?.userAgent !== undefined) return globalThis.navigator.userAgent;
   return 'unknown';
 }

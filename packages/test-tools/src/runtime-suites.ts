@@ -1,44 +1,34 @@
-// Runs a file of runtime-neutral checks (see ../checks/harness.mjs) on Deno, Bun, headless Chromium
+// Runs a file of runtime-neutral checks (see ./checks/harness.mjs) on Deno, Bun, headless Chromium
 // and a plain Node process, against the BUILT packages, and turns every check into a vitest test
-// per runtime, so the root `N passed, N failed` line counts them. Used by this package and by
-// packages/core/test/runtimes/.
+// per runtime, so the root `N passed, N failed` line counts them. Used by @lac/core's and
+// @lac/web-streams' test/runtimes.test.ts (`@lac/test-tools/runtime-suites`).
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const packagesDir = fileURLToPath(new URL('../../../', import.meta.url));
-const webStreamsDir = join(packagesDir, 'web-streams');
-const harnessFile = fileURLToPath(new URL('../checks/harness.mjs', import.meta.url));
+import { CHROMIUM_ENV, findChromium, findProgram } from './programs.js';
+
+const packagesDir = fileURLToPath(new URL('../../', import.meta.url));
+const testToolsDir = join(packagesDir, 'test-tools');
+const harnessFile = fileURLToPath(new URL('./checks/harness.mjs', import.meta.url));
 
 /** Where each `@lac/*` import of a check file resolves in the bundles: the package's built ESM entry. */
 const builtEntries: Record<string, string> = {
   '@lac/core': join(packagesDir, 'core', 'dist', 'index.js'),
   '@lac/core/internal': join(packagesDir, 'core', 'dist', 'internal.js'),
   '@lac/web-streams': join(packagesDir, 'web-streams', 'dist', 'index.js'),
+  // The checks' assertions are plain runtime-neutral ESM: bundled from source.
+  '@lac/test-tools/assert': join(testToolsDir, 'src', 'checks', 'assert.mjs'),
 };
 
-/** The first of `names` that is an executable file in a directory of PATH. */
-function onPath(names: readonly string[]): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of names) {
-      const file = join(dir, name);
-      try {
-        accessSync(file, constants.X_OK);
-        return file;
-      } catch {}
-    }
-  }
-  return undefined;
-}
-
-// One variable names the browser for every browser test (see @lac/test-tools); else it is looked up on PATH.
-const CHROMIUM = process.env.LAC_CHROMIUM || onPath(['chromium', 'chromium-browser', 'google-chrome']);
+// One variable names the browser for every browser test; else it is looked up on PATH.
+const CHROMIUM = findChromium();
 
 /**
  * Deno and Bun are installed when these suites first run, not by the workspace install (so
@@ -48,14 +38,19 @@ const CHROMIUM = process.env.LAC_CHROMIUM || onPath(['chromium', 'chromium-brows
 const RUNTIME_PACKAGES = { deno: 'deno@2.9.6', bun: 'bun@1.4.5' } as const;
 const runtimeCacheDir = join(packagesDir, '..', 'node_modules', '.cache', 'lac-runtimes');
 
-function provisionRuntime(name: keyof typeof RUNTIME_PACKAGES): { path: string | undefined; problem: string | undefined } {
-  const found = onPath([name]);
+function provisionRuntime(name: keyof typeof RUNTIME_PACKAGES): {
+  path: string | undefined;
+  problem: string | undefined;
+} {
+  const found = findProgram([name]);
   if (found !== undefined) return { path: found, problem: undefined };
   const cached = join(runtimeCacheDir, 'node_modules', '.bin', name);
   if (!existsSync(cached)) {
     // Both runtimes in one manifest: a later `npm install` of one would prune the other.
     mkdirSync(runtimeCacheDir, { recursive: true });
-    const dependencies = Object.fromEntries(Object.values(RUNTIME_PACKAGES).map((spec) => spec.split('@') as [string, string]));
+    const dependencies = Object.fromEntries(
+      Object.values(RUNTIME_PACKAGES).map((spec) => spec.split('@') as [string, string]),
+    );
     writeFileSync(join(runtimeCacheDir, 'package.json'), JSON.stringify({ private: true, dependencies }, null, 2));
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const install = spawnSync(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock'], {
@@ -73,7 +68,14 @@ function provisionRuntime(name: keyof typeof RUNTIME_PACKAGES): { path: string |
   }
   return { path: cached, problem: undefined };
 }
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const RUN_TIMEOUT_MS = 90_000;
 
 export interface CheckResult {
@@ -120,7 +122,7 @@ export async function bundleChecks(checksFile: string): Promise<string> {
     "console.log('LAC_REPORT ' + JSON.stringify(report));",
   ].join('\n');
   const result = await build({
-    stdin: { contents, resolveDir: webStreamsDir, sourcefile: 'run-checks.mjs', loader: 'js' },
+    stdin: { contents, resolveDir: testToolsDir, sourcefile: 'run-checks.mjs', loader: 'js' },
     bundle: true,
     format: 'esm',
     platform: 'neutral',
@@ -175,16 +177,27 @@ function runProcess(command: string, args: string[], file: string, cwd: string):
       });
     };
     child.on('error', (error) => finish(`could not start ${command}: ${error.message}`, null));
-    child.on('close', (code) => finish(isTimedOut ? `killed after ${RUN_TIMEOUT_MS} ms\n${stderr}` : code === 0 ? undefined : `exit ${code}\n${stderr}`, code));
+    child.on('close', (code) =>
+      finish(
+        isTimedOut
+          ? `killed after ${RUN_TIMEOUT_MS} ms\n${stderr}`
+          : code === 0
+            ? undefined
+            : `exit ${code}\n${stderr}`,
+        code,
+      ),
+    );
   });
 }
 
 /** Serves the bundle from 127.0.0.1 and runs it as a module script in headless Chromium. */
 async function runChromium(bundle: string, executablePath: string): Promise<RuntimeReport> {
-  const page = '<!doctype html><meta charset="utf-8"><title>lac checks</title><script type="module" src="/run-checks.js"></script>';
+  const page =
+    '<!doctype html><meta charset="utf-8"><title>lac checks</title><script type="module" src="/run-checks.js"></script>';
   const server: Server = createServer((request, response) => {
     if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html' }).end(page);
-    else if (request.url === '/run-checks.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    else if (request.url === '/run-checks.js')
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
     else response.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -195,8 +208,13 @@ async function runChromium(bundle: string, executablePath: string): Promise<Runt
     const tab = await browser.newPage();
     tab.on('pageerror', (error) => pageErrors.push(error.message));
     await tab.goto(`http://127.0.0.1:${port}/`);
-    await tab.waitForFunction(() => (globalThis as { __lacReport?: unknown }).__lacReport !== undefined, undefined, { timeout: RUN_TIMEOUT_MS });
-    const report = (await tab.evaluate(() => (globalThis as { __lacReport?: unknown }).__lacReport)) as { runtime: string; results: CheckResult[] };
+    await tab.waitForFunction(() => (globalThis as { __lacReport?: unknown }).__lacReport !== undefined, undefined, {
+      timeout: RUN_TIMEOUT_MS,
+    });
+    const report = (await tab.evaluate(() => (globalThis as { __lacReport?: unknown }).__lacReport)) as {
+      runtime: string;
+      results: CheckResult[];
+    };
     return {
       runtime: report.runtime,
       results: report.results,
@@ -204,7 +222,12 @@ async function runChromium(bundle: string, executablePath: string): Promise<Runt
       exitedCleanly: undefined,
     };
   } catch (error) {
-    return { runtime: undefined, results: [], problem: `${(error as Error).message}\n${pageErrors.join('\n')}`, exitedCleanly: undefined };
+    return {
+      runtime: undefined,
+      results: [],
+      problem: `${(error as Error).message}\n${pageErrors.join('\n')}`,
+      exitedCleanly: undefined,
+    };
   } finally {
     await browser.close();
     await new Promise((resolve) => server.close(resolve));
@@ -222,14 +245,21 @@ export async function runEverywhere(
 ): Promise<Record<RuntimeName, RuntimeReport>> {
   for (const name of packages) ensureBuilt(name);
   const missing = (runtime: RuntimeName): Promise<RuntimeReport> =>
-    Promise.resolve({ runtime: undefined, results: [], problem: `${runtime} is not available`, exitedCleanly: undefined });
+    Promise.resolve({
+      runtime: undefined,
+      results: [],
+      problem: `${runtime} is not available`,
+      exitedCleanly: undefined,
+    });
   const bundle = await bundleChecks(checksFile);
   const dir = mkdtempSync(join(tmpdir(), 'lac-runtimes-'));
   try {
     const file = join(dir, 'run-checks.mjs');
     writeFileSync(file, bundle);
     const [deno, bun, chromiumReport, node] = await Promise.all([
-      programs.deno === undefined ? missing('deno') : runProcess(programs.deno, ['run', '--quiet', '--no-prompt', '--no-config', '--no-lock'], file, dir),
+      programs.deno === undefined
+        ? missing('deno')
+        : runProcess(programs.deno, ['run', '--quiet', '--no-prompt', '--no-config', '--no-lock'], file, dir),
       programs.bun === undefined ? missing('bun') : runProcess(programs.bun, ['run', '--no-install'], file, dir),
       programs.chromium === undefined ? missing('chromium') : runChromium(bundle, programs.chromium),
       runProcess(process.execPath, [], file, dir),
@@ -244,7 +274,12 @@ export async function runEverywhere(
  * Declares, for each runtime, one vitest test per check (failing with the runtime's error), one that
  * every check reported, and one that the process exited by itself afterwards.
  */
-export function defineRuntimeSuites(label: string, checksFile: string, checkNames: readonly string[], packages: readonly string[]): void {
+export function defineRuntimeSuites(
+  label: string,
+  checksFile: string,
+  checkNames: readonly string[],
+  packages: readonly string[],
+): void {
   const deno = provisionRuntime('deno');
   const bun = provisionRuntime('bun');
   const programs: Record<RuntimeName, string | undefined> = {
@@ -258,7 +293,7 @@ export function defineRuntimeSuites(label: string, checksFile: string, checkName
   if (deno.problem !== undefined) skipReasons.deno = deno.problem;
   if (bun.problem !== undefined) skipReasons.bun = bun.problem;
   if (CHROMIUM === undefined) {
-    skipReasons.chromium = 'skipped: Chromium was not found (Debian: apt-get install chromium; elsewhere set LAC_CHROMIUM to a Chromium or Chrome binary)';
+    skipReasons.chromium = `skipped: Chromium was not found (Debian: apt-get install chromium; elsewhere set ${CHROMIUM_ENV} to a Chromium or Chrome binary)`;
   }
   for (const reason of Object.values(skipReasons)) console.warn(`${label}: ${reason}`);
   let reports: Record<RuntimeName, RuntimeReport>;
@@ -266,7 +301,8 @@ export function defineRuntimeSuites(label: string, checksFile: string, checkName
     reports = await runEverywhere(checksFile, packages, programs);
   }, 4 * RUN_TIMEOUT_MS);
   afterAll(() => {
-    for (const name of RUNTIMES) if (reports?.[name]?.runtime) console.log(`${label} on ${name}: ${reports[name].runtime}`);
+    for (const name of RUNTIMES)
+      if (reports?.[name]?.runtime) console.log(`${label} on ${name}: ${reports[name].runtime}`);
   });
 
   for (const runtime of RUNTIMES) {

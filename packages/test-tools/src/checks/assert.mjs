@@ -20,7 +20,8 @@ export function ok(value, message = 'expected a truthy value') {
 }
 
 export function equal(actual, expected, message = 'values differ') {
-  if (!Object.is(actual, expected)) throw new AssertionError(`${message}: expected ${show(expected)}, got ${show(actual)}`);
+  if (!Object.is(actual, expected))
+    throw new AssertionError(`${message}: expected ${show(expected)}, got ${show(actual)}`);
 }
 
 function isDeepEqual(a, b) {
@@ -34,7 +35,8 @@ function isDeepEqual(a, b) {
 
 /** Structural equality of plain objects and arrays (key order does not matter). */
 export function deepEqual(actual, expected, message = 'values differ') {
-  if (!isDeepEqual(actual, expected)) throw new AssertionError(`${message}: expected ${show(expected)}, got ${show(actual)}`);
+  if (!isDeepEqual(actual, expected))
+    throw new AssertionError(`${message}: expected ${show(expected)}, got ${show(actual)}`);
 }
 
 export function atMost(actual, bound, message = 'value too large') {
@@ -48,7 +50,8 @@ export function throwsTypeError(fn, parts = []) {
   } catch (error) {
     if (!(error instanceof TypeError)) throw new AssertionError(`expected a TypeError, got ${show(error)}`);
     for (const part of parts) {
-      if (!error.message.includes(part)) throw new AssertionError(`expected the message to contain ${show(part)}, got ${show(error.message)}`);
+      if (!error.message.includes(part))
+        throw new AssertionError(`expected the message to contain ${show(part)}, got ${show(error.message)}`);
     }
     return error;
   }

@@ -1,0 +1,3 @@
+import { lacVitestConfig } from '../../vitest.shared.ts';
+
+export default lacVitestConfig();
