@@ -1,8 +1,13 @@
 import type { ScriptRunner } from './script-runner.js';
 import { RENEW } from './scripts.js';
 
-/** A lease this process holds, with its deadline on this process's monotonic clock. */
-export interface HeldLease {
+function ignore(): void {}
+
+/**
+ * A lease this process holds, with its deadline on this process's monotonic clock. It is also the
+ * governor token of `slots.acquire()`: `release()` and `[Symbol.dispose]()` give it back.
+ */
+export class HeldLease {
   readonly id: string;
   readonly token: number;
   /**
@@ -11,6 +16,26 @@ export interface HeldLease {
    * so this is never later than the real expiry (the round trip is counted against the holder).
    */
   deadline: number;
+  readonly #release: (lease: HeldLease) => Promise<void>;
+
+  constructor(id: string, token: number, deadline: number, release: (lease: HeldLease) => Promise<void>) {
+    this.id = id;
+    this.token = token;
+    this.deadline = deadline;
+    this.#release = release;
+  }
+
+  /** Gives the lease back (the same as `slots.release(lease)`); releasing twice does nothing. */
+  release(): Promise<void> {
+    const released = this.#release(this);
+    // A failure also fails the source (its signal aborts): a caller that does not await is not left an unhandled rejection.
+    released.catch(ignore);
+    return released;
+  }
+
+  [Symbol.dispose](): void {
+    void this.release();
+  }
 }
 
 export interface LeaseRenewalHooks {

@@ -111,6 +111,12 @@ export interface RedisLease {
    * counted against the holder). Renewals move it on. The source aborts the task `safetyMs` before.
    */
   readonly deadline: number;
+  /**
+   * Gives the lease back, the same as `slots.release(lease)` (the governor shape: `acquire()`
+   * resolves to a token with `release()`; `[Symbol.dispose]()` releases it too, for `using`).
+   * Releasing twice does nothing.
+   */
+  release(): Promise<void>;
 }
 
 /** Counters of a `RedisSlots`, for monitoring and benchmarks. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SlotSource } from '@lac/core';
 import { RedisSlotsError } from './errors.js';
-import { type HeldLease, LeaseRenewal } from './lease-renewal.js';
+import { HeldLease, LeaseRenewal } from './lease-renewal.js';
 import {
   type RedisClient,
   type RedisLease,
@@ -242,6 +242,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
     });
   }
 
+  readonly #releaseLease = (lease: HeldLease): Promise<void> => this.release(lease);
+
   /** Sends back, in one round trip, the leases released this tick that no acquire took over. */
   readonly #flush = (): void => {
     this.#isFlushScheduled = false;
@@ -449,7 +451,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
             );
         }
         const lease: HeldLease | undefined =
-          isGranted === 1 ? { id: waiter.id, token, deadline: sentAt + this.#leaseMs } : undefined;
+          isGranted === 1 ? new HeldLease(waiter.id, token, sentAt + this.#leaseMs, this.#releaseLease) : undefined;
         this.#onTried(waiter, lease, untilExpiry);
       },
       (error: unknown) => {
