@@ -89,6 +89,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
   readonly #waiters = new Set<Waiter>();
+  /**
+   * Ids of waiters that an attempt may have put in the Redis queue and that have neither been
+   * granted nor given their place up yet. `close()` gives them all up at once: a place left behind
+   * would hold up every other process's waiters until it lapses (`waiterTtlMs`, seconds).
+   */
+  readonly #placed = new Set<string>();
 
   #acquired = 0;
   #ownsErrorListener = false;
@@ -257,10 +263,11 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#held.set(entry.lease.id, entry.lease);
       this.#handoffs++;
       entry.resolve();
-      const wasTrying = waiter.isTrying;
       this.#settle(waiter, undefined, false, entry.lease);
-      // Its own attempt, if on the wire, brings a spare lease or a place to give up when it answers.
-      if (!wasTrying) this.#abandon(waiter.id);
+      // Its place goes at once, even with its attempt still on the wire: Redis runs the two in order,
+      // and a place left until the attempt answers would hold up other processes' waiters meanwhile.
+      // An attempt that was granted brings a spare lease.
+      this.#abandon(waiter.id);
     }
     if (this.#error === undefined && !this.#isClosed) {
       // Nobody waited a moment ago: keep them a little for this process's next acquire.
@@ -387,6 +394,11 @@ export class RedisSlots implements SlotSource<RedisLease> {
     this.#isClosed = true;
     const error = new Error(`RedisSlots for key ${JSON.stringify(this.#key)} was closed`);
     for (const waiter of this.#waiters) this.#settle(waiter, error);
+    if (this.#placed.size > 0 && this.#error === undefined) {
+      // Sent before the caller can quit the client; an attempt still on the wire was sent before this, so it lands first.
+      void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [this.#channel, ...this.#placed]).catch(ignore);
+    }
+    this.#placed.clear();
     this.#releaseSpares();
     this.#renewal.stop();
     this.#releases.disconnect();
@@ -426,6 +438,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#channel,
     ];
     if (swap !== undefined) args.push(swap.lease.id);
+    this.#placed.add(waiter.id);
     const sentAt = performance.now();
     this.#runner.run(ACQUIRE, this.#keys, args).then(
       (reply) => {
@@ -465,6 +478,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #onTried(waiter: Waiter, lease: HeldLease | undefined, untilExpiry: number): void {
     waiter.isTrying = false;
     if (lease !== undefined) {
+      this.#placed.delete(lease.id);
       this.#acquired++;
       if (waiter.isSettled) {
         // Served by a handoff or aborted while this attempt was on the wire: the lease is spare.
@@ -505,10 +519,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   #onWaiterAbort(waiter: Waiter): void {
     if (waiter.isSettled) return;
-    const wasTrying = waiter.isTrying;
     this.#settle(waiter, waiter.signal!.reason, true);
-    // An attempt on the wire gives the place up (or the slot back) when it answers.
-    if (!wasTrying) this.#abandon(waiter.id);
+    // The place goes at once (see #flush); an attempt on the wire that was granted gives the slot back when it answers.
+    this.#abandon(waiter.id);
   }
 
   /** Resolves (reason undefined) or rejects a waiter, dropping its timer and listener. */
@@ -524,8 +537,9 @@ export class RedisSlots implements SlotSource<RedisLease> {
   }
 
   #abandon(id: string): void {
-    if (this.#error !== undefined) return;
-    void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [id, this.#channel]).catch(ignore);
+    // Not placed: never sent, or already given up by close().
+    if (!this.#placed.delete(id) || this.#error !== undefined) return;
+    void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [this.#channel, id]).catch(ignore);
   }
 
   #failWith(error: unknown): RedisSlotsError {

@@ -110,12 +110,15 @@ if removed > 0 and queued > 0 then redis.call('PUBLISH', ARGV[1], '') end
 return {removed, queued}
 `);
 
-/** KEYS: queue, waiting. ARGV: id, channel. A waiter gives up its place. */
+/** KEYS: queue, waiting. ARGV: channel, id... Waiters give up their places. */
 export const ABANDON = script(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[2], '') end
-return 1
+local removed = 0
+for i = 2, #ARGV do
+  removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ARGV[i])
+end
+if removed > 0 and redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[1], '') end
+return removed
 `);
 
 /**

@@ -110,7 +110,7 @@ describe.skipIf(!hasRedisServer)('a worker stalled past its lease (SIGSTOP for 2
     console.info(
       `stall: aborted ${abortMs.toFixed(1)} ms after SIGCONT; ${lateAfterResume.length} write(s) attempted by the stalled task after SIGCONT before its abort, ${late.length} rejected by token`,
     );
-  });
+  }, 60_000);
 });
 
 describe.skipIf(!hasRedisServer)('Redis frozen (SIGSTOP for 3 s)', () => {
@@ -282,5 +282,5 @@ describe.skipIf(!hasRedisServer)('Redis restarted with its data lost (8 workers 
     } finally {
       await own.stop();
     }
-  });
+  }, 120_000);
 });

@@ -321,6 +321,27 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
     await waitUntil(async () => (await client.zcard(keysOf(key).leases)) === 0);
   });
 
+  it('close() gives up the queue places of its waiters at once, so other processes are not held up until they lapse', async () => {
+    const key = `close-places-${nextKey++}`;
+    const keys = keysOf(key);
+    const other = server.client();
+    try {
+      const holder = makeSlots(key, 1);
+      const lease = await holder.acquire();
+      const leaving = makeSlots(key, 1, { client: other });
+      const waiting = leaving.acquire();
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      leaving.close();
+      await expect(waiting).rejects.toThrow('was closed');
+      // Whatever close() sent went before this on the same connection.
+      await other.ping();
+      expect(await client.zcard(keys.queue)).toBe(0);
+      await holder.release(lease);
+    } finally {
+      other.disconnect();
+    }
+  });
+
   it('close() rejects pending acquires and stops waiting', async () => {
     const key = `close-${nextKey++}`;
     const slots = makeSlots(key, 1);

@@ -1,0 +1,144 @@
+// @lac/redis benchmark: 4 processes share one limit through a local redis-server, against the same
+// tasks with @lac/core alone. Reports throughput, Redis round trips per task (counted by the client
+// and cross-checked with INFO commandstats) and slot utilisation (time-averaged running / limit).
+// Usage (after build): node bench/run.mjs [--quick]   (writes BENCHMARKS.md's redis section)
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
+
+const isQuick = process.argv.includes('--quick');
+const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const cwd = fileURLToPath(new URL('..', import.meta.url));
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  for await (const line of createInterface({ input: child.stdout }))
+    if (line.includes('Ready to accept connections')) break;
+  return { port, child };
+}
+
+/** Spawns `processes` workers, waits until all are ready, starts them together, and collects their reports. */
+async function runScenario(port, { processes = 4, tasks, local, shared, taskMs }, key) {
+  const children = Array.from({ length: processes }, () =>
+    spawn(process.execPath, [worker, JSON.stringify({ port, key, tasks: tasks / processes, local, shared, taskMs })], {
+      cwd,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  const readers = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+  for (const reader of readers) {
+    const { value } = await reader.next();
+    if (value !== 'ready') throw new Error(`worker said ${value}`);
+  }
+  for (const child of children) child.stdin.write('go\n');
+  const reports = await Promise.all(readers.map(async (reader) => JSON.parse((await reader.next()).value)));
+  if (process.env.BENCH_DEBUG) console.log(reports.map((r) => r.stats));
+  await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
+  const started = Math.min(...reports.map((r) => r.started));
+  const finished = Math.max(...reports.map((r) => r.finished));
+  const count = reports.reduce((sum, r) => sum + r.count, 0);
+  if (count !== tasks) throw new Error(`ran ${count} of ${tasks} tasks`);
+  const busy = reports.reduce((sum, r) => sum + r.busy, 0);
+  const span = Math.max(...reports.map((r) => r.lastEnd)) - Math.min(...reports.map((r) => r.firstStart));
+  const limit = shared ?? local * processes;
+  return {
+    ms: finished - started,
+    perSecond: (tasks / (finished - started)) * 1000,
+    commands: reports.reduce((sum, r) => sum + r.commands, 0),
+    utilisation: busy / (limit * span),
+  };
+}
+
+async function scriptCalls(admin) {
+  const info = await admin.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(match[2]);
+  return calls;
+}
+
+const { port, child: redis } = await startRedis();
+const admin = new Redis({ port, host: '127.0.0.1' });
+const rounds = isQuick ? 1 : 2;
+const short = isQuick ? 4000 : 10_000;
+const long = isQuick ? 800 : 1600;
+// "at the limit": 4 x 8 = 32 tasks want to run, and each run also asks for its next slot, so some
+// process usually waits in the queue. "uncontended": 4 x 4 = 16 running, the shared limit never binds.
+const scenarios0 = [
+  { name: `${short} short tasks, @lac/core alone, limit 8 per process`, tasks: short, local: 8, taskMs: 0 },
+  {
+    name: `${short} short tasks, shared limit 32, local limit 8 (at the limit)`,
+    tasks: short,
+    local: 8,
+    shared: 32,
+    taskMs: 0,
+  },
+  {
+    name: `${short} short tasks, shared limit 32, local limit 4 (uncontended)`,
+    tasks: short,
+    local: 4,
+    shared: 32,
+    taskMs: 0,
+  },
+  { name: `${long} tasks of 20 ms, @lac/core alone, limit 8 per process`, tasks: long, local: 8, taskMs: 20 },
+  {
+    name: `${long} tasks of 20 ms, shared limit 32, local limit 8 (at the limit)`,
+    tasks: long,
+    local: 8,
+    shared: 32,
+    taskMs: 20,
+  },
+  {
+    name: `${long} tasks of 20 ms, shared limit 32, local limit 16 (contended)`,
+    tasks: long,
+    local: 16,
+    shared: 32,
+    taskMs: 20,
+  },
+];
+const scenarios = [scenarios0[Number(process.env.ONLY ?? 1)]];
+const load = [];
+const results = scenarios.map(() => []);
+let run = 0;
+for (let round = 0; round < rounds; round++) {
+  for (const [i, scenario] of scenarios.entries()) {
+    load.push(loadavg()[0]);
+    const before = await scriptCalls(admin);
+    const key = `bench-${run++}`;
+    const sampler = setInterval(async () => {
+      const tag = `{${key}}`;
+      const [leases, queue] = await Promise.all([admin.zcard(`${tag}:leases`), admin.zrange(`${tag}:queue`, 0, -1)]);
+      console.log(`t leases=${leases} queue=${queue.map((id) => id.slice(0, 4) + id.slice(-4)).join(',')}`);
+    }, 200);
+    const result = await runScenario(port, scenario, key);
+    clearInterval(sampler);
+    result.serverCalls = (await scriptCalls(admin)) - before;
+    results[i].push(result);
+    console.log(
+      `round ${round + 1}: ${scenario.name}: ${result.ms.toFixed(0)} ms, ${(result.commands / scenario.tasks).toFixed(2)} round trips/task (server saw ${(result.serverCalls / scenario.tasks).toFixed(2)}), utilisation ${(result.utilisation * 100).toFixed(1)}%`,
+    );
+  }
+}
+admin.disconnect();
+redis.kill();
+
+admin.disconnect?.();
+process.exit(0);
