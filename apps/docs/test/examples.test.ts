@@ -130,6 +130,11 @@ const expectations: Record<string, (stdout: string) => void> = {
     expect(peak).toBeGreaterThanOrEqual(1);
     expect(peak).toBeLessThanOrEqual(5);
   },
+  'redis-fencing.ts': (out) => {
+    expect(out).toContain('write accepted: true\nwrite accepted: true\n');
+    expect(out).toContain('late write with the older token accepted: false\n');
+    expect(out).toContain('store holds: draft, final\n');
+  },
   'web-streams-pipe-through.ts': (out) => {
     expect(out).toContain('squares in input order: 1 4 9 16 25 36 49 64 81 100 121 144 ');
     expect(numberAfter(out, /\(peak (\d+) at once\)/)).toBeLessThanOrEqual(4);

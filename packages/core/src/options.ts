@@ -13,6 +13,11 @@ export interface TaskContext {
   readonly index: number;
   /** Which attempt this call is: 1, then 2 for the first retry, and so on (see `retry`). */
   readonly attempt: number;
+  /**
+   * The slot this task holds from `options.slots`: what the source's `acquire` resolved with (for
+   * `@lac/redis`, a lease with its fencing `token` and `deadline`). Undefined without `slots`.
+   */
+  readonly slot?: unknown;
 }
 
 /**

@@ -226,6 +226,29 @@ describe('options.slots', () => {
     }
   });
 
+  it('gives each task the slot it holds as context.slot, and releases that same slot when the task settles', async () => {
+    let next = 0;
+    const released: { id: number }[] = [];
+    const slots: SlotSource<{ id: number }> = {
+      acquire: () => ({ id: next++ }),
+      release: (slot) => {
+        released.push(slot);
+      },
+    };
+    const seen: unknown[] = [];
+    const tasks = [0, 1, 2].map(() => async ({ slot }: TaskContext) => {
+      seen.push(slot);
+      return slot;
+    });
+    const results: unknown[] = [];
+    for await (const slot of limitedAsCompleted(tasks, 2, { slots })) results.push(slot);
+    expect(seen.map((slot) => (slot as { id: number }).id).sort()).toEqual([0, 1, 2]);
+    for (const slot of seen) expect(released).toContain(slot);
+    const withoutSlots: unknown[] = [];
+    for await (const slot of limitedAsCompleted([({ slot }: TaskContext) => slot], 1)) withoutSlots.push(slot);
+    expect(withoutSlots).toEqual([undefined]);
+  });
+
   it('accepts a slot source whose acquire and release return plain values', async () => {
     let held = 0;
     let maxHeld = 0;

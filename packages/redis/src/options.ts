@@ -10,6 +10,14 @@ export interface RedisClient {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   /** A new connection with the same settings; used for the pub/sub subscription while anyone waits. */
   duplicate(): RedisSubscriber;
+  /**
+   * ioredis emits connection errors as events and prints those nobody listens to. When the client
+   * has no `error` listener, the source adds one (removed by `close()`) so a Redis restart prints
+   * nothing: the outage reaches runs through failed or timed-out commands instead.
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  off?(event: 'error', listener: (error: Error) => void): unknown;
+  listenerCount?(event: 'error'): number;
 }
 
 /** The subscriber connection `duplicate()` returns. */
@@ -61,12 +69,55 @@ export interface RedisSlotsOptions {
    * @default 50
    */
   readonly handoffMs?: number;
+  /**
+   * How long before a lease's deadline its renewal must be confirmed, in milliseconds. Each process
+   * tracks every lease's deadline on its monotonic clock (the send time of the last grant or renewal
+   * Redis confirmed, plus `leaseMs`); once a lease is within `safetyMs` of it, the source fails with
+   * `ERR_LAC_REDIS_LEASE_LOST` and the tasks are aborted, before the lease can expire in Redis and
+   * be taken by another process. Larger: more room for a late timer (a loaded machine) between the
+   * abort and the expiry. An integer >= 1 and < `leaseMs / 3`.
+   * @default leaseMs / 5
+   */
+  readonly safetyMs?: number;
+  /**
+   * How long a new epoch of the limit grants nothing, in milliseconds. An epoch starts when Redis
+   * restarted, lost the limit's data or failed over (the server's run id changed): leases handed out
+   * before were lost with it, and their holders, which abort by their own deadline at the latest,
+   * must be gone before anyone else gets a slot. Use the longest `leaseMs` of any process sharing
+   * the limit. A key never used before on a Redis master that has been up for longer than this (and
+   * was never a replica) starts at once. An integer >= 0.
+   * @default leaseMs
+   */
+  readonly quarantineMs?: number;
 }
 
-/** A slot handed out by `RedisSlots`: a lease in Redis, renewed while held. */
+/**
+ * A slot handed out by `RedisSlots`: a lease in Redis, renewed while held. A task reads it as
+ * `context.slot`.
+ */
 export interface RedisLease {
   /** The lease's member in `{key}:leases`. */
   readonly id: string;
+  /**
+   * The fencing token of the grant: it increases with every grant of the limit (across restarts of
+   * Redis too, as it restarts from the server clock in µs). A protected resource that rejects a
+   * write carrying a token lower than the highest it has seen cannot be written by a holder that
+   * stalled past its lease after a newer holder wrote. A slot passed to the next task in the same
+   * process without a round trip keeps its token.
+   */
+  readonly token: number;
+  /**
+   * When the lease may expire in Redis, as a `performance.now()` time of this process: at most
+   * `leaseMs` after the send of the last grant or renewal Redis confirmed (so the round trip is
+   * counted against the holder). Renewals move it on. The source aborts the task `safetyMs` before.
+   */
+  readonly deadline: number;
+  /**
+   * Gives the lease back, the same as `slots.release(lease)` (the governor shape: `acquire()`
+   * resolves to a token with `release()`; `[Symbol.dispose]()` releases it too, for `using`).
+   * Releasing twice does nothing.
+   */
+  release(): Promise<void>;
 }
 
 /** Counters of a `RedisSlots`, for monitoring and benchmarks. */
@@ -94,12 +145,16 @@ export interface ResolvedOptions {
   readonly pollMs: number;
   readonly timeoutMs: number;
   readonly handoffMs: number;
+  readonly safetyMs: number;
+  readonly quarantineMs: number;
   /** How long a waiter keeps its place in the queue without asking again. */
   readonly waiterTtlMs: number;
   readonly leases: string;
   readonly queue: string;
   readonly waiting: string;
   readonly channel: string;
+  readonly epoch: string;
+  readonly token: string;
 }
 
 /** Validates the options of `new RedisSlots(options)`, throwing a `TypeError` that names the bad one. */
@@ -140,6 +195,16 @@ export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
       `Expected \`options.timeoutMs\` to be a number > 0 and <= leaseMs / 3 (${leaseMs / 3}), got ${describe(timeoutMs)}`,
     );
   }
+  const safetyMs = options.safetyMs ?? Math.floor(leaseMs / 5);
+  if (!(Number.isInteger(safetyMs) && safetyMs >= 1 && safetyMs < leaseMs / 3)) {
+    throw new TypeError(
+      `Expected \`options.safetyMs\` to be an integer >= 1 and < leaseMs / 3 (${leaseMs / 3}), got ${describe(safetyMs)}`,
+    );
+  }
+  const quarantineMs = options.quarantineMs ?? leaseMs;
+  if (!(Number.isInteger(quarantineMs) && quarantineMs >= 0)) {
+    throw new TypeError(`Expected \`options.quarantineMs\` to be an integer >= 0, got ${describe(quarantineMs)}`);
+  }
   const tag = `{${key}}`;
   return {
     client,
@@ -149,11 +214,15 @@ export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
     pollMs,
     timeoutMs,
     handoffMs,
+    safetyMs,
+    quarantineMs,
     // A live waiter asks again at least every pollMs; one that stops (its process died) loses its place.
     waiterTtlMs: 3 * pollMs + timeoutMs,
     leases: `${tag}:leases`,
     queue: `${tag}:queue`,
     waiting: `${tag}:waiting`,
     channel: `${tag}:released`,
+    epoch: `${tag}:epoch`,
+    token: `${tag}:token`,
   };
 }

@@ -16,49 +16,86 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * KEYS: leases (zset id -> expiry ms), queue (zset id -> arrival µs), waiting (zset id -> waiter expiry ms).
- * ARGV: id, limit, leaseMs, waiterTtlMs, channel, then lease ids to release first (a swap: one round trip
- * for a task's end and the next one's start).
- * Grants a lease when fewer than `limit` are live and no earlier waiter is entitled to the free
- * capacity (FIFO: a waiter may take a slot when fewer than `free` waiters are ahead of it).
- * Otherwise the caller joins (or stays in) the queue.
- * Returns {granted 1/0, ms until the earliest lease expires (or -1), waiters queued after this call,
- * leases released of those asked}.
+ * The epoch of the limit (KEYS[1] leases, KEYS[2] queue, KEYS[3] waiting, KEYS[4] epoch hash, KEYS[5]
+ * token; ARGV[1] quarantineMs). A limit's state is trusted only on the server process that created
+ * its epoch: a Redis that restarted (with its data lost, or restored from an older snapshot) or a
+ * replica promoted in a failover has another run_id, so a new epoch starts: the old leases and queue
+ * are dropped (their holders abort when they see the epoch change, or by their own deadline) and
+ * nothing is granted for `quarantineMs`, by which time every lease of the old epoch has expired.
+ * A key never seen before on a master up for longer than the quarantine, and never a replica, needs
+ * no quarantine: no lease of it can be live. Tokens restart from the server's clock in µs, above any
+ * token the old epoch handed out (unless it granted more than one lease per µs on average).
  */
-export const ACQUIRE = script(`${NOW}
-local id = ARGV[1]
+const EPOCH = `
+local info = redis.call('INFO', 'server')
+local run = string.match(info, 'run_id:(%x+)')
+local ep = redis.call('HMGET', KEYS[4], 'id', 'run', 'until')
+local epoch = ep[1]
+local quarantined = tonumber(ep[3]) or 0
+if not epoch or ep[2] ~= run then
+  local q = tonumber(ARGV[1])
+  if not epoch then
+    local up = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) * 1000
+    local promoted = string.match(redis.call('INFO', 'replication'), 'second_repl_offset:(%-?%d+)') ~= '-1'
+    if up >= q and not promoted then q = 0 end
+  end
+  -- Kept only for a key new on a healthy master (leases of an older version of this package).
+  if epoch or q > 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+  local micros = t[1] .. string.format('%06d', tonumber(t[2]))
+  epoch = run .. ':' .. micros
+  quarantined = now + q
+  redis.call('HSET', KEYS[4], 'id', epoch, 'run', run, 'until', quarantined)
+  if tonumber(redis.call('GET', KEYS[5]) or '0') < tonumber(micros) then redis.call('SET', KEYS[5], micros) end
+end
+`;
+
+/**
+ * KEYS: leases (zset id -> expiry ms), queue (zset id -> arrival µs), waiting (zset id -> waiter expiry ms),
+ * epoch (hash), token (the fencing counter).
+ * ARGV: quarantineMs, id, limit, leaseMs, waiterTtlMs, channel, then lease ids to release first (a swap:
+ * one round trip for a task's end and the next one's start).
+ * Grants a lease when fewer than `limit` are live and no earlier waiter is entitled to the free
+ * capacity (FIFO: a waiter may take a slot when fewer than `free` waiters are ahead of it), and the
+ * epoch is out of quarantine. Otherwise the caller joins (or stays in) the queue.
+ * Returns {granted 1/0, ms until the earliest lease expires or the quarantine ends (or -1), waiters
+ * queued after this call, leases released of those asked, fencing token (0 when not granted), epoch}.
+ */
+export const ACQUIRE = script(`${NOW}${EPOCH}
+local id = ARGV[2]
 local released = 0
-for i = 6, #ARGV do released = released + redis.call('ZREM', KEYS[1], ARGV[i]) end
-if released > 0 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[5], '') end
+for i = 7, #ARGV do released = released + redis.call('ZREM', KEYS[1], ARGV[i]) end
+if released > 0 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[6], '') end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
 for i = 1, #dead do redis.call('ZREM', KEYS[2], dead[i]) end
 if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
-local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
-if free > 0 then
+local free = tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[1])
+if free > 0 and now >= quarantined then
   local rank = redis.call('ZRANK', KEYS[2], id)
   local ahead = rank
   if not rank then ahead = redis.call('ZCARD', KEYS[2]) end
   if ahead < free then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), id)
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
+    local token = redis.call('INCR', KEYS[5])
     if rank then
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
       -- Capacity is left and others wait: let them look again now rather than at their next poll.
-      if free > 1 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[5], '') end
+      if free > 1 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[6], '') end
     end
-    return {1, 0, redis.call('ZCARD', KEYS[2]), released}
+    return {1, 0, redis.call('ZCARD', KEYS[2]), released, token, epoch}
   end
 end
 if not redis.call('ZSCORE', KEYS[2], id) then
   -- A string: Lua would print a number this large with 14 digits and lose the microseconds.
   redis.call('ZADD', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])), id)
 end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), id)
 local queued = redis.call('ZCARD', KEYS[2])
+if now < quarantined then return {0, quarantined - now, queued, released, 0, epoch} end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[2] then return {0, tonumber(first[2]) - now, queued, released} end
-return {0, -1, queued, released}
+if first[2] then return {0, tonumber(first[2]) - now, queued, released, 0, epoch} end
+return {0, -1, queued, released, 0, epoch}
 `);
 
 /**
@@ -73,28 +110,32 @@ if removed > 0 and queued > 0 then redis.call('PUBLISH', ARGV[1], '') end
 return {removed, queued}
 `);
 
-/** KEYS: queue, waiting. ARGV: id, channel. A waiter gives up its place. */
+/** KEYS: queue, waiting. ARGV: channel, id... Waiters give up their places. */
 export const ABANDON = script(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[2], '') end
-return 1
+local removed = 0
+for i = 2, #ARGV do
+  removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ARGV[i])
+end
+if removed > 0 and redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[1], '') end
+return removed
 `);
 
 /**
- * KEYS: leases. ARGV: leaseMs, id...
- * Extends every live lease; returns the ids that are gone (expired and removed by someone's acquire).
- * A lease past its expiry that nobody removed yet is extended safely: its capacity was never reused.
+ * KEYS: leases, queue, waiting, epoch, token. ARGV: quarantineMs, leaseMs, id...
+ * Extends every live lease; returns {epoch, ids that are gone (expired and removed by someone's
+ * acquire)...}. A lease past its expiry that nobody removed yet is extended safely: its capacity was
+ * never reused. A changed epoch means every lease of the caller is gone.
  */
-export const RENEW = script(`${NOW}
-local lost = {}
-local expiry = now + tonumber(ARGV[1])
-for i = 2, #ARGV do
+export const RENEW = script(`${NOW}${EPOCH}
+local reply = {epoch}
+local expiry = now + tonumber(ARGV[2])
+for i = 3, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i])
   else
-    lost[#lost + 1] = ARGV[i]
+    reply[#reply + 1] = ARGV[i]
   end
 end
-return lost
+return reply
 `);

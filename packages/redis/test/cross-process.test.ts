@@ -148,7 +148,7 @@ describe.skipIf(!hasRedisServer)('cross-process shared limit (4 worker processes
     // slots, and acquiring swept the dead leases away.
     const expiry = Math.max(...scores);
     await waitUntil(async () => (await serverNow()) > expiry);
-    const fresh = redisSlots({ client, key, limit: 10, leaseMs, pollMs: 100 });
+    const fresh = redisSlots({ client, key, limit: 10, leaseMs, pollMs: 100, quarantineMs: 0 });
     const leases = await Promise.all(Array.from({ length: 10 }, () => fresh.acquire()));
     expect(await client.zcard(keys.leases)).toBe(10);
     for (const id of dead) expect(await client.zscore(keys.leases, id)).toBeNull();

@@ -37,7 +37,9 @@ describe.skipIf(!hasRedisServer)('shared limit properties (fast-check, real redi
           const key = `prop-${run++}`;
           let running = 0;
           let maxRunning = 0;
-          const all = workers.map(() => redisSlots({ client, key, limit, leaseMs: 3000, pollMs: 50, handoffMs }));
+          const all = workers.map(() =>
+            redisSlots({ client, key, limit, leaseMs: 3000, pollMs: 50, handoffMs, quarantineMs: 0 }),
+          );
           try {
             const outcomes = await Promise.all(
               workers.map(async (worker, w) => {

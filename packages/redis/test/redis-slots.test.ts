@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { allOf, createSharedLimit, limitedAsCompleted, type TaskContext } from '@lac/core';
 import { type RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
 import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 
@@ -32,6 +32,8 @@ function makeSlots(
     leaseMs: options.leaseMs ?? 3000,
     pollMs: options.pollMs ?? 100,
     handoffMs: options.handoffMs ?? 50,
+    // The test servers are young: a first use would otherwise wait out the quarantine (tested on its own).
+    quarantineMs: 0,
   });
   opened.push(slots);
   return slots;
@@ -122,7 +124,14 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
   it('costs at most one round trip per task uncontended: release and next acquire share one, a local handoff none', async () => {
     const tasks = () => Array.from({ length: 50 }, (_, i) => () => i);
     for (const handoffMs of [0, 50]) {
-      const slots = redisSlots({ client, key: `rt-${nextKey++}`, limit: 100, leaseMs: 3000, handoffMs });
+      const slots = redisSlots({
+        client,
+        key: `rt-${nextKey++}`,
+        limit: 100,
+        leaseMs: 3000,
+        handoffMs,
+        quarantineMs: 0,
+      });
       opened.push(slots);
       let count = 0;
       for await (const _ of limitedAsCompleted(tasks(), 4, { slots })) count++;
@@ -264,6 +273,73 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
     expect(meter.aborted).toBe(2);
     expect(slots.signal.aborted).toBe(true);
     await expect(slots.acquire()).rejects.toBe(error);
+  });
+
+  it('works as a governor: acquire() resolves to a lease with release() and Symbol.dispose, each giving the slot back once', async () => {
+    const key = `governor-${nextKey++}`;
+    const keys = keysOf(key);
+    const slots = makeSlots(key, 2, { handoffMs: 0 });
+    const first = await slots.acquire();
+    const second = await slots.acquire();
+    expect(second.token).toBeGreaterThan(first.token);
+    expect(await client.zcard(keys.leases)).toBe(2);
+    await first.release();
+    await first.release();
+    (second as unknown as Disposable)[Symbol.dispose]();
+    await waitUntil(async () => (await client.zcard(keys.leases)) === 0);
+    expect(slots.stats.held).toBe(0);
+  });
+
+  it('combines with a local limit through allOf: never more than either bound, each task holds a lease of each', async () => {
+    const key = `all-of-${nextKey++}`;
+    const local = createSharedLimit(2);
+    const shared = makeSlots(key, 3);
+    const meter = { running: 0, max: 0 };
+    const tokens = new Set<number>();
+    const tasks = Array.from({ length: 12 }, (_, i) => async ({ slot }: TaskContext) => {
+      const [, lease] = slot as [unknown, RedisLease];
+      tokens.add(lease.token);
+      meter.running++;
+      meter.max = Math.max(meter.max, meter.running);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      meter.running--;
+      return i;
+    });
+    const other = makeSlots(key, 3);
+    const otherMeter = newMeter();
+    const otherRun = limitedAsCompleted(holdingTasks(2, otherMeter), 2, { slots: other });
+    void otherRun.next().catch(() => {});
+    await waitUntil(() => otherMeter.started === 2);
+    const results: number[] = [];
+    for await (const i of limitedAsCompleted(tasks, 8, { slots: allOf(local, shared) })) results.push(i);
+    expect(results.sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    // The other process holds 2 of the 3 shared slots: only one is left here, below the local 2.
+    expect(meter.max).toBe(1);
+    expect(tokens.size).toBeGreaterThan(0);
+    expect(local.running).toBe(0);
+    await otherRun.return();
+    await waitUntil(async () => (await client.zcard(keysOf(key).leases)) === 0);
+  });
+
+  it('close() gives up the queue places of its waiters at once, so other processes are not held up until they lapse', async () => {
+    const key = `close-places-${nextKey++}`;
+    const keys = keysOf(key);
+    const other = server.client();
+    try {
+      const holder = makeSlots(key, 1);
+      const lease = await holder.acquire();
+      const leaving = makeSlots(key, 1, { client: other });
+      const waiting = leaving.acquire();
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      leaving.close();
+      await expect(waiting).rejects.toThrow('was closed');
+      // Whatever close() sent went before this on the same connection.
+      await other.ping();
+      expect(await client.zcard(keys.queue)).toBe(0);
+      await holder.release(lease);
+    } finally {
+      other.disconnect();
+    }
   });
 
   it('close() rejects pending acquires and stops waiting', async () => {
