@@ -1,4 +1,4 @@
-import { limitedMap } from '@lac/core';
+import { type LimitedIterator, limitedMap } from '@lac/core';
 import { type JobOutcome, type OutputSink, RunningJob } from './job.js';
 import { JobLog } from './joblog.js';
 import type { ItemSource } from './line-reader.js';
@@ -84,6 +84,7 @@ export class JobRunner {
   #failures = 0;
   /** Set once `--halt` triggers: lac's exit status from then on. */
   #haltStatus: number | undefined;
+  #results: LimitedIterator<JobResult | undefined> | undefined;
 
   constructor(command: readonly string[], source: ItemSource, options: RunJobsOptions, streams: OutputStreams) {
     this.#template = compileTemplate(command);
@@ -138,6 +139,8 @@ export class JobRunner {
     let failed = 0;
     try {
       const results = limitedMap(this.#source, options.jobs, runOne, { ordered: options.keepOrder });
+      this.#results = results;
+      if (this.#isStopping) results.drain();
       for await (const result of results) {
         if (result === undefined) continue;
         done++;
@@ -266,8 +269,16 @@ export class JobRunner {
     if (halt.when === 'now') this.#terminateAll();
   }
 
+  /**
+   * Nothing new starts: core's `drain()` pulls and starts nothing more and ends the run normally
+   * once the running jobs are delivered. A job core has started but not spawned yet (waiting for
+   * its turn of the loop, a `--rate` window or descriptors) sees `#isStopping` and gives up.
+   */
   #stopStarting(): void {
     this.#isStopping = true;
+    this.#results?.drain();
+    // drain() does not interrupt a pull already waiting on stdin (core settles it first): ending
+    // the reader settles it now, so an idle `tail -f | lac` still ends.
     this.#source.stop();
     this.#gate?.close();
     for (const wake of this.#exhaustedWaiters.splice(0)) wake();

@@ -74,6 +74,23 @@ describe('SIGHUP (defect 4)', () => {
     expect(readLines(pids)).toHaveLength(2);
     for (const pid of jobs) expect(isAlive(pid)).toBe(false);
   }, 30_000);
+  it('with stdin still open and idle, ends once its running jobs finish, without waiting for more input', async () => {
+    dir = tempDir();
+    const gate = join(dir.path, 'gate');
+    const started = join(dir.path, 'started');
+    const { child, result } = start(['-j', '4', `echo {} >> ${started}; while [ ! -e ${gate} ]; do sleep 0.02; done; echo {}`]);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin!.write('a\nb\n');
+    await waitFor(() => readLines(started).length === 2, 'two jobs');
+    child.kill('SIGHUP');
+    await waitFor(() => stderr.includes('SIGHUP'), 'the SIGHUP notice');
+    writeFileSync(gate, '');
+    const { code, stdout } = await result;
+    expect(code).toBe(0);
+    expect(stdout.split('\n').sort()).toEqual(['', 'a', 'b']);
+    child.stdin!.end();
+  }, 30_000);
 });
 
 describe('--bar (defect 7)', () => {
