@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type LimitedIterator, limitedMap } from '@lac/core';
-import type { ItemSource } from './line-reader.js';
+import type { LineReader, ListSource } from './line-reader.js';
 import type { OutputStreams } from './output.js';
 import type { Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
@@ -85,7 +85,7 @@ class FileNamer {
  * one JSON line per URL. Resolves with the exit status: failed URLs, capped at 101.
  */
 export class UrlFetcher {
-  readonly #source: ItemSource;
+  readonly #source: LineReader | ListSource;
   readonly #options: FetchOptions;
   readonly #streams: OutputStreams;
   /** What a stop must abort: each attempt's controller and each backoff's wake-up (no long-lived signal with a listener per request: thousands would trip MaxListenersExceededWarning). */
@@ -97,7 +97,7 @@ export class UrlFetcher {
   #isStopping = false;
   #results: LimitedIterator<FetchRecord> | undefined;
 
-  constructor(source: ItemSource, options: FetchOptions, streams: OutputStreams) {
+  constructor(source: LineReader | ListSource, options: FetchOptions, streams: OutputStreams) {
     this.#source = source;
     this.#options = options;
     this.#streams = streams;

@@ -1,9 +1,15 @@
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 
-/** `-j N`: an integer >= 0; 0 means no limit. */
+/** `-j N`: an integer >= 0; 0 means no limit. GNU parallel's `N%` (of the CPUs), `+N` and `-N` (more or fewer than the CPUs) too. */
 export function parseJobs(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), got \`${value}\`.`);
+  const relative = /^(\d+(?:\.\d+)?)%$|^([+-])(\d+)$/.exec(value);
+  if (relative !== null) {
+    const cpus = availableParallelism();
+    const jobs = relative[1] !== undefined ? Math.floor((cpus * Number(relative[1])) / 100) : relative[2] === '+' ? cpus + Number(relative[3]) : cpus - Number(relative[3]);
+    return Math.max(1, jobs);
+  }
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N or -N, got \`${value}\`.`);
   const jobs = Number(value);
   return jobs === 0 ? Number.POSITIVE_INFINITY : jobs;
 }
