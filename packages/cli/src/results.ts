@@ -13,11 +13,12 @@ function directoryName(arg: string): Buffer {
  */
 export function writeResults(dir: string, item: string | readonly string[], seq: number, outcome: JobOutcome): void {
   const parts: Buffer[] = [encodeItem(dir)];
-  (typeof item === 'string' ? [item] : item).forEach((arg, at) => parts.push(Buffer.from(`/${at + 1}/`), directoryName(arg)));
+  const args = typeof item === 'string' ? [item] : item;
+  for (let at = 0; at < args.length; at++) parts.push(Buffer.from(`/${at + 1}/`), directoryName(args[at]!));
   const base = Buffer.concat(parts);
   mkdirSync(base, { recursive: true });
   const file = (name: string) => Buffer.concat([base, Buffer.from(`/${name}`)]);
   writeFileSync(file('stdout'), Buffer.concat(outcome.stdout));
   writeFileSync(file('stderr'), Buffer.concat(outcome.stderr));
-  writeFileSync(file('seq'), `${seq}\n`);
+  writeFileSync(file('seq'), String(seq));
 }
