@@ -1,5 +1,5 @@
 // Finds or provisions the programs some suites need: redis-server (@lac/redis, the docs' Redis
-// examples) and Chromium (browser runs of core and web-streams, the docs' timeline page). On Debian as
+// examples), GNU parallel (@lac/cli's side-by-side tests) and Chromium (browser runs of core and web-streams, the docs' timeline page). On Debian as
 // root they are installed with apt-get; elsewhere the suites that need a missing program skip, with
 // a message naming it, and are counted as skipped. Deno and Bun are provisioned by the runtime suites
 // themselves (packages/test-tools/src/runtime-suites.ts). LAC_NO_PROVISION=1 installs nothing.
@@ -25,6 +25,12 @@ const programs = [
     debian: 'redis-server',
     other: 'macOS: brew install redis',
     isThere: () => onPath(['redis-server']),
+  },
+  {
+    name: 'GNU parallel',
+    debian: 'parallel',
+    other: '(macOS: brew install parallel); the @lac/cli side-by-side tests compare lac with it and fail without it',
+    isThere: () => onPath(['parallel']),
   },
   {
     name: 'Chromium',

@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { adaptive, limitedMap, limitedMapSettled, type AdaptiveLimit, type LimitOptions, type Settled } from '@lac/core';
-import type { ItemSource } from './line-reader.js';
+import { adaptive, type AdaptiveLimit, type LimitOptions, limitedMap, limitedMapSettled, type Settled } from '@lac/core';
+import type { LineReader, ListSource } from './line-reader.js';
 import type { OutputStreams } from './output.js';
 import type { Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
@@ -41,12 +41,12 @@ function isOverloadRecord(record: FetchRecord): boolean {
  * `--adaptive`: the same records as `limitedMap` gives, but an overloaded URL's record reaches the
  * limit as a failure (its `isOverload`), so that it shrinks; every record is still printed.
  */
-export async function* adaptiveRecords(
+export function adaptiveRecords(
   urls: AsyncIterable<string>,
   limit: AdaptiveLimit,
   fetchOne: (url: string, context: { index: number }) => Promise<FetchRecord>,
   options: LimitOptions<string>,
-): AsyncGenerator<FetchRecord> {
+): AsyncGenerator<FetchRecord> & { drain(): void } {
   const settled = limitedMapSettled(
     urls,
     adaptive({ ...limit, isOverload: (error) => error instanceof OverloadedRecord }),
@@ -57,11 +57,15 @@ export async function* adaptiveRecords(
     },
     options,
   );
-  for await (const outcome of settled as AsyncIterable<Settled<FetchRecord>>) {
-    if (outcome.status === 'fulfilled') yield outcome.value;
-    else if (outcome.reason instanceof OverloadedRecord) yield outcome.reason.record;
-    else throw outcome.reason;
+  async function* records(): AsyncGenerator<FetchRecord> {
+    for await (const outcome of settled as AsyncIterable<Settled<FetchRecord>>) {
+      if (outcome.status === 'fulfilled') yield outcome.value;
+      else if (outcome.reason instanceof OverloadedRecord) yield outcome.reason.record;
+      else throw outcome.reason;
+    }
   }
+  // SIGINT's "no new URLs" (core's drain()) reaches the adaptive run too.
+  return Object.assign(records(), { drain: () => settled.drain() });
 }
 
 /** One line of `lac fetch` output. */
@@ -126,17 +130,19 @@ class FileNamer {
  * one JSON line per URL. Resolves with the exit status: failed URLs, capped at 101.
  */
 export class UrlFetcher {
-  readonly #source: ItemSource;
+  readonly #source: LineReader | ListSource;
   readonly #options: FetchOptions;
   readonly #streams: OutputStreams;
-  readonly #stop = new AbortController();
-  /** What a stop must abort: each attempt's controller and each backoff's wake-up. No listener is added to the stop signal itself (hundreds at once would trip MaxListenersExceededWarning). */
+  /** What a stop must abort: each attempt's controller and each backoff's wake-up (no long-lived signal with a listener per request: thousands would trip MaxListenersExceededWarning). */
   readonly #inFlight = new Set<AbortController>();
   readonly #sleepers = new Set<() => void>();
   #interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
   #isOutputBroken = false;
+  /** Set on a stop: no attempt or retry starts after it. */
+  #isStopping = false;
+  #results: { drain(): void } | undefined;
 
-  constructor(source: ItemSource, options: FetchOptions, streams: OutputStreams) {
+  constructor(source: LineReader | ListSource, options: FetchOptions, streams: OutputStreams) {
     this.#source = source;
     this.#options = options;
     this.#streams = streams;
@@ -145,12 +151,19 @@ export class UrlFetcher {
   interrupt(signal: 'SIGINT' | 'SIGTERM'): void {
     if (this.#interruptedBy !== undefined) return;
     this.#interruptedBy = signal;
-    this.#source.stop();
-    this.#abortAll(new DOMException('Interrupted', 'AbortError'));
+    this.#stopAll(new DOMException('Interrupted', 'AbortError'));
   }
 
-  #abortAll(reason: unknown): void {
-    this.#stop.abort(reason);
+  /**
+   * Nothing new starts (core's `drain()`: a URL held for its `--rate` window is dropped too), the
+   * attempts in flight abort, and their records are still printed as the run ends normally.
+   */
+  #stopAll(reason: unknown): void {
+    this.#isStopping = true;
+    this.#results?.drain();
+    // drain() does not interrupt a pull already waiting on stdin (core settles it first): ending
+    // the reader settles it now.
+    this.#source.stop();
     for (const controller of this.#inFlight) controller.abort(reason);
     for (const wake of this.#sleepers) wake();
   }
@@ -159,8 +172,7 @@ export class UrlFetcher {
   outputBroken(): void {
     if (this.#isOutputBroken) return;
     this.#isOutputBroken = true;
-    this.#source.stop();
-    this.#abortAll(new DOMException('Output closed', 'AbortError'));
+    this.#stopAll(new DOMException('Output closed', 'AbortError'));
   }
 
   async run(): Promise<number> {
@@ -183,10 +195,14 @@ export class UrlFetcher {
     }
 
     const fetchOne = (url: string, { index }: { index: number }) => this.#fetchOne(url, index + 1, namer);
+    const runOptions = { ordered: options.keepOrder, rate: options.rate };
+    const results =
+      typeof options.jobs === 'number'
+        ? limitedMap(urls(), options.jobs, fetchOne, runOptions)
+        : adaptiveRecords(urls(), options.jobs, fetchOne, runOptions);
+    this.#results = results;
     try {
-      const runOptions = { ordered: options.keepOrder, rate: options.rate };
-      const records = typeof options.jobs === 'number' ? limitedMap(urls(), options.jobs, fetchOne, runOptions) : adaptiveRecords(urls(), options.jobs, fetchOne, runOptions);
-      for await (const record of records) {
+      for await (const record of results) {
         done++;
         if (record.error !== undefined) failed++;
         retries += Math.max(0, record.attempts - 1);
@@ -227,7 +243,6 @@ export class UrlFetcher {
     }
     const file = namer?.name(url, seq);
     const attempts = Math.max(1, options.retries);
-    const stop = this.#stop.signal;
     for (;;) {
       record.attempts++;
       let isRetryable = false;
@@ -264,14 +279,14 @@ export class UrlFetcher {
         }
       } catch (error) {
         if (record.file === undefined) record.bytes = 0;
-        record.error = signal.aborted && !stop.aborted ? describeError(signal.reason, options.timeoutMs) : describeError(error, options.timeoutMs);
+        record.error = signal.aborted && !this.#isStopping ? describeError(signal.reason, options.timeoutMs) : describeError(error, options.timeoutMs);
         // A network error or a timeout may pass; a stop by the user may not.
-        isRetryable = !stop.aborted;
+        isRetryable = !this.#isStopping;
       } finally {
         clearTimeout(timer);
         this.#inFlight.delete(attempt);
       }
-      if (record.error === undefined || !isRetryable || record.attempts >= attempts || stop.aborted) break;
+      if (record.error === undefined || !isRetryable || record.attempts >= attempts || this.#isStopping) break;
       const backoff = wait ?? Math.min(options.backoffMs * 2 ** (record.attempts - 1), MAX_BACKOFF_MS);
       if (!(await this.#sleep(backoff))) break;
     }
@@ -279,7 +294,7 @@ export class UrlFetcher {
 
   /** Waits `ms`; resolves false at once on a stop. */
   #sleep(ms: number): Promise<boolean> {
-    if (this.#stop.signal.aborted) return Promise.resolve(false);
+    if (this.#isStopping) return Promise.resolve(false);
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { encodeItem } from './bytes.js';
 import type { JobOutcome } from './job.js';
 import { UsageError } from './sources.js';
@@ -10,20 +10,43 @@ export class JobLog {
   readonly #fd: number;
   readonly #isOwned: boolean;
 
-  /** Opens (truncates) the file at once, so a bad path is a usage error before any job starts. `-` is stdout. */
-  constructor(path: string) {
+  /**
+   * Opens (truncates, or with `isAppended` appends to) the file at once, so a bad path is a usage
+   * error before any job starts. `-` is stdout.
+   */
+  constructor(path: string, isAppended = false) {
     if (path === '-') {
       this.#fd = 1;
       this.#isOwned = false;
     } else {
       try {
-        this.#fd = openSync(path, 'w');
+        this.#fd = openSync(path, isAppended ? 'a' : 'w');
       } catch (error) {
         throw new UsageError(`cannot write --joblog file '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
       this.#isOwned = true;
     }
-    writeSync(this.#fd, HEADER);
+    if (!this.#isOwned || fstatSync(this.#fd).size === 0) writeSync(this.#fd, HEADER);
+  }
+
+  /**
+   * `--resume`: the seqs a joblog lists (`all`), or only those that succeeded (`failed`, for
+   * `--resume-failed`, which runs the failed ones again). A missing file lists none.
+   */
+  static finished(path: string, which: 'all' | 'failed'): Set<number> {
+    const seqs = new Set<number>();
+    let text: string;
+    try {
+      text = readFileSync(path, 'latin1');
+    } catch {
+      return seqs;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.split('\t');
+      if (fields.length < 9) continue;
+      if (which === 'all' || (fields[6] === '0' && fields[7] === '0')) seqs.add(Number(fields[0]));
+    }
+    return seqs;
   }
 
   write(seq: number, outcome: JobOutcome, command: string): void {

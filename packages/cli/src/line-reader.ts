@@ -25,7 +25,8 @@ export class LineReader implements AsyncIterableIterator<string> {
   /** Lines handed out so far. */
   count = 0;
 
-  constructor(stream: Readable, separator: '\n' | '\0') {
+  /** `separator`: one ASCII character (`\n`, `\0`, or `-d`'s). */
+  constructor(stream: Readable, separator: string) {
     this.#stream = stream;
     this.#separator = separator.charCodeAt(0);
     stream.on('readable', this.#onReadable);
@@ -151,13 +152,13 @@ export class LineReader implements AsyncIterableIterator<string> {
   };
 }
 
-/** A fixed list of items (`::: a b c`) that can be stopped like a `LineReader`. */
-export class ListSource implements IterableIterator<string> {
-  readonly #items: readonly string[];
+/** A fixed list of items (`::: a b c`, or records built from several input sources) that can be stopped like a `LineReader`. */
+export class ListSource<T = string> implements IterableIterator<T> {
+  readonly #items: readonly T[];
   #next = 0;
   #isStopped = false;
 
-  constructor(items: readonly string[]) {
+  constructor(items: readonly T[]) {
     this.#items = items;
   }
 
@@ -169,14 +170,14 @@ export class ListSource implements IterableIterator<string> {
     return this;
   }
 
-  next(): IteratorResult<string> {
-    if (this.#isStopped || this.#next >= this.#items.length) return DONE;
+  next(): IteratorResult<T> {
+    if (this.#isStopped || this.#next >= this.#items.length) return DONE as IteratorResult<T>;
     return { value: this.#items[this.#next++]!, done: false };
   }
 
-  return(): IteratorResult<string> {
+  return(): IteratorResult<T> {
     this.stop();
-    return DONE;
+    return DONE as IteratorResult<T>;
   }
 
   stop(): void {
@@ -184,4 +185,48 @@ export class ListSource implements IterableIterator<string> {
   }
 }
 
-export type ItemSource = LineReader | ListSource;
+/**
+ * A `LineReader`'s lines turned into job arguments: split into columns (`--colsep`) and/or
+ * `perJob` lines at a time (`-n`, `-N`). Stopping it stops the reader.
+ */
+export class RecordReader implements AsyncIterableIterator<readonly string[]> {
+  readonly #reader: LineReader;
+  readonly #perJob: number;
+  readonly #colsep: RegExp | undefined;
+
+  constructor(reader: LineReader, perJob: number, colsep: RegExp | undefined) {
+    this.#reader = reader;
+    this.#perJob = perJob;
+    this.#colsep = colsep;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<readonly string[]>> {
+    const args: string[] = [];
+    let lines = 0;
+    // -N 0: one job per line, with no arguments.
+    for (const perJob = Math.max(1, this.#perJob); lines < perJob; lines++) {
+      const line = await this.#reader.next();
+      if (line.done) break;
+      if (this.#perJob === 0) continue;
+      if (this.#colsep === undefined) args.push(line.value);
+      else args.push(...line.value.split(this.#colsep));
+    }
+    return lines === 0 ? (DONE as IteratorResult<readonly string[]>) : { value: args, done: false };
+  }
+
+  return(): Promise<IteratorResult<readonly string[]>> {
+    this.stop();
+    return Promise.resolve(DONE as IteratorResult<readonly string[]>);
+  }
+
+  stop(): void {
+    this.#reader.stop();
+  }
+}
+
+/** Where a run's job arguments come from: one item (a string) or several (an array) per job. */
+export type ItemSource = LineReader | ListSource<string> | ListSource<readonly string[]> | RecordReader;

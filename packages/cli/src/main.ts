@@ -6,7 +6,8 @@ import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
 import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
-import { countFileItems, openSource, splitList, UsageError } from './sources.js';
+import { countFileItems, type InputSource, openRecords, openSource, splitInput, UsageError } from './sources.js';
+import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
 export interface MainIo {
@@ -64,12 +65,26 @@ interface RunFlags {
   tag?: boolean;
   halt: Halt;
   retries: number;
-  timeout?: number;
+  timeout?: { readonly ms: number } | { readonly percent: number };
   joblog?: string;
   bar?: boolean;
   dryRun?: boolean;
   rate?: Rate;
   delay?: number;
+  I?: string;
+  maxArgs?: number;
+  maxReplaceArgs?: number;
+  m?: boolean;
+  X?: boolean;
+  delimiter?: string;
+  colsep?: RegExp;
+  results?: string;
+  resume?: boolean;
+  resumeFailed?: boolean;
+  ungroup?: boolean;
+  v?: boolean;
+  t?: boolean;
+  shuf?: boolean;
 }
 
 interface FetchFlags {
@@ -93,7 +108,7 @@ function configure(command: Command, io: MainIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
       // One line, named after the program: "lac: unknown option '--bogus'".
-      outputError: (text, write) => write(`lac: ${text.replace(/^error: /, '')}`),
+      outputError: (text, write) => write(`lac: ${describeUnknownOption(text.replace(/^error: /, ''))}`),
     });
 }
 
@@ -121,13 +136,27 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
         .default({ when: 'never' } as Halt, 'never'),
     )
     .option('--retries <n>', 'run a failing job up to N times in all, as GNU parallel (e.g. --retries 3)', parseCount, 0)
-    .option('--timeout <seconds>', 'SIGTERM a job after SECONDS, SIGKILL 1 s later (e.g. --timeout 30)', parseSeconds)
+    .option('--timeout <seconds>', 'SIGTERM a job after SECONDS, or after N% of the median run time, SIGKILL 1 s later (e.g. --timeout 30, --timeout 200%)', parseTimeout)
     .option('--joblog <file>', "write GNU parallel's tab-separated job log to FILE, - for stdout (e.g. --joblog jobs.tsv)")
     .option('--bar', 'progress bar (done/total, rate, ETA) on stderr when it is a terminal (e.g. --bar)')
     .option('--dry-run', 'print the commands that would run, run nothing (e.g. --dry-run)')
     .option('--rate <n/unit>', 'start at most N jobs per second (/s), minute (/m) or hour (/h) (e.g. --rate 5/s)', parseRate)
     .option('--delay <seconds>', 'wait SECONDS between job starts (e.g. --delay 0.5)', parseSeconds)
-    .argument('[command...]', 'the command template, then optionally ::: and the items')
+    .option('-I <str>', 'use STR as the replacement string instead of {} (e.g. -I @@)')
+    .option('-n, --max-args <n>', 'up to N items per job, {} is all of them (e.g. -n 2)', parseCount)
+    .option('-N, --max-replace-args <n>', 'up to N items per job, as {1}..{N} (e.g. -N 2)', parseCount)
+    .option('-m', 'as many items per job as fit, spread over the -j jobs (e.g. -m)')
+    .option('-X', 'as -m, repeating the word around {} once per item (e.g. -X)')
+    .option('-d, --delimiter <delim>', 'items end with DELIM, one character or \\n \\t \\0 \\xHH (e.g. -d ,)', parseDelimiter)
+    .option('-C, --colsep <regexp>', 'split each item into columns {1} {2}... at REGEXP (e.g. --colsep "\\t")', parseColsep)
+    .option('--results <dir>', "save each job's stdout and stderr in DIR/1/ITEM/..., as GNU parallel, instead of printing them (e.g. --results out)")
+    .option('--resume', 'with --joblog: skip the jobs the joblog already lists (e.g. --resume --joblog jobs.tsv)')
+    .option('--resume-failed', 'with --joblog: skip the jobs the joblog lists as succeeded, rerun the failed (e.g. --resume-failed --joblog jobs.tsv)')
+    .option('-u, --ungroup', 'print output as it comes, not grouped per job (e.g. -u)')
+    .option('-v', 'print each command before its output (e.g. -v)')
+    .option('-t', 'print each command on stderr as it starts (e.g. -t)')
+    .option('--shuf', 'run the jobs in a random order (e.g. --shuf)')
+    .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
     .action((words: string[], flags: RunFlags) => onRun(words, flags));
@@ -228,7 +257,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
           throw new UsageError(`cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`);
         }
       }
-      const total = flags.bar !== true ? undefined : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true, true) : list.length > 0 ? list.filter((url) => url.trim() !== '').length : undefined;
+      const total = flags.bar !== true ? undefined : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true ? 0 : 10, true) : list.length > 0 ? list.filter((url) => url.trim() !== '').length : undefined;
       const fetcher = new UrlFetcher(
         source,
         {
@@ -261,11 +290,33 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     const status = parse(runProgram(io, (words, flags) => (request = { words, flags })), argv);
     if (status !== undefined || request === undefined) return status ?? 0;
     const { words, flags } = request;
-    const { command, list } = splitList(words);
+    const { command, sources } = splitInput(words);
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
-    const source = openSource({ argFile: flags.argFile, list, isNull: flags.null, stdin: io.stdin });
+    if ((flags.resume === true || flags.resumeFailed === true) && (flags.joblog === undefined || flags.joblog === '-')) {
+      throw new UsageError(`${flags.resume === true ? '--resume' : '--resume-failed'} needs --joblog FILE`);
+    }
+    if ([flags.ungroup, flags.lineBuffer, flags.results !== undefined].filter(Boolean).length > 1) {
+      throw new UsageError('use only one of -u, --line-buffer and --results');
+    }
+    const inputs: InputSource[] = flags.argFile === undefined ? sources : [{ path: flags.argFile, isLinked: false, what: '-a file' }, ...sources];
+    const perJob = flags.maxReplaceArgs ?? flags.maxArgs;
+    const records = await openRecords({
+      sources: inputs,
+      stdin: io.stdin,
+      delimiter: flags.delimiter ?? (flags.null === true ? '\0' : '\n'),
+      colsep: flags.colsep,
+      perJob,
+      isMulti: flags.m === true || flags.X === true,
+      jobs: flags.jobs,
+      isShuffled: flags.shuf === true,
+    });
+    const source = records.source;
+    if (records.isStdin && (io.stdin as { isTTY?: boolean }).isTTY === true) {
+      io.stderr.write('lac: warning: input is read from the terminal: type one item per line and end with Ctrl-D (or did you forget ::: or :::: or -a, or to pipe data into lac?)\n');
+    }
     const isTotalNeeded = flags.bar === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
-    const total = !isTotalNeeded ? undefined : list !== undefined ? list.length : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true, false) : undefined;
+    const total = isTotalNeeded ? records.total() : undefined;
+    const timeout = flags.timeout;
     const runner = new JobRunner(
       command,
       source,
@@ -276,13 +327,20 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         tag: flags.tag === true,
         halt: flags.halt,
         retries: flags.retries,
-        timeoutMs: flags.timeout,
+        timeoutMs: timeout !== undefined && 'ms' in timeout ? timeout.ms : undefined,
+        timeoutPercent: timeout !== undefined && 'percent' in timeout ? timeout.percent : undefined,
         joblog: flags.joblog,
         bar: flags.bar === true,
         dryRun: flags.dryRun === true,
         rate: flags.rate,
         delayMs: flags.delay,
         total,
+        template: { replace: flags.I, isContextReplace: flags.X === true },
+        results: flags.results,
+        resume: flags.resumeFailed === true ? 'failed' : flags.resume === true ? 'all' : undefined,
+        isUngrouped: flags.ungroup === true,
+        isVerbose: flags.v === true,
+        isTraced: flags.t === true,
       },
       io,
     );

@@ -2,10 +2,19 @@ import { availableParallelism } from 'node:os';
 import { adaptive, type AdaptiveLimit } from '@lac/core';
 import { InvalidArgumentError } from 'commander';
 
-/** `-j N`: an integer >= 0; 0 means no limit. `-j auto`: an adaptive limit (see `autoJobs`). */
+/**
+ * `-j N`: an integer >= 0; 0 means no limit. GNU parallel's `N%` (of the CPUs), `+N` and `-N` (more or fewer
+ * than the CPUs) too. `-j auto`: an adaptive limit (see `autoJobs`).
+ */
 export function parseJobs(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited) or \`auto\`, got \`${value}\`.`);
+  const relative = /^(\d+(?:\.\d+)?)%$|^([+-])(\d+)$/.exec(value);
+  if (relative !== null) {
+    const cpus = availableParallelism();
+    const jobs = relative[1] !== undefined ? Math.floor((cpus * Number(relative[1])) / 100) : relative[2] === '+' ? cpus + Number(relative[3]) : cpus - Number(relative[3]);
+    return Math.max(1, jobs);
+  }
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or \`auto\`, got \`${value}\`.`);
   const jobs = Number(value);
   return jobs === 0 ? Number.POSITIVE_INFINITY : jobs;
 }

@@ -1,4 +1,4 @@
-import { limitedMap, type AdaptiveLimit } from '@lac/core';
+import { type AdaptiveLimit, type LimitedIterator, limitedMap } from '@lac/core';
 import { type JobOutcome, type OutputSink, RunningJob } from './job.js';
 import { JobLog } from './joblog.js';
 import type { ItemSource } from './line-reader.js';
@@ -7,7 +7,8 @@ import type { Halt, Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
 import { StartGate } from './start-gate.js';
 import { encodeItem } from './bytes.js';
-import { type CommandTemplate, compileTemplate } from './template.js';
+import { type CommandTemplate, compileTemplate, type TemplateOptions } from './template.js';
+import { writeResults } from './results.js';
 
 export interface RunJobsOptions {
   /** Jobs at once; `Infinity` for no limit; `adaptive(...)` for `-j auto`. */
@@ -27,12 +28,35 @@ export interface RunJobsOptions {
   readonly delayMs?: number | undefined;
   /** The number of items, when it is known before the run (a `:::` list or a file); for `--bar` and `--halt N%`. */
   readonly total?: number | undefined;
+  /** `--timeout N%`: a job is stopped after N% of the median run time of the jobs that succeeded so far. */
+  readonly timeoutPercent?: number | undefined;
+  /** `-I`, `-X`. */
+  readonly template?: TemplateOptions | undefined;
+  /** `--results DIR`: each job's output goes to files there instead of stdout. */
+  readonly results?: string | undefined;
+  /** `--resume` (skip every job in the joblog) or `--resume-failed` (skip the succeeded ones). */
+  readonly resume?: 'all' | 'failed' | undefined;
+  /** `-u`: output is written as it comes. */
+  readonly isUngrouped?: boolean | undefined;
+  /** `-v`: each command is printed before its output. */
+  readonly isVerbose?: boolean | undefined;
+  /** `-t`: each command is printed on stderr as it starts. */
+  readonly isTraced?: boolean | undefined;
+}
+
+/** A job's arguments: one item, or several (several input sources, `-n`, `--colsep`...). */
+type Args = string | readonly string[];
+
+/** How `--tag` shows a job's arguments: joined with spaces, as GNU parallel's `{}`. */
+function tagOf(item: Args): string {
+  return typeof item === 'string' ? item : item.join(' ');
 }
 
 interface JobResult {
   readonly seq: number;
-  readonly item: string;
+  readonly item: Args;
   readonly slot: number;
+  readonly line: string | undefined;
   readonly outcome: JobOutcome;
 }
 
@@ -84,9 +108,12 @@ export class JobRunner {
   #failures = 0;
   /** Set once `--halt` triggers: lac's exit status from then on. */
   #haltStatus: number | undefined;
+  #results: LimitedIterator<JobResult | undefined> | undefined;
+  /** Run times of the jobs that succeeded, for `--timeout N%`. */
+  readonly #successTimes: number[] = [];
 
   constructor(command: readonly string[], source: ItemSource, options: RunJobsOptions, streams: OutputStreams) {
-    this.#template = compileTemplate(command);
+    this.#template = compileTemplate(command, options.template);
     this.#source = source;
     this.#options = options;
     this.#streams = streams;
@@ -97,13 +124,19 @@ export class JobRunner {
   async run(): Promise<number> {
     const options = this.#options;
     if (options.dryRun) return this.#dryRun();
-    const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog);
+    const skipped = options.resume === undefined || options.joblog === undefined ? undefined : JobLog.finished(options.joblog, options.resume);
+    const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog, skipped !== undefined);
     const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs', options.total) : undefined;
     const lineOutput = options.lineBuffer ? new LineBufferedOutput(this.#streams, options.keepOrder) : undefined;
     const template = this.#template;
     const attempts = Math.max(1, options.retries);
 
-    const runOne = async (item: string, { index }: { index: number }): Promise<JobResult | undefined> => {
+    const streams = this.#streams;
+    const ungrouped: OutputSink | undefined = options.isUngrouped ? { data: (stream, chunk) => this.#isOutputBroken || streams[stream].write(chunk) } : undefined;
+    const isCommandShown = options.isVerbose === true || options.isTraced === true;
+
+    const runOne = async (item: Args, { index }: { index: number }): Promise<JobResult | undefined> => {
+      if (skipped?.has(index + 1)) return undefined;
       // Spawning from inside the previous job's exit callback would starve the event loop at high
       // job rates (a SIGINT went unhandled for seconds): each start waits for one turn of the loop.
       await yieldToLoop();
@@ -112,9 +145,12 @@ export class JobRunner {
       const seq = index + 1;
       const slot = this.#slots.acquire();
       try {
-        const tag = options.tag ? encodeItem(`${item}\t`) : undefined;
-        const sink: OutputSink | undefined = lineOutput?.sink(seq, tag);
+        const tag = options.tag ? encodeItem(`${tagOf(item)}\t`) : undefined;
+        const sink: OutputSink | undefined = ungrouped ?? lineOutput?.sink(seq, tag);
         const command = template.render(item, seq, slot);
+        const line = isCommandShown ? command.line : undefined;
+        if (options.isTraced) streams.stderr.write(encodeItem(`${line}\n`));
+        if (options.isVerbose && sink !== undefined) sink.data('stdout', encodeItem(`${line}\n`));
         let outcome: JobOutcome;
         let attempt = 0;
         this.#started++;
@@ -128,7 +164,7 @@ export class JobRunner {
         // Checked here, before the result is handed back: core starts the next job as soon as this
         // one settles, so a halt decided in the consumer loop would come one job too late.
         this.#onFinished(outcome);
-        return { seq, item, slot, outcome };
+        return { seq, item, slot, outcome, line };
       } finally {
         this.#slots.release(slot);
       }
@@ -138,15 +174,20 @@ export class JobRunner {
     let failed = 0;
     try {
       const results = limitedMap(this.#source, options.jobs, runOne, { ordered: options.keepOrder });
+      this.#results = results;
+      if (this.#isStopping) results.drain();
       for await (const result of results) {
         if (result === undefined) continue;
         done++;
         const { outcome } = result;
         if (lineOutput !== undefined) {
           lineOutput.finish(result.seq);
-        } else if (!this.#isOutputBroken) {
-          const tag = options.tag ? encodeItem(`${result.item}\t`) : undefined;
-          writeGrouped(this.#streams, outcome.stdout, outcome.stderr, tag);
+        } else if (options.results !== undefined) {
+          writeResults(options.results, result.item, result.seq, outcome);
+        } else if (!this.#isOutputBroken && ungrouped === undefined) {
+          const tag = options.tag ? encodeItem(`${tagOf(result.item)}\t`) : undefined;
+          const stdout = options.isVerbose ? [encodeItem(`${result.line}\n`), ...outcome.stdout] : outcome.stdout;
+          writeGrouped(this.#streams, stdout, outcome.stderr, tag);
         }
         joblog?.write(result.seq, outcome, template.renderLine(result.item, result.seq, result.slot));
         if (isFailure(outcome)) failed++;
@@ -208,7 +249,7 @@ export class JobRunner {
   }
 
   async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined): Promise<JobOutcome> {
-    const job = new RunningJob(command, this.#options.timeoutMs, sink);
+    const job = new RunningJob(command, this.#timeoutMs(), sink);
     this.#running.add(job);
     if (this.#isKilling) job.terminate();
     let outcome: JobOutcome | undefined;
@@ -245,10 +286,22 @@ export class JobRunner {
     return true;
   }
 
+  /** The timeout for a job starting now: `--timeout N%` of the median successful run time, once there is one. */
+  #timeoutMs(): number | undefined {
+    const percent = this.#options.timeoutPercent;
+    const times = this.#successTimes;
+    if (percent === undefined || times.length === 0) return this.#options.timeoutMs;
+    const sorted = [...times].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+    return Math.max(1, (median * percent) / 100);
+  }
+
   #onFinished(outcome: JobOutcome): void {
     this.#finished++;
     const isFailed = isFailure(outcome);
     if (isFailed) this.#failures++;
+    else if (this.#options.timeoutPercent !== undefined) this.#successTimes.push(outcome.runtime);
     const { halt } = this.#options;
     if (halt.when === 'never' || this.#haltStatus !== undefined) return;
     const counted = halt.kind === 'fail' ? (isFailed ? this.#failures : -1) : halt.kind === 'success' ? (isFailed ? -1 : this.#finished - this.#failures) : this.#finished;
@@ -266,8 +319,16 @@ export class JobRunner {
     if (halt.when === 'now') this.#terminateAll();
   }
 
+  /**
+   * Nothing new starts: core's `drain()` pulls and starts nothing more and ends the run normally
+   * once the running jobs are delivered. A job core has started but not spawned yet (waiting for
+   * its turn of the loop, a `--rate` window or descriptors) sees `#isStopping` and gives up.
+   */
   #stopStarting(): void {
     this.#isStopping = true;
+    this.#results?.drain();
+    // drain() does not interrupt a pull already waiting on stdin (core settles it first): ending
+    // the reader settles it now, so an idle `tail -f | lac` still ends.
     this.#source.stop();
     this.#gate?.close();
     for (const wake of this.#exhaustedWaiters.splice(0)) wake();

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bin, ensureBuilt, lac, packageDir, tempDir } from './helpers.js';
+import { bin, ensureBuilt, lac, packageDir, start, tempDir, waitFor } from './helpers.js';
 
 let server: Server;
 let base: string;
@@ -202,4 +202,28 @@ describe('lac fetch under stress', () => {
     expect(lines[2]).toMatchObject({ status: 200, file: join(dir.path, '4') });
     expect(readFileSync(join(dir.path, '4'), 'utf8')).toBe('xxxx');
   });
+
+  it('on SIGINT with --rate, fetches nothing more: the URL held for the next window is dropped (drain)', async () => {
+    const urls = [`${base}/ok/1?rate-a`, `${base}/ok/1?rate-b`, `${base}/ok/1?rate-c`];
+    const { child, result } = start(['fetch', '-j', '4', '--rate', '1/m', ...urls], { input: '' });
+    await waitFor(() => hits.get('/ok/1?rate-a') === 1, 'the first request');
+    const sent = performance.now();
+    child.kill('SIGINT');
+    const { code, stdout } = await result;
+    expect(code).toBe(130);
+    expect(performance.now() - sent).toBeLessThan(2000);
+    expect(parseLines(stdout).map((line) => line.url)).toEqual([urls[0]]);
+    expect(hits.has('/ok/1?rate-b')).toBe(false);
+  }, 15_000);
+
+  it('on SIGINT while stdin is open and idle, aborts the request in flight and ends without waiting for more input', async () => {
+    const { child, result } = start(['fetch', '-j', '2']);
+    child.stdin!.write(`${base}/hold/idle-stdin\n`);
+    await waitFor(() => hits.get('/hold/idle-stdin') === 1, 'the request');
+    child.kill('SIGINT');
+    const { code, stdout } = await result;
+    expect(code).toBe(130);
+    expect(parseLines(stdout)).toEqual([expect.objectContaining({ url: `${base}/hold/idle-stdin`, error: 'aborted' })]);
+    child.stdin!.end();
+  }, 15_000);
 });

@@ -112,6 +112,11 @@ export const hasGnuParallel = (() => {
   }
 })();
 
+/** Throws unless GNU parallel is installed: a side-by-side test fails, saying why, rather than pass unchecked. */
+export function requireGnuParallel(): void {
+  if (!hasGnuParallel) throw new Error('GNU parallel is not installed: run `apt-get install parallel` (scripts/provision.mjs does it for the test command)');
+}
+
 /** Runs GNU parallel with the same arguments, its jobs under /bin/sh as lac's are. */
 export function gnuParallel(args: readonly string[], options: { input?: string | Buffer; cwd?: string } = {}): Promise<Result> {
   const child = spawn('parallel', args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh', PARALLEL_HOME: join(tmpdir(), 'lac-cli-test-parallel-home') } });
