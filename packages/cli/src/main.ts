@@ -307,7 +307,8 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
       colsep: flags.colsep,
       perJob,
       isMulti: flags.m === true || flags.X === true,
-      jobs: flags.jobs,
+      // -j auto spreads -m/-X arguments over the limit it starts at (one job per CPU).
+      jobs: flags.jobs === 'auto' ? defaultJobs() : flags.jobs,
       isShuffled: flags.shuf === true,
     });
     const source = records.source;

@@ -9,7 +9,7 @@ import { isThenable } from './is-thenable.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { SlotGate } from './slot-gate.js';
-import { describe, type ResolvedOptions } from './validate.js';
+import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
 /** Stopped by a failure or an abort; the error is delivered once the results before it are consumed. */
