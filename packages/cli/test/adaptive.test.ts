@@ -14,7 +14,7 @@ describe('parsing', () => {
     expect(parseJobs('8')).toBe(8);
     expect(parseJobs('0')).toBe(Number.POSITIVE_INFINITY);
     expect(() => parseJobs('many')).toThrow(InvalidArgumentError);
-    expect(() => parseJobs('many')).toThrow('Expected an integer >= 0 (0 = unlimited) or `auto`, got `many`.');
+    expect(() => parseJobs('many')).toThrow('Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or `auto`, got `many`.');
   });
 
   it('--adaptive alone is 1 to 256 starting at -j; --adaptive=MIN:MAX clamps the start into the range', () => {
