@@ -10,6 +10,7 @@ import {
   adaptive,
   createLimiter,
   createSharedLimit,
+  limitFunction,
   limitedAsCompleted,
   limitedMap,
   limitedMapSettled,
@@ -334,6 +335,7 @@ describe('createLimiter(adaptive(...))', () => {
     limit.concurrency = 4;
     expect(limit.concurrency).toBe(4);
     expect(createLimiter({ concurrency: adaptive({ initial: 3 }) }).concurrency).toBe(3);
+    expect(limitFunction(async () => 1, adaptive({ initial: 5 })).concurrency).toBe(5);
   });
 });
 
