@@ -28,8 +28,9 @@ const core = `${root}packages/core/dist/index.js`;
 const budgets = [
   // Issue 14 (adaptive limits) added 170 B and 190 B: the hooks that hand a task's outcome to an
   // adaptive controller; the algorithms themselves are reached only through adaptive() and are not bundled.
-  { imports: ['createLimiter'], budget: 1200, allowance: 1640 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7100 },
+  // Measured after merging issues 13 (rest), 14, 16 and the shared helpers: 1618 B and 7061 B.
+  { imports: ['createLimiter'], budget: 1200, allowance: 1620 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7070 },
 ];
 
 let failed = 0;
