@@ -42,6 +42,7 @@ function newestSourceTime(): number {
     join(rootDir, 'BENCHMARKS.md'),
     join(rootDir, 'scripts', 'bench-figures.mjs'),
     ...walk(join(rootDir, '.changeset')),
+    ...(existsSync(join(rootDir, 'benchmarks')) ? walk(join(rootDir, 'benchmarks')) : []),
   ];
   return Math.max(...sources.filter((path) => existsSync(path)).map((path) => statSync(path).mtimeMs));
 }

@@ -189,7 +189,7 @@ async function timing({ rounds, counts, limits }) {
     for (const limit of limits) {
       const count = counts[kind];
       const samples = Object.fromEntries(names.map((name) => [name, []]));
-      for (const name of names) await runOnce(name, Math.min(count, 2000), kind, limit); // warm-up
+      for (const name of names) await runOnce(name, Math.min(count, 10_000), kind, limit); // warm-up
       for (let round = 0; round < rounds; round++) {
         // Interleave contestants, rotating the order each round, so drift hits everyone alike.
         const order = names.map((_, i) => names[(i + round) % names.length]);
@@ -237,19 +237,27 @@ if (process.argv.includes('--smoke')) {
 }
 
 const quick = process.argv.includes('--quick');
+/** `--name=N` on the command line, else `fallback` (to keep a run short on a shared machine). */
+const flag = (name, fallback) => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
+};
 const limits = [1, 16, 256];
-const counts = quick ? { immediate: 20_000, setImmediate: 10_000 } : { immediate: 100_000, setImmediate: 50_000 };
-const rounds = quick ? 3 : 7;
+const counts = {
+  immediate: flag('count', quick ? 20_000 : 100_000),
+  setImmediate: flag('set-immediate-count', quick ? 10_000 : 50_000),
+};
+const rounds = flag('rounds', quick ? 3 : 7);
 const cells = await timing({ rounds, counts, limits });
 
 const names = Object.keys(contestants);
-const rssCount = quick ? 100_000 : 1_000_000;
+const rssCount = flag('rss-count', quick ? 100_000 : 1_000_000);
 const rss = {};
 for (const name of names) {
   rss[name] = rssChild(name, rssCount, 16);
   console.log(`peak RSS ${name} (${rssCount} tasks, limit 16): ${rss[name].maxRssMiB?.toFixed(0) ?? rss[name].error} MiB`);
 }
-const bigCount = quick ? 1_000_000 : 10_000_000;
+const bigCount = flag('big-count', quick ? 1_000_000 : 10_000_000);
 const big = { [BARE]: rssChild(BARE, bigCount, 16), [LAC]: rssChild(LAC, bigCount, 16) };
 for (const [name, result] of Object.entries(big)) console.log(`peak RSS ${name} (${bigCount} tasks): ${result.maxRssMiB?.toFixed(0) ?? result.error} MiB`);
 
@@ -280,7 +288,7 @@ const targetLines = lacVsPeers.map(({ kind, limit, ratio, bestPeer, vsBest }) =>
 const bigRatio = big[LAC].maxRssMiB / big[BARE].maxRssMiB;
 const md = `## @lac/core vs peers
 
-Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs\`${quick ? ' --quick' : ''}). ${machineLine()}
+Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs${process.argv.slice(2).map((arg) => ` ${arg}`).join('')}\`). ${machineLine()}
 
 CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) { const value = await task(); sum += value }\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
 

@@ -3,7 +3,7 @@
 import type { MarkdownRenderer as MarkdownIt } from 'vitepress';
 
 /** Strips inline Markdown and HTML from a line of source, leaving the words a reader sees. */
-export function plainText(markdown: string): string {
+function plainText(markdown: string): string {
   return markdown
     .replace(/<!--[\s\S]*?-->/g, '')
     .replace(/<[^>]+>/g, '')
