@@ -2,6 +2,7 @@
 // <!-- bench:NAME:start --> and <!-- bench:NAME:end -->, leaving the other sections alone.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, totalmem } from 'node:os';
+import { FIGURE_FILES, refreshFigures } from './bench-figures.mjs';
 
 const file = new URL('../BENCHMARKS.md', import.meta.url);
 
@@ -30,4 +31,8 @@ export function writeSection(name, markdown) {
       ? text.slice(0, at) + block + text.slice(stop + end.length)
       : `${text.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, text);
+  // The READMEs quote some figures (bench-figures.mjs markers): they follow the tables just written.
+  for (const readme of FIGURE_FILES) {
+    if (existsSync(readme)) writeFileSync(readme, refreshFigures(readFileSync(readme, 'utf8'), text));
+  }
 }

@@ -47,6 +47,11 @@ const expectations: Record<string, (stdout: string) => void> = {
       'done: job 4 (500 ms)',
     ]);
   },
+  'home.ts': (out) => {
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe('done: file 1'); // the 30 ms task, not the first one listed
+    expect([...lines].sort()).toEqual(Array.from({ length: 12 }, (_, n) => `done: file ${n}`).sort());
+  },
   'orders.ts': (out) => {
     expect(out).toContain('completion order: 1 3 2 0\n');
     expect(out).toContain('source order: 0 1 2 3\n');

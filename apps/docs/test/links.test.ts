@@ -40,6 +40,7 @@ describe('built site link check', () => {
       'guide/sharing-a-limit.html',
       'api/index.html',
       'api/core/index.html',
+      'changelog.html',
     ]) {
       expect(pages).toContain(page);
     }

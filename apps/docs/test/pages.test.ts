@@ -3,12 +3,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { benchFigure, FIGURE_FILES, figureMarkers, readBenchmarks } from '../../../scripts/bench-figures.mjs';
+import { exportedCallables } from './exports.js';
 import { distDir, docsDir, rootDir, walk } from './site.js';
 
 const siteDir = join(docsDir, 'site');
 const pageSources = walk(siteDir).filter(
   (path) =>
-    path.endsWith('.md') && !path.startsWith(join(siteDir, 'api')) && !path.startsWith(join(siteDir, 'generated')),
+    path.endsWith('.md') &&
+    !path.startsWith(join(siteDir, 'api')) &&
+    !path.startsWith(join(siteDir, 'generated')) &&
+    !path.startsWith(join(siteDir, 'parts')), // included into pages, not pages
 );
 const exampleFiles = walk(join(docsDir, 'examples')).filter((path) => path.endsWith('.ts') || path.endsWith('.sh'));
 
@@ -102,6 +107,97 @@ describe('built pages', () => {
       );
       const text = pageText(join('api', dir, 'index.html'));
       for (const name of names) expect(text, `api/${dir} names ${name}`).toContain(name);
+    }
+  });
+});
+
+describe('figures, changelog and the reference built from the repository', () => {
+  const benchmarks = existsSync(join(rootDir, 'BENCHMARKS.md')) ? readBenchmarks() : undefined;
+
+  test.skipIf(benchmarks === undefined)(
+    'every benchmark figure quoted in a README is the one BENCHMARKS.md holds',
+    () => {
+      let quoted = 0;
+      for (const file of FIGURE_FILES) {
+        for (const { spec, shown, expected } of figureMarkers(readFileSync(file, 'utf8'), benchmarks!)) {
+          expect(shown, `${file.pathname}: ${spec}`).toBe(expected);
+          quoted++;
+        }
+      }
+      expect(quoted).toBeGreaterThan(0);
+    },
+  );
+
+  test.skipIf(benchmarks === undefined)(
+    'the pages show benchmark figures from BENCHMARKS.md, and no page types one by hand',
+    () => {
+      for (const source of pageSources) {
+        // A figure in prose is a marker, never a hand-typed number of MiB/GiB or times the floor.
+        const prose = readFileSync(source, 'utf8').replace(/<!-- figure:[\s\S]*?<!-- \/figure -->/g, '');
+        expect(prose, source).not.toMatch(/\d(\.\d+)? ?(MiB|GiB)\b|\d\.\d+x\b/);
+      }
+      const text = pageText('the-original-problem.html');
+      for (const spec of ['core|p-limit|peak RSS', 'core|p-queue|peak RSS', 'core|lac limitedAsCompleted|peak RSS']) {
+        expect(text).toContain(benchFigure(benchmarks!, spec));
+      }
+      expect(readFileSync(join(distDir, 'the-original-problem.html'), 'utf8')).not.toContain('figure:');
+    },
+  );
+
+  test('a figure spec that names no cell fails loudly instead of showing a stale number', () => {
+    const sample =
+      '<!-- bench:x:start -->\n| contestant | peak RSS |\n| --- | --- |\n| **a** | 5 MiB |\n<!-- bench:x:end -->';
+    expect(benchFigure(sample, 'x|a|peak RSS')).toBe('5 MiB');
+    expect(() => benchFigure(sample, 'x|b|peak RSS')).toThrow(/no table/);
+    expect(() => benchFigure(sample, 'y|a|peak RSS')).toThrow(/no section/);
+  });
+
+  test('the changelog page lists every pending changeset', () => {
+    const text = pageText('changelog.html');
+    const dir = join(rootDir, '.changeset');
+    const files = walk(dir).filter((path) => path.endsWith('.md') && !path.endsWith('README.md'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(text).toContain(`.changeset/${file.slice(dir.length + 1)}`);
+  });
+
+  test('a type an adapter re-exports from @lac/core is documented once, on core pages, and linked from the adapter', () => {
+    const index = readFileSync(join(rootDir, 'packages', 'web-streams', 'src', 'index.ts'), 'utf8');
+    const reExported = [...index.matchAll(/export type \{([^}]*)\} from '@lac\/core'/g)].flatMap((match) =>
+      match[1]!
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    );
+    expect(reExported.length).toBeGreaterThan(0);
+    const adapterPages = walk(join(distDir, 'api', 'web-streams')).map((path) => path.split('/').pop());
+    const adapterIndex = readFileSync(join(distDir, 'api', 'web-streams', 'index.html'), 'utf8');
+    for (const name of reExported) {
+      expect(adapterPages, name).not.toContain(`${name}.html`);
+      expect(
+        walk(join(distDir, 'api', 'core')).some((path) => path.endsWith(`/${name}.html`)),
+        name,
+      ).toBe(true);
+      expect(adapterIndex).toMatch(new RegExp(`href="[^"]*core/[a-z-]+/${name}(\\.html)?"`));
+    }
+  });
+});
+
+describe('the API reference has prose', () => {
+  const callables = exportedCallables();
+
+  test('every exported function and class constructor documents each parameter, its return value, what it throws, and an example', () => {
+    expect(callables.length).toBeGreaterThan(10);
+    const missing = callables
+      .filter(({ missingTags }) => missingTags.length > 0)
+      .map(({ dir, name, missingTags }) => `${dir} ${name}: ${missingTags.join(', ')}`);
+    expect(missing).toEqual([]);
+  });
+
+  test("each function's reference page shows its parameters' descriptions and its return value", () => {
+    for (const { dir, name, kind } of callables.filter((callable) => callable.kind === 'function')) {
+      const text = pageText(join('api', dir, kind === 'function' ? 'functions' : 'classes', `${name}.html`));
+      expect(text, `${dir} ${name}`).toMatch(/Parameters[\s\S]*Returns/);
+      expect(text, `${dir} ${name}`).toMatch(/Throws/);
     }
   });
 });

@@ -30,7 +30,8 @@ function newestSourceTime(): number {
       (path) =>
         !path.includes(`${sep}api${sep}`) &&
         !path.includes(`${sep}generated${sep}`) &&
-        !path.includes(`${sep}cache${sep}`),
+        !path.includes(`${sep}cache${sep}`) &&
+        !path.endsWith(`${sep}changelog.md`),
     ),
     ...walk(join(docsDir, 'examples')),
     ...walk(join(docsDir, 'scripts')),
@@ -39,6 +40,9 @@ function newestSourceTime(): number {
       return existsSync(src) ? [src, ...walk(src)] : [];
     }),
     join(rootDir, 'BENCHMARKS.md'),
+    join(rootDir, 'scripts', 'bench-figures.mjs'),
+    ...walk(join(rootDir, '.changeset')),
+    ...(existsSync(join(rootDir, 'benchmarks')) ? walk(join(rootDir, 'benchmarks')) : []),
   ];
   return Math.max(...sources.filter((path) => existsSync(path)).map((path) => statSync(path).mtimeMs));
 }

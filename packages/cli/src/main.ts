@@ -224,6 +224,19 @@ function parse(program: Command, argv: readonly string[]): number | undefined {
 /**
  * The `lac` program: `lac [options] COMMAND...`, `lac fetch`, `lac demo`. Resolves with the exit
  * status rather than exiting, so output is flushed and tests can call it.
+ *
+ * @param argv - The arguments after `lac` (what `process.argv.slice(2)` holds).
+ *
+ * @param io - Where input comes from and output goes: `stdin`, `stdout` and `stderr`, `process` by default.
+ *
+ * @returns The exit status: 0 when every job succeeded, otherwise GNU parallel's statuses (the failure count, 255 for a usage error, 128 + signal).
+ *
+ * @throws Nothing for bad arguments or failing jobs (those are exit statuses); only an internal error, after the running jobs are killed.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['-j', '4', 'gzip', '{}', ':::', 'a.log', 'b.log']);
+ * ```
  */
 export async function main(argv: readonly string[], io: MainIo = process): Promise<number> {
   try {

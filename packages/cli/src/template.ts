@@ -135,6 +135,18 @@ function parse(text: string, pattern: RegExp): Part[] {
  * shell-quoted. With no replacement string, ` {}` is appended. When the line has no shell syntax
  * at all (no quotes, `$`, `;`, `|`, `>`, globs, builtins...), it is split on blanks and spawned
  * directly, which skips a /bin/sh per job and gives the same result.
+ *
+ * @param words - The command's words after the options, as the shell split them (`['convert', '{}', '{.}.png']`).
+ *
+ * @returns A `CommandTemplate` whose `render(item, seq, slot)` gives the command to run for one input item.
+ *
+ * @throws Does not throw: any list of words compiles to a template.
+ *
+ * @example
+ * ```ts
+ * const template = compileTemplate(['convert', '{}', '{.}.png']);
+ * const command = template.render('photo.jpg', 1, 1); // convert photo.jpg photo.png
+ * ```
  */
 export function compileTemplate(words: readonly string[], options: TemplateOptions = {}): CommandTemplate {
   const pattern = tokenPattern(options.replace);

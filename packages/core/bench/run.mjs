@@ -3,17 +3,26 @@
 // draining one shared iterator (the floor for any scheduler). Then peak RSS per contestant, each in its
 // own child process. Usage: node bench/run.mjs [--quick]   (writes BENCHMARKS.md's core section)
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { newQueue } from '@henrygd/queue';
+import { PromisePool } from '@supercharge/promise-pool';
 import asyncLib from 'async';
+import { Effect } from 'effect';
+import fastq from 'fastq';
+import { from as ixFrom } from 'ix/asynciterable';
+import { flatMap as ixFlatMap } from 'ix/asynciterable/operators';
 import parallel from 'it-parallel';
 import pLimit from 'p-limit';
 import pMap, { pMapIterable } from 'p-map';
 import PQueue from 'p-queue';
+import { from as rxFrom, lastValueFrom, mergeMap, reduce } from 'rxjs';
 import { transform } from 'streaming-iterables';
 import asyncPool from 'tiny-async-pool';
 import { createLimiter, limitedAsCompleted, limitedMap } from '@lac/core';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
+import { ratioChart } from './chart.mjs';
 
 const makers = {
   immediate: (i) => () => Promise.resolve(i),
@@ -150,6 +159,11 @@ const contestants = {
     for await (const value of pMapIterable(tasks, call, { concurrency: limit })) sum += value;
     return sum;
   },
+  'p-map pMapIterable unordered': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of pMapIterable(tasks, call, { concurrency: limit, preserveOrder: false })) sum += value;
+    return sum;
+  },
   'p-queue': async (tasks, limit) => {
     const queue = new PQueue({ concurrency: limit });
     let sum = 0;
@@ -178,9 +192,47 @@ const contestants = {
     for await (const value of Readable.from(tasks).map(call, { concurrency: limit })) sum += value;
     return sum;
   },
+  'RxJS mergeMap': (tasks, limit) =>
+    lastValueFrom(
+      rxFrom(tasks).pipe(
+        mergeMap((task) => task(), limit),
+        reduce((a, b) => a + b, 0),
+      ),
+      { defaultValue: 0 },
+    ),
+  'Effect.forEach': async (tasks, limit) =>
+    (
+      await Effect.runPromise(
+        Effect.forEach(tasks, (task) => Effect.promise(() => task()), { concurrency: limit }),
+      )
+    ).reduce((a, b) => a + b, 0),
+  'IxJS flatMap': async (tasks, limit) => {
+    let sum = 0;
+    for await (const value of ixFrom(tasks).pipe(ixFlatMap(async (task) => [await task()], limit))) sum += value;
+    return sum;
+  },
+  '@supercharge/promise-pool': async (tasks, limit) => {
+    const { results } = await PromisePool.withConcurrency(limit).for(tasks).process(call);
+    return results.reduce((a, b) => a + b, 0);
+  },
+  // Peers of createLimiter (a function that queues calls): every call queued up front.
+  fastq: async (tasks, limit) => {
+    const queue = fastq.promise(call, limit);
+    const results = [];
+    for (const task of tasks) results.push(queue.push(task));
+    return (await Promise.all(results)).reduce((a, b) => a + b, 0);
+  },
+  '@henrygd/queue': async (tasks, limit) => {
+    const queue = newQueue(limit);
+    const results = [];
+    for (const task of tasks) results.push(queue.add(task));
+    return (await Promise.all(results)).reduce((a, b) => a + b, 0);
+  },
 };
 
 const BARE = 'bare loop (floor)';
+/** The chart of the timing table, beside BENCHMARKS.md (which links it). */
+const CHART_FILE = new URL('../../../benchmarks/core-vs-peers.svg', import.meta.url);
 // LAC_BENCH_ONLY=name,name limits the timing table to some contestants (the floor always runs).
 if (process.env.LAC_BENCH_ONLY) {
   const only = new Set([BARE, ...process.env.LAC_BENCH_ONLY.split(',')]);
@@ -214,7 +266,7 @@ async function timing({ rounds, counts, limits }) {
     for (const limit of limits) {
       const count = counts[kind];
       const samples = Object.fromEntries(names.map((name) => [name, []]));
-      for (const name of names) await runOnce(name, Math.min(count, 2000), kind, limit); // warm-up
+      for (const name of names) await runOnce(name, Math.min(count, 10_000), kind, limit); // warm-up
       for (let round = 0; round < rounds; round++) {
         // Interleave contestants, rotating the order each round, so drift hits everyone alike.
         const order = names.map((_, i) => names[(i + round) % names.length]);
@@ -252,20 +304,37 @@ if (process.argv[2] === '--rss-child') {
   process.exit(0);
 }
 
+// --smoke: every contestant once on a few tasks at each limit, checking its sum (no timing, no report).
+if (process.argv.includes('--smoke')) {
+  for (const name of Object.keys(contestants)) {
+    for (const limit of [1, 16, 256]) await runOnce(name, 1_000, 'setImmediate', limit);
+    console.log(`ok ${name}`);
+  }
+  process.exit(0);
+}
+
 const quick = process.argv.includes('--quick');
+/** `--name=N` on the command line, else `fallback` (to keep a run short on a shared machine). */
+const flag = (name, fallback) => {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
+};
 const limits = [1, 16, 256];
-const counts = quick ? { immediate: 20_000, setImmediate: 10_000 } : { immediate: 100_000, setImmediate: 50_000 };
-const rounds = quick ? 3 : 7;
+const counts = {
+  immediate: flag('count', quick ? 20_000 : 100_000),
+  setImmediate: flag('set-immediate-count', quick ? 10_000 : 50_000),
+};
+const rounds = flag('rounds', quick ? 3 : 7);
 const cells = await timing({ rounds, counts, limits });
 
 const names = Object.keys(contestants);
-const rssCount = quick ? 100_000 : 1_000_000;
+const rssCount = flag('rss-count', quick ? 100_000 : 1_000_000);
 const rss = {};
 for (const name of names) {
   rss[name] = rssChild(name, rssCount, 16);
   console.log(`peak RSS ${name} (${rssCount} tasks, limit 16): ${rss[name].maxRssMiB?.toFixed(0) ?? rss[name].error} MiB`);
 }
-const bigCount = quick ? 1_000_000 : 10_000_000;
+const bigCount = flag('big-count', quick ? 1_000_000 : 10_000_000);
 const big = { [BARE]: rssChild(BARE, bigCount, 16), [LAC]: rssChild(LAC, bigCount, 16) };
 for (const [name, result] of Object.entries(big)) console.log(`peak RSS ${name} (${bigCount} tasks): ${result.maxRssMiB?.toFixed(0) ?? result.error} MiB`);
 
@@ -315,11 +384,13 @@ const targetLines = lacVsPeers.map(({ kind, limit, ratio, bestPeer, vsBest, vsMi
 const bigRatio = big[LAC].maxRssMiB / big[BARE].maxRssMiB;
 const md = `## @lac/core vs peers
 
-Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs\`${quick ? ' --quick' : ''}). ${machineLine()}
+Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs${process.argv.slice(2).map((arg) => ` ${arg}`).join('')}\`). ${machineLine()}
 
 CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) { const value = await task(); sum += value }\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
 
 ${table(header, [...rows, floorRow])}
+
+![CPU time per contestant and limit as a ratio to the bare loop, resolve-at-once tasks, log scale](benchmarks/core-vs-peers.svg)
 
 Targets (\`limitedAsCompleted\`: ≤ 1.5x the bare loop on resolve-at-once tasks, ≤ 1.2x on setImmediate tasks; issue 13: within 1.15x of the minimal iterator and at least 10% faster than every peer in every cell, with no options and with \`key\`/\`rate\`/\`retry\` set to values that never bind):
 
@@ -327,5 +398,21 @@ ${targetLines.join('\n')}
 
 Peak RSS for a ${bigCount.toLocaleString('en')}-task generator at limit 16: bare loop ${big[BARE].maxRssMiB?.toFixed(0)} MiB, limitedAsCompleted ${big[LAC].maxRssMiB?.toFixed(0)} MiB (${fmt(bigRatio)}; target ≤ 1.2x: ${bigRatio <= 1.2 ? 'met' : '**missed**'}).
 `;
-if (!quick || process.argv.includes('--write')) writeSection('core', md);
+const chart = ratioChart({
+  title: `CPU time as a ratio to the bare loop (log scale), ${counts.immediate.toLocaleString('en')} resolve-at-once tasks; lower is better`,
+  limits,
+  rows: names
+    .filter((name) => name !== BARE)
+    .map((name) => ({
+      name,
+      highlight: name === LAC,
+      ratios: limits.map((limit) => cells.immediate[limit][name] / cells.immediate[limit][BARE]),
+    }))
+    .sort((a, b) => a.ratios[1] - b.ratios[1]),
+});
+if (!quick || process.argv.includes('--write')) {
+  mkdirSync(new URL('../../../benchmarks/', import.meta.url), { recursive: true });
+  writeFileSync(CHART_FILE, chart);
+  writeSection('core', md);
+}
 console.log(`\n${md}`);

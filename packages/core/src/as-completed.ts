@@ -12,6 +12,16 @@ import { getIterator, resolveOptions, validateFunction } from './validate.js';
  * fails fast: nothing new starts, in-flight tasks' signals abort, the source is closed, results that
  * finished before the failure are still yielded, then the iterator throws that same error.
  *
+ * @param tasks - The task functions, `(context) => value`: an array, any iterable or generator, or an async iterable. Pulled only when a task can start.
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ *
+ * @returns An async iterator (`for await`) of each task's value, as it finishes, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
+ *
+ * @throws TypeError at call time when `tasks`, `limit` or `options` is invalid, naming the argument, the value and its type. The iterator itself rejects with the first task failure (the same error object), a `TimeoutError`, or `options.signal.reason`.
+ *
  * @example
  * ```ts
  * const tasks = urls.map((url) => ({ signal }) => fetch(url, { signal }).then((r) => r.json()));
@@ -32,6 +42,16 @@ export function limitedAsCompleted<TResult>(
  * Like `limitedAsCompleted`, but never throws for a task's failure: every task's outcome is yielded
  * as `{ status: 'fulfilled', value, index }` or `{ status: 'rejected', reason, index }` and the run
  * goes on. A source that throws (or yields a non-function) still ends the run with that error.
+ *
+ * @param tasks - The task functions, `(context) => value`: an array, any iterable or generator, or an async iterable. Pulled only when a task can start.
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ *
+ * @returns An async iterator (`for await`) of every task's outcome, `{ status, value | reason, index }`, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
+ *
+ * @throws TypeError at call time when `tasks`, `limit` or `options` is invalid, naming the argument, the value and its type. The iterator itself rejects with an error the source throws, or `options.signal.reason`; never for a task's failure.
  *
  * @example
  * ```ts
@@ -54,6 +74,18 @@ export function limitedAsSettled<TResult>(
  * Calls `mapper(item, context)` for each item of `items`, at most `limit` at once, and yields the
  * results as they finish (or in source order with `ordered: true`). Fails fast like
  * `limitedAsCompleted`. A mapper that returns `skip` produces no result.
+ *
+ * @param items - The items to map: an array, any iterable or generator, or an async iterable (items may be promises, awaited before the mapper runs).
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param mapper - Called as `mapper(item, context)` for each item; `context.signal` aborts on failure, early exit, `options.signal` and `timeout`.
+ *
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ *
+ * @returns An async iterator (`for await`) of each mapper's value (`skip` results left out), with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
+ *
+ * @throws TypeError at call time when `items`, `limit`, `mapper` or `options` is invalid, naming the argument, the value and its type. The iterator itself rejects with the first mapper failure (the same error object), a `TimeoutError`, or `options.signal.reason`.
  *
  * @example
  * ```ts
@@ -78,6 +110,18 @@ export function limitedMap<TInput, TResult>(
  * item's outcome is yielded as `{ status: 'fulfilled', value, index }` or
  * `{ status: 'rejected', reason, index }`, and the run goes on. A source that throws still ends the
  * run with that error.
+ *
+ * @param items - The items to map: an array, any iterable or generator, or an async iterable (items may be promises, awaited before the mapper runs).
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param mapper - Called as `mapper(item, context)` for each item; `context.signal` aborts on failure, early exit, `options.signal` and `timeout`.
+ *
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ *
+ * @returns An async iterator (`for await`) of every item's outcome, `{ status, value | reason, index }`, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
+ *
+ * @throws TypeError at call time when `items`, `limit`, `mapper` or `options` is invalid, naming the argument, the value and its type. The iterator itself rejects with an error the source throws, or `options.signal.reason`; never for a mapper's failure.
  *
  * @example
  * ```ts

@@ -10,6 +10,22 @@ export class TimeoutError extends Error {
   /** The timeout that ran out, in milliseconds. */
   readonly timeout: number;
 
+  /**
+   * Made by the scheduler when a task runs past `options.timeout`; you do not construct it yourself.
+   *
+   * @param index - The task's index in the source.
+   *
+   * @param timeout - The timeout that ran out, in milliseconds.
+   *
+   * @throws Does not throw.
+   *
+   * @example
+   * ```ts
+   * for await (const outcome of limitedAsSettled(tasks, 4, { timeout: 1000 })) {
+   *   if (outcome.status === 'rejected' && outcome.reason.name === 'TimeoutError') console.warn(`task ${outcome.index} timed out`);
+   * }
+   * ```
+   */
   constructor(index: number, timeout: number) {
     super(`Task ${index} timed out after ${timeout} ms`);
     this.index = index;

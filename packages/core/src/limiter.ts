@@ -47,6 +47,12 @@ interface Job {
  * Creates a limiter with the same contract as p-limit's default export: `limit(fn, ...args)` returns
  * a promise for `fn(...args)`, and at most `concurrency` such calls run at once, started in call order.
  *
+ * @param concurrency - The most calls running at once (an integer >= 1, or `Infinity`), or `{ concurrency, rejectOnClear, slots }`.
+ *
+ * @returns `limit(fn, ...args)`, which returns a promise for `fn(...args)`, with `activeCount`, `pendingCount`, a settable `concurrency` and `clearQueue()`.
+ *
+ * @throws TypeError when `concurrency` (or an option) is invalid, naming the value and its type. A call's promise rejects with what `fn` threw.
+ *
  * @example
  * ```ts
  * const limit = createLimiter(2);
@@ -239,6 +245,14 @@ export interface LimitedFunction<TArgs extends unknown[], TResult> {
 /**
  * Wraps `fn` so that at most `concurrency` calls of it run at once; drop-in for p-limit's
  * `limitFunction`. Each wrapper has its own limiter; calls start in call order.
+ *
+ * @param fn - The function to limit; called with the wrapper's arguments.
+ *
+ * @param options - The most calls of `fn` running at once (a number), or `{ concurrency, rejectOnClear, slots }`.
+ *
+ * @returns A function with `fn`'s parameters that returns a promise for `fn`'s result, with `activeCount`, `pendingCount`, a settable `concurrency` and `clearQueue()`.
+ *
+ * @throws TypeError when `fn` is not a function or `options` is invalid. A call's promise rejects with what `fn` threw.
  *
  * @example
  * ```ts

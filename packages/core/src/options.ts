@@ -32,7 +32,7 @@ export interface TaskContext {
  */
 export const skip: unique symbol = Symbol.for('@lac/core.skip') as never;
 
-/** What `skip` is. */
+/** The type of `skip`: the value a task or mapper returns to produce no result (in `Mapper` and `Task` return types). */
 export type Skip = typeof skip;
 
 /** A not-yet-started unit of work. It is called at most once, when a slot is free. It may return `skip` to produce no result. */

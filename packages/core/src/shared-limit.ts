@@ -54,6 +54,12 @@ interface Waiter {
  * Creates a limit of `limit` slots to share between runs (`options.slots`), `createLimiter`s and any
  * code that calls `acquire()` itself. Each acquire and release is O(1).
  *
+ * @param limit - How many slots the limit has: an integer >= 1, or `Infinity`.
+ *
+ * @returns A `SharedLimit`: pass it as `options.slots`, or call `acquire()` and `release()` yourself; `setLimit(n)` changes it.
+ *
+ * @throws TypeError when `limit` is not an integer >= 1 or `Infinity`, naming the value and its type.
+ *
  * @example
  * ```ts
  * const api = createSharedLimit(10); // at most 10 calls to the API at once, across every run
@@ -169,6 +175,12 @@ class Limit implements SharedLimit {
  * Combines several slot sources (or governors) into one: a slot is a slot from each, acquired in the
  * order given (the same order everywhere, so two runs cannot each hold half and wait for the other)
  * and released in reverse. Its `signal` aborts when any source's does.
+ *
+ * @param limits - Slot sources (`createSharedLimit`, `redisSlots`, your own) or TC39 governors, acquired in this order.
+ *
+ * @returns A slot source for `options.slots` whose slot holds one slot of each.
+ *
+ * @throws TypeError when an argument is neither a slot source nor a governor, naming its position (`limits[i]`).
  *
  * @example
  * ```ts

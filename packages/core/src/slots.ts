@@ -44,7 +44,9 @@ export interface Governor {
   acquire(): PromiseLike<GovernorToken> | GovernorToken;
 }
 
+/** What a `Governor`'s `acquire()` gives: one slot, held until `release()` is called (once). */
 export interface GovernorToken {
+  /** Gives the slot back to the governor. */
   release(): void;
 }
 

@@ -49,6 +49,14 @@ class LimitedReadable<TResult> extends Readable {
  *
  * @throws TypeError when `tasks`, `limit` or `options` is invalid.
  *
+ * @param tasks - The task functions, `(context) => value`: an array, any iterable or generator, or an async iterable. Pulled only when a task can start.
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param options - `@lac/core`'s `LimitOptions` (`ordered`, `buffer`, `signal`, `timeout`, ...) and the stream's `highWaterMark`.
+ *
+ * @returns An object-mode `Readable` of the tasks' results.
+ *
  * @example
  * ```ts
  * const tasks = urls.map((url) => ({ signal }) => fetch(url, { signal }).then((r) => r.text()));

@@ -97,6 +97,14 @@ class LimitedTransform<TInput, TResult> extends Duplex {
  *
  * @throws TypeError when `limit`, `mapper` or `options` is invalid.
  *
+ * @param limit - The most mappers running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param mapper - Called as `mapper(item, context)` for each written item; `context.signal` aborts on failure, `destroy()` and `options.signal`.
+ *
+ * @param options - `@lac/core`'s `LimitOptions` (`ordered`, `buffer`, `signal`, `timeout`, ...) and the stream's `highWaterMark`.
+ *
+ * @returns An object-mode `Duplex` for `stream.pipeline`: write items, read results.
+ *
  * @example
  * ```ts
  * await pipeline(

@@ -12,6 +12,29 @@ export class RedisSlotsError extends Error {
   /** The `key` of the shared limit. */
   readonly key: string;
 
+  /**
+   * Made by `RedisSlots` when it can no longer vouch for the shared limit; you do not construct it yourself.
+   *
+   * @param code - `ERR_LAC_REDIS_UNAVAILABLE` or `ERR_LAC_REDIS_LEASE_LOST`.
+   *
+   * @param key - The `key` of the shared limit.
+   *
+   * @param message - What happened, for people.
+   *
+   * @param options - `cause`: the Redis error behind it, if any.
+   *
+   * @throws Does not throw.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   for await (const r of limitedAsCompleted(tasks, 8, { slots })) use(r);
+   * } catch (error) {
+   *   if (error.name === 'RedisSlotsError' && error.code === 'ERR_LAC_REDIS_UNAVAILABLE') retryLater();
+   *   else throw error;
+   * }
+   * ```
+   */
   constructor(code: RedisSlotsError['code'], key: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;

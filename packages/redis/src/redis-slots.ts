@@ -101,6 +101,16 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #handoffs = 0;
   #polls = 0;
 
+  /**
+   * @param options - `client` (an ioredis-style client), `key`, `limit`, and the lease timings (`leaseMs`, `timeoutMs`, ...).
+   *
+   * @throws TypeError when an option is invalid, naming it, the value and its type.
+   *
+   * @example
+   * ```ts
+   * const slots = new RedisSlots({ client: new Redis(), key: 'partner-api', limit: 50 });
+   * ```
+   */
   constructor(options: RedisSlotsOptions) {
     const resolved = resolveOptions(options);
     this.#key = resolved.key;
@@ -578,6 +588,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
 /**
  * Creates a `RedisSlots`: pass it as `options.slots` to any `@lac/core` function to share one limit
  * across processes.
+ *
+ * @param options - `client` (an ioredis-style client), `key`, `limit`, and the lease timings (`leaseMs`, `timeoutMs`, ...).
+ *
+ * @returns A `RedisSlots` to pass as `options.slots`; `close()` it when done.
+ *
+ * @throws TypeError when an option is invalid, naming it, the value and its type. Runs using it fail with a `RedisSlotsError` when Redis is unreachable or a lease is lost.
  *
  * @example
  * ```ts

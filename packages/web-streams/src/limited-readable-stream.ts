@@ -72,6 +72,16 @@ class TaskStage<TResult> implements HalfOwner {
  * `stream.cancel(reason)` and `options.signal` abort the in-flight tasks' `context.signal` with that
  * reason and close the source; a task failure errors the stream at once with that same value.
  *
+ * @param tasks - The task functions, `(context) => value`: an array, any iterable or generator, or an async iterable. Pulled only when a task can start.
+ *
+ * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
+ *
+ * @param options - `@lac/core`'s `LimitOptions` (`ordered`, `buffer`, `signal`, `timeout`, ...).
+ *
+ * @returns A `ReadableStream` of the tasks' results.
+ *
+ * @throws TypeError when `tasks`, `limit` or `options` is invalid, naming the argument, the value and its type.
+ *
  * @example
  * ```ts
  * const tasks = urls.map((url) => ({ signal }) => fetch(url, { signal }).then((r) => r.json()));

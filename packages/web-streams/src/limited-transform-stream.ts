@@ -48,6 +48,15 @@ export class LimitedTransformStream<TInput, TResult> {
   readonly readable: ReadableStream<TResult>;
   readonly writable: WritableStream<TInput>;
 
+  /**
+   * @param limit - The most mappers running at once: an integer >= 1, `Infinity`, or `adaptive(...)` from `@lac/core`.
+   *
+   * @param mapper - Called as `mapper(chunk, context)` for each chunk written; `context.signal` aborts on failure, cancel, abort and `options.signal`.
+   *
+   * @param options - `@lac/core`'s `LimitOptions` and the two sides' queuing strategies (`writableStrategy`, `readableStrategy`).
+   *
+   * @throws TypeError when `limit`, `mapper` or `options` is invalid, naming the argument, the value and its type.
+   */
   constructor(limit: number | AdaptiveLimit, mapper: StreamMapper<TInput, TResult>, options?: LimitedTransformStreamOptions<TInput, TResult>) {
     validateFunction(mapper, 'mapper');
     validateOptions(options);
