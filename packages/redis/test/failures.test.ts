@@ -264,8 +264,9 @@ describe.skipIf(!hasRedisServer)('Redis restarted with its data lost (8 workers 
       await own.stop();
       own = await RedisServer.start(own.port);
       const codes = await Promise.all(workers.map((worker) => worker.exited));
-      expect(codes).toEqual(Array.from({ length: 8 }, () => 0));
+      // stderr first: a worker that exits 1 says why there (an uncaught error is printed before the exit).
       expect(workers.map((worker) => worker.stderr)).toEqual(Array.from({ length: 8 }, () => ''));
+      expect(codes).toEqual(Array.from({ length: 8 }, () => 0));
       for (const worker of workers) {
         const [done] = worker.of('done') as WorkerEvent[];
         expect((done!.finished as number[]).sort((x, y) => x - y)).toEqual(Array.from({ length: 6 }, (_, i) => i));
