@@ -84,6 +84,8 @@ const CASES: Record<string, Case> = {
     before: ['-k', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3'],
     args: ['-k', '--resume-failed', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3', '4'],
   },
+  '--delay waits between starts, output unchanged': { args: ['-j', '2', '--delay', '0.1', 'echo', ':::', 'a', 'b', 'c'], compare: ['sorted'] },
+  '--delay with -k and a failing job': { args: ['-k', '--delay', '0.05', 'echo {}; exit {}', ':::', '0', '2', '0'] },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
