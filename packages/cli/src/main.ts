@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../package.json';
@@ -6,7 +6,8 @@ import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
 import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
-import { countFileItems, type InputSource, openRecords, openSource, splitInput, UsageError } from './sources.js';
+import { BlockReader, parseBlockSize } from './pipe.js';
+import { countFileItems, type InputSource, openFileStream, openRecords, openSource, type Records, splitInput, UsageError } from './sources.js';
 import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
@@ -17,6 +18,8 @@ export interface MainIo {
 }
 
 const EXIT_USAGE = 255;
+/** `--block`'s default, as GNU parallel's. */
+const DEFAULT_BLOCK = 1024 * 1024;
 
 const RUN_EXAMPLES = `
 Replacement strings (substituted shell-quoted; with none, the item is appended):
@@ -85,6 +88,10 @@ interface RunFlags {
   v?: boolean;
   t?: boolean;
   shuf?: boolean;
+  pipe?: boolean;
+  pipePart?: boolean;
+  block?: number;
+  blockSize?: number;
 }
 
 interface FetchFlags {
@@ -156,6 +163,10 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('-v', 'print each command before its output (e.g. -v)')
     .option('-t', 'print each command on stderr as it starts (e.g. -t)')
     .option('--shuf', 'run the jobs in a random order (e.g. --shuf)')
+    .option('--pipe', "split stdin into blocks of about --block bytes, cut after a newline, each fed to one job's stdin (e.g. --pipe wc -l)")
+    .option('--pipe-part', 'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)')
+    .option('--block <size>', 'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)', parseBlockSize)
+    .addOption(new Option('--block-size <size>').argParser(parseBlockSize).hideHelp())
     .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
@@ -206,6 +217,30 @@ function onOutputErrors(io: MainIo, onBroken: () => void): () => void {
     io.stdout.off('error', onBroken);
     io.stderr.off('error', onStderrError);
   };
+}
+
+/** `--pipe` (stdin) and `--pipe-part` (the one `-a`/`::::` file): blocks of input, one per job. */
+function openBlocks(flags: RunFlags, inputs: readonly InputSource[], perJob: number | undefined, stdin: Readable): Records {
+  const option = flags.pipePart === true ? '--pipe-part' : '--pipe';
+  if (flags.pipe === true && flags.pipePart === true) throw new UsageError('use only one of --pipe and --pipe-part');
+  if (perJob !== undefined || flags.m === true || flags.X === true || flags.colsep !== undefined || flags.shuf === true) {
+    throw new UsageError(`${option} does not take -n, -N, -m, -X, --colsep or --shuf`);
+  }
+  const block = flags.block ?? flags.blockSize;
+  if (flags.pipe === true) {
+    if (block !== undefined && block < 0) throw new UsageError('--block -N (blocks per job slot) is for --pipe-part');
+    // GNU parallel's --pipe reads stdin even with -a: a file given is refused rather than ignored.
+    if (inputs.length > 0) throw new UsageError('--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items');
+    return { source: new BlockReader(stdin, block ?? DEFAULT_BLOCK), isStdin: true, total: () => undefined };
+  }
+  const path = inputs.length === 1 ? inputs[0]!.path : undefined;
+  if (path === undefined || path === '-') throw new UsageError('--pipe-part needs one file: -a FILE or :::: FILE');
+  const stream = openFileStream(path, inputs[0]!.what ?? ':::: file');
+  // GNU parallel's default for --pipe-part: 10 blocks per job slot (--block -10).
+  const perSlot = block === undefined ? 10 : block < 0 ? -block : undefined;
+  const slots = typeof flags.jobs === 'number' && Number.isFinite(flags.jobs) ? flags.jobs : defaultJobs();
+  const blockSize = perSlot === undefined ? block! : Math.max(1, Math.ceil(statSync(path).size / (slots * perSlot)));
+  return { source: new BlockReader(stream, blockSize, true), isStdin: false, total: () => undefined };
 }
 
 /** Parses `argv` (without node and the script) and runs it; resolves with the exit status. */
@@ -292,6 +327,9 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     const { words, flags } = request;
     const { command, sources } = splitInput(words);
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
+    if ((flags.block !== undefined || flags.blockSize !== undefined) && flags.pipe !== true && flags.pipePart !== true) {
+      throw new UsageError('--block needs --pipe or --pipe-part');
+    }
     if ((flags.resume === true || flags.resumeFailed === true) && (flags.joblog === undefined || flags.joblog === '-')) {
       throw new UsageError(`${flags.resume === true ? '--resume' : '--resume-failed'} needs --joblog FILE`);
     }
@@ -300,7 +338,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     }
     const inputs: InputSource[] = flags.argFile === undefined ? sources : [{ path: flags.argFile, isLinked: false, what: '-a file' }, ...sources];
     const perJob = flags.maxReplaceArgs ?? flags.maxArgs;
-    const records = await openRecords({
+    const records = flags.pipe === true || flags.pipePart === true ? openBlocks(flags, inputs, perJob, io.stdin) : await openRecords({
       sources: inputs,
       stdin: io.stdin,
       delimiter: flags.delimiter ?? (flags.null === true ? '\0' : '\n'),

@@ -46,6 +46,10 @@ export interface RunJobsOptions {
 
 /** A job's arguments: one item, or several (several input sources, `-n`, `--colsep`...). */
 type Args = string | readonly string[];
+/** What the source gives per job: its arguments, or a block of input for its stdin (`--pipe`). */
+type Item = Args | Buffer;
+
+const NO_ARGS: readonly string[] = [];
 
 /** How `--tag` shows a job's arguments: joined with spaces, as GNU parallel's `{}`. */
 function tagOf(item: Args): string {
@@ -135,7 +139,7 @@ export class JobRunner {
     const ungrouped: OutputSink | undefined = options.isUngrouped ? { data: (stream, chunk) => this.#isOutputBroken || streams[stream].write(chunk) } : undefined;
     const isCommandShown = options.isVerbose === true || options.isTraced === true;
 
-    const runOne = async (item: Args, { index }: { index: number }): Promise<JobResult | undefined> => {
+    const runOne = async (sourceItem: Item, { index }: { index: number }): Promise<JobResult | undefined> => {
       if (skipped?.has(index + 1)) return undefined;
       // Spawning from inside the previous job's exit callback would starve the event loop at high
       // job rates (a SIGINT went unhandled for seconds): each start waits for one turn of the loop.
@@ -143,6 +147,9 @@ export class JobRunner {
       if (this.#gate !== undefined && !(await this.#gate.pass())) return undefined;
       if (this.#isStopping) return undefined;
       const seq = index + 1;
+      // --pipe: the block goes to the job's stdin, and the command gets no arguments.
+      const input = Buffer.isBuffer(sourceItem) ? sourceItem : undefined;
+      const item: Args = input === undefined ? (sourceItem as Args) : NO_ARGS;
       const slot = this.#slots.acquire();
       try {
         const tag = options.tag ? encodeItem(`${tagOf(item)}\t`) : undefined;
@@ -156,9 +163,9 @@ export class JobRunner {
         this.#started++;
         do {
           attempt++;
-          outcome = await this.#runAttempt(command, sink);
+          outcome = await this.#runAttempt(command, sink, input);
           while (outcome.exhausted !== undefined && !this.#isStopping && (await this.#waitForDescriptors(outcome.exhausted))) {
-            outcome = await this.#runAttempt(command, sink);
+            outcome = await this.#runAttempt(command, sink, input);
           }
         } while (isFailure(outcome) && attempt < attempts && !this.#isStopping);
         // Checked here, before the result is handed back: core starts the next job as soon as this
@@ -248,8 +255,8 @@ export class JobRunner {
     this.#terminateAll();
   }
 
-  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined): Promise<JobOutcome> {
-    const job = new RunningJob(command, this.#timeoutMs(), sink);
+  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined, input: Buffer | undefined): Promise<JobOutcome> {
+    const job = new RunningJob(command, this.#timeoutMs(), sink, input);
     this.#running.add(job);
     if (this.#isKilling) job.terminate();
     let outcome: JobOutcome | undefined;
@@ -345,7 +352,7 @@ export class JobRunner {
     for await (const item of this.#source) {
       seq++;
       const slot = typeof jobs === 'number' && Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
-      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(item, seq, slot)}\n`));
+      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(Buffer.isBuffer(item) ? NO_ARGS : item, seq, slot)}\n`));
     }
     return 0;
   }

@@ -14,6 +14,7 @@ const FILES: Record<string, string> = {
   'abc.txt': 'a\nb\nc\n',
   'nums.txt': '1\n2\n3\n',
   'cols.tsv': 'a\tb\tc\nd\te\tf\n',
+  'lines.txt': `${Array.from({ length: 3000 }, (_, i) => i + 1).join('\n')}\n`,
 };
 
 interface Case {
@@ -86,6 +87,19 @@ const CASES: Record<string, Case> = {
   },
   '--delay waits between starts, output unchanged': { args: ['-j', '2', '--delay', '0.1', 'echo', ':::', 'a', 'b', 'c'], compare: ['sorted'] },
   '--delay with -k and a failing job': { args: ['-k', '--delay', '0.05', 'echo {}; exit {}', ':::', '0', '2', '0'] },
+  '--pipe --block 100: blocks cut after the last newline that fits': { args: ['-k', '--pipe', '--block', '100', 'wc', '-c'], input: `${seq(200).join('\n')}\n` },
+  '--pipe --block 10: blocks of a few records': { args: ['-k', '--pipe', '--block', '10', 'wc', '-c'], input: `${seq(100).join('\n')}\n` },
+  '--pipe --block 1k is 1000 bytes': { args: ['-k', '--pipe', '--block', '1k', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
+  '--pipe --block 1K is 1024 bytes': { args: ['-k', '--pipe', '--block', '1K', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
+  '--pipe: every record reaches exactly one job': { args: ['-j', '3', '--pipe', '--block', '64', 'cat'], input: `${seq(500).join('\n')}\n`, compare: ['sorted'] },
+  '--pipe: a last record without a newline': { args: ['-k', '--pipe', '--block', '5', 'wc', '-c'], input: 'ab\ncd\nef\ngh' },
+  '--pipe: no input runs no job': { args: ['--pipe', 'echo', 'ran'], input: '' },
+  '--pipe with {#} and failing jobs': { args: ['-k', '-j', '2', '--pipe', '--block', '60', 'echo {#}; wc -l; exit 2'], input: `${seq(100).join('\n')}\n` },
+  '--pipe-part -a FILE --block 100': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '100', 'wc', '-c'] },
+  '--pipe-part --block 1k': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '1k', 'wc', '-c'] },
+  '--pipe-part default: 10 blocks per job slot': { args: ['-k', '-j', '2', '--pipe-part', '-a', 'lines.txt', 'wc', '-c'] },
+  '--pipe-part --block -2: 2 blocks per job slot, :::: FILE': { args: ['-k', '-j', '3', '--pipe-part', '--block', '-2', 'wc', '-c', '::::', 'lines.txt'] },
+  '--pipe-part: every record reaches exactly one job': { args: ['-j', '3', '--pipe-part', '--block', '300', '-a', 'lines.txt', 'cat'], compare: ['sorted'] },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
@@ -143,7 +157,7 @@ describe('GNU parallel parity: the same arguments give the same output and exit 
 });
 
 describe('what lac refuses or warns about', () => {
-  for (const option of ['--pipe', '--eta', '--progress', '--memfree', '--load', '--pipe-part']) {
+  for (const option of ['--eta', '--progress', '--memfree', '--load']) {
     it(`refuses GNU parallel's ${option} by name, exit 255, running nothing`, async () => {
       const result = await lac([option, '1', 'echo', ':::', 'a']);
       expect(result.code).toBe(255);
@@ -158,6 +172,12 @@ describe('what lac refuses or warns about', () => {
     ['a two-character -d', ['-d', 'ab', 'echo', ':::', 'a'], /-d, --delimiter <delim>' argument 'ab' is invalid/],
     ['-u with --line-buffer', ['-u', '--line-buffer', 'echo', ':::', 'a'], /use only one of -u, --line-buffer and --results/],
     ['{-1}', ['echo', '{-1}', ':::', 'a'], /`\{-1\}` is GNU parallel syntax that lac does not support/],
+    ['--block without --pipe', ['--block', '10', 'echo', ':::', 'a'], /--block needs --pipe or --pipe-part/],
+    ['--pipe with -n', ['--pipe', '-n', '2', 'wc'], /--pipe does not take -n, -N, -m, -X, --colsep or --shuf/],
+    ['--pipe with ::: items', ['--pipe', 'wc', ':::', 'a'], /--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items/],
+    ['--pipe with -a (GNU parallel would ignore the file)', ['--pipe', '-a', 'x', 'wc'], /--pipe reads stdin: use --pipe-part/],
+    ['--pipe-part without a file', ['--pipe-part', 'wc'], /--pipe-part needs one file: -a FILE or :::: FILE/],
+    ['a --block that is not a size', ['--pipe', '--block', '1x', 'wc'], /--block <size>' argument '1x' is invalid/],
   ] as const) {
     it(`refuses ${what} with one line and exit 255`, async () => {
       const result = await lac(args);
