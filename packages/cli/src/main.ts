@@ -7,6 +7,7 @@ import { UrlFetcher } from './fetch-urls.js';
 import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
 import { BlockReader, parseBlockSize } from './pipe.js';
+import { parseLoad, parseSize, RoomGate } from './room.js';
 import { countFileItems, type InputSource, openFileStream, openRecords, openSource, type Records, splitInput, UsageError } from './sources.js';
 import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
 
@@ -90,6 +91,8 @@ interface RunFlags {
   shuf?: boolean;
   pipe?: boolean;
   pipePart?: boolean;
+  memfree?: number;
+  load?: number;
   block?: number;
   blockSize?: number;
 }
@@ -167,6 +170,8 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--pipe-part', 'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)')
     .option('--block <size>', 'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)', parseBlockSize)
     .addOption(new Option('--block-size <size>').argParser(parseBlockSize).hideHelp())
+    .option('--memfree <size>', 'start a job only when at least SIZE of memory is available, k M G (Linux) (e.g. --memfree 1G)', parseSize)
+    .option('--load <max>', 'start a job only when the 1-minute load average is below MAX, or MAX% of the CPUs (Linux) (e.g. --load 80%)', parseLoad)
     .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
@@ -326,6 +331,9 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     if (status !== undefined || request === undefined) return status ?? 0;
     const { words, flags } = request;
     const { command, sources } = splitInput(words);
+    if ((flags.memfree !== undefined || flags.load !== undefined) && process.platform !== 'linux') {
+      throw new UsageError(`--memfree and --load read /proc/meminfo and /proc/loadavg, which ${process.platform} does not have (Linux only)`);
+    }
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
     if ((flags.block !== undefined || flags.blockSize !== undefined) && flags.pipe !== true && flags.pipePart !== true) {
       throw new UsageError('--block needs --pipe or --pipe-part');
@@ -380,6 +388,8 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         isUngrouped: flags.ungroup === true,
         isVerbose: flags.v === true,
         isTraced: flags.t === true,
+        // LAC_PROC_DIR: where the tests put a meminfo and loadavg of their own.
+        room: flags.memfree === undefined && flags.load === undefined ? undefined : new RoomGate(flags.memfree, flags.load, process.env.LAC_PROC_DIR ?? '/proc'),
       },
       io,
     );

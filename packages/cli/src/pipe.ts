@@ -1,10 +1,7 @@
 import type { Readable } from 'node:stream';
-import { InvalidArgumentError } from 'commander';
+import { parseSize } from './room.js';
 
 const DONE: IteratorResult<Buffer> = { value: undefined, done: true };
-
-// GNU parallel's size suffixes: lower case are powers of 1000, upper case of 1024.
-const SUFFIXES = 'kmgtp';
 
 /**
  * `--block SIZE`: bytes, with GNU parallel's suffixes (`1k` = 1000, `1K` = 1024, `10M`...); or `-N`,
@@ -13,10 +10,7 @@ const SUFFIXES = 'kmgtp';
 export function parseBlockSize(value: string): number {
   const perSlot = /^-(\d+)$/.exec(value.trim());
   if (perSlot !== null && Number(perSlot[1]) >= 1) return -Number(perSlot[1]);
-  const match = /^(\d+(?:\.\d+)?)([kmgtpKMGTP]?)$/.exec(value.trim());
-  const size = match === null ? Number.NaN : Number(match[1]) * (match[2] === '' ? 1 : (match[2] === match[2]!.toLowerCase() ? 1000 : 1024) ** (SUFFIXES.indexOf(match[2]!.toLowerCase()) + 1));
-  if (match === null || !(size >= 1)) throw new InvalidArgumentError(`Expected a size in bytes >= 1, optionally with k, M, G (1000s) or K, M, G (1024s), or -N blocks per job slot (--pipe-part), got \`${value}\`.`);
-  return Math.floor(size);
+  return parseSize(value);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ItemSource } from './line-reader.js';
 import { LineBufferedOutput, type OutputStreams, writeGrouped } from './output.js';
 import type { Halt, Rate } from './parse.js';
 import { ProgressBar } from './progress.js';
+import type { RoomGate } from './room.js';
 import { StartGate } from './start-gate.js';
 import { encodeItem } from './bytes.js';
 import { type CommandTemplate, compileTemplate, type TemplateOptions } from './template.js';
@@ -42,6 +43,8 @@ export interface RunJobsOptions {
   readonly isVerbose?: boolean | undefined;
   /** `-t`: each command is printed on stderr as it starts. */
   readonly isTraced?: boolean | undefined;
+  /** `--memfree`, `--load`: a job starts only when there is room. */
+  readonly room?: RoomGate | undefined;
 }
 
 /** A job's arguments: one item, or several (several input sources, `-n`, `--colsep`...). */
@@ -145,6 +148,7 @@ export class JobRunner {
       // job rates (a SIGINT went unhandled for seconds): each start waits for one turn of the loop.
       await yieldToLoop();
       if (this.#gate !== undefined && !(await this.#gate.pass())) return undefined;
+      if (options.room !== undefined && !(await options.room.pass())) return undefined;
       if (this.#isStopping) return undefined;
       const seq = index + 1;
       // --pipe: the block goes to the job's stdin, and the command gets no arguments.
@@ -209,6 +213,7 @@ export class JobRunner {
       throw error;
     } finally {
       this.#gate?.close();
+      options.room?.close();
       bar?.stop(this.#interruptedBy !== undefined);
       joblog?.close();
     }
@@ -338,6 +343,7 @@ export class JobRunner {
     // the reader settles it now, so an idle `tail -f | lac` still ends.
     this.#source.stop();
     this.#gate?.close();
+    this.#options.room?.close();
     for (const wake of this.#exhaustedWaiters.splice(0)) wake();
   }
 

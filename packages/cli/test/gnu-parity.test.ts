@@ -100,6 +100,10 @@ const CASES: Record<string, Case> = {
   '--pipe-part default: 10 blocks per job slot': { args: ['-k', '-j', '2', '--pipe-part', '-a', 'lines.txt', 'wc', '-c'] },
   '--pipe-part --block -2: 2 blocks per job slot, :::: FILE': { args: ['-k', '-j', '3', '--pipe-part', '--block', '-2', 'wc', '-c', '::::', 'lines.txt'] },
   '--pipe-part: every record reaches exactly one job': { args: ['-j', '3', '--pipe-part', '--block', '300', '-a', 'lines.txt', 'cat'], compare: ['sorted'] },
+  '--memfree with room: every job runs': { args: ['-k', '--memfree', '1M', 'echo {}; exit {}', ':::', '0', '1', '0'] },
+  '--load with room: every job runs': { args: ['-k', '--load', '10000', 'echo', ':::', 'a', 'b'] },
+  '--load N% of the CPUs': { args: ['-k', '--load', '100000%', 'echo', ':::', 'a', 'b'] },
+  '--memfree and --load with --pipe': { args: ['-k', '--memfree', '1k', '--load', '10000', '--pipe', '--block', '10', 'wc', '-l'], input: `${seq(20).join('\n')}\n` },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
@@ -157,7 +161,7 @@ describe('GNU parallel parity: the same arguments give the same output and exit 
 });
 
 describe('what lac refuses or warns about', () => {
-  for (const option of ['--eta', '--progress', '--memfree', '--load']) {
+  for (const option of ['--eta', '--progress']) {
     it(`refuses GNU parallel's ${option} by name, exit 255, running nothing`, async () => {
       const result = await lac([option, '1', 'echo', ':::', 'a']);
       expect(result.code).toBe(255);
