@@ -93,6 +93,8 @@ interface RunFlags {
   pipePart?: boolean;
   memfree?: number;
   load?: number;
+  eta?: boolean;
+  progress?: boolean;
   block?: number;
   blockSize?: number;
 }
@@ -170,6 +172,8 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--pipe-part', 'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)')
     .option('--block <size>', 'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)', parseBlockSize)
     .addOption(new Option('--block-size <size>').argParser(parseBlockSize).hideHelp())
+    .option('--progress', "GNU parallel's progress lines on stderr: jobs running, completed, average seconds (e.g. --progress)")
+    .option('--eta', 'as --progress, with the estimated seconds and jobs left (e.g. --eta)')
     .option('--memfree <size>', 'start a job only when at least SIZE of memory is available, k M G (Linux) (e.g. --memfree 1G)', parseSize)
     .option('--load <max>', 'start a job only when the 1-minute load average is below MAX, or MAX% of the CPUs (Linux) (e.g. --load 80%)', parseLoad)
     .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
@@ -231,6 +235,8 @@ function openBlocks(flags: RunFlags, inputs: readonly InputSource[], perJob: num
   if (perJob !== undefined || flags.m === true || flags.X === true || flags.colsep !== undefined || flags.shuf === true) {
     throw new UsageError(`${option} does not take -n, -N, -m, -X, --colsep or --shuf`);
   }
+  // As GNU parallel: the number of blocks is not known before the end.
+  if (flags.eta === true || flags.bar === true) throw new UsageError(`${option} is incompatible with --eta and --bar`);
   const block = flags.block ?? flags.blockSize;
   if (flags.pipe === true) {
     if (block !== undefined && block < 0) throw new UsageError('--block -N (blocks per job slot) is for --pipe-part');
@@ -361,7 +367,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     if (records.isStdin && (io.stdin as { isTTY?: boolean }).isTTY === true) {
       io.stderr.write('lac: warning: input is read from the terminal: type one item per line and end with Ctrl-D (or did you forget ::: or :::: or -a, or to pipe data into lac?)\n');
     }
-    const isTotalNeeded = flags.bar === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
+    const isTotalNeeded = flags.bar === true || flags.eta === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
     const total = isTotalNeeded ? records.total() : undefined;
     const timeout = flags.timeout;
     const runner = new JobRunner(
@@ -388,6 +394,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         isUngrouped: flags.ungroup === true,
         isVerbose: flags.v === true,
         isTraced: flags.t === true,
+        progress: flags.eta === true || flags.progress === true ? { isEta: flags.eta === true, cpus: defaultJobs() } : undefined,
         // LAC_PROC_DIR: where the tests put a meminfo and loadavg of their own.
         room: flags.memfree === undefined && flags.load === undefined ? undefined : new RoomGate(flags.memfree, flags.load, process.env.LAC_PROC_DIR ?? '/proc'),
       },

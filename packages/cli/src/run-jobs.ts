@@ -4,7 +4,7 @@ import { JobLog } from './joblog.js';
 import type { ItemSource } from './line-reader.js';
 import { LineBufferedOutput, type OutputStreams, writeGrouped } from './output.js';
 import type { Halt, Rate } from './parse.js';
-import { ProgressBar } from './progress.js';
+import { GnuProgress, ProgressBar } from './progress.js';
 import type { RoomGate } from './room.js';
 import { StartGate } from './start-gate.js';
 import { encodeItem } from './bytes.js';
@@ -43,6 +43,8 @@ export interface RunJobsOptions {
   readonly isVerbose?: boolean | undefined;
   /** `-t`: each command is printed on stderr as it starts. */
   readonly isTraced?: boolean | undefined;
+  /** `--progress` or `--eta`: GNU parallel's progress lines on stderr. */
+  readonly progress?: { readonly isEta: boolean; readonly cpus: number } | undefined;
   /** `--memfree`, `--load`: a job starts only when there is room. */
   readonly room?: RoomGate | undefined;
 }
@@ -134,6 +136,8 @@ export class JobRunner {
     const skipped = options.resume === undefined || options.joblog === undefined ? undefined : JobLog.finished(options.joblog, options.resume);
     const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog, skipped !== undefined);
     const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs', options.total) : undefined;
+    const jobs = typeof options.jobs === 'number' ? (Number.isFinite(options.jobs) ? options.jobs : 'unlimited') : 'auto';
+    const progress = options.progress === undefined ? undefined : new GnuProgress(this.#streams.stderr, { ...options.progress, jobs, total: options.total });
     const lineOutput = options.lineBuffer ? new LineBufferedOutput(this.#streams, options.keepOrder) : undefined;
     const template = this.#template;
     const attempts = Math.max(1, options.retries);
@@ -165,6 +169,7 @@ export class JobRunner {
         let outcome: JobOutcome;
         let attempt = 0;
         this.#started++;
+        progress?.update(this.#started - this.#finished, this.#finished);
         do {
           attempt++;
           outcome = await this.#runAttempt(command, sink, input);
@@ -203,6 +208,7 @@ export class JobRunner {
         joblog?.write(result.seq, outcome, template.renderLine(result.item, result.seq, result.slot));
         if (isFailure(outcome)) failed++;
         bar?.update(done);
+        progress?.update(this.#started - this.#finished, this.#finished);
       }
     } catch (error) {
       // An internal error must not leave jobs running under init: stop them, wait, then report.
@@ -215,6 +221,7 @@ export class JobRunner {
       this.#gate?.close();
       options.room?.close();
       bar?.stop(this.#interruptedBy !== undefined);
+      progress?.stop();
       joblog?.close();
     }
 

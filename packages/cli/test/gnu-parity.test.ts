@@ -104,6 +104,9 @@ const CASES: Record<string, Case> = {
   '--load with room: every job runs': { args: ['-k', '--load', '10000', 'echo', ':::', 'a', 'b'] },
   '--load N% of the CPUs': { args: ['-k', '--load', '100000%', 'echo', ':::', 'a', 'b'] },
   '--memfree and --load with --pipe': { args: ['-k', '--memfree', '1k', '--load', '10000', '--pipe', '--block', '10', 'wc', '-l'], input: `${seq(20).join('\n')}\n` },
+  '--eta: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--eta', 'echo {}; exit {}', ':::', '0', '3', '0'] },
+  '--progress: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--progress', 'echo', ':::', 'a', 'b', 'c'] },
+  '--eta with --pipe is refused': { args: ['-k', '-j', '2', '--eta', '--pipe', '--block', '20', 'wc', '-l'], input: `${seq(30).join('\n')}\n` },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
@@ -160,8 +163,33 @@ describe('GNU parallel parity: the same arguments give the same output and exit 
   }
 });
 
+describe('--eta and --progress on stderr: the shape of GNU parallel', () => {
+  const HEADER = /\nComputers \/ CPU cores \/ Max jobs to run\n1:local \/ \d+ \/ 2\n\nComputer:jobs running\/jobs completed\/%of started jobs\/Average seconds to complete\n/;
+  for (const [option, last] of [
+    ['--progress', /^local:0\/3\/100%\/\d+\.\ds $/],
+    ['--eta', /^ETA: \d+s Left: 0 AVG: \d+\.\d\ds {2}local:0\/3\/100%\/\d+\.\ds $/],
+  ] as const) {
+    it(`${option}: the same header, then lines redrawn with \\r, the last one all done, then a newline`, async () => {
+      requireGnuParallel();
+      const args = ['-j', '2', option, 'echo', ':::', 'a', 'b', 'c'];
+      const ours = await lac(args);
+      expect(ours.code).toBe(0);
+      expect(ours.stderr).toMatch(HEADER);
+      expect(ours.stderr.endsWith('\n')).toBe(true);
+      const lines = ours.stderr.replace(HEADER, '').trimEnd().split('\r');
+      expect(lines[0]).toBe('');
+      expect(`${lines.at(-1)} `.replace(/ {2}$/, ' ')).toMatch(last);
+      // GNU parallel's own lines race with its header when jobs are this fast: only their content is compared.
+      const theirs = await gnuParallel(args);
+      expect(theirs.code).toBe(0);
+      expect(theirs.stderr).toContain('Computers / CPU cores / Max jobs to run\n1:local / ');
+      expect(theirs.stderr.split('\r').some((line) => last.test(`${line.trimEnd()} `))).toBe(true);
+    }, 30_000);
+  }
+});
+
 describe('what lac refuses or warns about', () => {
-  for (const option of ['--eta', '--progress']) {
+  for (const option of ['--pipepart', '--sshlogin']) {
     it(`refuses GNU parallel's ${option} by name, exit 255, running nothing`, async () => {
       const result = await lac([option, '1', 'echo', ':::', 'a']);
       expect(result.code).toBe(255);
