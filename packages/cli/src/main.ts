@@ -388,7 +388,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         rate: flags.rate,
         delayMs: flags.delay,
         total,
-        template: { replace: flags.I, isContextReplace: flags.X === true },
+        template: { replace: flags.I, isContextReplace: flags.X === true, isInputOnStdin: flags.pipe === true || flags.pipePart === true },
         results: flags.results,
         resume: flags.resumeFailed === true ? 'failed' : flags.resume === true ? 'all' : undefined,
         isUngrouped: flags.ungroup === true,

@@ -21,7 +21,7 @@ interface Case {
   readonly args: readonly string[];
   readonly input?: string;
   /** What is compared besides the exit status: stdout by default. */
-  readonly compare?: ReadonlyArray<'stdout' | 'sorted' | 'stderr' | 'tree'>;
+  readonly compare?: ReadonlyArray<'stdout' | 'sorted' | 'stderr' | 'tree' | 'joblogCommands'>;
   /** A first run (same arguments style) whose files the compared run sees: --resume. */
   readonly before?: readonly string[];
 }
@@ -93,6 +93,8 @@ const CASES: Record<string, Case> = {
   '--pipe --block 1K is 1024 bytes': { args: ['-k', '--pipe', '--block', '1K', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
   '--pipe: every record reaches exactly one job': { args: ['-j', '3', '--pipe', '--block', '64', 'cat'], input: `${seq(500).join('\n')}\n`, compare: ['sorted'] },
   '--pipe: a last record without a newline': { args: ['-k', '--pipe', '--block', '5', 'wc', '-c'], input: 'ab\ncd\nef\ngh' },
+  '--pipe --dry-run: the command as is, once per block': { args: ['--dry-run', '--pipe', '--block', '4', 'wc', '-l'], input: `${seq(4).join('\n')}\n` },
+  '--pipe --joblog - shows the command as is': { args: ['-k', '--pipe', '--block', '4', '--joblog', '-', 'cat >/dev/null'], input: `${seq(4).join('\n')}\n`, compare: ['joblogCommands'] },
   '--pipe: no input runs no job': { args: ['--pipe', 'echo', 'ran'], input: '' },
   '--pipe with {#} and failing jobs': { args: ['-k', '-j', '2', '--pipe', '--block', '60', 'echo {#}; wc -l; exit 2'], input: `${seq(100).join('\n')}\n` },
   '--pipe-part -a FILE --block 100': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '100', 'wc', '-c'] },
@@ -148,6 +150,8 @@ async function runSide(run: (args: readonly string[], options: { input?: string;
     if (what === 'stderr') seen.stderr = result.stderr;
     if (what === 'sorted') seen.sorted = result.stdout.split('\n').sort();
     if (what === 'tree') seen.tree = tree(join(cwd, 'out'));
+    // The joblog's Command column (the 9th), its times left out.
+    if (what === 'joblogCommands') seen.joblogCommands = result.stdout.split('\n').map((line) => line.split('\t')[8]);
   }
   return seen;
 }
