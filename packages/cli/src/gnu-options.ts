@@ -35,7 +35,7 @@ export function parseTimeout(value: string): { readonly ms: number } | { readonl
 
 // GNU parallel options lac does not implement: named in the refusal rather than "unknown option".
 const UNSUPPORTED = new Set([
-  '--pipe', '--block', '--block-size', '--pipe-part', '--pipepart', '--eta', '--progress', '--memfree', '--load', '-S', '--sshlogin',
+  '--pipepart', '-S', '--sshlogin',
   '--transfer', '--return', '--cleanup', '--trc', '--basefile', '--env', '--fg', '--bg', '--semaphore', '--sem', '--tmux', '--xapply',
   '--link', '--header', '--tagstring', '--linebuffer', '--nice', '--termseq', '--retry-failed', '--sqlmaster', '--sqlworker', '--csv',
   '--group-by', '--shebang', '--filter-hosts', '--compress', '--files', '--ctag', '--ctagstring', '--plus', '--quote',

@@ -186,7 +186,8 @@ export class RunningJob {
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
   #isTimedOut = false;
 
-  constructor(command: RenderedCommand, timeoutMs: number | undefined, sink: OutputSink | undefined) {
+  /** `input`: written to the job's stdin, which is then closed (`--pipe`); without it stdin is /dev/null. */
+  constructor(command: RenderedCommand, timeoutMs: number | undefined, sink: OutputSink | undefined, input?: Buffer) {
     const startedAt = Date.now();
     const started = performance.now();
     // Grouped output goes to two unlinked temporary files rather than pipes: the child writes
@@ -201,7 +202,13 @@ export class RunningJob {
     const files = capture;
     let child: ChildProcess;
     try {
-      const options = files === undefined ? SPAWN_OPTIONS : { stdio: ['ignore', files[0], files[1]] as StdioOptions, detached: true };
+      const stdin = input === undefined ? 'ignore' : 'pipe';
+      const options =
+        files === undefined
+          ? input === undefined
+            ? SPAWN_OPTIONS
+            : { stdio: ['pipe', 'pipe', 'pipe'] as StdioOptions, detached: true }
+          : { stdio: [stdin, files[0], files[1]] as StdioOptions, detached: true };
       const [file, args] = spawnArgs(command);
       child = spawn(file, args, options);
     } catch (error) {
@@ -233,6 +240,11 @@ export class RunningJob {
       return;
     }
     this.#pid = child.pid;
+    if (input !== undefined) {
+      // A job that exits without reading all of its input (EPIPE) is judged by its exit status alone.
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(input);
+    }
     let stdout: Buffer[] = [];
     let stderr: Buffer[] = [];
     let received = 0;

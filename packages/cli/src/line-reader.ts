@@ -1,3 +1,4 @@
+import type { BlockReader } from './pipe.js';
 import type { Readable } from 'node:stream';
 import { decodeItem } from './bytes.js';
 
@@ -229,4 +230,4 @@ export class RecordReader implements AsyncIterableIterator<readonly string[]> {
 }
 
 /** Where a run's job arguments come from: one item (a string) or several (an array) per job. */
-export type ItemSource = LineReader | ListSource<string> | ListSource<readonly string[]> | RecordReader;
+export type ItemSource = LineReader | ListSource<string> | ListSource<readonly string[]> | RecordReader | BlockReader;

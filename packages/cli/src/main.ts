@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../package.json';
@@ -6,7 +6,9 @@ import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
 import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
 import { JobRunner } from './run-jobs.js';
-import { countFileItems, type InputSource, openRecords, openSource, splitInput, UsageError } from './sources.js';
+import { BlockReader, parseBlockSize } from './pipe.js';
+import { parseLoad, parseSize, RoomGate } from './room.js';
+import { countFileItems, type InputSource, openFileStream, openRecords, openSource, type Records, splitInput, UsageError } from './sources.js';
 import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
@@ -17,6 +19,8 @@ export interface MainIo {
 }
 
 const EXIT_USAGE = 255;
+/** `--block`'s default, as GNU parallel's. */
+const DEFAULT_BLOCK = 1024 * 1024;
 
 const RUN_EXAMPLES = `
 Replacement strings (substituted shell-quoted; with none, the item is appended):
@@ -85,6 +89,14 @@ interface RunFlags {
   v?: boolean;
   t?: boolean;
   shuf?: boolean;
+  pipe?: boolean;
+  pipePart?: boolean;
+  memfree?: number;
+  load?: number;
+  eta?: boolean;
+  progress?: boolean;
+  block?: number;
+  blockSize?: number;
 }
 
 interface FetchFlags {
@@ -156,6 +168,14 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('-v', 'print each command before its output (e.g. -v)')
     .option('-t', 'print each command on stderr as it starts (e.g. -t)')
     .option('--shuf', 'run the jobs in a random order (e.g. --shuf)')
+    .option('--pipe', "split stdin into blocks of about --block bytes, cut after a newline, each fed to one job's stdin (e.g. --pipe wc -l)")
+    .option('--pipe-part', 'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)')
+    .option('--block <size>', 'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)', parseBlockSize)
+    .addOption(new Option('--block-size <size>').argParser(parseBlockSize).hideHelp())
+    .option('--progress', "GNU parallel's progress lines on stderr: jobs running, completed, average seconds (e.g. --progress)")
+    .option('--eta', 'as --progress, with the estimated seconds and jobs left (e.g. --eta)')
+    .option('--memfree <size>', 'start a job only when at least SIZE of memory is available, k M G (Linux) (e.g. --memfree 1G)', parseSize)
+    .option('--load <max>', 'start a job only when the 1-minute load average is below MAX, or MAX% of the CPUs (Linux) (e.g. --load 80%)', parseLoad)
     .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
@@ -206,6 +226,32 @@ function onOutputErrors(io: MainIo, onBroken: () => void): () => void {
     io.stdout.off('error', onBroken);
     io.stderr.off('error', onStderrError);
   };
+}
+
+/** `--pipe` (stdin) and `--pipe-part` (the one `-a`/`::::` file): blocks of input, one per job. */
+function openBlocks(flags: RunFlags, inputs: readonly InputSource[], perJob: number | undefined, stdin: Readable): Records {
+  const option = flags.pipePart === true ? '--pipe-part' : '--pipe';
+  if (flags.pipe === true && flags.pipePart === true) throw new UsageError('use only one of --pipe and --pipe-part');
+  if (perJob !== undefined || flags.m === true || flags.X === true || flags.colsep !== undefined || flags.shuf === true) {
+    throw new UsageError(`${option} does not take -n, -N, -m, -X, --colsep or --shuf`);
+  }
+  // As GNU parallel: the number of blocks is not known before the end.
+  if (flags.eta === true || flags.bar === true) throw new UsageError(`${option} is incompatible with --eta and --bar`);
+  const block = flags.block ?? flags.blockSize;
+  if (flags.pipe === true) {
+    if (block !== undefined && block < 0) throw new UsageError('--block -N (blocks per job slot) is for --pipe-part');
+    // GNU parallel's --pipe reads stdin even with -a: a file given is refused rather than ignored.
+    if (inputs.length > 0) throw new UsageError('--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items');
+    return { source: new BlockReader(stdin, block ?? DEFAULT_BLOCK), isStdin: true, total: () => undefined };
+  }
+  const path = inputs.length === 1 ? inputs[0]!.path : undefined;
+  if (path === undefined || path === '-') throw new UsageError('--pipe-part needs one file: -a FILE or :::: FILE');
+  const stream = openFileStream(path, inputs[0]!.what ?? ':::: file');
+  // GNU parallel's default for --pipe-part: 10 blocks per job slot (--block -10).
+  const perSlot = block === undefined ? 10 : block < 0 ? -block : undefined;
+  const slots = typeof flags.jobs === 'number' && Number.isFinite(flags.jobs) ? flags.jobs : defaultJobs();
+  const blockSize = perSlot === undefined ? block! : Math.max(1, Math.ceil(statSync(path).size / (slots * perSlot)));
+  return { source: new BlockReader(stream, blockSize, true), isStdin: false, total: () => undefined };
 }
 
 /** Parses `argv` (without node and the script) and runs it; resolves with the exit status. */
@@ -304,7 +350,13 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     if (status !== undefined || request === undefined) return status ?? 0;
     const { words, flags } = request;
     const { command, sources } = splitInput(words);
+    if ((flags.memfree !== undefined || flags.load !== undefined) && process.platform !== 'linux') {
+      throw new UsageError(`--memfree and --load read /proc/meminfo and /proc/loadavg, which ${process.platform} does not have (Linux only)`);
+    }
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
+    if ((flags.block !== undefined || flags.blockSize !== undefined) && flags.pipe !== true && flags.pipePart !== true) {
+      throw new UsageError('--block needs --pipe or --pipe-part');
+    }
     if ((flags.resume === true || flags.resumeFailed === true) && (flags.joblog === undefined || flags.joblog === '-')) {
       throw new UsageError(`${flags.resume === true ? '--resume' : '--resume-failed'} needs --joblog FILE`);
     }
@@ -313,7 +365,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     }
     const inputs: InputSource[] = flags.argFile === undefined ? sources : [{ path: flags.argFile, isLinked: false, what: '-a file' }, ...sources];
     const perJob = flags.maxReplaceArgs ?? flags.maxArgs;
-    const records = await openRecords({
+    const records = flags.pipe === true || flags.pipePart === true ? openBlocks(flags, inputs, perJob, io.stdin) : await openRecords({
       sources: inputs,
       stdin: io.stdin,
       delimiter: flags.delimiter ?? (flags.null === true ? '\0' : '\n'),
@@ -328,7 +380,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     if (records.isStdin && (io.stdin as { isTTY?: boolean }).isTTY === true) {
       io.stderr.write('lac: warning: input is read from the terminal: type one item per line and end with Ctrl-D (or did you forget ::: or :::: or -a, or to pipe data into lac?)\n');
     }
-    const isTotalNeeded = flags.bar === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
+    const isTotalNeeded = flags.bar === true || flags.eta === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
     const total = isTotalNeeded ? records.total() : undefined;
     const timeout = flags.timeout;
     const runner = new JobRunner(
@@ -349,12 +401,15 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         rate: flags.rate,
         delayMs: flags.delay,
         total,
-        template: { replace: flags.I, isContextReplace: flags.X === true },
+        template: { replace: flags.I, isContextReplace: flags.X === true, isInputOnStdin: flags.pipe === true || flags.pipePart === true },
         results: flags.results,
         resume: flags.resumeFailed === true ? 'failed' : flags.resume === true ? 'all' : undefined,
         isUngrouped: flags.ungroup === true,
         isVerbose: flags.v === true,
         isTraced: flags.t === true,
+        progress: flags.eta === true || flags.progress === true ? { isEta: flags.eta === true, cpus: defaultJobs() } : undefined,
+        // LAC_PROC_DIR: where the tests put a meminfo and loadavg of their own.
+        room: flags.memfree === undefined && flags.load === undefined ? undefined : new RoomGate(flags.memfree, flags.load, process.env.LAC_PROC_DIR ?? '/proc'),
       },
       io,
     );

@@ -68,3 +68,56 @@ export class ProgressBar {
     this.#stream.write(`\r\x1b[K${text}`);
   }
 }
+
+/**
+ * GNU parallel's `--progress` and `--eta` on stderr (whether or not it is a terminal, as GNU
+ * parallel): its header, then one line redrawn with `\r` (at most every 100 ms) showing jobs
+ * running and completed and the average seconds per job, with `--eta` also the estimated seconds
+ * left and the jobs left; a newline at the end.
+ */
+export class GnuProgress {
+  readonly #stream: Writable;
+  readonly #isEta: boolean;
+  readonly #total: number | undefined;
+  readonly #started = performance.now();
+  #running = 0;
+  #completed = 0;
+  #lastDraw = Number.NEGATIVE_INFINITY;
+
+  constructor(stream: Writable, options: { readonly isEta: boolean; readonly cpus: number; readonly jobs: number | string; readonly total: number | undefined }) {
+    this.#stream = stream;
+    this.#isEta = options.isEta;
+    this.#total = options.total;
+    stream.write(
+      `\nComputers / CPU cores / Max jobs to run\n1:local / ${options.cpus} / ${options.jobs}\n\nComputer:jobs running/jobs completed/%of started jobs/Average seconds to complete\n`,
+    );
+    this.#draw();
+  }
+
+  update(running: number, completed: number): void {
+    this.#running = running;
+    this.#completed = completed;
+    if (performance.now() - this.#lastDraw >= REDRAW_MS) this.#draw();
+  }
+
+  stop(): void {
+    this.#draw();
+    this.#stream.write('\n');
+  }
+
+  #draw(): void {
+    const now = performance.now();
+    this.#lastDraw = now;
+    const completed = this.#completed;
+    const average = completed > 0 ? (now - this.#started) / 1000 / completed : 0;
+    const local = `local:${this.#running}/${completed}/100%/${average.toFixed(1)}s `;
+    if (!this.#isEta) {
+      this.#stream.write(`\r${local}`);
+      return;
+    }
+    const total = this.#total;
+    const left = total === undefined ? undefined : Math.max(0, total - completed);
+    const eta = left === undefined || completed === 0 ? '?' : `${Math.round(left * average)}s`;
+    this.#stream.write(`\rETA: ${eta} Left: ${left ?? '?'} AVG: ${average.toFixed(2)}s  ${local}`);
+  }
+}

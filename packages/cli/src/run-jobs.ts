@@ -4,7 +4,8 @@ import { JobLog } from './joblog.js';
 import type { ItemSource } from './line-reader.js';
 import { LineBufferedOutput, type OutputStreams, writeGrouped } from './output.js';
 import type { Halt, Rate } from './parse.js';
-import { ProgressBar } from './progress.js';
+import { GnuProgress, ProgressBar } from './progress.js';
+import type { RoomGate } from './room.js';
 import { StartGate } from './start-gate.js';
 import { encodeItem } from './bytes.js';
 import { type CommandTemplate, compileTemplate, type TemplateOptions } from './template.js';
@@ -42,10 +43,18 @@ export interface RunJobsOptions {
   readonly isVerbose?: boolean | undefined;
   /** `-t`: each command is printed on stderr as it starts. */
   readonly isTraced?: boolean | undefined;
+  /** `--progress` or `--eta`: GNU parallel's progress lines on stderr. */
+  readonly progress?: { readonly isEta: boolean; readonly cpus: number } | undefined;
+  /** `--memfree`, `--load`: a job starts only when there is room. */
+  readonly room?: RoomGate | undefined;
 }
 
 /** A job's arguments: one item, or several (several input sources, `-n`, `--colsep`...). */
 type Args = string | readonly string[];
+/** What the source gives per job: its arguments, or a block of input for its stdin (`--pipe`). */
+type Item = Args | Buffer;
+
+const NO_ARGS: readonly string[] = [];
 
 /** How `--tag` shows a job's arguments: joined with spaces, as GNU parallel's `{}`. */
 function tagOf(item: Args): string {
@@ -127,6 +136,8 @@ export class JobRunner {
     const skipped = options.resume === undefined || options.joblog === undefined ? undefined : JobLog.finished(options.joblog, options.resume);
     const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog, skipped !== undefined);
     const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs', options.total) : undefined;
+    const jobs = typeof options.jobs === 'number' ? (Number.isFinite(options.jobs) ? options.jobs : 'unlimited') : 'auto';
+    const progress = options.progress === undefined ? undefined : new GnuProgress(this.#streams.stderr, { ...options.progress, jobs, total: options.total });
     const lineOutput = options.lineBuffer ? new LineBufferedOutput(this.#streams, options.keepOrder) : undefined;
     const template = this.#template;
     const attempts = Math.max(1, options.retries);
@@ -135,14 +146,18 @@ export class JobRunner {
     const ungrouped: OutputSink | undefined = options.isUngrouped ? { data: (stream, chunk) => this.#isOutputBroken || streams[stream].write(chunk) } : undefined;
     const isCommandShown = options.isVerbose === true || options.isTraced === true;
 
-    const runOne = async (item: Args, { index }: { index: number }): Promise<JobResult | undefined> => {
+    const runOne = async (sourceItem: Item, { index }: { index: number }): Promise<JobResult | undefined> => {
       if (skipped?.has(index + 1)) return undefined;
       // Spawning from inside the previous job's exit callback would starve the event loop at high
       // job rates (a SIGINT went unhandled for seconds): each start waits for one turn of the loop.
       await yieldToLoop();
       if (this.#gate !== undefined && !(await this.#gate.pass())) return undefined;
+      if (options.room !== undefined && !(await options.room.pass())) return undefined;
       if (this.#isStopping) return undefined;
       const seq = index + 1;
+      // --pipe: the block goes to the job's stdin, and the command gets no arguments.
+      const input = Buffer.isBuffer(sourceItem) ? sourceItem : undefined;
+      const item: Args = input === undefined ? (sourceItem as Args) : NO_ARGS;
       const slot = this.#slots.acquire();
       try {
         const tag = options.tag ? encodeItem(`${tagOf(item)}\t`) : undefined;
@@ -154,11 +169,12 @@ export class JobRunner {
         let outcome: JobOutcome;
         let attempt = 0;
         this.#started++;
+        progress?.update(this.#started - this.#finished, this.#finished);
         do {
           attempt++;
-          outcome = await this.#runAttempt(command, sink);
+          outcome = await this.#runAttempt(command, sink, input);
           while (outcome.exhausted !== undefined && !this.#isStopping && (await this.#waitForDescriptors(outcome.exhausted))) {
-            outcome = await this.#runAttempt(command, sink);
+            outcome = await this.#runAttempt(command, sink, input);
           }
         } while (isFailure(outcome) && attempt < attempts && !this.#isStopping);
         // Checked here, before the result is handed back: core starts the next job as soon as this
@@ -192,6 +208,7 @@ export class JobRunner {
         joblog?.write(result.seq, outcome, template.renderLine(result.item, result.seq, result.slot));
         if (isFailure(outcome)) failed++;
         bar?.update(done);
+        progress?.update(this.#started - this.#finished, this.#finished);
       }
     } catch (error) {
       // An internal error must not leave jobs running under init: stop them, wait, then report.
@@ -202,7 +219,9 @@ export class JobRunner {
       throw error;
     } finally {
       this.#gate?.close();
+      options.room?.close();
       bar?.stop(this.#interruptedBy !== undefined);
+      progress?.stop();
       joblog?.close();
     }
 
@@ -248,8 +267,8 @@ export class JobRunner {
     this.#terminateAll();
   }
 
-  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined): Promise<JobOutcome> {
-    const job = new RunningJob(command, this.#timeoutMs(), sink);
+  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined, input: Buffer | undefined): Promise<JobOutcome> {
+    const job = new RunningJob(command, this.#timeoutMs(), sink, input);
     this.#running.add(job);
     if (this.#isKilling) job.terminate();
     let outcome: JobOutcome | undefined;
@@ -331,6 +350,7 @@ export class JobRunner {
     // the reader settles it now, so an idle `tail -f | lac` still ends.
     this.#source.stop();
     this.#gate?.close();
+    this.#options.room?.close();
     for (const wake of this.#exhaustedWaiters.splice(0)) wake();
   }
 
@@ -345,7 +365,7 @@ export class JobRunner {
     for await (const item of this.#source) {
       seq++;
       const slot = typeof jobs === 'number' && Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
-      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(item, seq, slot)}\n`));
+      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(Buffer.isBuffer(item) ? NO_ARGS : item, seq, slot)}\n`));
     }
     return 0;
   }

@@ -98,6 +98,11 @@ function openFile(path: string, what: string): number {
   }
 }
 
+/** A read stream of the file at `path`; a `UsageError` naming it (`what`) when it cannot be read. */
+export function openFileStream(path: string, what: string): Readable {
+  return createReadStream('', { fd: openFile(path, what), highWaterMark: 64 * 1024 });
+}
+
 function splitItems(data: Buffer, delimiter: number): string[] {
   const items: string[] = [];
   let start = 0;

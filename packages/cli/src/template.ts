@@ -17,6 +17,8 @@ export interface TemplateOptions {
   readonly replace?: string | undefined;
   /** `-X`: a word holding an argument-less replacement string is repeated once per argument. */
   readonly isContextReplace?: boolean | undefined;
+  /** `--pipe`: jobs get their input on stdin, so no `{}` is appended to a template without one. */
+  readonly isInputOnStdin?: boolean | undefined;
 }
 
 /** What a job's command becomes once its item is substituted. */
@@ -152,7 +154,7 @@ export function compileTemplate(words: readonly string[], options: TemplateOptio
   const pattern = tokenPattern(options.replace);
   let text = words.join(' ');
   pattern.lastIndex = 0;
-  if (!pattern.test(text)) text += ` ${options.replace ?? '{}'}`;
+  if (!pattern.test(text) && options.isInputOnStdin !== true) text += ` ${options.replace ?? '{}'}`;
   const lineParts = parse(text, pattern);
   const literal = text.replace(pattern, '');
   const split = text.split(/[ \t]+/).filter((word) => word !== '');

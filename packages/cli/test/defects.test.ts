@@ -218,14 +218,14 @@ describe('an over-long command line (defect 12)', () => {
 });
 
 describe('GNU parallel syntax lac does not support (defect 13)', () => {
-  // `::::`, `:::+`, `::::+`, `{1}`, `{2.}` and several `:::` are supported now: gnu-parity.test.ts runs them beside GNU parallel.
+  // `::::`, `:::+`, `::::+`, `{1}`, `{2.}`, several `:::` and `--pipe` are supported now: gnu-parity.test.ts runs them beside GNU parallel.
   const refused: Array<[string, string[]]> = [
     ['{-1}', ['echo', '{-1}', ':::', 'a']],
     ['{+/}', ['echo', '{+/}', ':::', 'a']],
     ['{..}', ['echo', '{..}', ':::', 'a']],
     ['{##}', ['echo', '{##}', ':::', 'a']],
     ['{=uc=}', ['echo', '{=uc=}', ':::', 'a']],
-    ['--pipe', ['--pipe', 'cat']],
+    ['--sshlogin', ['--sshlogin', 'host', 'cat']],
   ];
   for (const [what, args] of refused) {
     it(`refuses ${what} with one line and exit 255, running nothing`, async () => {

@@ -14,13 +14,14 @@ const FILES: Record<string, string> = {
   'abc.txt': 'a\nb\nc\n',
   'nums.txt': '1\n2\n3\n',
   'cols.tsv': 'a\tb\tc\nd\te\tf\n',
+  'lines.txt': `${Array.from({ length: 3000 }, (_, i) => i + 1).join('\n')}\n`,
 };
 
 interface Case {
   readonly args: readonly string[];
   readonly input?: string;
   /** What is compared besides the exit status: stdout by default. */
-  readonly compare?: ReadonlyArray<'stdout' | 'sorted' | 'stderr' | 'tree'>;
+  readonly compare?: ReadonlyArray<'stdout' | 'sorted' | 'stderr' | 'tree' | 'joblogCommands'>;
   /** A first run (same arguments style) whose files the compared run sees: --resume. */
   readonly before?: readonly string[];
 }
@@ -84,6 +85,30 @@ const CASES: Record<string, Case> = {
     before: ['-k', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3'],
     args: ['-k', '--resume-failed', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3', '4'],
   },
+  '--delay waits between starts, output unchanged': { args: ['-j', '2', '--delay', '0.1', 'echo', ':::', 'a', 'b', 'c'], compare: ['sorted'] },
+  '--delay with -k and a failing job': { args: ['-k', '--delay', '0.05', 'echo {}; exit {}', ':::', '0', '2', '0'] },
+  '--pipe --block 100: blocks cut after the last newline that fits': { args: ['-k', '--pipe', '--block', '100', 'wc', '-c'], input: `${seq(200).join('\n')}\n` },
+  '--pipe --block 10: blocks of a few records': { args: ['-k', '--pipe', '--block', '10', 'wc', '-c'], input: `${seq(100).join('\n')}\n` },
+  '--pipe --block 1k is 1000 bytes': { args: ['-k', '--pipe', '--block', '1k', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
+  '--pipe --block 1K is 1024 bytes': { args: ['-k', '--pipe', '--block', '1K', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
+  '--pipe: every record reaches exactly one job': { args: ['-j', '3', '--pipe', '--block', '64', 'cat'], input: `${seq(500).join('\n')}\n`, compare: ['sorted'] },
+  '--pipe: a last record without a newline': { args: ['-k', '--pipe', '--block', '5', 'wc', '-c'], input: 'ab\ncd\nef\ngh' },
+  '--pipe --dry-run: the command as is, once per block': { args: ['--dry-run', '--pipe', '--block', '4', 'wc', '-l'], input: `${seq(4).join('\n')}\n` },
+  '--pipe --joblog - shows the command as is': { args: ['-k', '--pipe', '--block', '4', '--joblog', '-', 'cat >/dev/null'], input: `${seq(4).join('\n')}\n`, compare: ['joblogCommands'] },
+  '--pipe: no input runs no job': { args: ['--pipe', 'echo', 'ran'], input: '' },
+  '--pipe with {#} and failing jobs': { args: ['-k', '-j', '2', '--pipe', '--block', '60', 'echo {#}; wc -l; exit 2'], input: `${seq(100).join('\n')}\n` },
+  '--pipe-part -a FILE --block 100': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '100', 'wc', '-c'] },
+  '--pipe-part --block 1k': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '1k', 'wc', '-c'] },
+  '--pipe-part default: 10 blocks per job slot': { args: ['-k', '-j', '2', '--pipe-part', '-a', 'lines.txt', 'wc', '-c'] },
+  '--pipe-part --block -2: 2 blocks per job slot, :::: FILE': { args: ['-k', '-j', '3', '--pipe-part', '--block', '-2', 'wc', '-c', '::::', 'lines.txt'] },
+  '--pipe-part: every record reaches exactly one job': { args: ['-j', '3', '--pipe-part', '--block', '300', '-a', 'lines.txt', 'cat'], compare: ['sorted'] },
+  '--memfree with room: every job runs': { args: ['-k', '--memfree', '1M', 'echo {}; exit {}', ':::', '0', '1', '0'] },
+  '--load with room: every job runs': { args: ['-k', '--load', '10000', 'echo', ':::', 'a', 'b'] },
+  '--load N% of the CPUs': { args: ['-k', '--load', '100000%', 'echo', ':::', 'a', 'b'] },
+  '--memfree and --load with --pipe': { args: ['-k', '--memfree', '1k', '--load', '10000', '--pipe', '--block', '10', 'wc', '-l'], input: `${seq(20).join('\n')}\n` },
+  '--eta: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--eta', 'echo {}; exit {}', ':::', '0', '3', '0'] },
+  '--progress: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--progress', 'echo', ':::', 'a', 'b', 'c'] },
+  '--eta with --pipe is refused': { args: ['-k', '-j', '2', '--eta', '--pipe', '--block', '20', 'wc', '-l'], input: `${seq(30).join('\n')}\n` },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
@@ -125,6 +150,8 @@ async function runSide(run: (args: readonly string[], options: { input?: string;
     if (what === 'stderr') seen.stderr = result.stderr;
     if (what === 'sorted') seen.sorted = result.stdout.split('\n').sort();
     if (what === 'tree') seen.tree = tree(join(cwd, 'out'));
+    // The joblog's Command column (the 9th), its times left out.
+    if (what === 'joblogCommands') seen.joblogCommands = result.stdout.split('\n').map((line) => line.split('\t')[8]);
   }
   return seen;
 }
@@ -140,8 +167,33 @@ describe('GNU parallel parity: the same arguments give the same output and exit 
   }
 });
 
+describe('--eta and --progress on stderr: the shape of GNU parallel', () => {
+  const HEADER = /\nComputers \/ CPU cores \/ Max jobs to run\n1:local \/ \d+ \/ 2\n\nComputer:jobs running\/jobs completed\/%of started jobs\/Average seconds to complete\n/;
+  for (const [option, last] of [
+    ['--progress', /^local:0\/3\/100%\/\d+\.\ds $/],
+    ['--eta', /^ETA: \d+s Left: 0 AVG: \d+\.\d\ds {2}local:0\/3\/100%\/\d+\.\ds $/],
+  ] as const) {
+    it(`${option}: the same header, then lines redrawn with \\r, the last one all done, then a newline`, async () => {
+      requireGnuParallel();
+      const args = ['-j', '2', option, 'echo', ':::', 'a', 'b', 'c'];
+      const ours = await lac(args);
+      expect(ours.code).toBe(0);
+      expect(ours.stderr).toMatch(HEADER);
+      expect(ours.stderr.endsWith('\n')).toBe(true);
+      const lines = ours.stderr.replace(HEADER, '').trimEnd().split('\r');
+      expect(lines[0]).toBe('');
+      expect(`${lines.at(-1)} `.replace(/ {2}$/, ' ')).toMatch(last);
+      // GNU parallel's own lines race with its header when jobs are this fast: only their content is compared.
+      const theirs = await gnuParallel(args);
+      expect(theirs.code).toBe(0);
+      expect(theirs.stderr).toContain('Computers / CPU cores / Max jobs to run\n1:local / ');
+      expect(theirs.stderr.split('\r').some((line) => last.test(`${line.trimEnd()} `))).toBe(true);
+    }, 30_000);
+  }
+});
+
 describe('what lac refuses or warns about', () => {
-  for (const option of ['--pipe', '--eta', '--progress', '--memfree', '--load', '--pipe-part']) {
+  for (const option of ['--pipepart', '--sshlogin']) {
     it(`refuses GNU parallel's ${option} by name, exit 255, running nothing`, async () => {
       const result = await lac([option, '1', 'echo', ':::', 'a']);
       expect(result.code).toBe(255);
@@ -156,6 +208,12 @@ describe('what lac refuses or warns about', () => {
     ['a two-character -d', ['-d', 'ab', 'echo', ':::', 'a'], /-d, --delimiter <delim>' argument 'ab' is invalid/],
     ['-u with --line-buffer', ['-u', '--line-buffer', 'echo', ':::', 'a'], /use only one of -u, --line-buffer and --results/],
     ['{-1}', ['echo', '{-1}', ':::', 'a'], /`\{-1\}` is GNU parallel syntax that lac does not support/],
+    ['--block without --pipe', ['--block', '10', 'echo', ':::', 'a'], /--block needs --pipe or --pipe-part/],
+    ['--pipe with -n', ['--pipe', '-n', '2', 'wc'], /--pipe does not take -n, -N, -m, -X, --colsep or --shuf/],
+    ['--pipe with ::: items', ['--pipe', 'wc', ':::', 'a'], /--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items/],
+    ['--pipe with -a (GNU parallel would ignore the file)', ['--pipe', '-a', 'x', 'wc'], /--pipe reads stdin: use --pipe-part/],
+    ['--pipe-part without a file', ['--pipe-part', 'wc'], /--pipe-part needs one file: -a FILE or :::: FILE/],
+    ['a --block that is not a size', ['--pipe', '--block', '1x', 'wc'], /--block <size>' argument '1x' is invalid/],
   ] as const) {
     it(`refuses ${what} with one line and exit 255`, async () => {
       const result = await lac(args);
