@@ -50,6 +50,8 @@ export function fromNodeRedis(client: NodeRedisClient): RedisClient {
     eval: (script, numKeys, ...args) => client.sendCommand(command('EVAL', script, numKeys, args)),
     duplicate: () => new NodeRedisSubscriber(client.duplicate()),
     on: (event, listener) => client.on(event, listener),
+    // No `off`: node-redis throws an error event nobody hears (crashing the process), so the listener a
+    // source adds to a client without one stays with the client after the source closes.
     listenerCount: (event) => client.listenerCount?.(event) ?? 0,
   };
 }
