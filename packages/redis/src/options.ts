@@ -4,7 +4,7 @@ import { fromNodeRedis, isNodeRedisClient, type NodeRedisClient } from './node-r
 
 /**
  * The part of a Redis client this package uses. An `ioredis` client (`new Redis(...)`, v5 or v6)
- * fits as it is.
+ * fits as it is; a node-redis client (`NodeRedisClient`) is wrapped into this shape.
  */
 export interface RedisClient {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
