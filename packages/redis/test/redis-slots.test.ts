@@ -287,6 +287,23 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     expect(slots.stats).toMatchObject({ held: 0, waiting: 0 });
   });
 
+  it('wakes a waiter of another source through the release channel (its pub/sub connection), not the fallback poll', async () => {
+    const key = `wake-${nextKey++}`;
+    const holder = makeSlots(key, 1, { handoffMs: 0 });
+    // A poll 60 s away: the test would time out if only the poll could wake the waiter.
+    const waiter = makeSlots(key, 1, { handoffMs: 0, leaseMs: 180_000, pollMs: 60_000 });
+    const lease = await holder.acquire();
+    const waiting = waiter.acquire();
+    await waitUntil(async () => (await client.zcard(keysOf(key).queue)) === 1);
+    // Subscribed: the release is announced on a channel someone listens to.
+    await waitUntil(async () => Number((await client.pubsub('NUMSUB', keysOf(key).channel))[1]) === 1);
+    await holder.release(lease);
+    const taken = await waiting;
+    expect(waiter.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+    await waiter.release(taken);
+    expect(await client.zcard(keysOf(key).leases)).toBe(0);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without failing', async () => {
     const slots = makeSlots(`flush-${nextKey++}`, 2, { handoffMs: 0 });
     await slots.release(await slots.acquire());
