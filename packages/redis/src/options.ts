@@ -1,9 +1,10 @@
 // The public option and result types of `RedisSlots`, and their validation (once, at construction).
 import { describe } from '@lac/shared';
+import { fromNodeRedis, isNodeRedisClient, type NodeRedisClient } from './node-redis.js';
 
 /**
  * The part of a Redis client this package uses. An `ioredis` client (`new Redis(...)`, v5 or v6)
- * fits as it is.
+ * fits as it is; a node-redis client (`NodeRedisClient`) is wrapped into this shape.
  */
 export interface RedisClient {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
@@ -29,8 +30,12 @@ export interface RedisSubscriber {
 }
 
 export interface RedisSlotsOptions {
-  /** A connected Redis client (ioredis). It stays yours: `close()` does not quit it. */
-  readonly client: RedisClient;
+  /**
+   * A connected Redis client: ioredis (`new Redis()`, v5 or v6) or node-redis (`redis` on npm, v4
+   * or v5: `await createClient().connect()`), told apart by their methods; or any object with the
+   * methods of `RedisClient`. It stays yours: `close()` does not quit it.
+   */
+  readonly client: RedisClient | NodeRedisClient;
   /**
    * Names the shared limit: every process that uses the same key (and Redis) shares one limit.
    * The state lives in `{key}:leases`, `{key}:queue` and `{key}:waiting`; releases are announced on
@@ -157,22 +162,26 @@ export interface ResolvedOptions {
   readonly token: string;
 }
 
+function badClient(client: unknown): TypeError {
+  return new TypeError(
+    `Expected \`options.client\` to be a Redis client (ioredis with evalsha, eval and duplicate, or node-redis with sendCommand, duplicate and on), got ${describe(client)}`,
+  );
+}
+
 /** Validates the options of `new RedisSlots(options)`, throwing a `TypeError` that names the bad one. */
 export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`Expected \`options\` to be an object { client, key, limit }, got ${describe(options)}`);
   }
   const { client, key, limit, leaseMs = 30_000, pollMs = 250, handoffMs = 50 } = options;
+  if (client === null || typeof client !== 'object') throw badClient(client);
+  const adapted = isNodeRedisClient(client) ? fromNodeRedis(client) : client;
   if (
-    client === null ||
-    typeof client !== 'object' ||
-    typeof client.evalsha !== 'function' ||
-    typeof client.eval !== 'function' ||
-    typeof client.duplicate !== 'function'
+    typeof adapted.evalsha !== 'function' ||
+    typeof adapted.eval !== 'function' ||
+    typeof adapted.duplicate !== 'function'
   ) {
-    throw new TypeError(
-      `Expected \`options.client\` to be a Redis client (ioredis) with evalsha, eval and duplicate, got ${describe(client)}`,
-    );
+    throw badClient(client);
   }
   if (typeof key !== 'string' || key.length === 0) {
     throw new TypeError(`Expected \`options.key\` to be a non-empty string, got ${describe(key)}`);
@@ -207,7 +216,7 @@ export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
   }
   const tag = `{${key}}`;
   return {
-    client,
+    client: adapted,
     key,
     limit,
     leaseMs,

@@ -93,6 +93,54 @@ describe.skipIf(!hasRedisServer)('cross-process shared limit (4 worker processes
     expect(await client.zcard(keys.queue)).toBe(0);
   });
 
+  it('holds the bound across processes on different clients (2 on ioredis, 1 on node-redis v5, 1 on v4), every task completing once', async () => {
+    const key = 'mixed-clients';
+    const kinds = ['ioredis', 'ioredis', 'node-redis', 'node-redis v4'] as const;
+    const workers = kinds.map(
+      (clientKind, i) =>
+        new Worker({
+          port: server.port,
+          key,
+          id: `${clientKind.replace(' ', '-')}-${i}`,
+          clientKind,
+          sharedLimit: 6,
+          localLimit: 4,
+          tasks: 60,
+          minMs: 1,
+          maxMs: 6,
+          leaseMs: 15_000,
+          pollMs: 200,
+        }),
+    );
+    await waitUntil(() =>
+      workers.every((worker) => worker.of('ready').length === 1 || worker.process.exitCode !== null),
+    );
+    for (const worker of workers) worker.go();
+    const codes = await Promise.all(workers.map((worker) => worker.exited));
+    expect({
+      codes,
+      errors: workers.map((worker) => worker.of('error')),
+      stderr: workers.map((w) => w.stderr),
+    }).toEqual({
+      codes: [0, 0, 0, 0],
+      errors: [[], [], [], []],
+      stderr: ['', '', '', ''],
+    });
+    for (const worker of workers) {
+      const [done] = worker.of('done');
+      expect((done!.results as number[]).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    }
+    const { max, log } = probe(key);
+    const maxRunning = Number(await client.get(max));
+    expect(maxRunning).toBeLessThanOrEqual(6);
+    expect(maxRunning, 'the shared limit was never reached').toBeGreaterThanOrEqual(5);
+    const { starts, ends } = checkLog(await client.lrange(log, 0, -1), 6);
+    expect([starts.size, ends.size]).toEqual([240, 240]);
+    const keys = keysOf(key);
+    expect(await client.zcard(keys.leases)).toBe(0);
+    expect(await client.zcard(keys.queue)).toBe(0);
+  });
+
   it("gives a SIGKILLed worker's slots back within one lease time, and the other workers finish all their tasks", async () => {
     const key = 'crash';
     const leaseMs = 1500;

@@ -1,11 +1,30 @@
+import type { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { allOf, createSharedLimit, limitedAsCompleted, type TaskContext } from '@lac/core';
-import { type RedisSlots, RedisSlotsError, redisSlots, type RedisLease } from '../src/index.ts';
-import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import {
+  type NodeRedisClient,
+  type RedisClient,
+  type RedisSlots,
+  RedisSlotsError,
+  redisSlots,
+  type RedisLease,
+} from '../src/index.ts';
+import { ABANDON } from '../src/scripts.ts';
+import {
+  clientKinds,
+  hasRedisServer,
+  keysOf,
+  RedisServer,
+  type TestClient,
+  waitUntil,
+} from './fixtures/redis-server.ts';
 
 let server: RedisServer;
+/** ioredis, to look at what the source left in Redis. */
 let client: Redis;
+/** The client the sources of the current suite run on (one per client kind). */
+let slotClient: RedisClient | NodeRedisClient;
 const opened: RedisSlots[] = [];
 let nextKey = 0;
 
@@ -23,10 +42,10 @@ afterAll(async () => {
 function makeSlots(
   key: string,
   limit: number,
-  options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: Redis } = {},
+  options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: RedisClient | NodeRedisClient } = {},
 ): RedisSlots {
   const slots = redisSlots({
-    client: options.client ?? client,
+    client: options.client ?? slotClient,
     key,
     limit,
     leaseMs: options.leaseMs ?? 3000,
@@ -65,6 +84,9 @@ describe.skipIf(!hasRedisServer)('redisSlots options', () => {
     expect(() => redisSlots({ client: {} as never, key: 'k', limit: 1 })).toThrow(
       /Expected `options.client` to be a Redis client .* got `\[object Object\]` \(object\)/,
     );
+    expect(() => redisSlots({ client: { sendCommand: async () => 'OK' } as never, key: 'k', limit: 1 })).toThrow(
+      /Expected `options.client` to be a Redis client \(ioredis with evalsha, eval and duplicate, or node-redis with sendCommand, duplicate and on\)/,
+    );
     expect(() => redisSlots({ client, key: '', limit: 1 })).toThrow(
       'Expected `options.key` to be a non-empty string, got `""` (string)',
     );
@@ -84,7 +106,22 @@ describe.skipIf(!hasRedisServer)('redisSlots options', () => {
   });
 });
 
-describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () => {
+/** Runs the suite's sources on a client of `kind`, closing them and it after the suite. */
+function onClient(kind: (typeof clientKinds)[number]): void {
+  let own: TestClient;
+  beforeAll(async () => {
+    own = await server.connect(kind);
+    slotClient = own.client;
+  });
+  afterAll(() => {
+    for (const slots of opened.splice(0)) slots.close();
+    own?.close();
+  });
+}
+
+describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real redis-server (%s)', (kind) => {
+  onClient(kind);
+
   it('serves waiters first come, first served (strictly, with handoffMs 0)', async () => {
     const key = `fifo-${nextKey++}`;
     const keys = keysOf(key);
@@ -250,6 +287,23 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
     expect(slots.stats).toMatchObject({ held: 0, waiting: 0 });
   });
 
+  it('wakes a waiter of another source through the release channel (its pub/sub connection), not the fallback poll', async () => {
+    const key = `wake-${nextKey++}`;
+    const holder = makeSlots(key, 1, { handoffMs: 0 });
+    // A poll 60 s away: the test would time out if only the poll could wake the waiter.
+    const waiter = makeSlots(key, 1, { handoffMs: 0, leaseMs: 180_000, pollMs: 60_000 });
+    const lease = await holder.acquire();
+    const waiting = waiter.acquire();
+    await waitUntil(async () => (await client.zcard(keysOf(key).queue)) === 1);
+    // Subscribed: the release is announced on a channel someone listens to.
+    await waitUntil(async () => Number((await client.pubsub('NUMSUB', keysOf(key).channel))[1]) === 1);
+    await holder.release(lease);
+    const taken = await waiting;
+    expect(waiter.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+    await waiter.release(taken);
+    expect(await client.zcard(keysOf(key).leases)).toBe(0);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without failing', async () => {
     const slots = makeSlots(`flush-${nextKey++}`, 2, { handoffMs: 0 });
     await slots.release(await slots.acquire());
@@ -324,13 +378,15 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
   it('close() gives up the queue places of its waiters at once, so other processes are not held up until they lapse', async () => {
     const key = `close-places-${nextKey++}`;
     const keys = keysOf(key);
-    const other = server.client();
+    const other = await server.connect(kind);
     try {
       const holder = makeSlots(key, 1);
       const lease = await holder.acquire();
-      const leaving = makeSlots(key, 1, { client: other });
+      const leaving = makeSlots(key, 1, { client: other.client });
       const waiting = leaving.acquire();
       await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      // Loaded, in case an earlier test flushed the scripts: a NOSCRIPT reload would go after the ping below.
+      await client.script('LOAD', ABANDON.source);
       leaving.close();
       await expect(waiting).rejects.toThrow('was closed');
       // Whatever close() sent went before this on the same connection.
@@ -338,7 +394,7 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
       expect(await client.zcard(keys.queue)).toBe(0);
       await holder.release(lease);
     } finally {
-      other.disconnect();
+      other.close();
     }
   });
 
@@ -356,13 +412,27 @@ describe.skipIf(!hasRedisServer)('RedisSlots against a real redis-server', () =>
   });
 });
 
-describe.skipIf(!hasRedisServer)('Redis stopped mid-run', () => {
-  it('fails every run with a clear RedisSlotsError, aborts their tasks, and never runs over the limit', async () => {
+describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)', (kind) => {
+  it('fails every run with a clear RedisSlotsError, aborts their tasks, never runs over the limit, and leaves no error event unheard', async () => {
     const own = await RedisServer.start();
-    const clients = [own.client(), own.client()];
+    // No error listeners of their own: the sources add one (ioredis prints unheard errors, node-redis throws them).
+    const clients = [await own.connect(kind, { isQuiet: false }), await own.connect(kind, { isQuiet: false })];
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
     try {
       const meter = newMeter();
-      const all = clients.map((c) => makeSlots('down', 4, { client: c, leaseMs: 600, pollMs: 50 }));
+      const all = clients.map((c) => makeSlots('down', 4, { client: c.client, leaseMs: 600, pollMs: 50 }));
+      const listeners = () => clients.map((c) => (c.client as unknown as EventEmitter).listenerCount('error'));
+      expect(listeners()).toEqual([1, 1]);
+      const reconnects = clients.map(() => 0);
+      clients.forEach((c, i) => {
+        (c.client as unknown as { on(event: 'reconnecting', listener: () => void): unknown }).on(
+          'reconnecting',
+          () => reconnects[i]!++,
+        );
+      });
       const runs = all.map((slots) => limitedAsCompleted(holdingTasks(6, meter), 3, { slots }));
       const outcomes = runs.map((run) =>
         run.next().then(
@@ -386,8 +456,22 @@ describe.skipIf(!hasRedisServer)('Redis stopped mid-run', () => {
       expect(meter.aborted).toBe(4);
       expect(meter.running).toBe(0);
       for (const slots of all) expect(slots.stats).toMatchObject({ waiting: 0 });
+      expect(uncaught).toEqual([]);
+      if (kind === 'ioredis') {
+        // Failed, the sources give the clients back as they were: their errors print again (as the
+        // 'Redis frozen' case checks, nothing is printed while the source is live).
+        expect(listeners()).toEqual([0, 0]);
+      } else {
+        // node-redis throws an unheard error event (the process would crash): the listener stays with the client.
+        expect(listeners()).toEqual([1, 1]);
+        // The clients keep reconnecting to the dead server, each attempt after the first following an error event.
+        await waitUntil(() => reconnects.every((count) => count >= 2) || uncaught.length > 0);
+        expect(uncaught).toEqual([]);
+      }
     } finally {
-      for (const c of clients) c.disconnect();
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+      for (const c of clients) c.close();
       await own.stop();
     }
   });

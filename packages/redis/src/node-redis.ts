@@ -1,0 +1,99 @@
+// node-redis (`redis` on npm, v4 and v5) behind the ioredis-shaped `RedisClient` the source uses.
+import type { RedisClient, RedisSubscriber } from './options.js';
+
+function ignore(): void {}
+
+/**
+ * The part of a node-redis client (`redis` on npm, v4 or v5: `await createClient().connect()`)
+ * this package uses. Commands go through `sendCommand`, so the client's typings, modules and RESP
+ * version do not matter.
+ */
+export interface NodeRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+  /** An unconnected copy with the same settings; connected for the pub/sub subscription while anyone waits. */
+  duplicate(): NodeRedisConnection;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  listenerCount?(event: 'error'): number;
+}
+
+/** The subscriber connection a node-redis `duplicate()` returns. */
+export interface NodeRedisConnection {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** v5: closes the connection at once. */
+  destroy?(): void;
+  /** v4 (deprecated in v5 for `destroy`). */
+  disconnect?(): Promise<unknown>;
+}
+
+/** A node-redis client has `sendCommand` and no lowercase `evalsha` (ioredis has both). */
+export function isNodeRedisClient(client: object): client is NodeRedisClient {
+  const candidate = client as Partial<Record<'evalsha' | 'sendCommand' | 'duplicate' | 'on', unknown>>;
+  return (
+    typeof candidate.evalsha !== 'function' &&
+    typeof candidate.sendCommand === 'function' &&
+    typeof candidate.duplicate === 'function' &&
+    typeof candidate.on === 'function'
+  );
+}
+
+function command(name: string, first: string, numKeys: number, args: (string | number)[]): string[] {
+  // node-redis sends only strings (and buffers); ioredis stringifies numbers itself.
+  return [name, first, String(numKeys), ...args.map(String)];
+}
+
+/** Wraps a node-redis client so it reads like the ioredis client the source was written for. */
+export function fromNodeRedis(client: NodeRedisClient): RedisClient {
+  return {
+    evalsha: (sha, numKeys, ...args) => client.sendCommand(command('EVALSHA', sha, numKeys, args)),
+    eval: (script, numKeys, ...args) => client.sendCommand(command('EVAL', script, numKeys, args)),
+    duplicate: () => new NodeRedisSubscriber(client.duplicate()),
+    on: (event, listener) => client.on(event, listener),
+    // No `off`: node-redis throws an error event nobody hears (crashing the process), so the listener a
+    // source adds to a client without one stays with the client after the source closes.
+    listenerCount: (event) => client.listenerCount?.(event) ?? 0,
+  };
+}
+
+/**
+ * A node-redis connection that subscribes like ioredis: connects on `subscribe`, and reports
+ * messages through `on('message')` with the channel first.
+ */
+class NodeRedisSubscriber implements RedisSubscriber {
+  readonly #connection: NodeRedisConnection;
+  readonly #listeners: ((channel: string, message: string) => void)[] = [];
+  #isOpen = false;
+
+  constructor(connection: NodeRedisConnection) {
+    this.#connection = connection;
+  }
+
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'message' | 'error', listener: (...args: never[]) => void): unknown {
+    if (event === 'error') return this.#connection.on('error', listener as (error: Error) => void);
+    this.#listeners.push(listener as (channel: string, message: string) => void);
+    return this;
+  }
+
+  async subscribe(channel: string): Promise<unknown> {
+    this.#isOpen = true;
+    await this.#connection.connect();
+    return this.#connection.subscribe(channel, (message, from) => {
+      for (const listener of this.#listeners) listener(from, message);
+    });
+  }
+
+  disconnect(): void {
+    if (!this.#isOpen) return;
+    this.#isOpen = false;
+    // Also stops a connect still retrying (Redis down), so the connection does not keep the process alive.
+    try {
+      if (typeof this.#connection.destroy === 'function') this.#connection.destroy();
+      else void this.#connection.disconnect?.().catch(ignore);
+    } catch {
+      // Already closed (the connect failed for good): nothing to free.
+    }
+  }
+}
