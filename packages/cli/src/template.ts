@@ -140,6 +140,9 @@ function parse(text: string, pattern: RegExp): Part[] {
  *
  * @param words - The command's words after the options, as the shell split them (`['convert', '{}', '{.}.png']`).
  *
+ * @param options - `replace` (`-I STR`: STR stands for `{}`), `isContextReplace` (`-X`: a word with an
+ * argument-less replacement string is repeated per argument) and `isInputOnStdin` (`--pipe`: no `{}` is appended).
+ *
  * @returns A `CommandTemplate` whose `render(item, seq, slot)` gives the command to run for one input item.
  *
  * @throws Does not throw: any list of words compiles to a template.

@@ -4,7 +4,7 @@ import { describe, validateFunction } from './validate.js';
 /** Why an adaptive limit changed: tasks used the whole limit and went well, overload errors, or latency rising over its baseline. */
 export type LimitChangeReason = 'increase' | 'overload' | 'latency';
 
-/** Options of `adaptive()`. */
+/** Options of `adaptive()`: the algorithm, the range the limit moves in, where it starts, and what counts as overload. */
 export interface AdaptiveOptions {
   /**
    * `'aimd'`: additive increase (+1 per window that used the whole limit without overload; it doubles
@@ -99,6 +99,14 @@ function ratioOption(value: unknown, name: string, fallback: number, isValid: (n
  * It starts at `initial` and moves between `min` and `max`, once per window of settled tasks: down
  * on overload (a `TimeoutError`, HTTP 429/503, a `retryAfter`, or your `isOverload`) and, with
  * `'gradient'`, on latency rising over its baseline; up only while the tasks use the whole limit.
+ *
+ * @param options - `algorithm` (`'gradient'`, the default, or `'aimd'`), `min`/`max`/`initial` (integers,
+ * `min <= initial <= max`), `samples` per decision window, `backoff` and `tolerance`, `isOverload(error,
+ * latencyMs)` and `onLimitChange(limit, reason)`.
+ *
+ * @returns A limit description; each run (or limiter, or shared limit) it is given to gets a controller of its own.
+ *
+ * @throws TypeError or RangeError when an option is invalid, naming the option, the value and its type.
  *
  * @example
  * ```ts

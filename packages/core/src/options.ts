@@ -189,8 +189,8 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
   /**
    * Changes `perKey` from now on, for every key (a number; it replaces a `perKey` function). Raising
    * it starts the waiting items of keys with room at once; lowering it starts nothing new of a key
-   * until fewer than the new value of it run. Throws a TypeError for a value that is not an integer
-   * >= 1 or `Infinity`, and for a run made without `options.key`.
+   * until fewer than the new value of it run. Throws a TypeError for a value that is not an
+   * integer >= 1 or `Infinity`, and for a run made without `options.key`.
    */
   setPerKey(perKey: number): void;
   /**
