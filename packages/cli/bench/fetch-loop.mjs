@@ -12,7 +12,9 @@ async function worker() {
     const response = await fetch(url);
     let bytes = 0;
     for await (const chunk of response.body) bytes += chunk.length;
-    process.stdout.write(`${JSON.stringify({ url, status: response.status, bytes, ms: Math.round(performance.now() - started) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ url, status: response.status, bytes, ms: Math.round(performance.now() - started) })}\n`,
+    );
   }
 }
 await Promise.all(Array.from({ length: concurrency }, worker));

@@ -54,12 +54,18 @@ const jobCases = [
 const jobTimes = await measure(jobCases, items);
 
 const server = spawn(process.execPath, [serverScript], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((resolve) => server.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
+const port = await new Promise((resolve) =>
+  server.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
+);
 const urls = `${Array.from({ length: urlCount }, (_, i) => `http://127.0.0.1:${port}/item/${i}`).join('\n')}\n`;
 process.stderr.write(`fetch: ${urlCount} URLs at -j 64, ${rounds} rounds\n`);
 const fetchCases = [
   { name: 'lac fetch -j 64', command: process.execPath, args: [lac, 'fetch', '-j', '64'] },
-  { name: 'xargs -P 64 -I{} curl -s -o /dev/null {}', command: 'xargs', args: ['-P', '64', '-I{}', 'curl', '-s', '-o', '/dev/null', '{}'] },
+  {
+    name: 'xargs -P 64 -I{} curl -s -o /dev/null {}',
+    command: 'xargs',
+    args: ['-P', '64', '-I{}', 'curl', '-s', '-o', '/dev/null', '{}'],
+  },
 ];
 let fetchTimes;
 try {
@@ -79,7 +85,12 @@ const curlFetch = rate(urlCount, fetchTimes.get(fetchCases[1].name));
 const rows = (cases, times, count, unit) =>
   cases.map(({ name }) => {
     const seconds = times.get(name);
-    return [`\`${name}\``, seconds.toFixed(2), `${rate(count, seconds).toFixed(0)} ${unit}/s`, `${((seconds * 1000) / count).toFixed(2)} ms`];
+    return [
+      `\`${name}\``,
+      seconds.toFixed(2),
+      `${rate(count, seconds).toFixed(0)} ${unit}/s`,
+      `${((seconds * 1000) / count).toFixed(2)} ms`,
+    ];
   });
 
 const verdict = (isMet) => (isMet ? 'met' : '**missed**');

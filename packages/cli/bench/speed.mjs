@@ -54,18 +54,45 @@ const loadBefore = loadavg()[0];
 const items = `${Array.from({ length: jobCount }, (_, i) => i + 1).join('\n')}\n`;
 process.stderr.write(`jobs: ${jobCount} x true, ${rounds} rounds\n`);
 const jobCases = [4, 8].flatMap((jobs) => [
-  { name: `lac -j ${jobs} true`, command: process.execPath, args: [lac, '-j', String(jobs), 'true'], input: items, jobs },
-  { name: `xargs -P ${jobs} -n 1 true`, command: 'xargs', args: ['-P', String(jobs), '-n', '1', 'true'], input: items, jobs },
+  {
+    name: `lac -j ${jobs} true`,
+    command: process.execPath,
+    args: [lac, '-j', String(jobs), 'true'],
+    input: items,
+    jobs,
+  },
+  {
+    name: `xargs -P ${jobs} -n 1 true`,
+    command: 'xargs',
+    args: ['-P', String(jobs), '-n', '1', 'true'],
+    input: items,
+    jobs,
+  },
 ]);
 const jobTimes = await measure(jobCases);
 
 const server = spawn(process.execPath, [serverScript], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((resolve) => server.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))));
-const urlList = (count) => `${Array.from({ length: count }, (_, i) => `http://127.0.0.1:${port}/item/${i}`).join('\n')}\n`;
+const port = await new Promise((resolve) =>
+  server.stdout.once('data', (chunk) => resolve(Number(String(chunk).trim()))),
+);
+const urlList = (count) =>
+  `${Array.from({ length: count }, (_, i) => `http://127.0.0.1:${port}/item/${i}`).join('\n')}\n`;
 process.stderr.write(`fetch: ${urlCount} URLs (curl: ${curlCount}) at -j ${concurrency}, ${rounds} rounds\n`);
 const fetchCases = [
-  { name: `lac fetch -j ${concurrency}`, command: process.execPath, args: [lac, 'fetch', '-j', String(concurrency)], input: urlList(urlCount), count: urlCount },
-  { name: `node fetch loop, ${concurrency} workers`, command: process.execPath, args: [loopScript, String(concurrency)], input: urlList(urlCount), count: urlCount },
+  {
+    name: `lac fetch -j ${concurrency}`,
+    command: process.execPath,
+    args: [lac, 'fetch', '-j', String(concurrency)],
+    input: urlList(urlCount),
+    count: urlCount,
+  },
+  {
+    name: `node fetch loop, ${concurrency} workers`,
+    command: process.execPath,
+    args: [loopScript, String(concurrency)],
+    input: urlList(urlCount),
+    count: urlCount,
+  },
   {
     name: `xargs -P ${concurrency} -n 1 curl -s -o /dev/null`,
     command: 'xargs',
@@ -83,7 +110,17 @@ try {
 
 // Descriptor exhaustion: how many jobs fit (lac's warning says), and the time against the ideal for that many at once.
 process.stderr.write('EMFILE: 150 x sleep 0.2 at -j 400 under ulimit -n 64\n');
-const emfileArgs = ['-c', `ulimit -n 64; exec "$0" "$@"`, process.execPath, lac, '-j', '400', 'sleep 0.2; : {}', ':::', ...Array.from({ length: 150 }, (_, i) => String(i))];
+const emfileArgs = [
+  '-c',
+  `ulimit -n 64; exec "$0" "$@"`,
+  process.execPath,
+  lac,
+  '-j',
+  '400',
+  'sleep 0.2; : {}',
+  ':::',
+  ...Array.from({ length: 150 }, (_, i) => String(i)),
+];
 let emfileBest = Number.POSITIVE_INFINITY;
 let fitting = 0;
 for (let round = 0; round < rounds; round++) {
@@ -100,7 +137,12 @@ const rate = (count, seconds) => count / seconds;
 const verdict = (isMet) => (isMet ? 'met' : '**missed**');
 const jobRows = jobCases.map(({ name }) => {
   const seconds = jobTimes.get(name);
-  return [`\`${name}\``, seconds.toFixed(2), `${rate(jobCount, seconds).toFixed(0)} jobs/s`, `${((seconds * 1000) / jobCount).toFixed(3)} ms`];
+  return [
+    `\`${name}\``,
+    seconds.toFixed(2),
+    `${rate(jobCount, seconds).toFixed(0)} jobs/s`,
+    `${((seconds * 1000) / jobCount).toFixed(3)} ms`,
+  ];
 });
 const fetchRows = fetchCases.map(({ name, count }) => {
   const seconds = fetchTimes.get(name);
@@ -140,8 +182,16 @@ ${table(
     ['-j 4: lac within 1.3x of xargs -P', `${lacOver(4).toFixed(2)}x`, verdict(lacOver(4) <= 1.3)],
     ['-j 8: lac within 1.3x of xargs -P', `${lacOver(8).toFixed(2)}x`, verdict(lacOver(8) <= 1.3)],
     ['lac fetch >= 5x xargs + curl (throughput)', `${vsCurl.toFixed(1)}x`, verdict(vsCurl >= 5)],
-    ['lac fetch within 1.2x of a plain Node fetch loop', `the loop is ${vsLoop.toFixed(2)}x lac fetch`, verdict(vsLoop <= 1.2)],
-    ['EMFILE throttling close to the ideal (within 1.5x)', `${(emfileBest / emfileIdeal).toFixed(2)}x the ideal`, verdict(emfileBest / emfileIdeal <= 1.5)],
+    [
+      'lac fetch within 1.2x of a plain Node fetch loop',
+      `the loop is ${vsLoop.toFixed(2)}x lac fetch`,
+      verdict(vsLoop <= 1.2),
+    ],
+    [
+      'EMFILE throttling close to the ideal (within 1.5x)',
+      `${(emfileBest / emfileIdeal).toFixed(2)}x the ideal`,
+      verdict(emfileBest / emfileIdeal <= 1.5),
+    ],
   ],
 )}
 `;

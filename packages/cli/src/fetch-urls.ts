@@ -2,7 +2,14 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { adaptive, type AdaptiveLimit, type LimitOptions, limitedMap, limitedMapSettled, type Settled } from '@lac/core';
+import {
+  adaptive,
+  type AdaptiveLimit,
+  type LimitOptions,
+  limitedMap,
+  limitedMapSettled,
+  type Settled,
+} from '@lac/core';
 import type { LineReader, ListSource } from './line-reader.js';
 import type { OutputStreams } from './output.js';
 import type { Rate } from './parse.js';
@@ -34,7 +41,12 @@ class OverloadedRecord {
 
 /** 429 or 503 in the end, a timeout, or any retry on the way (the service pushed back at least once). */
 function isOverloadRecord(record: FetchRecord): boolean {
-  return record.status === 429 || record.status === 503 || record.attempts > 1 || (record.error?.includes('timed out') ?? false);
+  return (
+    record.status === 429 ||
+    record.status === 503 ||
+    record.attempts > 1 ||
+    (record.error?.includes('timed out') ?? false)
+  );
 }
 
 /**
@@ -99,8 +111,13 @@ function retryAfterMs(header: string | null): number | undefined {
 }
 
 function describeError(error: unknown, timeoutMs: number | undefined): string {
-  const { name, message, cause } = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (name === 'TimeoutError' || (cause as { name?: string } | undefined)?.name === 'TimeoutError') return `timed out after ${(timeoutMs ?? 0) / 1000} s`;
+  const { name, message, cause } = error as {
+    name?: string;
+    message?: string;
+    cause?: { code?: string; message?: string };
+  };
+  if (name === 'TimeoutError' || (cause as { name?: string } | undefined)?.name === 'TimeoutError')
+    return `timed out after ${(timeoutMs ?? 0) / 1000} s`;
   if (name === 'AbortError') return 'aborted';
   return cause?.code ?? cause?.message ?? message ?? String(error);
 }
@@ -229,7 +246,8 @@ export class UrlFetcher {
       await this.#fetchInto(record, url, seq, namer);
     } catch (error) {
       // Whatever goes wrong with one URL is that URL's error record; the run goes on.
-      record.error = error instanceof URIError ? `malformed URL: ${error.message}` : describeError(error, this.#options.timeoutMs);
+      record.error =
+        error instanceof URIError ? `malformed URL: ${error.message}` : describeError(error, this.#options.timeoutMs);
     }
     record.ms = Math.round(performance.now() - started);
     return record;
@@ -255,7 +273,10 @@ export class UrlFetcher {
       const timer =
         options.timeoutMs === undefined
           ? undefined
-          : setTimeout(() => attempt.abort(new DOMException(`timed out after ${options.timeoutMs! / 1000} s`, 'TimeoutError')), options.timeoutMs);
+          : setTimeout(
+              () => attempt.abort(new DOMException(`timed out after ${options.timeoutMs! / 1000} s`, 'TimeoutError')),
+              options.timeoutMs,
+            );
       const signal = attempt.signal;
       try {
         const response = await fetch(url, { signal });
@@ -279,7 +300,10 @@ export class UrlFetcher {
         }
       } catch (error) {
         if (record.file === undefined) record.bytes = 0;
-        record.error = signal.aborted && !this.#isStopping ? describeError(signal.reason, options.timeoutMs) : describeError(error, options.timeoutMs);
+        record.error =
+          signal.aborted && !this.#isStopping
+            ? describeError(signal.reason, options.timeoutMs)
+            : describeError(error, options.timeoutMs);
         // A network error or a timeout may pass; a stop by the user may not.
         isRetryable = !this.#isStopping;
       } finally {

@@ -5,7 +5,12 @@ const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', 
 /** `-d DELIM`: one ASCII character, or an escape `\n` `\t` `\r` `\0` `\\` `\xHH` (as GNU parallel's). */
 export function parseDelimiter(value: string): string {
   const hex = /^\\x([0-9a-fA-F]{2})$/.exec(value);
-  const delimiter = hex !== null ? String.fromCharCode(Number.parseInt(hex[1]!, 16)) : value.length === 2 && value[0] === '\\' ? ESCAPES[value[1]!] : value;
+  const delimiter =
+    hex !== null
+      ? String.fromCharCode(Number.parseInt(hex[1]!, 16))
+      : value.length === 2 && value[0] === '\\'
+        ? ESCAPES[value[1]!]
+        : value;
   if (delimiter === undefined || delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f) {
     throw new InvalidArgumentError(`Expected one ASCII character or \\n \\t \\r \\0 \\\\ \\xHH, got \`${value}\`.`);
   }
@@ -35,12 +40,56 @@ export function parseTimeout(value: string): { readonly ms: number } | { readonl
 
 // GNU parallel options lac does not implement: named in the refusal rather than "unknown option".
 const UNSUPPORTED = new Set([
-  '--pipepart', '-S', '--sshlogin',
-  '--transfer', '--return', '--cleanup', '--trc', '--basefile', '--env', '--fg', '--bg', '--semaphore', '--sem', '--tmux', '--xapply',
-  '--link', '--header', '--tagstring', '--linebuffer', '--nice', '--termseq', '--retry-failed', '--sqlmaster', '--sqlworker', '--csv',
-  '--group-by', '--shebang', '--filter-hosts', '--compress', '--files', '--ctag', '--ctagstring', '--plus', '--quote',
-  '-q', '--max-line-length', '-s', '--max-chars', '-E', '--eof', '-L', '--max-lines', '-l', '--arg-sep',
-  '--arg-file-sep', '--workdir', '--wd', '--limit', '--rpl', '--tmpdir',
+  '--pipepart',
+  '-S',
+  '--sshlogin',
+  '--transfer',
+  '--return',
+  '--cleanup',
+  '--trc',
+  '--basefile',
+  '--env',
+  '--fg',
+  '--bg',
+  '--semaphore',
+  '--sem',
+  '--tmux',
+  '--xapply',
+  '--link',
+  '--header',
+  '--tagstring',
+  '--linebuffer',
+  '--nice',
+  '--termseq',
+  '--retry-failed',
+  '--sqlmaster',
+  '--sqlworker',
+  '--csv',
+  '--group-by',
+  '--shebang',
+  '--filter-hosts',
+  '--compress',
+  '--files',
+  '--ctag',
+  '--ctagstring',
+  '--plus',
+  '--quote',
+  '-q',
+  '--max-line-length',
+  '-s',
+  '--max-chars',
+  '-E',
+  '--eof',
+  '-L',
+  '--max-lines',
+  '-l',
+  '--arg-sep',
+  '--arg-file-sep',
+  '--workdir',
+  '--wd',
+  '--limit',
+  '--rpl',
+  '--tmpdir',
 ]);
 
 /**

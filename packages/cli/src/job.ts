@@ -1,5 +1,23 @@
-import { type ChildProcess, execFileSync, spawn, type SpawnOptionsWithStdioTuple, type StdioNull, type StdioOptions, type StdioPipe } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
+import {
+  type ChildProcess,
+  execFileSync,
+  spawn,
+  type SpawnOptionsWithStdioTuple,
+  type StdioNull,
+  type StdioOptions,
+  type StdioPipe,
+} from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { constants } from 'node:os';
@@ -117,7 +135,8 @@ function spawnArgs(command: RenderedCommand): [string, string[]] {
     return hasEscapedBytes(line) ? ['/bin/sh', ['-c', byteExactLineScript(line)]] : ['/bin/sh', ['-c', line]];
   }
   for (const word of argv) {
-    if (hasEscapedBytes(word)) return ['/bin/sh', ['-c', byteExactArgvScript([resolveProgram(argv[0]!), ...argv.slice(1)])]];
+    if (hasEscapedBytes(word))
+      return ['/bin/sh', ['-c', byteExactArgvScript([resolveProgram(argv[0]!), ...argv.slice(1)])]];
   }
   return [resolveProgram(argv[0]!), argv.slice(1)];
 }
@@ -146,11 +165,30 @@ function readAndClose(fd: number): Buffer {
 function failedToStart(startedAt: number, message: string, sink: OutputSink | undefined): JobOutcome {
   const buffer = Buffer.from(message);
   if (sink !== undefined) sink.data('stderr', buffer);
-  return { exitCode: 126, signal: 0, isTimedOut: false, startedAt, runtime: 0, stdout: [], stderr: sink === undefined ? [buffer] : [], received: 0 };
+  return {
+    exitCode: 126,
+    signal: 0,
+    isTimedOut: false,
+    startedAt,
+    runtime: 0,
+    stdout: [],
+    stderr: sink === undefined ? [buffer] : [],
+    received: 0,
+  };
 }
 
 function exhausted(startedAt: number, code: string): JobOutcome {
-  return { exitCode: 126, signal: 0, isTimedOut: false, startedAt, runtime: 0, stdout: [], stderr: [], received: 0, exhausted: code };
+  return {
+    exitCode: 126,
+    signal: 0,
+    isTimedOut: false,
+    startedAt,
+    runtime: 0,
+    stdout: [],
+    stderr: [],
+    received: 0,
+    exhausted: code,
+  };
 }
 
 /** Where a running job's output goes as it arrives (`--line-buffer`); grouped mode collects it instead. */
@@ -217,7 +255,9 @@ export class RunningJob {
       this.#isExited = true;
       const code = (error as NodeJS.ErrnoException).code ?? '';
       this.done = Promise.resolve(
-        RESOURCE_ERRORS.has(code) ? exhausted(startedAt, code) : failedToStart(startedAt, spawnError(error as NodeJS.ErrnoException, command), sink),
+        RESOURCE_ERRORS.has(code)
+          ? exhausted(startedAt, code)
+          : failedToStart(startedAt, spawnError(error as NodeJS.ErrnoException, command), sink),
       );
       return;
     }

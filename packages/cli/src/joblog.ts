@@ -22,7 +22,9 @@ export class JobLog {
       try {
         this.#fd = openSync(path, isAppended ? 'a' : 'w');
       } catch (error) {
-        throw new UsageError(`cannot write --joblog file '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        throw new UsageError(
+          `cannot write --joblog file '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
       }
       this.#isOwned = true;
     }
@@ -54,7 +56,12 @@ export class JobLog {
     const runtime = (outcome.runtime / 1000).toFixed(3).padStart(10);
     // Newlines in a command would break the one-line-per-job format.
     const line = command.replace(/\n/g, '\\n');
-    writeSync(this.#fd, encodeItem(`${seq}\t:\t${start}\t${runtime}\t0\t${outcome.received}\t${outcome.exitCode}\t${outcome.signal}\t${line}\n`));
+    writeSync(
+      this.#fd,
+      encodeItem(
+        `${seq}\t:\t${start}\t${runtime}\t0\t${outcome.received}\t${outcome.exitCode}\t${outcome.signal}\t${line}\n`,
+      ),
+    );
   }
 
   close(): void {

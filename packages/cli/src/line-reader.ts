@@ -132,7 +132,11 @@ export class LineReader implements AsyncIterableIterator<string> {
 
   readonly #onEnd = (): void => {
     // Drain what is still buffered, then the last line if it had no separator.
-    for (let chunk = this.#stream.read() as Buffer | null; chunk !== null; chunk = this.#stream.read() as Buffer | null) {
+    for (
+      let chunk = this.#stream.read() as Buffer | null;
+      chunk !== null;
+      chunk = this.#stream.read() as Buffer | null
+    ) {
       this.#split(chunk);
     }
     if (this.#rest !== undefined && this.#rest.length > 0) {

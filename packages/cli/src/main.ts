@@ -4,11 +4,32 @@ import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../package.json';
 import { runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
-import { autoJobs, defaultJobs, type Halt, parseAdaptive, parseCount, parseHalt, parseJobs, parseMilliseconds, parseRate, parseSeconds, type Rate } from './parse.js';
+import {
+  autoJobs,
+  defaultJobs,
+  type Halt,
+  parseAdaptive,
+  parseCount,
+  parseHalt,
+  parseJobs,
+  parseMilliseconds,
+  parseRate,
+  parseSeconds,
+  type Rate,
+} from './parse.js';
 import { JobRunner } from './run-jobs.js';
 import { BlockReader, parseBlockSize } from './pipe.js';
 import { parseLoad, parseSize, RoomGate } from './room.js';
-import { countFileItems, type InputSource, openFileStream, openRecords, openSource, type Records, splitInput, UsageError } from './sources.js';
+import {
+  countFileItems,
+  type InputSource,
+  openFileStream,
+  openRecords,
+  openSource,
+  type Records,
+  splitInput,
+  UsageError,
+} from './sources.js';
 import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
@@ -114,14 +135,12 @@ interface FetchFlags {
 }
 
 function configure(command: Command, io: MainIo): Command {
-  return command
-    .exitOverride()
-    .configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-      // One line, named after the program: "lac: unknown option '--bogus'".
-      outputError: (text, write) => write(`lac: ${describeUnknownOption(text.replace(/^error: /, ''))}`),
-    });
+  return command.exitOverride().configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+    // One line, named after the program: "lac: unknown option '--bogus'".
+    outputError: (text, write) => write(`lac: ${describeUnknownOption(text.replace(/^error: /, ''))}`),
+  });
 }
 
 function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => void): Command {
@@ -133,7 +152,10 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .version(packageJson.version, '-V, --version', 'print the version (e.g. lac --version)')
     .helpOption('-h, --help', 'show this help (e.g. lac --help)')
     .addOption(
-      new Option('-j, --jobs <n>', 'jobs at once; 0 = unlimited; auto = adapt to how long jobs take (e.g. -j 8, -j auto)')
+      new Option(
+        '-j, --jobs <n>',
+        'jobs at once; 0 = unlimited; auto = adapt to how long jobs take (e.g. -j 8, -j auto)',
+      )
         .argParser(parseJobs)
         .default(defaultJobs(), `number of CPUs, here ${defaultJobs()}`),
     )
@@ -143,40 +165,97 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
     .option('--line-buffer', 'print output a line at a time as jobs write it (e.g. --line-buffer)')
     .option('--tag', 'prefix each output line with the item and a tab (e.g. --tag)')
     .addOption(
-      new Option('--halt <when>', 'never | now|soon,fail|success|done=N or =N% (now kills running jobs, soon lets them finish) | 0 1 2 -1 -2 N% (e.g. --halt now,fail=1)')
+      new Option(
+        '--halt <when>',
+        'never | now|soon,fail|success|done=N or =N% (now kills running jobs, soon lets them finish) | 0 1 2 -1 -2 N% (e.g. --halt now,fail=1)',
+      )
         .argParser(parseHalt)
         .default({ when: 'never' } as Halt, 'never'),
     )
-    .option('--retries <n>', 'run a failing job up to N times in all, as GNU parallel (e.g. --retries 3)', parseCount, 0)
-    .option('--timeout <seconds>', 'SIGTERM a job after SECONDS, or after N% of the median run time, SIGKILL 1 s later (e.g. --timeout 30, --timeout 200%)', parseTimeout)
-    .option('--joblog <file>', "write GNU parallel's tab-separated job log to FILE, - for stdout (e.g. --joblog jobs.tsv)")
+    .option(
+      '--retries <n>',
+      'run a failing job up to N times in all, as GNU parallel (e.g. --retries 3)',
+      parseCount,
+      0,
+    )
+    .option(
+      '--timeout <seconds>',
+      'SIGTERM a job after SECONDS, or after N% of the median run time, SIGKILL 1 s later (e.g. --timeout 30, --timeout 200%)',
+      parseTimeout,
+    )
+    .option(
+      '--joblog <file>',
+      "write GNU parallel's tab-separated job log to FILE, - for stdout (e.g. --joblog jobs.tsv)",
+    )
     .option('--bar', 'progress bar (done/total, rate, ETA) on stderr when it is a terminal (e.g. --bar)')
     .option('--dry-run', 'print the commands that would run, run nothing (e.g. --dry-run)')
-    .option('--rate <n/unit>', 'start at most N jobs per second (/s), minute (/m) or hour (/h) (e.g. --rate 5/s)', parseRate)
+    .option(
+      '--rate <n/unit>',
+      'start at most N jobs per second (/s), minute (/m) or hour (/h) (e.g. --rate 5/s)',
+      parseRate,
+    )
     .option('--delay <seconds>', 'wait SECONDS between job starts (e.g. --delay 0.5)', parseSeconds)
     .option('-I <str>', 'use STR as the replacement string instead of {} (e.g. -I @@)')
     .option('-n, --max-args <n>', 'up to N items per job, {} is all of them (e.g. -n 2)', parseCount)
     .option('-N, --max-replace-args <n>', 'up to N items per job, as {1}..{N} (e.g. -N 2)', parseCount)
     .option('-m', 'as many items per job as fit, spread over the -j jobs (e.g. -m)')
     .option('-X', 'as -m, repeating the word around {} once per item (e.g. -X)')
-    .option('-d, --delimiter <delim>', 'items end with DELIM, one character or \\n \\t \\0 \\xHH (e.g. -d ,)', parseDelimiter)
-    .option('-C, --colsep <regexp>', 'split each item into columns {1} {2}... at REGEXP (e.g. --colsep "\\t")', parseColsep)
-    .option('--results <dir>', "save each job's stdout and stderr in DIR/1/ITEM/..., as GNU parallel, instead of printing them (e.g. --results out)")
+    .option(
+      '-d, --delimiter <delim>',
+      'items end with DELIM, one character or \\n \\t \\0 \\xHH (e.g. -d ,)',
+      parseDelimiter,
+    )
+    .option(
+      '-C, --colsep <regexp>',
+      'split each item into columns {1} {2}... at REGEXP (e.g. --colsep "\\t")',
+      parseColsep,
+    )
+    .option(
+      '--results <dir>',
+      "save each job's stdout and stderr in DIR/1/ITEM/..., as GNU parallel, instead of printing them (e.g. --results out)",
+    )
     .option('--resume', 'with --joblog: skip the jobs the joblog already lists (e.g. --resume --joblog jobs.tsv)')
-    .option('--resume-failed', 'with --joblog: skip the jobs the joblog lists as succeeded, rerun the failed (e.g. --resume-failed --joblog jobs.tsv)')
+    .option(
+      '--resume-failed',
+      'with --joblog: skip the jobs the joblog lists as succeeded, rerun the failed (e.g. --resume-failed --joblog jobs.tsv)',
+    )
     .option('-u, --ungroup', 'print output as it comes, not grouped per job (e.g. -u)')
     .option('-v', 'print each command before its output (e.g. -v)')
     .option('-t', 'print each command on stderr as it starts (e.g. -t)')
     .option('--shuf', 'run the jobs in a random order (e.g. --shuf)')
-    .option('--pipe', "split stdin into blocks of about --block bytes, cut after a newline, each fed to one job's stdin (e.g. --pipe wc -l)")
-    .option('--pipe-part', 'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)')
-    .option('--block <size>', 'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)', parseBlockSize)
+    .option(
+      '--pipe',
+      "split stdin into blocks of about --block bytes, cut after a newline, each fed to one job's stdin (e.g. --pipe wc -l)",
+    )
+    .option(
+      '--pipe-part',
+      'as --pipe, reading the -a or :::: file instead of stdin (e.g. --pipe-part -a big.log grep x)',
+    )
+    .option(
+      '--block <size>',
+      'with --pipe or --pipe-part: bytes per block, k M G (1000s) or K M G (1024s); default 1M (e.g. --block 10M)',
+      parseBlockSize,
+    )
     .addOption(new Option('--block-size <size>').argParser(parseBlockSize).hideHelp())
-    .option('--progress', "GNU parallel's progress lines on stderr: jobs running, completed, average seconds (e.g. --progress)")
+    .option(
+      '--progress',
+      "GNU parallel's progress lines on stderr: jobs running, completed, average seconds (e.g. --progress)",
+    )
     .option('--eta', 'as --progress, with the estimated seconds and jobs left (e.g. --eta)')
-    .option('--memfree <size>', 'start a job only when at least SIZE of memory is available, k M G (Linux) (e.g. --memfree 1G)', parseSize)
-    .option('--load <max>', 'start a job only when the 1-minute load average is below MAX, or MAX% of the CPUs (Linux) (e.g. --load 80%)', parseLoad)
-    .argument('[command...]', 'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link')
+    .option(
+      '--memfree <size>',
+      'start a job only when at least SIZE of memory is available, k M G (Linux) (e.g. --memfree 1G)',
+      parseSize,
+    )
+    .option(
+      '--load <max>',
+      'start a job only when the 1-minute load average is below MAX, or MAX% of the CPUs (Linux) (e.g. --load 80%)',
+      parseLoad,
+    )
+    .argument(
+      '[command...]',
+      'the command template, then optionally input sources: ::: ITEMS, :::: FILES, :::+ and ::::+ to link',
+    )
     .passThroughOptions()
     .addHelpText('after', RUN_EXAMPLES)
     .action((words: string[], flags: RunFlags) => onRun(words, flags));
@@ -185,17 +264,36 @@ function runProgram(io: MainIo, onRun: (words: string[], flags: RunFlags) => voi
 function fetchProgram(io: MainIo, onFetch: (urls: string[], flags: FetchFlags) => void): Command {
   return configure(new Command('lac fetch'), io)
     .usage('[options] [URL...]')
-    .description('GET each URL (stdin lines, -a FILE or arguments) in-process, up to -j at once, and print one JSON line per URL.')
+    .description(
+      'GET each URL (stdin lines, -a FILE or arguments) in-process, up to -j at once, and print one JSON line per URL.',
+    )
     .helpOption('-h, --help', 'show this help (e.g. lac fetch --help)')
     .option('-j, --jobs <n>', 'requests at once; 0 = unlimited; auto = --adaptive (e.g. -j 64)', parseJobs, 16)
-    .option('--adaptive [min:max]', 'find the limit by itself from latency and 429/503/timeouts, from MIN to MAX (1:256), starting at -j (e.g. --adaptive=4:64)')
+    .option(
+      '--adaptive [min:max]',
+      'find the limit by itself from latency and 429/503/timeouts, from MIN to MAX (1:256), starting at -j (e.g. --adaptive=4:64)',
+    )
     .option('-k, --keep-order', 'print results in input order (e.g. -k)')
     .option('-a, --arg-file <file>', 'read URLs from FILE instead of stdin (e.g. -a urls.txt)')
     .option('-0, --null', 'URLs are NUL-separated (e.g. -0)')
-    .option('--retries <n>', 'try a URL up to N times in all on network errors, timeouts, 429 and 5xx (e.g. --retries 3)', parseCount, 0)
-    .option('--backoff <ms>', 'wait before the first retry, doubled for each next one (e.g. --backoff 500)', parseMilliseconds, 250)
+    .option(
+      '--retries <n>',
+      'try a URL up to N times in all on network errors, timeouts, 429 and 5xx (e.g. --retries 3)',
+      parseCount,
+      0,
+    )
+    .option(
+      '--backoff <ms>',
+      'wait before the first retry, doubled for each next one (e.g. --backoff 500)',
+      parseMilliseconds,
+      250,
+    )
     .option('--timeout <seconds>', 'give up an attempt after SECONDS (e.g. --timeout 10)', parseSeconds)
-    .option('--rate <n/unit>', 'start at most N requests per second (/s), minute (/m) or hour (/h) (e.g. --rate 20/s)', parseRate)
+    .option(
+      '--rate <n/unit>',
+      'start at most N requests per second (/s), minute (/m) or hour (/h) (e.g. --rate 20/s)',
+      parseRate,
+    )
     .option('-o, --output-dir <dir>', 'save each 2xx body in DIR, named after the URL path (e.g. -o downloads)')
     .option('--bar', 'progress bar on stderr when it is a terminal (e.g. --bar)')
     .argument('[url...]', 'URLs to fetch instead of reading them')
@@ -229,10 +327,21 @@ function onOutputErrors(io: MainIo, onBroken: () => void): () => void {
 }
 
 /** `--pipe` (stdin) and `--pipe-part` (the one `-a`/`::::` file): blocks of input, one per job. */
-function openBlocks(flags: RunFlags, inputs: readonly InputSource[], perJob: number | undefined, stdin: Readable): Records {
+function openBlocks(
+  flags: RunFlags,
+  inputs: readonly InputSource[],
+  perJob: number | undefined,
+  stdin: Readable,
+): Records {
   const option = flags.pipePart === true ? '--pipe-part' : '--pipe';
   if (flags.pipe === true && flags.pipePart === true) throw new UsageError('use only one of --pipe and --pipe-part');
-  if (perJob !== undefined || flags.m === true || flags.X === true || flags.colsep !== undefined || flags.shuf === true) {
+  if (
+    perJob !== undefined ||
+    flags.m === true ||
+    flags.X === true ||
+    flags.colsep !== undefined ||
+    flags.shuf === true
+  ) {
     throw new UsageError(`${option} does not take -n, -N, -m, -X, --colsep or --shuf`);
   }
   // As GNU parallel: the number of blocks is not known before the end.
@@ -241,7 +350,8 @@ function openBlocks(flags: RunFlags, inputs: readonly InputSource[], perJob: num
   if (flags.pipe === true) {
     if (block !== undefined && block < 0) throw new UsageError('--block -N (blocks per job slot) is for --pipe-part');
     // GNU parallel's --pipe reads stdin even with -a: a file given is refused rather than ignored.
-    if (inputs.length > 0) throw new UsageError('--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items');
+    if (inputs.length > 0)
+      throw new UsageError('--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items');
     return { source: new BlockReader(stdin, block ?? DEFAULT_BLOCK), isStdin: true, total: () => undefined };
   }
   const path = inputs.length === 1 ? inputs[0]!.path : undefined;
@@ -303,26 +413,46 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
       let request: { urls: string[]; flags: FetchFlags } | undefined;
       // A bare --adaptive would take the next word (a URL) as its value: it is spelled --adaptive= for commander.
       const fetchArgv = argv.slice(1).map((word) => (word === '--adaptive' ? '--adaptive=' : word));
-      const status = parse(fetchProgram(io, (urls, flags) => (request = { urls, flags })), fetchArgv);
+      const status = parse(
+        fetchProgram(io, (urls, flags) => (request = { urls, flags })),
+        fetchArgv,
+      );
       if (status !== undefined || request === undefined) return status ?? 0;
       const { urls, flags } = request;
       const list = urls[0] === ':::' ? urls.slice(1) : urls;
-      const source = openSource({ argFile: flags.argFile, list: list.length > 0 ? list : undefined, isNull: flags.null, stdin: io.stdin });
+      const source = openSource({
+        argFile: flags.argFile,
+        list: list.length > 0 ? list : undefined,
+        isNull: flags.null,
+        stdin: io.stdin,
+      });
       if (flags.outputDir !== undefined) {
         try {
           mkdirSync(flags.outputDir, { recursive: true });
         } catch (error) {
           source.stop();
-          throw new UsageError(`cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`);
+          throw new UsageError(
+            `cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`,
+          );
         }
       }
-      const total = flags.bar !== true ? undefined : flags.argFile !== undefined ? countFileItems(flags.argFile, flags.null === true ? 0 : 10, true) : list.length > 0 ? list.filter((url) => url.trim() !== '').length : undefined;
+      const total =
+        flags.bar !== true
+          ? undefined
+          : flags.argFile !== undefined
+            ? countFileItems(flags.argFile, flags.null === true ? 0 : 10, true)
+            : list.length > 0
+              ? list.filter((url) => url.trim() !== '').length
+              : undefined;
       const fetcher = new UrlFetcher(
         source,
         {
           jobs:
             flags.adaptive !== undefined || flags.jobs === 'auto'
-              ? parseAdaptive(flags.adaptive ?? '', typeof flags.jobs === 'number' && Number.isFinite(flags.jobs) ? flags.jobs : 16)
+              ? parseAdaptive(
+                  flags.adaptive ?? '',
+                  typeof flags.jobs === 'number' && Number.isFinite(flags.jobs) ? flags.jobs : 16,
+                )
               : flags.jobs,
           keepOrder: flags.keepOrder === true,
           retries: flags.retries,
@@ -346,41 +476,60 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
     }
 
     let request: { words: string[]; flags: RunFlags } | undefined;
-    const status = parse(runProgram(io, (words, flags) => (request = { words, flags })), argv);
+    const status = parse(
+      runProgram(io, (words, flags) => (request = { words, flags })),
+      argv,
+    );
     if (status !== undefined || request === undefined) return status ?? 0;
     const { words, flags } = request;
     const { command, sources } = splitInput(words);
     if ((flags.memfree !== undefined || flags.load !== undefined) && process.platform !== 'linux') {
-      throw new UsageError(`--memfree and --load read /proc/meminfo and /proc/loadavg, which ${process.platform} does not have (Linux only)`);
+      throw new UsageError(
+        `--memfree and --load read /proc/meminfo and /proc/loadavg, which ${process.platform} does not have (Linux only)`,
+      );
     }
     if (command.length === 0) throw new UsageError('missing command (try lac --help)');
-    if ((flags.block !== undefined || flags.blockSize !== undefined) && flags.pipe !== true && flags.pipePart !== true) {
+    if (
+      (flags.block !== undefined || flags.blockSize !== undefined) &&
+      flags.pipe !== true &&
+      flags.pipePart !== true
+    ) {
       throw new UsageError('--block needs --pipe or --pipe-part');
     }
-    if ((flags.resume === true || flags.resumeFailed === true) && (flags.joblog === undefined || flags.joblog === '-')) {
+    if (
+      (flags.resume === true || flags.resumeFailed === true) &&
+      (flags.joblog === undefined || flags.joblog === '-')
+    ) {
       throw new UsageError(`${flags.resume === true ? '--resume' : '--resume-failed'} needs --joblog FILE`);
     }
     if ([flags.ungroup, flags.lineBuffer, flags.results !== undefined].filter(Boolean).length > 1) {
       throw new UsageError('use only one of -u, --line-buffer and --results');
     }
-    const inputs: InputSource[] = flags.argFile === undefined ? sources : [{ path: flags.argFile, isLinked: false, what: '-a file' }, ...sources];
+    const inputs: InputSource[] =
+      flags.argFile === undefined ? sources : [{ path: flags.argFile, isLinked: false, what: '-a file' }, ...sources];
     const perJob = flags.maxReplaceArgs ?? flags.maxArgs;
-    const records = flags.pipe === true || flags.pipePart === true ? openBlocks(flags, inputs, perJob, io.stdin) : await openRecords({
-      sources: inputs,
-      stdin: io.stdin,
-      delimiter: flags.delimiter ?? (flags.null === true ? '\0' : '\n'),
-      colsep: flags.colsep,
-      perJob,
-      isMulti: flags.m === true || flags.X === true,
-      // -j auto spreads -m/-X arguments over the limit it starts at (one job per CPU).
-      jobs: flags.jobs === 'auto' ? defaultJobs() : flags.jobs,
-      isShuffled: flags.shuf === true,
-    });
+    const records =
+      flags.pipe === true || flags.pipePart === true
+        ? openBlocks(flags, inputs, perJob, io.stdin)
+        : await openRecords({
+            sources: inputs,
+            stdin: io.stdin,
+            delimiter: flags.delimiter ?? (flags.null === true ? '\0' : '\n'),
+            colsep: flags.colsep,
+            perJob,
+            isMulti: flags.m === true || flags.X === true,
+            // -j auto spreads -m/-X arguments over the limit it starts at (one job per CPU).
+            jobs: flags.jobs === 'auto' ? defaultJobs() : flags.jobs,
+            isShuffled: flags.shuf === true,
+          });
     const source = records.source;
     if (records.isStdin && (io.stdin as { isTTY?: boolean }).isTTY === true) {
-      io.stderr.write('lac: warning: input is read from the terminal: type one item per line and end with Ctrl-D (or did you forget ::: or :::: or -a, or to pipe data into lac?)\n');
+      io.stderr.write(
+        'lac: warning: input is read from the terminal: type one item per line and end with Ctrl-D (or did you forget ::: or :::: or -a, or to pipe data into lac?)\n',
+      );
     }
-    const isTotalNeeded = flags.bar === true || flags.eta === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
+    const isTotalNeeded =
+      flags.bar === true || flags.eta === true || (flags.halt.when !== 'never' && flags.halt.isPercent);
     const total = isTotalNeeded ? records.total() : undefined;
     const timeout = flags.timeout;
     const runner = new JobRunner(
@@ -401,15 +550,25 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         rate: flags.rate,
         delayMs: flags.delay,
         total,
-        template: { replace: flags.I, isContextReplace: flags.X === true, isInputOnStdin: flags.pipe === true || flags.pipePart === true },
+        template: {
+          replace: flags.I,
+          isContextReplace: flags.X === true,
+          isInputOnStdin: flags.pipe === true || flags.pipePart === true,
+        },
         results: flags.results,
         resume: flags.resumeFailed === true ? 'failed' : flags.resume === true ? 'all' : undefined,
         isUngrouped: flags.ungroup === true,
         isVerbose: flags.v === true,
         isTraced: flags.t === true,
-        progress: flags.eta === true || flags.progress === true ? { isEta: flags.eta === true, cpus: defaultJobs() } : undefined,
+        progress:
+          flags.eta === true || flags.progress === true
+            ? { isEta: flags.eta === true, cpus: defaultJobs() }
+            : undefined,
         // LAC_PROC_DIR: where the tests put a meminfo and loadavg of their own.
-        room: flags.memfree === undefined && flags.load === undefined ? undefined : new RoomGate(flags.memfree, flags.load, process.env.LAC_PROC_DIR ?? '/proc'),
+        room:
+          flags.memfree === undefined && flags.load === undefined
+            ? undefined
+            : new RoomGate(flags.memfree, flags.load, process.env.LAC_PROC_DIR ?? '/proc'),
       },
       io,
     );

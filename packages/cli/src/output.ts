@@ -22,7 +22,12 @@ export interface OutputStreams {
 }
 
 /** Writes a finished job's collected output whole: its stdout, then its stderr. */
-export function writeGrouped(streams: OutputStreams, stdout: Buffer[], stderr: Buffer[], tag: Buffer | undefined): void {
+export function writeGrouped(
+  streams: OutputStreams,
+  stdout: Buffer[],
+  stderr: Buffer[],
+  tag: Buffer | undefined,
+): void {
   if (stdout.length > 0) {
     const data = stdout.length === 1 ? stdout[0]! : Buffer.concat(stdout);
     streams.stdout.write(tag === undefined ? data : prefixLines(data, tag));

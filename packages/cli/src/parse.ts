@@ -11,10 +11,18 @@ export function parseJobs(value: string): number | 'auto' {
   const relative = /^(\d+(?:\.\d+)?)%$|^([+-])(\d+)$/.exec(value);
   if (relative !== null) {
     const cpus = availableParallelism();
-    const jobs = relative[1] !== undefined ? Math.floor((cpus * Number(relative[1])) / 100) : relative[2] === '+' ? cpus + Number(relative[3]) : cpus - Number(relative[3]);
+    const jobs =
+      relative[1] !== undefined
+        ? Math.floor((cpus * Number(relative[1])) / 100)
+        : relative[2] === '+'
+          ? cpus + Number(relative[3])
+          : cpus - Number(relative[3]);
     return Math.max(1, jobs);
   }
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or \`auto\`, got \`${value}\`.`);
+  if (!/^\d+$/.test(value))
+    throw new InvalidArgumentError(
+      `Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or \`auto\`, got \`${value}\`.`,
+    );
   const jobs = Number(value);
   return jobs === 0 ? Number.POSITIVE_INFINITY : jobs;
 }
@@ -61,7 +69,8 @@ export function parseSeconds(value: string): number {
 /** A number of milliseconds >= 0. */
 export function parseMilliseconds(value: string): number {
   const ms = Number(value);
-  if (value.trim() === '' || !Number.isFinite(ms) || ms < 0) throw new InvalidArgumentError(`Expected a number of ms >= 0, got \`${value}\`.`);
+  if (value.trim() === '' || !Number.isFinite(ms) || ms < 0)
+    throw new InvalidArgumentError(`Expected a number of ms >= 0, got \`${value}\`.`);
   return ms;
 }
 
@@ -95,7 +104,13 @@ export type Halt =
     };
 
 // GNU parallel's short forms.
-const HALT_SHORT: Record<string, string> = { '0': 'never', '1': 'soon,fail=1', '2': 'now,fail=1', '-1': 'soon,success=1', '-2': 'now,success=1' };
+const HALT_SHORT: Record<string, string> = {
+  '0': 'never',
+  '1': 'soon,fail=1',
+  '2': 'now,fail=1',
+  '-1': 'soon,success=1',
+  '-2': 'now,success=1',
+};
 
 /** `--halt never|now,fail=N|soon,success=N%|...`, and GNU parallel's short forms `0`, `1`, `2`, `-1`, `-2`, `N%`. */
 export function parseHalt(value: string): Halt {
@@ -107,5 +122,10 @@ export function parseHalt(value: string): Halt {
       `Expected \`never\` or \`now|soon,fail|success|done=N\` or \`...=N%\` (N >= 1, a percentage <= 100), got \`${value}\`.`,
     );
   }
-  return { when: match[1] as 'now' | 'soon', kind: match[2] as 'fail' | 'success' | 'done', count: Number(match[3]), isPercent: match[4] === '%' };
+  return {
+    when: match[1] as 'now' | 'soon',
+    kind: match[2] as 'fail' | 'success' | 'done',
+    count: Number(match[3]),
+    isPercent: match[4] === '%',
+  };
 }

@@ -136,7 +136,11 @@ export class BlockReader implements AsyncIterableIterator<Buffer> {
   };
 
   readonly #onEnd = (): void => {
-    for (let chunk = this.#stream.read() as Buffer | null; chunk !== null; chunk = this.#stream.read() as Buffer | null) {
+    for (
+      let chunk = this.#stream.read() as Buffer | null;
+      chunk !== null;
+      chunk = this.#stream.read() as Buffer | null
+    ) {
       this.#buffered.push(chunk);
       this.#bufferedBytes += chunk.length;
     }

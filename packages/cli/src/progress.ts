@@ -62,7 +62,13 @@ export class ProgressBar {
     } else {
       const fraction = total === 0 ? 1 : Math.min(done / total, 1);
       const filled = Math.round(fraction * WIDTH);
-      const eta = isInterrupted ? 'interrupted' : isFinal ? `done in ${formatSeconds(seconds)}` : rate > 0 ? `ETA ${formatSeconds((total - done) / rate)}` : 'ETA ?';
+      const eta = isInterrupted
+        ? 'interrupted'
+        : isFinal
+          ? `done in ${formatSeconds(seconds)}`
+          : rate > 0
+            ? `ETA ${formatSeconds((total - done) / rate)}`
+            : 'ETA ?';
       text = `lac [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${done}/${total} ${this.#unit} ${Math.floor(fraction * 100)}% | ${rate.toFixed(1)}/s | ${eta}`;
     }
     this.#stream.write(`\r\x1b[K${text}`);
@@ -84,7 +90,15 @@ export class GnuProgress {
   #completed = 0;
   #lastDraw = Number.NEGATIVE_INFINITY;
 
-  constructor(stream: Writable, options: { readonly isEta: boolean; readonly cpus: number; readonly jobs: number | string; readonly total: number | undefined }) {
+  constructor(
+    stream: Writable,
+    options: {
+      readonly isEta: boolean;
+      readonly cpus: number;
+      readonly jobs: number | string;
+      readonly total: number | undefined;
+    },
+  ) {
     this.#stream = stream;
     this.#isEta = options.isEta;
     this.#total = options.total;

@@ -9,16 +9,31 @@ const SUFFIXES = 'kmgtp';
 export function parseSize(value: string): number {
   const match = /^(\d+(?:\.\d+)?)([kmgtpKMGTP]?)$/.exec(value.trim());
   const unit = match?.[2] ?? '';
-  const size = match === null ? Number.NaN : Number(match[1]) * (unit === '' ? 1 : (unit === unit.toLowerCase() ? 1000 : 1024) ** (SUFFIXES.indexOf(unit.toLowerCase()) + 1));
-  if (match === null || !(size >= 1)) throw new InvalidArgumentError(`Expected a size in bytes >= 1, optionally with k, m, g (1000s) or K, M, G (1024s), got \`${value}\`.`);
+  const size =
+    match === null
+      ? Number.NaN
+      : Number(match[1]) *
+        (unit === '' ? 1 : (unit === unit.toLowerCase() ? 1000 : 1024) ** (SUFFIXES.indexOf(unit.toLowerCase()) + 1));
+  if (match === null || !(size >= 1))
+    throw new InvalidArgumentError(
+      `Expected a size in bytes >= 1, optionally with k, m, g (1000s) or K, M, G (1024s), got \`${value}\`.`,
+    );
   return Math.floor(size);
 }
 
 /** `--load N` (a load average) or `--load N%` (N% of the CPUs): returned as a load average. */
 export function parseLoad(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(value.trim());
-  const load = match === null ? Number.NaN : match[2] === '%' ? (Number(match[1]) * availableParallelism()) / 100 : Number(match[1]);
-  if (match === null || !(load > 0)) throw new InvalidArgumentError(`Expected a load average > 0 or a percentage of the CPUs like \`80%\`, got \`${value}\`.`);
+  const load =
+    match === null
+      ? Number.NaN
+      : match[2] === '%'
+        ? (Number(match[1]) * availableParallelism()) / 100
+        : Number(match[1]);
+  if (match === null || !(load > 0))
+    throw new InvalidArgumentError(
+      `Expected a load average > 0 or a percentage of the CPUs like \`80%\`, got \`${value}\`.`,
+    );
   return load;
 }
 

@@ -126,24 +126,36 @@ export class JobRunner {
     this.#source = source;
     this.#options = options;
     this.#streams = streams;
-    this.#gate = options.rate === undefined && options.delayMs === undefined ? undefined : new StartGate(options.rate, options.delayMs);
+    this.#gate =
+      options.rate === undefined && options.delayMs === undefined
+        ? undefined
+        : new StartGate(options.rate, options.delayMs);
   }
 
   /** Runs every job and resolves with lac's exit status. Errors opening the joblog throw before any job starts. */
   async run(): Promise<number> {
     const options = this.#options;
     if (options.dryRun) return this.#dryRun();
-    const skipped = options.resume === undefined || options.joblog === undefined ? undefined : JobLog.finished(options.joblog, options.resume);
+    const skipped =
+      options.resume === undefined || options.joblog === undefined
+        ? undefined
+        : JobLog.finished(options.joblog, options.resume);
     const joblog = options.joblog === undefined ? undefined : new JobLog(options.joblog, skipped !== undefined);
     const bar = options.bar ? await ProgressBar.create(this.#streams.stderr, 'jobs', options.total) : undefined;
-    const jobs = typeof options.jobs === 'number' ? (Number.isFinite(options.jobs) ? options.jobs : 'unlimited') : 'auto';
-    const progress = options.progress === undefined ? undefined : new GnuProgress(this.#streams.stderr, { ...options.progress, jobs, total: options.total });
+    const jobs =
+      typeof options.jobs === 'number' ? (Number.isFinite(options.jobs) ? options.jobs : 'unlimited') : 'auto';
+    const progress =
+      options.progress === undefined
+        ? undefined
+        : new GnuProgress(this.#streams.stderr, { ...options.progress, jobs, total: options.total });
     const lineOutput = options.lineBuffer ? new LineBufferedOutput(this.#streams, options.keepOrder) : undefined;
     const template = this.#template;
     const attempts = Math.max(1, options.retries);
 
     const streams = this.#streams;
-    const ungrouped: OutputSink | undefined = options.isUngrouped ? { data: (stream, chunk) => this.#isOutputBroken || streams[stream].write(chunk) } : undefined;
+    const ungrouped: OutputSink | undefined = options.isUngrouped
+      ? { data: (stream, chunk) => this.#isOutputBroken || streams[stream].write(chunk) }
+      : undefined;
     const isCommandShown = options.isVerbose === true || options.isTraced === true;
 
     const runOne = async (sourceItem: Item, { index }: { index: number }): Promise<JobResult | undefined> => {
@@ -173,7 +185,11 @@ export class JobRunner {
         do {
           attempt++;
           outcome = await this.#runAttempt(command, sink, input);
-          while (outcome.exhausted !== undefined && !this.#isStopping && (await this.#waitForDescriptors(outcome.exhausted))) {
+          while (
+            outcome.exhausted !== undefined &&
+            !this.#isStopping &&
+            (await this.#waitForDescriptors(outcome.exhausted))
+          ) {
             outcome = await this.#runAttempt(command, sink, input);
           }
         } while (isFailure(outcome) && attempt < attempts && !this.#isStopping);
@@ -253,7 +269,9 @@ export class JobRunner {
     if (this.#isStopping) return;
     this.#stopStarting();
     try {
-      this.#streams.stderr.write(`lac: SIGHUP received. No new jobs will be started. Waiting for ${this.#running.size} jobs to finish.\n`);
+      this.#streams.stderr.write(
+        `lac: SIGHUP received. No new jobs will be started. Waiting for ${this.#running.size} jobs to finish.\n`,
+      );
     } catch {
       // The terminal may be gone already.
     }
@@ -267,7 +285,11 @@ export class JobRunner {
     this.#terminateAll();
   }
 
-  async #runAttempt(command: ReturnType<CommandTemplate['render']>, sink: OutputSink | undefined, input: Buffer | undefined): Promise<JobOutcome> {
+  async #runAttempt(
+    command: ReturnType<CommandTemplate['render']>,
+    sink: OutputSink | undefined,
+    input: Buffer | undefined,
+  ): Promise<JobOutcome> {
     const job = new RunningJob(command, this.#timeoutMs(), sink, input);
     this.#running.add(job);
     if (this.#isKilling) job.terminate();
@@ -323,7 +345,16 @@ export class JobRunner {
     else if (this.#options.timeoutPercent !== undefined) this.#successTimes.push(outcome.runtime);
     const { halt } = this.#options;
     if (halt.when === 'never' || this.#haltStatus !== undefined) return;
-    const counted = halt.kind === 'fail' ? (isFailed ? this.#failures : -1) : halt.kind === 'success' ? (isFailed ? -1 : this.#finished - this.#failures) : this.#finished;
+    const counted =
+      halt.kind === 'fail'
+        ? isFailed
+          ? this.#failures
+          : -1
+        : halt.kind === 'success'
+          ? isFailed
+            ? -1
+            : this.#finished - this.#failures
+          : this.#finished;
     if (counted < 0) return;
     const total = this.#options.total ?? this.#started;
     const threshold = halt.isPercent ? (total * halt.count) / 100 : halt.count;
@@ -332,7 +363,8 @@ export class JobRunner {
     // killed) after fail=1 or done=1; otherwise the failures so far (capped at 101), or their percentage.
     if (halt.kind === 'success') this.#haltStatus = 0;
     else if (halt.isPercent) this.#haltStatus = Math.ceil((this.#failures / Math.max(total, 1)) * 100);
-    else if (halt.count === 1) this.#haltStatus = (outcome.exitCode || (outcome.signal !== 0 ? outcome.signal + 128 : 0)) & 0xff;
+    else if (halt.count === 1)
+      this.#haltStatus = (outcome.exitCode || (outcome.signal !== 0 ? outcome.signal + 128 : 0)) & 0xff;
     else this.#haltStatus = Math.min(this.#failures, 101);
     this.#stopStarting();
     if (halt.when === 'now') this.#terminateAll();
@@ -365,7 +397,9 @@ export class JobRunner {
     for await (const item of this.#source) {
       seq++;
       const slot = typeof jobs === 'number' && Number.isFinite(jobs) ? ((seq - 1) % jobs) + 1 : seq;
-      this.#streams.stdout.write(encodeItem(`${this.#template.renderLine(Buffer.isBuffer(item) ? NO_ARGS : item, seq, slot)}\n`));
+      this.#streams.stdout.write(
+        encodeItem(`${this.#template.renderLine(Buffer.isBuffer(item) ? NO_ARGS : item, seq, slot)}\n`),
+      );
     }
     return 0;
   }

@@ -16,7 +16,10 @@ const UNSUPPORTED_TOKEN = /\{(?:-\d+(?:\.|\/|\/\/|\/\.)?|\+\/|\+\.+|\.\.+|\/\.\.
 /** Refuses GNU parallel syntax that lac would otherwise pass on as literal text. */
 function refuseUnsupported(words: readonly string[]): void {
   const token = UNSUPPORTED_TOKEN.exec(words.join(' '));
-  if (token !== null) throw new UsageError(`the replacement string \`${token[0]}\` is GNU parallel syntax that lac does not support (see lac --help)`);
+  if (token !== null)
+    throw new UsageError(
+      `the replacement string \`${token[0]}\` is GNU parallel syntax that lac does not support (see lac --help)`,
+    );
 }
 
 /** One input source: `::: a b` items, or a `::::`/`-a` file (`-` is stdin); `isLinked` for `:::+`/`::::+`. */
@@ -175,13 +178,17 @@ function shuffle<T>(items: T[]): void {
 export async function openRecords(options: RecordOptions): Promise<Records> {
   const { sources, colsep, perJob } = options;
   const delimiter = options.delimiter.charCodeAt(0);
-  const isStreamed = sources.length <= 1 && sources[0]?.values === undefined && options.isMulti !== true && options.isShuffled !== true;
+  const isStreamed =
+    sources.length <= 1 && sources[0]?.values === undefined && options.isMulti !== true && options.isShuffled !== true;
   if (isStreamed) {
     const path = sources[0]?.path;
     const isStdin = path === undefined || path === '-';
-    const stream = isStdin ? options.stdin : createReadStream('', { fd: openFile(path, sources[0]!.what ?? ':::: file'), highWaterMark: 64 * 1024 });
+    const stream = isStdin
+      ? options.stdin
+      : createReadStream('', { fd: openFile(path, sources[0]!.what ?? ':::: file'), highWaterMark: 64 * 1024 });
     const reader = new LineReader(stream, options.delimiter);
-    const source = colsep === undefined && perJob === undefined ? reader : new RecordReader(reader, perJob ?? 1, colsep);
+    const source =
+      colsep === undefined && perJob === undefined ? reader : new RecordReader(reader, perJob ?? 1, colsep);
     return {
       source,
       isStdin,
@@ -210,12 +217,17 @@ export async function openRecords(options: RecordOptions): Promise<Records> {
   let records = combine(values, inputs);
   if (colsep !== undefined) records = records.map((record) => record.flatMap((value) => value.split(colsep)));
   if (perJob !== undefined || options.isMulti === true) {
-    if (values.length > 1 || colsep !== undefined) throw new UsageError('-n, -N, -m and -X take one input source without --colsep');
+    if (values.length > 1 || colsep !== undefined)
+      throw new UsageError('-n, -N, -m and -X take one input source without --colsep');
     const args = records.map((record) => record[0]!);
     if (perJob === 0) records = args.map(() => []);
     else {
-      const spread = options.isMulti === true && Number.isFinite(options.jobs) ? Math.ceil(args.length / options.jobs) : 1;
-      const size = Math.min(perJob ?? Number.POSITIVE_INFINITY, options.isMulti === true ? Math.max(1, spread) : Number.POSITIVE_INFINITY);
+      const spread =
+        options.isMulti === true && Number.isFinite(options.jobs) ? Math.ceil(args.length / options.jobs) : 1;
+      const size = Math.min(
+        perJob ?? Number.POSITIVE_INFINITY,
+        options.isMulti === true ? Math.max(1, spread) : Number.POSITIVE_INFINITY,
+      );
       records = chunk(args, size, options.isMulti === true ? MULTI_ARG_BYTES : Number.POSITIVE_INFINITY);
     }
   }
@@ -225,12 +237,21 @@ export async function openRecords(options: RecordOptions): Promise<Records> {
 }
 
 /** Opens one stream of items for `lac fetch` (stdin, `-a FILE`, or the URLs given). */
-export function openSource(options: { argFile?: string | undefined; list?: readonly string[] | undefined; isNull?: boolean | undefined; stdin: Readable }): LineReader | ListSource {
-  if (options.argFile !== undefined && options.list !== undefined) throw new UsageError('use either -a FILE or URLs, not both');
+export function openSource(options: {
+  argFile?: string | undefined;
+  list?: readonly string[] | undefined;
+  isNull?: boolean | undefined;
+  stdin: Readable;
+}): LineReader | ListSource {
+  if (options.argFile !== undefined && options.list !== undefined)
+    throw new UsageError('use either -a FILE or URLs, not both');
   if (options.list !== undefined) return new ListSource(options.list);
   const separator = options.isNull ? '\0' : '\n';
   if (options.argFile === undefined) return new LineReader(options.stdin, separator);
-  return new LineReader(createReadStream('', { fd: openFile(options.argFile, '-a file'), highWaterMark: 64 * 1024 }), separator);
+  return new LineReader(
+    createReadStream('', { fd: openFile(options.argFile, '-a file'), highWaterMark: 64 * 1024 }),
+    separator,
+  );
 }
 
 /**

@@ -41,7 +41,8 @@ export class StartGate {
   #nextAllowed(): number {
     let at = this.#lastStart + this.#delayMs;
     const rate = this.#rate;
-    if (rate !== undefined && this.#starts.length >= rate.limit) at = Math.max(at, this.#starts[this.#head]! + rate.interval);
+    if (rate !== undefined && this.#starts.length >= rate.limit)
+      at = Math.max(at, this.#starts[this.#head]! + rate.interval);
     return at;
   }
 

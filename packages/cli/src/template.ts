@@ -44,9 +44,38 @@ export interface CommandTemplate {
 const PLAIN = /^[A-Za-z0-9_\-+.,/:@%^= \t]*$/;
 // Shell builtins that have no executable of the same name (or behave differently as one).
 const BUILTINS = new Set([
-  '.', ':', 'alias', 'bg', 'break', 'cd', 'command', 'continue', 'eval', 'exec', 'exit', 'export', 'fc', 'fg',
-  'getopts', 'hash', 'jobs', 'local', 'read', 'readonly', 'return', 'set', 'shift', 'source', 'times', 'trap',
-  'type', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
+  '.',
+  ':',
+  'alias',
+  'bg',
+  'break',
+  'cd',
+  'command',
+  'continue',
+  'eval',
+  'exec',
+  'exit',
+  'export',
+  'fc',
+  'fg',
+  'getopts',
+  'hash',
+  'jobs',
+  'local',
+  'read',
+  'readonly',
+  'return',
+  'set',
+  'shift',
+  'source',
+  'times',
+  'trap',
+  'type',
+  'ulimit',
+  'umask',
+  'unalias',
+  'unset',
+  'wait',
 ]);
 
 function transform(token: TokenKind, value: string): string {
@@ -80,7 +109,8 @@ function valueOf(part: Token, args: readonly string[], seq: number, slot: number
 
 /** A token's text in a shell line: each argument shell-quoted, several joined with spaces (as GNU parallel). */
 function quotedValueOf(part: Token, args: readonly string[], seq: number, slot: number): string {
-  if (part.token === '#' || part.token === '%' || part.position !== undefined || args.length === 1) return quote([valueOf(part, args, seq, slot)]);
+  if (part.token === '#' || part.token === '%' || part.position !== undefined || args.length === 1)
+    return quote([valueOf(part, args, seq, slot)]);
   let text = '';
   for (let at = 0; at < args.length; at++) text += (at === 0 ? '' : ' ') + quote([transform(part.token, args[at]!)]);
   return text;
@@ -124,7 +154,10 @@ function parse(text: string, pattern: RegExp): Part[] {
   for (const match of text.matchAll(pattern)) {
     if (match.index > last) parts.push(text.slice(last, match.index));
     const position = match[1] ?? match[3];
-    parts.push({ token: (match[2] ?? match[4] ?? '') as TokenKind, position: position === undefined ? undefined : Number(position) });
+    parts.push({
+      token: (match[2] ?? match[4] ?? '') as TokenKind,
+      position: position === undefined ? undefined : Number(position),
+    });
     last = match.index + match[0].length;
   }
   if (last < text.length) parts.push(text.slice(last));

@@ -14,7 +14,9 @@ describe('parsing', () => {
     expect(parseJobs('8')).toBe(8);
     expect(parseJobs('0')).toBe(Number.POSITIVE_INFINITY);
     expect(() => parseJobs('many')).toThrow(InvalidArgumentError);
-    expect(() => parseJobs('many')).toThrow('Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or `auto`, got `many`.');
+    expect(() => parseJobs('many')).toThrow(
+      'Expected an integer >= 0 (0 = unlimited), N% of the CPUs, +N, -N or `auto`, got `many`.',
+    );
   });
 
   it('--adaptive alone is 1 to 256 starting at -j; --adaptive=MIN:MAX clamps the start into the range', () => {
@@ -24,10 +26,15 @@ describe('parsing', () => {
     expect(parseAdaptive('1:4', 16)).toMatchObject({ min: 1, max: 4, initial: 4 });
   });
 
-  it.each(['0:8', '8:4', '4', '4:', 'a:b', '-1:4', 'https://example.com'])('--adaptive=%s is a usage error naming the value', (value) => {
-    expect(() => parseAdaptive(value, 16)).toThrow(InvalidArgumentError);
-    expect(() => parseAdaptive(value, 16)).toThrow(`Expected MIN:MAX with 1 <= MIN <= MAX (e.g. --adaptive=4:64), got \`${value}\`.`);
-  });
+  it.each(['0:8', '8:4', '4', '4:', 'a:b', '-1:4', 'https://example.com'])(
+    '--adaptive=%s is a usage error naming the value',
+    (value) => {
+      expect(() => parseAdaptive(value, 16)).toThrow(InvalidArgumentError);
+      expect(() => parseAdaptive(value, 16)).toThrow(
+        `Expected MIN:MAX with 1 <= MIN <= MAX (e.g. --adaptive=4:64), got \`${value}\`.`,
+      );
+    },
+  );
 
   it('-j auto for commands runs from 1 to 4 jobs per CPU, starting at one per CPU', () => {
     expect(autoJobs(2)).toMatchObject({ min: 1, max: 8, initial: 2 });
@@ -37,14 +44,20 @@ describe('parsing', () => {
 describe('adaptiveRecords (lac fetch --adaptive)', () => {
   it('passes every record through, and a 429/503, a timeout or a retried URL shrinks the limit', async () => {
     const changes: [number, LimitChangeReason][] = [];
-    const limit = adaptive({ algorithm: 'aimd', initial: 8, onLimitChange: (value, reason) => changes.push([value, reason]) });
+    const limit = adaptive({
+      algorithm: 'aimd',
+      initial: 8,
+      onLimitChange: (value, reason) => changes.push([value, reason]),
+    });
     const urls = async function* () {
       for (let i = 0; i < 16; i++) yield `http://x/${i}`;
     };
     const fetchOne = async (url: string): Promise<FetchRecord> => ({ url, status: 503, bytes: 0, ms: 1, attempts: 1 });
     const records: FetchRecord[] = [];
     for await (const record of adaptiveRecords(urls(), limit, fetchOne, {})) records.push(record);
-    expect(records.map((record) => record.url).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `http://x/${i}`).sort());
+    expect(records.map((record) => record.url).sort()).toEqual(
+      Array.from({ length: 16 }, (_, i) => `http://x/${i}`).sort(),
+    );
     expect(changes[0]).toEqual([6, 'overload']);
   });
 
@@ -54,7 +67,14 @@ describe('adaptiveRecords (lac fetch --adaptive)', () => {
     const urls = async function* () {
       for (let i = 0; i < 32; i++) yield `http://x/${i}`;
     };
-    const fetchOne = async (url: string): Promise<FetchRecord> => ({ url, status: 404, bytes: 0, ms: 1, attempts: 1, error: 'HTTP 404' });
+    const fetchOne = async (url: string): Promise<FetchRecord> => ({
+      url,
+      status: 404,
+      bytes: 0,
+      ms: 1,
+      attempts: 1,
+      error: 'HTTP 404',
+    });
     let count = 0;
     for await (const _ of adaptiveRecords(urls(), limit, fetchOne, {})) count++;
     expect(count).toBe(32);

@@ -47,7 +47,23 @@ describe('help and version', () => {
   it('lac --help shows every option with an example, the replacement strings and the exit statuses', async () => {
     const result = await lac(['--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--jobs', '--keep-order', '--arg-file', '--null', '--line-buffer', '--tag', '--halt', '--retries', '--timeout', '--joblog', '--bar', '--dry-run', '--rate', '--version', '--help']) {
+    for (const option of [
+      '--jobs',
+      '--keep-order',
+      '--arg-file',
+      '--null',
+      '--line-buffer',
+      '--tag',
+      '--halt',
+      '--retries',
+      '--timeout',
+      '--joblog',
+      '--bar',
+      '--dry-run',
+      '--rate',
+      '--version',
+      '--help',
+    ]) {
       const at = result.stdout.indexOf(option);
       expect(at, option).toBeGreaterThan(-1);
       // Each option's text (up to the next option) carries an example.
@@ -55,13 +71,24 @@ describe('help and version', () => {
       const next = rest.slice(option.length).search(/\n {2}-/);
       expect(rest.slice(0, next === -1 ? undefined : next + option.length), option).toContain('e.g.');
     }
-    for (const token of ['{}', '{.}', '{/}', '{//}', '{/.}', '{#}', '{%}', 'lac fetch', 'lac demo', '101']) expect(result.stdout).toContain(token);
+    for (const token of ['{}', '{.}', '{/}', '{//}', '{/.}', '{#}', '{%}', 'lac fetch', 'lac demo', '101'])
+      expect(result.stdout).toContain(token);
   });
 
   it('lac fetch --help shows every fetch option with an example', async () => {
     const result = await lac(['fetch', '--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--jobs', '--keep-order', '--arg-file', '--retries', '--backoff', '--timeout', '--rate', '--output-dir', '--bar']) {
+    for (const option of [
+      '--jobs',
+      '--keep-order',
+      '--arg-file',
+      '--retries',
+      '--backoff',
+      '--timeout',
+      '--rate',
+      '--output-dir',
+      '--bar',
+    ]) {
       const at = result.stdout.indexOf(option);
       expect(at, option).toBeGreaterThan(-1);
       const rest = result.stdout.slice(at);
@@ -82,30 +109,36 @@ describe('--bar on a terminal', () => {
 });
 
 describe('the packed package', () => {
-  it(
-    'installs from tarballs with npm and its `lac` bin runs',
-    () => {
-      dir = tempDir();
-      const pnpm = ['-y', 'pnpm@12.4.2'];
-      // pnpm pack, not npm pack: it rewrites `workspace:^` to the real version range, as publishing does.
-      for (const pkg of ['core', 'cli']) {
-        execFileSync('npx', [...pnpm, 'pack', '--pack-destination', dir.path], { cwd: join(packageDir, '..', pkg), stdio: 'ignore' });
-      }
-      const tarballs = readdirTarballs(dir.path);
-      expect(tarballs).toHaveLength(2);
-      const app = join(dir.path, 'app');
-      execFileSync('mkdir', ['-p', app]);
-      execFileSync('npm', ['init', '-y'], { cwd: app, stdio: 'ignore' });
-      execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((file) => join(dir!.path, file))], { cwd: app, stdio: 'ignore' });
-      const lacBin = join(app, 'node_modules', '.bin', 'lac');
-      expect(execFileSync(lacBin, ['--version'], { encoding: 'utf8' })).toBe(`${packageJson.version}\n`);
-      expect(execFileSync(lacBin, ['-k', 'echo', '{}', ':::', 'a', 'b c'], { encoding: 'utf8' })).toBe('a\nb c\n');
-      // The programmatic entry resolves in both module systems.
-      const cjs = execFileSync(process.execPath, ['-e', "console.log(typeof require('@lac/cli').main)"], { cwd: app, encoding: 'utf8' });
-      expect(cjs).toBe('function\n');
-    },
-    240_000,
-  );
+  it('installs from tarballs with npm and its `lac` bin runs', () => {
+    dir = tempDir();
+    const pnpm = ['-y', 'pnpm@12.4.2'];
+    // pnpm pack, not npm pack: it rewrites `workspace:^` to the real version range, as publishing does.
+    for (const pkg of ['core', 'cli']) {
+      execFileSync('npx', [...pnpm, 'pack', '--pack-destination', dir.path], {
+        cwd: join(packageDir, '..', pkg),
+        stdio: 'ignore',
+      });
+    }
+    const tarballs = readdirTarballs(dir.path);
+    expect(tarballs).toHaveLength(2);
+    const app = join(dir.path, 'app');
+    execFileSync('mkdir', ['-p', app]);
+    execFileSync('npm', ['init', '-y'], { cwd: app, stdio: 'ignore' });
+    execFileSync(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((file) => join(dir!.path, file))],
+      { cwd: app, stdio: 'ignore' },
+    );
+    const lacBin = join(app, 'node_modules', '.bin', 'lac');
+    expect(execFileSync(lacBin, ['--version'], { encoding: 'utf8' })).toBe(`${packageJson.version}\n`);
+    expect(execFileSync(lacBin, ['-k', 'echo', '{}', ':::', 'a', 'b c'], { encoding: 'utf8' })).toBe('a\nb c\n');
+    // The programmatic entry resolves in both module systems.
+    const cjs = execFileSync(process.execPath, ['-e', "console.log(typeof require('@lac/cli').main)"], {
+      cwd: app,
+      encoding: 'utf8',
+    });
+    expect(cjs).toBe('function\n');
+  }, 240_000);
 });
 
 function readdirTarballs(path: string): string[] {

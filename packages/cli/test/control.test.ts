@@ -22,14 +22,20 @@ describe('--retries', () => {
     dir = tempDir();
     const flag = join(dir.path, 'flag');
     const count = join(dir.path, 'count');
-    const result = await lac(['--retries', '5', `: {}; echo try >> ${count}; test -e ${flag} || { touch ${flag}; exit 1; }`, ':::', 'x']);
+    const result = await lac([
+      '--retries',
+      '5',
+      `: {}; echo try >> ${count}; test -e ${flag} || { touch ${flag}; exit 1; }`,
+      ':::',
+      'x',
+    ]);
     expect(result.code).toBe(0);
     expect(readLines(count)).toHaveLength(2);
   });
 });
 
 describe('--halt', () => {
-  it('now,fail=1 kills the running jobs and exits with the failing job\'s status', async () => {
+  it("now,fail=1 kills the running jobs and exits with the failing job's status", async () => {
     dir = tempDir();
     const pids = join(dir.path, 'pids');
     const template = `if [ {} = fail ]; then while [ ! -s ${pids} ]; do sleep 0.01; done; exit 3; fi; echo $$ >> ${pids}; sleep 30`;
@@ -46,7 +52,20 @@ describe('--halt', () => {
     const gate = join(dir.path, 'gate');
     const done = join(dir.path, 'done');
     const template = `if [ {} = fail ]; then exit 5; fi; while [ ! -e ${gate} ]; do sleep 0.01; done; echo {} >> ${done}`;
-    const { result } = start(['-j', '2', '--halt', 'soon,fail=1', '--joblog', join(dir.path, 'log'), template, ':::', 'running', 'fail', 'a', 'b']);
+    const { result } = start([
+      '-j',
+      '2',
+      '--halt',
+      'soon,fail=1',
+      '--joblog',
+      join(dir.path, 'log'),
+      template,
+      ':::',
+      'running',
+      'fail',
+      'a',
+      'b',
+    ]);
     await waitFor(() => readLines(join(dir!.path, 'log')).length >= 2, 'the failure to be logged');
     writeFileSync(gate, '');
     const { code } = await result;
@@ -133,7 +152,11 @@ describe('exit status', () => {
     ['an unknown option', ['--bogus'], /unknown option '--bogus'/],
     ['a missing command', [], /missing command/],
     ['-j abc', ['-j', 'abc'], /'abc' is invalid/],
-    ['an unreadable -a file', ['-a', '/nonexistent/lac-items'], /cannot read -a file '\/nonexistent\/lac-items': ENOENT/],
+    [
+      'an unreadable -a file',
+      ['-a', '/nonexistent/lac-items'],
+      /cannot read -a file '\/nonexistent\/lac-items': ENOENT/,
+    ],
     ['a directory as -a file', ['-a', '/'], /cannot read -a file '\/': EISDIR/],
     ['a bad --halt', ['--halt', 'sometimes'], /--halt/],
     ['a bad --rate', ['--rate', 'fast'], /--rate/],
@@ -162,7 +185,10 @@ describe('exit status', () => {
       // Each job records its shell's pid and its background child's pid, then waits.
       const template = `: {}; sleep 30 & echo $! >> ${pids}; echo $$ >> ${pids}; wait`;
       const { child, result } = start(['-j', '2', template, ':::', '1', '2', '3', '4']);
-      const started = await waitFor(() => (readLines(pids).length >= 4 ? readLines(pids).map(Number) : undefined), 'two jobs to start');
+      const started = await waitFor(
+        () => (readLines(pids).length >= 4 ? readLines(pids).map(Number) : undefined),
+        'two jobs to start',
+      );
       for (const pid of started) expect(isAlive(pid)).toBe(true);
       child.kill(signal);
       const { code } = await result;

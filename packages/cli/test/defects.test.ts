@@ -2,7 +2,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bin, ensureBuilt, gnuParallel, isAlive, lac, parentOf, readLines, requireGnuParallel, start, tempDir, waitFor } from './helpers.js';
+import {
+  bin,
+  ensureBuilt,
+  gnuParallel,
+  isAlive,
+  lac,
+  parentOf,
+  readLines,
+  requireGnuParallel,
+  start,
+  tempDir,
+  waitFor,
+} from './helpers.js';
 
 beforeAll(ensureBuilt, 120_000);
 
@@ -62,7 +74,10 @@ describe('SIGHUP (defect 4)', () => {
     const { child, result } = start(['-j', '2', template, ':::', '1', '2', '3', '4']);
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const jobs = await waitFor(() => (readLines(pids).length === 2 ? readLines(pids).map(Number) : undefined), 'two jobs');
+    const jobs = await waitFor(
+      () => (readLines(pids).length === 2 ? readLines(pids).map(Number) : undefined),
+      'two jobs',
+    );
     child.kill('SIGHUP');
     await waitFor(() => stderr.includes('SIGHUP'), 'the SIGHUP notice');
     // lac is alive and still the parent of its jobs: nothing was left to init.
@@ -78,7 +93,11 @@ describe('SIGHUP (defect 4)', () => {
     dir = tempDir();
     const gate = join(dir.path, 'gate');
     const started = join(dir.path, 'started');
-    const { child, result } = start(['-j', '4', `echo {} >> ${started}; while [ ! -e ${gate} ]; do sleep 0.02; done; echo {}`]);
+    const { child, result } = start([
+      '-j',
+      '4',
+      `echo {} >> ${started}; while [ ! -e ${gate} ]; do sleep 0.02; done; echo {}`,
+    ]);
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdin!.write('a\nb\n');
@@ -213,7 +232,9 @@ describe('an over-long command line (defect 12)', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('short\n');
     expect(result.stderr.length).toBeLessThan(400);
-    expect(result.stderr).toMatch(/^lac: cannot run a job: its command line is 3000\d\d bytes, over the system's limit \(ARG_MAX \d+ bytes/);
+    expect(result.stderr).toMatch(
+      /^lac: cannot run a job: its command line is 3000\d\d bytes, over the system's limit \(ARG_MAX \d+ bytes/,
+    );
   });
 });
 

@@ -79,7 +79,9 @@ describe('lac fetch', () => {
       expect(line.error).toBeUndefined();
       expect(Number.isInteger(line.ms) && line.ms >= 0).toBe(true);
     }
-    expect(result.stderr).toMatch(/^lac fetch: 4 URLs, 4 ok, 0 failed, 0 retries, 2017 bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/);
+    expect(result.stderr).toMatch(
+      /^lac fetch: 4 URLs, 4 ok, 0 failed, 0 retries, 2017 bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/,
+    );
   });
 
   it('retries 5xx with backoff and counts the attempts', async () => {
@@ -160,7 +162,9 @@ describe('lac fetch under stress', () => {
   it('fires --timeout on every stalled request while the garbage collector runs every 5 ms (defect 1)', async () => {
     const urls = Array.from({ length: 10 }, (_, i) => `${base}/hold/gc${i}`);
     const gcOften = join(packageDir, 'test', 'fixtures', 'gc-often.mjs');
-    const result = await lac(['fetch', '-j', '10', '--timeout', '0.5', ...urls], { nodeArgs: ['--expose-gc', '--import', gcOften] });
+    const result = await lac(['fetch', '-j', '10', '--timeout', '0.5', ...urls], {
+      nodeArgs: ['--expose-gc', '--import', gcOften],
+    });
     expect(result.code).toBe(10);
     const lines = parseLines(result.stdout);
     expect(lines).toHaveLength(10);
@@ -168,10 +172,16 @@ describe('lac fetch under stress', () => {
   }, 20_000);
 
   it('keeps stderr to its summary line over many requests, retries and backoffs (defect 5)', async () => {
-    const urls = Array.from({ length: 400 }, (_, i) => (i % 4 === 0 ? `${base}/broken/l${i}` : `${base}/later/${i % 7}`));
-    const result = await lac(['fetch', '-j', '64', '--timeout', '5', '--retries', '2', '--backoff', '1'], { input: urls.join('\n') });
+    const urls = Array.from({ length: 400 }, (_, i) =>
+      i % 4 === 0 ? `${base}/broken/l${i}` : `${base}/later/${i % 7}`,
+    );
+    const result = await lac(['fetch', '-j', '64', '--timeout', '5', '--retries', '2', '--backoff', '1'], {
+      input: urls.join('\n'),
+    });
     expect(result.code).toBe(100);
-    expect(result.stderr).toMatch(/^lac fetch: 400 URLs, 300 ok, 100 failed, 100 retries, \d+ bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/);
+    expect(result.stderr).toMatch(
+      /^lac fetch: 400 URLs, 300 ok, 100 failed, 100 retries, \d+ bytes in [\d.]+ s \(\d+ URLs\/s\)\n$/,
+    );
   }, 30_000);
 
   it('ends quietly when stdout is closed early (`lac fetch | head -2`, defect 6)', async () => {
@@ -182,7 +192,11 @@ describe('lac fetch under stress', () => {
     const status = join(dir.path, 'status');
     const script = `{ "$0" "$1" fetch -j 8 -a "$2" 2>"$3"; echo $? > "$4"; } | head -2`;
     // Asynchronously: the test server lives in this process.
-    const { stdout: head } = await promisify(execFile)('/bin/sh', ['-c', script, process.execPath, bin, file, err, status], { encoding: 'utf8' });
+    const { stdout: head } = await promisify(execFile)(
+      '/bin/sh',
+      ['-c', script, process.execPath, bin, file, err, status],
+      { encoding: 'utf8' },
+    );
     expect(head.trim().split('\n')).toHaveLength(2);
     expect(readFileSync(status, 'utf8').trim()).toBe('255');
     const stderr = readFileSync(err, 'utf8');

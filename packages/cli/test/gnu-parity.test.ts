@@ -31,23 +31,38 @@ const seq = (count: number) => Array.from({ length: count }, (_, i) => String(i 
 const CASES: Record<string, Case> = {
   ':::: reads an argument file': { args: ['-k', 'echo', '{}', '::::', 'abc.txt'] },
   ':::: - reads stdin': { args: ['-k', 'echo', '{}', '::::', '-'], input: 'x\ny\n' },
-  'two ::: sources make a cross product, the first outermost': { args: ['-k', 'echo', '{1}-{2}', ':::', 'a', 'b', ':::', '1', '2', '3'] },
-  'three sources, no replacement string (all arguments appended)': { args: ['-k', 'echo', ':::', 'a', 'b', ':::', '1', '2', ':::', 'x', 'y'] },
+  'two ::: sources make a cross product, the first outermost': {
+    args: ['-k', 'echo', '{1}-{2}', ':::', 'a', 'b', ':::', '1', '2', '3'],
+  },
+  'three sources, no replacement string (all arguments appended)': {
+    args: ['-k', 'echo', ':::', 'a', 'b', ':::', '1', '2', ':::', 'x', 'y'],
+  },
   '::: and :::: mixed': { args: ['-k', 'echo', ':::', 'x', 'y', '::::', 'nums.txt'] },
   '-a FILE with :::': { args: ['-k', '-a', 'abc.txt', 'echo', ':::', '1', '2'] },
   ':::+ links to the source before': { args: ['-k', 'echo', '{1}={2}', ':::', 'a', 'b', 'c', ':::+', '1', '2', '3'] },
-  ':::+ with a shorter source: the shortest wins': { args: ['-k', 'echo', '{1}={2}', ':::', 'a', 'b', 'c', ':::+', '1', '2'] },
+  ':::+ with a shorter source: the shortest wins': {
+    args: ['-k', 'echo', '{1}={2}', ':::', 'a', 'b', 'c', ':::+', '1', '2'],
+  },
   '::::+ links files': { args: ['-k', 'echo', '{1}{2}', '::::', 'abc.txt', '::::+', 'nums.txt'] },
   'linked and crossed together': { args: ['-k', 'echo', ':::', 'a', 'b', ':::+', '1', '2', ':::', 'x', 'y'] },
-  '{n.} {n/} {n//} {n/.} per position': { args: ['-k', 'echo', '{1.}', '{1/}', '{2//}', '{2/.}', ':::', 'd/a.x', ':::', 'e/f/b.y'] },
-  '{.} and {/} over several arguments apply to each': { args: ['-k', 'echo', '{.}', '{/}', ':::', 'a.x', ':::', 'd/b.y'] },
+  '{n.} {n/} {n//} {n/.} per position': {
+    args: ['-k', 'echo', '{1.}', '{1/}', '{2//}', '{2/.}', ':::', 'd/a.x', ':::', 'e/f/b.y'],
+  },
+  '{.} and {/} over several arguments apply to each': {
+    args: ['-k', 'echo', '{.}', '{/}', ':::', 'a.x', ':::', 'd/b.y'],
+  },
   'a position past the last argument is empty': { args: ['-k', 'echo', '[{3}]', ':::', 'a', ':::', 'b'] },
   '{#} over a cross product': { args: ['-k', 'echo', '{#}', '{}', ':::', 'a', 'b', ':::', '1', '2'] },
-  'arguments with quotes, spaces and $ stay data': { args: ['-k', 'echo', ':::', "it's", 'a  b', ':::', '$HOME', '`x`'] },
+  'arguments with quotes, spaces and $ stay data': {
+    args: ['-k', 'echo', ':::', "it's", 'a  b', ':::', '$HOME', '`x`'],
+  },
   '--tag over several sources': { args: ['-k', '--tag', 'echo', 'x', ':::', 'a', 'b', ':::', '1'] },
   '--colsep splits a file into columns': { args: ['-k', '--colsep', '\\t', 'echo', '{3}', '{1}', '::::', 'cols.tsv'] },
   '--colsep with {}': { args: ['-k', '--colsep', '\\t', 'echo', '[{}]', '::::', 'cols.tsv'] },
-  '--colsep on stdin, a regular expression': { args: ['-k', '--colsep', ',+', 'echo', '{3}{1}'], input: 'a,,b,c\nd,e,f\n' },
+  '--colsep on stdin, a regular expression': {
+    args: ['-k', '--colsep', ',+', 'echo', '{3}{1}'],
+    input: 'a,,b,c\nd,e,f\n',
+  },
   '-I replaces STR, {} is then text': { args: ['-k', '-I', '@@', 'echo', '@@', '{}', ':::', 'a', 'b'] },
   '-I keeps {.}': { args: ['-k', '-I', 'XX', 'echo', 'XX', '{.}', ':::', 'a.b'] },
   '-n 2 passes two arguments per job': { args: ['-k', '-n', '2', 'echo', ':::', 'a', 'b', 'c', 'd', 'e'] },
@@ -67,16 +82,33 @@ const CASES: Record<string, Case> = {
   '-j 200%': { args: ['-j', '200%', 'sleep 0.3; echo {%}', ':::', ...seq(8)], compare: ['sorted'] },
   '-j +1': { args: ['-j', '+1', 'sleep 0.3; echo {%}', ':::', ...seq(6)], compare: ['sorted'] },
   '-j -1': { args: ['-j', '-1', 'sleep 0.3; echo {%}', ':::', ...seq(4)], compare: ['sorted'] },
-  '--halt soon,done=2': { args: ['-j', '1', '-k', '--halt', 'soon,done=2', 'echo {}; exit {}', ':::', '0', '4', '0', '0'] },
-  '--halt now,success=50%': { args: ['-j', '1', '-k', '--halt', 'now,success=50%', 'echo {}; exit {}', ':::', '3', '0', '0', '5'] },
-  '--halt now,done=50%': { args: ['-j', '1', '-k', '--halt', 'now,done=50%', 'echo {}; exit {}', ':::', '0', '3', '0', '0'] },
-  '--halt soon,fail=1 with -j 2': { args: ['-j', '1', '-k', '--halt', 'soon,fail=1', 'echo {}; exit {}', ':::', '0', '7', '0'] },
+  '--halt soon,done=2': {
+    args: ['-j', '1', '-k', '--halt', 'soon,done=2', 'echo {}; exit {}', ':::', '0', '4', '0', '0'],
+  },
+  '--halt now,success=50%': {
+    args: ['-j', '1', '-k', '--halt', 'now,success=50%', 'echo {}; exit {}', ':::', '3', '0', '0', '5'],
+  },
+  '--halt now,done=50%': {
+    args: ['-j', '1', '-k', '--halt', 'now,done=50%', 'echo {}; exit {}', ':::', '0', '3', '0', '0'],
+  },
+  '--halt soon,fail=1 with -j 2': {
+    args: ['-j', '1', '-k', '--halt', 'soon,fail=1', 'echo {}; exit {}', ':::', '0', '7', '0'],
+  },
   '-u prints as it comes': { args: ['-j', '1', '-u', 'printf', '{}-', ':::', 'a', 'b'] },
   '-v prints each command before its output': { args: ['-k', '-j', '1', '-v', 'echo', ':::', 'a', 'b c'] },
-  '-t prints each command on stderr': { args: ['-k', '-j', '1', '-t', 'echo', ':::', 'a', 'b'], compare: ['stdout', 'stderr'] },
+  '-t prints each command on stderr': {
+    args: ['-k', '-j', '1', '-t', 'echo', ':::', 'a', 'b'],
+    compare: ['stdout', 'stderr'],
+  },
   '--shuf runs every job once': { args: ['--shuf', 'echo', ':::', ...seq(20)], compare: ['sorted'] },
-  '--results DIR writes GNU parallel tree': { args: ['--results', 'out', 'echo', ':::', 'a', 'b/c', ':::', '1', '2'], compare: ['stdout', 'tree'] },
-  '--results with stderr and a failing job': { args: ['--results', 'out', 'echo {} >&2; exit {}', ':::', '0', '3'], compare: ['stdout', 'tree'] },
+  '--results DIR writes GNU parallel tree': {
+    args: ['--results', 'out', 'echo', ':::', 'a', 'b/c', ':::', '1', '2'],
+    compare: ['stdout', 'tree'],
+  },
+  '--results with stderr and a failing job': {
+    args: ['--results', 'out', 'echo {} >&2; exit {}', ':::', '0', '3'],
+    compare: ['stdout', 'tree'],
+  },
   '--resume skips the jobs in the joblog': {
     before: ['-k', '--joblog', 'log', 'echo', ':::', '1', '2'],
     args: ['-k', '--resume', '--joblog', 'log', 'echo', ':::', '1', '2', '3', '4'],
@@ -85,30 +117,79 @@ const CASES: Record<string, Case> = {
     before: ['-k', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3'],
     args: ['-k', '--resume-failed', '--joblog', 'log', 'echo {}; test {} != 2', ':::', '1', '2', '3', '4'],
   },
-  '--delay waits between starts, output unchanged': { args: ['-j', '2', '--delay', '0.1', 'echo', ':::', 'a', 'b', 'c'], compare: ['sorted'] },
+  '--delay waits between starts, output unchanged': {
+    args: ['-j', '2', '--delay', '0.1', 'echo', ':::', 'a', 'b', 'c'],
+    compare: ['sorted'],
+  },
   '--delay with -k and a failing job': { args: ['-k', '--delay', '0.05', 'echo {}; exit {}', ':::', '0', '2', '0'] },
-  '--pipe --block 100: blocks cut after the last newline that fits': { args: ['-k', '--pipe', '--block', '100', 'wc', '-c'], input: `${seq(200).join('\n')}\n` },
-  '--pipe --block 10: blocks of a few records': { args: ['-k', '--pipe', '--block', '10', 'wc', '-c'], input: `${seq(100).join('\n')}\n` },
-  '--pipe --block 1k is 1000 bytes': { args: ['-k', '--pipe', '--block', '1k', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
-  '--pipe --block 1K is 1024 bytes': { args: ['-k', '--pipe', '--block', '1K', 'wc', '-c'], input: `${seq(3000).join('\n')}\n` },
-  '--pipe: every record reaches exactly one job': { args: ['-j', '3', '--pipe', '--block', '64', 'cat'], input: `${seq(500).join('\n')}\n`, compare: ['sorted'] },
-  '--pipe: a last record without a newline': { args: ['-k', '--pipe', '--block', '5', 'wc', '-c'], input: 'ab\ncd\nef\ngh' },
-  '--pipe --dry-run: the command as is, once per block': { args: ['--dry-run', '--pipe', '--block', '4', 'wc', '-l'], input: `${seq(4).join('\n')}\n` },
-  '--pipe --joblog - shows the command as is': { args: ['-k', '--pipe', '--block', '4', '--joblog', '-', 'cat >/dev/null'], input: `${seq(4).join('\n')}\n`, compare: ['joblogCommands'] },
+  '--pipe --block 100: blocks cut after the last newline that fits': {
+    args: ['-k', '--pipe', '--block', '100', 'wc', '-c'],
+    input: `${seq(200).join('\n')}\n`,
+  },
+  '--pipe --block 10: blocks of a few records': {
+    args: ['-k', '--pipe', '--block', '10', 'wc', '-c'],
+    input: `${seq(100).join('\n')}\n`,
+  },
+  '--pipe --block 1k is 1000 bytes': {
+    args: ['-k', '--pipe', '--block', '1k', 'wc', '-c'],
+    input: `${seq(3000).join('\n')}\n`,
+  },
+  '--pipe --block 1K is 1024 bytes': {
+    args: ['-k', '--pipe', '--block', '1K', 'wc', '-c'],
+    input: `${seq(3000).join('\n')}\n`,
+  },
+  '--pipe: every record reaches exactly one job': {
+    args: ['-j', '3', '--pipe', '--block', '64', 'cat'],
+    input: `${seq(500).join('\n')}\n`,
+    compare: ['sorted'],
+  },
+  '--pipe: a last record without a newline': {
+    args: ['-k', '--pipe', '--block', '5', 'wc', '-c'],
+    input: 'ab\ncd\nef\ngh',
+  },
+  '--pipe --dry-run: the command as is, once per block': {
+    args: ['--dry-run', '--pipe', '--block', '4', 'wc', '-l'],
+    input: `${seq(4).join('\n')}\n`,
+  },
+  '--pipe --joblog - shows the command as is': {
+    args: ['-k', '--pipe', '--block', '4', '--joblog', '-', 'cat >/dev/null'],
+    input: `${seq(4).join('\n')}\n`,
+    compare: ['joblogCommands'],
+  },
   '--pipe: no input runs no job': { args: ['--pipe', 'echo', 'ran'], input: '' },
-  '--pipe with {#} and failing jobs': { args: ['-k', '-j', '2', '--pipe', '--block', '60', 'echo {#}; wc -l; exit 2'], input: `${seq(100).join('\n')}\n` },
+  '--pipe with {#} and failing jobs': {
+    args: ['-k', '-j', '2', '--pipe', '--block', '60', 'echo {#}; wc -l; exit 2'],
+    input: `${seq(100).join('\n')}\n`,
+  },
   '--pipe-part -a FILE --block 100': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '100', 'wc', '-c'] },
   '--pipe-part --block 1k': { args: ['-k', '--pipe-part', '-a', 'lines.txt', '--block', '1k', 'wc', '-c'] },
-  '--pipe-part default: 10 blocks per job slot': { args: ['-k', '-j', '2', '--pipe-part', '-a', 'lines.txt', 'wc', '-c'] },
-  '--pipe-part --block -2: 2 blocks per job slot, :::: FILE': { args: ['-k', '-j', '3', '--pipe-part', '--block', '-2', 'wc', '-c', '::::', 'lines.txt'] },
-  '--pipe-part: every record reaches exactly one job': { args: ['-j', '3', '--pipe-part', '--block', '300', '-a', 'lines.txt', 'cat'], compare: ['sorted'] },
+  '--pipe-part default: 10 blocks per job slot': {
+    args: ['-k', '-j', '2', '--pipe-part', '-a', 'lines.txt', 'wc', '-c'],
+  },
+  '--pipe-part --block -2: 2 blocks per job slot, :::: FILE': {
+    args: ['-k', '-j', '3', '--pipe-part', '--block', '-2', 'wc', '-c', '::::', 'lines.txt'],
+  },
+  '--pipe-part: every record reaches exactly one job': {
+    args: ['-j', '3', '--pipe-part', '--block', '300', '-a', 'lines.txt', 'cat'],
+    compare: ['sorted'],
+  },
   '--memfree with room: every job runs': { args: ['-k', '--memfree', '1M', 'echo {}; exit {}', ':::', '0', '1', '0'] },
   '--load with room: every job runs': { args: ['-k', '--load', '10000', 'echo', ':::', 'a', 'b'] },
   '--load N% of the CPUs': { args: ['-k', '--load', '100000%', 'echo', ':::', 'a', 'b'] },
-  '--memfree and --load with --pipe': { args: ['-k', '--memfree', '1k', '--load', '10000', '--pipe', '--block', '10', 'wc', '-l'], input: `${seq(20).join('\n')}\n` },
-  '--eta: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--eta', 'echo {}; exit {}', ':::', '0', '3', '0'] },
-  '--progress: stdout and exit status unchanged': { args: ['-k', '-j', '2', '--progress', 'echo', ':::', 'a', 'b', 'c'] },
-  '--eta with --pipe is refused': { args: ['-k', '-j', '2', '--eta', '--pipe', '--block', '20', 'wc', '-l'], input: `${seq(30).join('\n')}\n` },
+  '--memfree and --load with --pipe': {
+    args: ['-k', '--memfree', '1k', '--load', '10000', '--pipe', '--block', '10', 'wc', '-l'],
+    input: `${seq(20).join('\n')}\n`,
+  },
+  '--eta: stdout and exit status unchanged': {
+    args: ['-k', '-j', '2', '--eta', 'echo {}; exit {}', ':::', '0', '3', '0'],
+  },
+  '--progress: stdout and exit status unchanged': {
+    args: ['-k', '-j', '2', '--progress', 'echo', ':::', 'a', 'b', 'c'],
+  },
+  '--eta with --pipe is refused': {
+    args: ['-k', '-j', '2', '--eta', '--pipe', '--block', '20', 'wc', '-l'],
+    input: `${seq(30).join('\n')}\n`,
+  },
   '--timeout 300% stops a job far slower than the median': {
     args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
   },
@@ -140,7 +221,10 @@ function workDir(): string {
   return dir.path;
 }
 
-async function runSide(run: (args: readonly string[], options: { input?: string; cwd: string }) => Promise<Result>, testCase: Case) {
+async function runSide(
+  run: (args: readonly string[], options: { input?: string; cwd: string }) => Promise<Result>,
+  testCase: Case,
+) {
   const cwd = workDir();
   if (testCase.before !== undefined) await run(testCase.before, { cwd });
   const result = await run(testCase.args, { cwd, ...(testCase.input === undefined ? {} : { input: testCase.input }) });
@@ -168,7 +252,8 @@ describe('GNU parallel parity: the same arguments give the same output and exit 
 });
 
 describe('--eta and --progress on stderr: the shape of GNU parallel', () => {
-  const HEADER = /\nComputers \/ CPU cores \/ Max jobs to run\n1:local \/ \d+ \/ 2\n\nComputer:jobs running\/jobs completed\/%of started jobs\/Average seconds to complete\n/;
+  const HEADER =
+    /\nComputers \/ CPU cores \/ Max jobs to run\n1:local \/ \d+ \/ 2\n\nComputer:jobs running\/jobs completed\/%of started jobs\/Average seconds to complete\n/;
   for (const [option, last] of [
     ['--progress', /^local:0\/3\/100%\/\d+\.\ds $/],
     ['--eta', /^ETA: \d+s Left: 0 AVG: \d+\.\d\ds {2}local:0\/3\/100%\/\d+\.\ds $/],
@@ -198,7 +283,9 @@ describe('what lac refuses or warns about', () => {
       const result = await lac([option, '1', 'echo', ':::', 'a']);
       expect(result.code).toBe(255);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toBe(`lac: ${option} is a GNU parallel option that lac does not support (see the option table in lac's README)\n`);
+      expect(result.stderr).toBe(
+        `lac: ${option} is a GNU parallel option that lac does not support (see the option table in lac's README)\n`,
+      );
     });
   }
 
@@ -206,12 +293,24 @@ describe('what lac refuses or warns about', () => {
     ['-n with two sources', ['-n', '2', 'echo', ':::', 'a', ':::', 'b'], /-n, -N, -m and -X take one input source/],
     ['--resume without --joblog', ['--resume', 'echo', ':::', 'a'], /--resume needs --joblog FILE/],
     ['a two-character -d', ['-d', 'ab', 'echo', ':::', 'a'], /-d, --delimiter <delim>' argument 'ab' is invalid/],
-    ['-u with --line-buffer', ['-u', '--line-buffer', 'echo', ':::', 'a'], /use only one of -u, --line-buffer and --results/],
+    [
+      '-u with --line-buffer',
+      ['-u', '--line-buffer', 'echo', ':::', 'a'],
+      /use only one of -u, --line-buffer and --results/,
+    ],
     ['{-1}', ['echo', '{-1}', ':::', 'a'], /`\{-1\}` is GNU parallel syntax that lac does not support/],
     ['--block without --pipe', ['--block', '10', 'echo', ':::', 'a'], /--block needs --pipe or --pipe-part/],
     ['--pipe with -n', ['--pipe', '-n', '2', 'wc'], /--pipe does not take -n, -N, -m, -X, --colsep or --shuf/],
-    ['--pipe with ::: items', ['--pipe', 'wc', ':::', 'a'], /--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items/],
-    ['--pipe with -a (GNU parallel would ignore the file)', ['--pipe', '-a', 'x', 'wc'], /--pipe reads stdin: use --pipe-part/],
+    [
+      '--pipe with ::: items',
+      ['--pipe', 'wc', ':::', 'a'],
+      /--pipe reads stdin: use --pipe-part for a -a or :::: file, and no ::: items/,
+    ],
+    [
+      '--pipe with -a (GNU parallel would ignore the file)',
+      ['--pipe', '-a', 'x', 'wc'],
+      /--pipe reads stdin: use --pipe-part/,
+    ],
     ['--pipe-part without a file', ['--pipe-part', 'wc'], /--pipe-part needs one file: -a FILE or :::: FILE/],
     ['a --block that is not a size', ['--pipe', '--block', '1x', 'wc'], /--block <size>' argument '1x' is invalid/],
   ] as const) {
@@ -226,7 +325,10 @@ describe('what lac refuses or warns about', () => {
 
   it('warns once when it reads items from a terminal, and still runs them', () => {
     // `script` gives lac a terminal as stdin; the Ctrl-D typed there ends the input.
-    const output = execFileSync('/usr/bin/script', ['-qec', `${process.execPath} ${bin} -k echo got`, '/dev/null'], { input: 'hello\n\x04', encoding: 'utf8' });
+    const output = execFileSync('/usr/bin/script', ['-qec', `${process.execPath} ${bin} -k echo got`, '/dev/null'], {
+      input: 'hello\n\x04',
+      encoding: 'utf8',
+    });
     expect(output.match(/lac: warning: input is read from the terminal/g)).toHaveLength(1);
     expect(output).toContain('got hello');
   });

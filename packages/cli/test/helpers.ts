@@ -11,7 +11,10 @@ export const bin = process.env.LAC_TEST_BIN ?? join(packageDir, 'dist', 'cli.js'
 /** Builds the package once if dist is missing: the tests run the real built binary. */
 export function ensureBuilt(): void {
   if (existsSync(bin)) return;
-  execFileSync(process.execPath, [join(packageDir, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: packageDir, stdio: 'ignore' });
+  execFileSync(process.execPath, [join(packageDir, 'node_modules', 'tsup', 'dist', 'cli-default.js')], {
+    cwd: packageDir,
+    stdio: 'ignore',
+  });
 }
 
 export interface Result {
@@ -35,14 +38,28 @@ export interface RunOptions {
 }
 
 /** Starts `lac ARGS` and returns the child plus a promise of its result. */
-export function start(args: readonly string[], options: RunOptions = {}): { child: ChildProcess; result: Promise<Result> } {
+export function start(
+  args: readonly string[],
+  options: RunOptions = {},
+): { child: ChildProcess; result: Promise<Result> } {
   const nodeArgs = options.nodeArgs ?? [];
   const child =
     options.mergeStderr || options.prelude !== undefined
-      ? spawn('/bin/sh', ['-c', `${options.prelude ?? ':'}; exec "$0" "$@"${options.mergeStderr ? ' 2>&1' : ''}`, process.execPath, ...nodeArgs, bin, ...args], {
-          cwd: options.cwd,
-          stdio: ['pipe', 'pipe', 'pipe'],
-        })
+      ? spawn(
+          '/bin/sh',
+          [
+            '-c',
+            `${options.prelude ?? ':'}; exec "$0" "$@"${options.mergeStderr ? ' 2>&1' : ''}`,
+            process.execPath,
+            ...nodeArgs,
+            bin,
+            ...args,
+          ],
+          {
+            cwd: options.cwd,
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        )
       : spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   // lac may exit before reading all its input.
   child.stdin!.on('error', () => {});
@@ -100,13 +117,20 @@ export function isAlive(pid: number): boolean {
 }
 
 export function readLines(path: string): string[] {
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((line) => line !== '') : [];
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+    : [];
 }
 
 /** True when GNU parallel is installed: the side-by-side tests compare against it. */
 export const hasGnuParallel = (() => {
   try {
-    return execFileSync('parallel', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).startsWith('GNU parallel');
+    return execFileSync('parallel', ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).startsWith('GNU parallel');
   } catch {
     return false;
   }
@@ -114,12 +138,22 @@ export const hasGnuParallel = (() => {
 
 /** Throws unless GNU parallel is installed: a side-by-side test fails, saying why, rather than pass unchecked. */
 export function requireGnuParallel(): void {
-  if (!hasGnuParallel) throw new Error('GNU parallel is not installed: run `apt-get install parallel` (scripts/provision.mjs does it for the test command)');
+  if (!hasGnuParallel)
+    throw new Error(
+      'GNU parallel is not installed: run `apt-get install parallel` (scripts/provision.mjs does it for the test command)',
+    );
 }
 
 /** Runs GNU parallel with the same arguments, its jobs under /bin/sh as lac's are. */
-export function gnuParallel(args: readonly string[], options: { input?: string | Buffer; cwd?: string } = {}): Promise<Result> {
-  const child = spawn('parallel', args, { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh', PARALLEL_HOME: join(tmpdir(), 'lac-cli-test-parallel-home') } });
+export function gnuParallel(
+  args: readonly string[],
+  options: { input?: string | Buffer; cwd?: string } = {},
+): Promise<Result> {
+  const child = spawn('parallel', args, {
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, SHELL: '/bin/sh', PARALLEL_HOME: join(tmpdir(), 'lac-cli-test-parallel-home') },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

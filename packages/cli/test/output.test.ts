@@ -40,7 +40,12 @@ describe('--line-buffer', () => {
   it('prints complete lines while the job is still running', async () => {
     dir = tempDir();
     const gate = join(dir.path, 'gate');
-    const { child, result } = start(['--line-buffer', `echo first {}; while [ ! -e ${gate} ]; do sleep 0.01; done; echo second {}`, ':::', 'x']);
+    const { child, result } = start([
+      '--line-buffer',
+      `echo first {}; while [ ! -e ${gate} ]; do sleep 0.01; done; echo second {}`,
+      ':::',
+      'x',
+    ]);
     let seen = '';
     child.stdout!.on('data', (chunk: Buffer) => (seen += chunk.toString()));
     await waitFor(() => seen.includes('first x\n'), 'the first line before the job ends');
@@ -51,7 +56,7 @@ describe('--line-buffer', () => {
     expect(stdout).toBe('first x\nsecond x\n');
   });
 
-  it('with -k holds a later job\'s lines until the earlier job is done', async () => {
+  it("with -k holds a later job's lines until the earlier job is done", async () => {
     dir = tempDir();
     const gate = join(dir.path, 'gate');
     const laterDone = join(dir.path, 'later-done');

@@ -28,7 +28,13 @@ async function replaceWith(path: string, text: string): Promise<void> {
 
 describe('--memfree and --load', () => {
   it('parse sizes with GNU parallel suffixes and loads as numbers or % of the CPUs', () => {
-    expect([parseSize('512'), parseSize('1k'), parseSize('1K'), parseSize('2M'), parseSize('1g')]).toEqual([512, 1000, 1024, 2 * 1024 ** 2, 1e9]);
+    expect([parseSize('512'), parseSize('1k'), parseSize('1K'), parseSize('2M'), parseSize('1g')]).toEqual([
+      512,
+      1000,
+      1024,
+      2 * 1024 ** 2,
+      1e9,
+    ]);
     expect(() => parseSize('1x')).toThrow(/Expected a size in bytes >= 1.*got `1x`/);
     expect(() => parseSize('0')).toThrow(/got `0`/);
     expect(parseLoad('2.5')).toBe(2.5);
@@ -45,7 +51,10 @@ describe('--memfree and --load', () => {
 
   it('--memfree waits while too little memory is available and starts the job once there is room', async () => {
     const proc = fifoProc();
-    const run = start(['--memfree', '1G', 'echo', 'ran', ':::', 'a'], { prelude: `export LAC_PROC_DIR='${proc.path}'`, input: '' });
+    const run = start(['--memfree', '1G', 'echo', 'ran', ':::', 'a'], {
+      prelude: `export LAC_PROC_DIR='${proc.path}'`,
+      input: '',
+    });
     // The write completes only once lac has opened the FIFO to look: that look finds 1 MB. Then a
     // plain file with 10 GB takes the FIFO's place, and the job starts only if lac looks again.
     await writeFile(proc.fifo, meminfo(1000));
@@ -56,7 +65,10 @@ describe('--memfree and --load', () => {
 
   it('a job waiting for --memfree room starts nothing after SIGINT', async () => {
     const proc = fifoProc();
-    const run = start(['--memfree', '1G', 'echo', 'ran', ':::', 'a'], { prelude: `export LAC_PROC_DIR='${proc.path}'`, input: '' });
+    const run = start(['--memfree', '1G', 'echo', 'ran', ':::', 'a'], {
+      prelude: `export LAC_PROC_DIR='${proc.path}'`,
+      input: '',
+    });
     await writeFile(proc.fifo, meminfo(1000));
     run.child.kill('SIGINT');
     const result = await run.result;
@@ -67,7 +79,10 @@ describe('--memfree and --load', () => {
     dir = tempDir();
     const fifo = join(dir.path, 'loadavg');
     execFileSync('mkfifo', [fifo]);
-    const run = start(['--load', '4', 'echo', 'ran', ':::', 'a'], { prelude: `export LAC_PROC_DIR='${dir.path}'`, input: '' });
+    const run = start(['--load', '4', 'echo', 'ran', ':::', 'a'], {
+      prelude: `export LAC_PROC_DIR='${dir.path}'`,
+      input: '',
+    });
     await writeFile(fifo, '9.00 8.00 7.00 3/400 1234\n');
     await replaceWith(fifo, '0.50 8.00 7.00 3/400 1234\n');
     const result = await run.result;

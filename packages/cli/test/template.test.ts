@@ -11,7 +11,18 @@ afterEach(() => dir?.dispose());
 
 describe('replacement strings', () => {
   it('substitutes {} {.} {/} {//} {/.} {#} {%} per item', async () => {
-    const result = await lac(['-k', '-j', '1', 'echo', '{},{.},{/},{//},{/.},{#},{%}', ':::', 'dir.d/file.tar.gz', 'plain', '/abs/x.txt', '.hidden']);
+    const result = await lac([
+      '-k',
+      '-j',
+      '1',
+      'echo',
+      '{},{.},{/},{//},{/.},{#},{%}',
+      ':::',
+      'dir.d/file.tar.gz',
+      'plain',
+      '/abs/x.txt',
+      '.hidden',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n')).toEqual([
       'dir.d/file.tar.gz,dir.d/file.tar,file.tar.gz,dir.d,file.tar,1,1',

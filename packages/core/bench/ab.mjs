@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const files = process.argv.slice(2);
-if (files.length < 2) throw new TypeError('Expected at least two builds to compare, e.g. node bench/ab.mjs old.mjs new.mjs');
+if (files.length < 2)
+  throw new TypeError('Expected at least two builds to compare, e.g. node bench/ab.mjs old.mjs new.mjs');
 const builds = await Promise.all(files.map((file) => import(pathToFileURL(resolve(file)).href)));
 const count = Number(process.env.AB_TASKS ?? 100_000);
 const rounds = Number(process.env.AB_ROUNDS ?? 9);

@@ -23,7 +23,6 @@ const CAPACITIES = [32, 8, 24];
 const FIXED = (process.env.FIXED ?? '1,2,4,8,16,32,64,128').split(',').map(Number);
 const SETTLE_TARGET_MS = 2000;
 
-
 function serve() {
   let capacity = CAPACITIES[0];
   let active = 0;
@@ -102,7 +101,9 @@ async function drive() {
       },
     );
     const sampler = setInterval(() => trace.push({ t: performance.now() - t0, limit: run.stats.limit }), 10);
-    const timers = CAPACITIES.slice(1).map((capacity, i) => setTimeout(() => void get(`/capacity/${capacity}`), PHASE_MS * (i + 1)));
+    const timers = CAPACITIES.slice(1).map((capacity, i) =>
+      setTimeout(() => void get(`/capacity/${capacity}`), PHASE_MS * (i + 1)),
+    );
     const stop = setTimeout(() => run.drain(), PHASE_MS * CAPACITIES.length);
     for await (const _ of run);
     clearInterval(sampler);
@@ -112,26 +113,44 @@ async function drive() {
       const from = i * PHASE_MS;
       const to = from + PHASE_MS;
       const inPhase = records.filter((record) => record.end >= from && record.end < to);
-      const ok = inPhase.filter((record) => record.ok).map((record) => record.latency).sort((a, b) => a - b);
+      const ok = inPhase
+        .filter((record) => record.ok)
+        .map((record) => record.latency)
+        .sort((a, b) => a - b);
       const p99 = ok.length === 0 ? Number.NaN : ok[Math.min(ok.length - 1, Math.floor(ok.length * 0.99))];
       const points = trace.filter((point) => point.t >= from && point.t < to);
       // Settled: the first moment from which the limit stays in [0.8C, 2C] (full goodput, no 503) to the phase's end.
       let settle = 0;
-      for (const point of points) if (point.limit < 0.8 * capacity || point.limit > 2 * capacity) settle = point.t - from + 10;
-      const inBand = points.filter((point) => point.limit >= 0.8 * capacity && point.limit <= 2 * capacity).length / Math.max(1, points.length);
-      return { capacity, goodput: (ok.length * 1000) / PHASE_MS, errorRate: inPhase.length === 0 ? 0 : 1 - ok.length / inPhase.length, p99, settle, inBand };
+      for (const point of points)
+        if (point.limit < 0.8 * capacity || point.limit > 2 * capacity) settle = point.t - from + 10;
+      const inBand =
+        points.filter((point) => point.limit >= 0.8 * capacity && point.limit <= 2 * capacity).length /
+        Math.max(1, points.length);
+      return {
+        capacity,
+        goodput: (ok.length * 1000) / PHASE_MS,
+        errorRate: inPhase.length === 0 ? 0 : 1 - ok.length / inPhase.length,
+        p99,
+        settle,
+        inBand,
+      };
     });
     if (typeof limit !== 'number') {
       const every = trace.filter((_, i) => i % 25 === 0).map((point) => point.limit);
       process.stderr.write(`${name} limit every 250 ms: ${every.join(' ')}\n`);
     }
-    process.stderr.write(`${name}: ${phases.map((p) => `C=${p.capacity} ${p.goodput.toFixed(0)}/s err ${(p.errorRate * 100).toFixed(1)}% p99 ${p.p99.toFixed(1)}`).join(' | ')}\n`);
+    process.stderr.write(
+      `${name}: ${phases.map((p) => `C=${p.capacity} ${p.goodput.toFixed(0)}/s err ${(p.errorRate * 100).toFixed(1)}% p99 ${p.p99.toFixed(1)}`).join(' | ')}\n`,
+    );
     return { name, phases, trace };
   }
 
   const fixed = [];
   for (const n of FIXED) fixed.push(await runOne(`fixed ${n}`, n));
-  const adaptiveRuns = [await runOne('aimd', adaptive({ algorithm: 'aimd' })), await runOne('gradient', adaptive({ algorithm: 'gradient' }))];
+  const adaptiveRuns = [
+    await runOne('aimd', adaptive({ algorithm: 'aimd' })),
+    await runOne('gradient', adaptive({ algorithm: 'gradient' })),
+  ];
   agent.destroy();
   child.disconnect();
 
@@ -159,9 +178,18 @@ async function drive() {
   lines.push('| configuration | ' + CAPACITIES.map((c) => `C=${c}: goodput/s, errors, p99 ms`).join(' | ') + ' |');
   lines.push('|---|' + CAPACITIES.map(() => '---').join('|') + '|');
   for (const run of [...fixed, ...adaptiveRuns]) {
-    lines.push(`| ${run.name} | ` + run.phases.map((p) => `${p.goodput.toFixed(0)}, ${(p.errorRate * 100).toFixed(1)}%, ${p.p99.toFixed(1)}`).join(' | ') + ' |');
+    lines.push(
+      `| ${run.name} | ` +
+        run.phases
+          .map((p) => `${p.goodput.toFixed(0)}, ${(p.errorRate * 100).toFixed(1)}%, ${p.p99.toFixed(1)}`)
+          .join(' | ') +
+        ' |',
+    );
   }
-  lines.push('', '| algorithm, phase | best fixed (hindsight) | goodput vs best (target >= 90%) | error rate (<= 1%) | p99 vs best (<= 1.5x) | settle (<= 2 s) | time in [0.8C, 2C] after settling |');
+  lines.push(
+    '',
+    '| algorithm, phase | best fixed (hindsight) | goodput vs best (target >= 90%) | error rate (<= 1%) | p99 vs best (<= 1.5x) | settle (<= 2 s) | time in [0.8C, 2C] after settling |',
+  );
   lines.push('|---|---|---|---|---|---|---|');
   for (const run of adaptiveRuns) {
     run.phases.forEach((p, i) => {
@@ -170,16 +198,25 @@ async function drive() {
       const goodput = p.goodput / b.goodput;
       const p99 = p.p99 / b.p99;
       const name = `${run.name}, C=${p.capacity}`;
-      if (goodput < 0.9) misses.push(`${name}: goodput ${(goodput * 100).toFixed(0)}% of ${best[i].name} (target >= 90%)`);
+      if (goodput < 0.9)
+        misses.push(`${name}: goodput ${(goodput * 100).toFixed(0)}% of ${best[i].name} (target >= 90%)`);
       if (p.errorRate > 0.01) misses.push(`${name}: error rate ${(p.errorRate * 100).toFixed(2)}% (target <= 1%)`);
-      if (!(p99 <= 1.5)) misses.push(`${name}: p99 ${p.p99.toFixed(1)} ms, ${p99.toFixed(2)}x ${best[i].name}'s ${b.p99.toFixed(1)} ms (target <= 1.5x)`);
-      if (p.settle > SETTLE_TARGET_MS) misses.push(`${name}: settled after ${(p.settle / 1000).toFixed(2)} s (target <= 2 s)`);
+      if (!(p99 <= 1.5))
+        misses.push(
+          `${name}: p99 ${p.p99.toFixed(1)} ms, ${p99.toFixed(2)}x ${best[i].name}'s ${b.p99.toFixed(1)} ms (target <= 1.5x)`,
+        );
+      if (p.settle > SETTLE_TARGET_MS)
+        misses.push(`${name}: settled after ${(p.settle / 1000).toFixed(2)} s (target <= 2 s)`);
       lines.push(
         `| ${name} | ${best[i].name} (${b.goodput.toFixed(0)}/s, p99 ${b.p99.toFixed(1)} ms) | ${(goodput * 100).toFixed(0)}%${mark(goodput >= 0.9)} | ${(p.errorRate * 100).toFixed(2)}%${mark(p.errorRate <= 0.01)} | ${p99.toFixed(2)}x${mark(p99 <= 1.5)} | ${(p.settle / 1000).toFixed(2)} s${mark(p.settle <= SETTLE_TARGET_MS)} | ${(p.inBand * 100).toFixed(0)}% |`,
       );
     });
   }
-  lines.push('', `Settle: from the change of C (the start, for the first phase) until the limit stays within [0.8C, 2C] to the end of the phase, sampled every 10 ms. Targets missed in this run (${misses.length}):`, '');
+  lines.push(
+    '',
+    `Settle: from the change of C (the start, for the first phase) until the limit stays within [0.8C, 2C] to the end of the phase, sampled every 10 ms. Targets missed in this run (${misses.length}):`,
+    '',
+  );
   for (const miss of misses) lines.push(`- ${miss}`);
   lines.push('', NOTES);
   const markdown = lines.join('\n');
@@ -207,11 +244,15 @@ function chart(runs) {
   const top = 16;
   const bottom = 36;
   const total = PHASE_MS * CAPACITIES.length;
-  const yMax = Math.max(2 * Math.max(...CAPACITIES), ...runs.flatMap((run) => run.trace.map((point) => point.limit))) * 1.05;
+  const yMax =
+    Math.max(2 * Math.max(...CAPACITIES), ...runs.flatMap((run) => run.trace.map((point) => point.limit))) * 1.05;
   const x = (t) => left + ((width - left - right) * t) / total;
   const y = (v) => top + (height - top - bottom) * (1 - v / yMax);
   const step = (factor) =>
-    CAPACITIES.map((c, i) => `${i === 0 ? 'M' : 'L'}${x(i * PHASE_MS).toFixed(1)},${y(c * factor).toFixed(1)} L${x((i + 1) * PHASE_MS).toFixed(1)},${y(c * factor).toFixed(1)}`).join(' ');
+    CAPACITIES.map(
+      (c, i) =>
+        `${i === 0 ? 'M' : 'L'}${x(i * PHASE_MS).toFixed(1)},${y(c * factor).toFixed(1)} L${x((i + 1) * PHASE_MS).toFixed(1)},${y(c * factor).toFixed(1)}`,
+    ).join(' ');
   const colours = { aimd: '#d9480f', gradient: '#1c7ed6' };
   const paths = runs.map(
     (run) =>

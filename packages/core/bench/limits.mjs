@@ -21,8 +21,10 @@ async function consume(iterator) {
 
 const cases = {
   'plain, limit 64': () => consume(limitedAsCompleted(source(count), 64)),
-  'per key (1,000 keys, perKey 2), limit 64': () => consume(limitedAsCompleted(source(count), 64, { key: (_, index) => index % 1000, perKey: 2 })),
-  '8 runs, limit 16 each': () => Promise.all(Array.from({ length: 8 }, () => consume(limitedAsCompleted(source(count / 8), 16)))),
+  'per key (1,000 keys, perKey 2), limit 64': () =>
+    consume(limitedAsCompleted(source(count), 64, { key: (_, index) => index % 1000, perKey: 2 })),
+  '8 runs, limit 16 each': () =>
+    Promise.all(Array.from({ length: 8 }, () => consume(limitedAsCompleted(source(count / 8), 16)))),
   '8 runs, limit 16 each, createSharedLimit(128) as slots': () => {
     const slots = createSharedLimit(128);
     return Promise.all(Array.from({ length: 8 }, () => consume(limitedAsCompleted(source(count / 8), 16, { slots }))));
@@ -47,7 +49,8 @@ for (let round = 0; round <= rounds; round++) {
   }
 }
 const ms = Object.fromEntries(names.map((name) => [name, median(times[name])]));
-for (const name of names) console.log(`${name.padEnd(56)} ${ms[name].toFixed(1)} ms (${((ms[name] * 1000) / count).toFixed(3)} µs/task)`);
+for (const name of names)
+  console.log(`${name.padEnd(56)} ${ms[name].toFixed(1)} ms (${((ms[name] * 1000) / count).toFixed(3)} µs/task)`);
 const perKey = ms[names[1]] / ms[names[0]];
 const shared = ms[names[3]] / ms[names[2]];
 console.log(`per key / plain: ${perKey.toFixed(2)}x (target ≤ 1.5x: ${perKey <= 1.5 ? 'met' : 'missed'})`);

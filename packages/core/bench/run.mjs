@@ -41,7 +41,12 @@ const call = (task) => task();
  * most 256 run, so no two of one key meet), a window of a billion a second, retries for tasks that
  * never fail.
  */
-const neverBinding = { key: (_, index) => index % 1000, perKey: 1, rate: { limit: 1e9, interval: 1000 }, retry: { retries: 3 } };
+const neverBinding = {
+  key: (_, index) => index % 1000,
+  perKey: 1,
+  rate: { limit: 1e9, interval: 1000 },
+  retry: { retries: 3 },
+};
 
 /**
  * The cost of the async-iterator protocol itself: the simplest completion-order async iterator that
@@ -186,7 +191,8 @@ const contestants = {
     for await (const value of asyncPool(limit, tasks, call)) sum += value;
     return sum;
   },
-  'async mapLimit': async (tasks, limit) => (await asyncLib.mapLimit(tasks, limit, async (task) => task())).reduce((a, b) => a + b, 0),
+  'async mapLimit': async (tasks, limit) =>
+    (await asyncLib.mapLimit(tasks, limit, async (task) => task())).reduce((a, b) => a + b, 0),
   'Node Readable.map': async (tasks, limit) => {
     let sum = 0;
     for await (const value of Readable.from(tasks).map(call, { concurrency: limit })) sum += value;
@@ -202,9 +208,7 @@ const contestants = {
     ),
   'Effect.forEach': async (tasks, limit) =>
     (
-      await Effect.runPromise(
-        Effect.forEach(tasks, (task) => Effect.promise(() => task()), { concurrency: limit }),
-      )
+      await Effect.runPromise(Effect.forEach(tasks, (task) => Effect.promise(() => task()), { concurrency: limit }))
     ).reduce((a, b) => a + b, 0),
   'IxJS flatMap': async (tasks, limit) => {
     let sum = 0;
@@ -274,7 +278,9 @@ async function timing({ rounds, counts, limits }) {
       }
       cells[kind][limit] = Object.fromEntries(names.map((name) => [name, median(samples[name])]));
       const bare = cells[kind][limit][BARE];
-      console.log(`\n${kind} tasks, limit ${limit}, ${count} tasks: bare loop ${bare.toFixed(1)} ms (${((bare * 1000) / count).toFixed(3)} µs/task)`);
+      console.log(
+        `\n${kind} tasks, limit ${limit}, ${count} tasks: bare loop ${bare.toFixed(1)} ms (${((bare * 1000) / count).toFixed(3)} µs/task)`,
+      );
       for (const name of names) console.log(`  ${name.padEnd(32)} ${(cells[kind][limit][name] / bare).toFixed(2)}x`);
     }
   }
@@ -283,10 +289,14 @@ async function timing({ rounds, counts, limits }) {
 
 // ---- peak RSS, one child process per contestant --------------------------------------------------
 function rssChild(name, count, limit) {
-  const run = spawnSync(process.execPath, ['--max-old-space-size=8192', fileURLToPath(import.meta.url), '--rss-child', name, String(count), String(limit)], {
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
+  const run = spawnSync(
+    process.execPath,
+    ['--max-old-space-size=8192', fileURLToPath(import.meta.url), '--rss-child', name, String(count), String(limit)],
+    {
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
   const line = run.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line);
@@ -332,21 +342,38 @@ const rssCount = flag('rss-count', quick ? 100_000 : 1_000_000);
 const rss = {};
 for (const name of names) {
   rss[name] = rssChild(name, rssCount, 16);
-  console.log(`peak RSS ${name} (${rssCount} tasks, limit 16): ${rss[name].maxRssMiB?.toFixed(0) ?? rss[name].error} MiB`);
+  console.log(
+    `peak RSS ${name} (${rssCount} tasks, limit 16): ${rss[name].maxRssMiB?.toFixed(0) ?? rss[name].error} MiB`,
+  );
 }
 const bigCount = flag('big-count', quick ? 1_000_000 : 10_000_000);
 const big = { [BARE]: rssChild(BARE, bigCount, 16), [LAC]: rssChild(LAC, bigCount, 16) };
-for (const [name, result] of Object.entries(big)) console.log(`peak RSS ${name} (${bigCount} tasks): ${result.maxRssMiB?.toFixed(0) ?? result.error} MiB`);
+for (const [name, result] of Object.entries(big))
+  console.log(`peak RSS ${name} (${bigCount} tasks): ${result.maxRssMiB?.toFixed(0) ?? result.error} MiB`);
 
 // ---- report ----------------------------------------------------------------------------------------
 const fmt = (x) => `${x.toFixed(2)}x`;
-const header = ['contestant', ...Object.keys(makers).flatMap((kind) => limits.map((l) => `${kind === 'immediate' ? 'resolve at once' : 'setImmediate'} · ${l}`)), `peak RSS, ${rssCount / 1e6}M tasks`];
+const header = [
+  'contestant',
+  ...Object.keys(makers).flatMap((kind) =>
+    limits.map((l) => `${kind === 'immediate' ? 'resolve at once' : 'setImmediate'} · ${l}`),
+  ),
+  `peak RSS, ${rssCount / 1e6}M tasks`,
+];
 const rows = names.map((name) => [
   name === LAC ? `**${name}**` : name,
-  ...Object.keys(makers).flatMap((kind) => limits.map((limit) => fmt(cells[kind][limit][name] / cells[kind][limit][BARE]))),
+  ...Object.keys(makers).flatMap((kind) =>
+    limits.map((limit) => fmt(cells[kind][limit][name] / cells[kind][limit][BARE])),
+  ),
   rss[name].maxRssMiB === undefined ? `failed: ${rss[name].error}` : `${rss[name].maxRssMiB.toFixed(0)} MiB`,
 ]);
-const floorRow = ['bare loop µs/task', ...Object.keys(makers).flatMap((kind) => limits.map((limit) => ((cells[kind][limit][BARE] * 1000) / counts[kind]).toFixed(3))), ''];
+const floorRow = [
+  'bare loop µs/task',
+  ...Object.keys(makers).flatMap((kind) =>
+    limits.map((limit) => ((cells[kind][limit][BARE] * 1000) / counts[kind]).toFixed(3)),
+  ),
+  '',
+];
 
 const lacVsPeers = [];
 const MINIMAL = 'minimal iterator';
@@ -365,7 +392,14 @@ for (const kind of Object.keys(makers)) {
       bestPeer: best,
       vsBest: c[best] / lac,
       vsMinimal: c[MINIMAL] === undefined ? undefined : lac / c[MINIMAL],
-      never: c[NEVER] === undefined ? undefined : { vsMinimal: c[MINIMAL] === undefined ? undefined : c[NEVER] / c[MINIMAL], vsBest: c[best] / c[NEVER], vsPlain: c[NEVER] / lac },
+      never:
+        c[NEVER] === undefined
+          ? undefined
+          : {
+              vsMinimal: c[MINIMAL] === undefined ? undefined : c[NEVER] / c[MINIMAL],
+              vsBest: c[best] / c[NEVER],
+              vsPlain: c[NEVER] / lac,
+            },
     });
   }
 }
@@ -373,10 +407,12 @@ const verdict = (isMet) => (isMet ? 'met' : '**missed**');
 const targetLines = lacVsPeers.map(({ kind, limit, ratio, bestPeer, vsBest, vsMinimal, never }) => {
   const target = kind === 'immediate' ? 1.5 : 1.2;
   let line = `- ${kind === 'immediate' ? 'resolve at once' : 'setImmediate'}, limit ${limit}: ${fmt(ratio)} the bare loop (target ≤ ${target}x: ${ratio <= target ? 'met' : `**missed by ${fmt(ratio / target)}**`}); fastest peer ${bestPeer} takes ${fmt(vsBest)} lac's time (${vsBest > 1 ? 'lac faster' : '**lac slower**'}; ≥ 1.10x: ${verdict(vsBest >= 1.1)})`;
-  if (vsMinimal !== undefined) line += `; ${fmt(vsMinimal)} the minimal iterator (≤ 1.15x: ${verdict(vsMinimal <= 1.15)})`;
+  if (vsMinimal !== undefined)
+    line += `; ${fmt(vsMinimal)} the minimal iterator (≤ 1.15x: ${verdict(vsMinimal <= 1.15)})`;
   if (never !== undefined) {
     line += `; with key+rate+retry that never bind: ${fmt(never.vsPlain)} the plain run`;
-    if (never.vsMinimal !== undefined) line += `, ${fmt(never.vsMinimal)} the minimal iterator (≤ 1.15x: ${verdict(never.vsMinimal <= 1.15)})`;
+    if (never.vsMinimal !== undefined)
+      line += `, ${fmt(never.vsMinimal)} the minimal iterator (≤ 1.15x: ${verdict(never.vsMinimal <= 1.15)})`;
     line += `, fastest peer takes ${fmt(never.vsBest)} its time (≥ 1.10x: ${verdict(never.vsBest >= 1.1)})`;
   }
   return `${line}.`;
@@ -384,7 +420,10 @@ const targetLines = lacVsPeers.map(({ kind, limit, ratio, bestPeer, vsBest, vsMi
 const bigRatio = big[LAC].maxRssMiB / big[BARE].maxRssMiB;
 const md = `## @lac/core vs peers
 
-Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs${process.argv.slice(2).map((arg) => ` ${arg}`).join('')}\`). ${machineLine()}
+Command: \`pnpm bench\` (this section: \`cd packages/core && node bench/run.mjs${process.argv
+  .slice(2)
+  .map((arg) => ` ${arg}`)
+  .join('')}\`). ${machineLine()}
 
 CPU time per run (user + system of the benchmark process, which is steadier than wall time on this shared machine) as a ratio to the bare loop (\`limit\` workers each doing \`for (const task of shared) { const value = await task(); sum += value }\`), median of ${rounds} interleaved rounds; ${counts.immediate.toLocaleString('en')} tasks that resolve at once (\`() => Promise.resolve(i)\`), ${counts.setImmediate.toLocaleString('en')} tasks that wait one \`setImmediate\`; all contestants drain the same lazy generator of task functions and sum the results. Lower is better. Peak RSS: each contestant in its own process, ${rssCount.toLocaleString('en')} resolve-at-once tasks at limit 16.
 

@@ -21,7 +21,11 @@ export interface LimitController {
 type ControllerFactory = (apply: (limit: number) => void) => LimitController;
 
 export function isAdaptive(value: unknown): value is AdaptiveLimit {
-  return value !== null && typeof value === 'object' && typeof (value as { [kController]?: unknown })[kController] === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { [kController]?: unknown })[kController] === 'function'
+  );
 }
 
 /** A new controller for `spec`, handing each new limit to `apply`. */

@@ -67,7 +67,9 @@ export interface AdaptiveLimit {
 export function isOverloadError(error: unknown): boolean {
   if (error === null || typeof error !== 'object') return false;
   const { name, status, retryAfter } = error as { name?: unknown; status?: unknown; retryAfter?: unknown };
-  return name === 'TimeoutError' || status === 429 || status === 503 || (retryAfter !== undefined && retryAfter !== null);
+  return (
+    name === 'TimeoutError' || status === 429 || status === 503 || (retryAfter !== undefined && retryAfter !== null)
+  );
 }
 
 function defaultClock(): () => number {
@@ -86,9 +88,16 @@ function integerOption(value: unknown, name: string, fallback: number, min: numb
   return value;
 }
 
-function ratioOption(value: unknown, name: string, fallback: number, isValid: (n: number) => boolean, rule: string): number {
+function ratioOption(
+  value: unknown,
+  name: string,
+  fallback: number,
+  isValid: (n: number) => boolean,
+  rule: string,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw new TypeError(`Expected \`${name}\` to be a number ${rule}, got ${describe(value)}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`Expected \`${name}\` to be a number ${rule}, got ${describe(value)}`);
   if (!isValid(value)) throw new RangeError(`Expected \`${name}\` to be a number ${rule}, got ${describe(value)}`);
   return value;
 }
@@ -118,7 +127,8 @@ function ratioOption(value: unknown, name: string, fallback: number, isValid: (n
  * ```
  */
 export function adaptive(options: AdaptiveOptions = {}): AdaptiveLimit {
-  if (options === null || typeof options !== 'object') throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
   const { algorithm = 'gradient', isOverload, onLimitChange, now } = options;
   if (algorithm !== 'aimd' && algorithm !== 'gradient') {
     throw new TypeError(`Expected \`options.algorithm\` to be 'aimd' or 'gradient', got ${describe(algorithm)}`);
@@ -128,7 +138,13 @@ export function adaptive(options: AdaptiveOptions = {}): AdaptiveLimit {
   const initial = integerOption(options.initial, 'options.initial', Math.min(max, Math.max(min, 8)), min, max);
   const samples = integerOption(options.samples, 'options.samples', 8, 1, Number.MAX_SAFE_INTEGER);
   const backoff = ratioOption(options.backoff, 'options.backoff', 0.75, (n) => n > 0 && n < 1, '> 0 and < 1');
-  const tolerance = ratioOption(options.tolerance, 'options.tolerance', 1.25, (n) => n > 1 && Number.isFinite(n), '> 1');
+  const tolerance = ratioOption(
+    options.tolerance,
+    'options.tolerance',
+    1.25,
+    (n) => n > 1 && Number.isFinite(n),
+    '> 1',
+  );
   if (isOverload !== undefined) validateFunction(isOverload, 'options.isOverload');
   if (onLimitChange !== undefined) validateFunction(onLimitChange, 'options.onLimitChange');
   if (now !== undefined) validateFunction(now, 'options.now');
@@ -144,7 +160,9 @@ export function adaptive(options: AdaptiveOptions = {}): AdaptiveLimit {
     onLimitChange,
     now: now ?? defaultClock(),
   };
-  Object.defineProperty(spec, kController, { value: (apply: (limit: number) => void) => new AdaptiveController(spec, apply) });
+  Object.defineProperty(spec, kController, {
+    value: (apply: (limit: number) => void) => new AdaptiveController(spec, apply),
+  });
   return Object.freeze(spec);
 }
 

@@ -35,7 +35,14 @@ export function limitedAsCompleted<TResult>(
 ): LimitedIterator<TResult> {
   const resolved = resolveOptions(initialLimit(limit), options);
   const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
-  return new LimitedRun<unknown, TResult>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: false, options: resolved });
+  return new LimitedRun<unknown, TResult>({
+    iterator,
+    isAsync,
+    limit,
+    mapper: undefined,
+    isSettledMode: false,
+    options: resolved,
+  });
 }
 
 /**
@@ -67,7 +74,14 @@ export function limitedAsSettled<TResult>(
 ): LimitedIterator<Settled<TResult>> {
   const resolved = resolveOptions(initialLimit(limit), options);
   const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
-  return new LimitedRun<unknown, Settled<TResult>>({ iterator, isAsync, limit, mapper: undefined, isSettledMode: true, options: resolved });
+  return new LimitedRun<unknown, Settled<TResult>>({
+    iterator,
+    isAsync,
+    limit,
+    mapper: undefined,
+    isSettledMode: true,
+    options: resolved,
+  });
 }
 
 /**
@@ -140,5 +154,12 @@ export function limitedMapSettled<TInput, TResult>(
   validateFunction(mapper, 'mapper');
   const resolved = resolveOptions(initial, options);
   const { iterator, isAsync } = getIterator<TInput>(items, 'items');
-  return new LimitedRun<TInput, Settled<TResult>>({ iterator, isAsync, limit, mapper, isSettledMode: true, options: resolved });
+  return new LimitedRun<TInput, Settled<TResult>>({
+    iterator,
+    isAsync,
+    limit,
+    mapper,
+    isSettledMode: true,
+    options: resolved,
+  });
 }

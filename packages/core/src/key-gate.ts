@@ -169,7 +169,9 @@ export class KeyGate<TWaiting> {
       const perKey = this.#perKey;
       const limit = typeof perKey === 'number' ? perKey : perKey(key);
       if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 1))) {
-        throw new TypeError(`Expected \`options.perKey(key)\` to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`);
+        throw new TypeError(
+          `Expected \`options.perKey(key)\` to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`,
+        );
       }
       state = { key, limit, running: 0, waiting: undefined, isReady: false, isIdle: false };
       this.#states.set(key, state);

@@ -22,8 +22,6 @@ const PULLING = 1;
 const EXHAUSTED = 2;
 const CLOSED = 3;
 
-
-
 /**
  * Starts one pump pass may make before it yields to the event loop. Only a pass with more room than
  * this (`limit` or `buffer` in the thousands, or `Infinity`) ever reaches it: otherwise the bound
@@ -289,7 +287,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#backoffs = new Set();
       this.#retriesDue = new Queue();
     }
-    this.#isGated = this.#rateGate !== undefined || this.#slotGate !== undefined || this.#keyGate !== undefined || this.#retry !== undefined;
+    this.#isGated =
+      this.#rateGate !== undefined ||
+      this.#slotGate !== undefined ||
+      this.#keyGate !== undefined ||
+      this.#retry !== undefined;
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else if (this.#slotGate?.signal?.aborted === true) this.#fail(this.#slotGate.signal.reason);
     // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
@@ -370,7 +372,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    */
   setPerKey(perKey: number): void {
     validateLimit(perKey, 'perKey');
-    if (this.#keyGate === undefined) throw new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`');
+    if (this.#keyGate === undefined)
+      throw new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`');
     this.#keyGate.setPerKey(perKey);
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();
   }
@@ -490,7 +493,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#isPumping = true;
     let starts = 0;
     try {
-      while (this.#isActive() && this.#hasFreeSlot() && (this.#isGated ? this.#gatesMayStart() : this.#hasRoomInWindow() && this.#source === IDLE)) {
+      while (
+        this.#isActive() &&
+        this.#hasFreeSlot() &&
+        (this.#isGated ? this.#gatesMayStart() : this.#hasRoomInWindow() && this.#source === IDLE)
+      ) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
@@ -579,7 +586,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#window++;
       this.#retries++;
       // Its key is full again: it waits for it like a pulled item (counted as a start of this pass all the same).
-      if (this.#keyGate === undefined || this.#keyGate.admit(retry.key, retry)) this.#startOrHold(retry.item as TItem, retry);
+      if (this.#keyGate === undefined || this.#keyGate.admit(retry.key, retry))
+        this.#startOrHold(retry.item as TItem, retry);
       return STARTED;
     }
     if (this.#hasReadyKey()) {
@@ -669,7 +677,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#pump();
     };
     // setImmediate where there is one (Node, Bun, Deno): setTimeout(0) waits at least 1 ms in Node.
-    const host = globalThis as { setImmediate?: (callback: () => void) => unknown; clearImmediate?: (handle: unknown) => void };
+    const host = globalThis as {
+      setImmediate?: (callback: () => void) => unknown;
+      clearImmediate?: (handle: unknown) => void;
+    };
     if (typeof host.setImmediate === 'function' && typeof host.clearImmediate === 'function') {
       const { clearImmediate } = host;
       const handle = host.setImmediate(resume);
@@ -768,7 +779,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#fail(error);
       return;
     }
-    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item, { item, index, attempt: 1, key, timer: undefined });
+    if (this.#rateGate !== undefined && !this.#rateGate.tryTake())
+      this.#hold(item, { item, index, attempt: 1, key, timer: undefined });
     else this.#start(item, undefined, index, key, keyState);
   }
 
@@ -797,7 +809,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     const index = retry !== undefined ? retry.index : keyedIndex !== undefined ? keyedIndex : this.#nextIndex++;
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
-      this.#fail(new TypeError(`Expected every item of \`tasks\` to be a function, got ${describe(item)} at index ${index}`));
+      this.#fail(
+        new TypeError(`Expected every item of \`tasks\` to be a function, got ${describe(item)} at index ${index}`),
+      );
       return;
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
@@ -898,7 +912,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return true;
     }
     if (delay === undefined) return false;
-    const retry: Pending = { item: context.item, index: context.index, attempt: attempt + 1, key: context.key, timer: undefined };
+    const retry: Pending = {
+      item: context.item,
+      index: context.index,
+      attempt: attempt + 1,
+      key: context.key,
+      timer: undefined,
+    };
     this.#retrying++;
     // Counted in the window while it waits (the window shrinks rather than the hot check growing a term).
     this.#window--;

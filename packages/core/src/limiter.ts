@@ -24,7 +24,10 @@ export interface LimiterOptions {
 
 /** A function that runs `fn(...args)` once fewer than `concurrency` calls are active; drop-in for p-limit's. */
 export interface Limiter {
-  <TArgs extends unknown[], TResult>(fn: (...args: TArgs) => TResult | PromiseLike<TResult>, ...args: TArgs): Promise<TResult>;
+  <TArgs extends unknown[], TResult>(
+    fn: (...args: TArgs) => TResult | PromiseLike<TResult>,
+    ...args: TArgs
+  ): Promise<TResult>;
   /** Calls running now. */
   readonly activeCount: number;
   /** Calls waiting for a free slot. */
@@ -34,7 +37,10 @@ export interface Limiter {
   /** Drops the calls still waiting (their promises stay pending unless `rejectOnClear`). */
   clearQueue(): void;
   /** Runs `fn(item, index)` for every item through this limiter and resolves with the results in input order. */
-  map<TInput, TResult>(items: Iterable<TInput>, fn: (item: TInput, index: number) => TResult | PromiseLike<TResult>): Promise<TResult[]>;
+  map<TInput, TResult>(
+    items: Iterable<TInput>,
+    fn: (item: TInput, index: number) => TResult | PromiseLike<TResult>,
+  ): Promise<TResult[]>;
 }
 
 interface Job {
@@ -123,7 +129,11 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
     };
     try {
       const acquired = source.acquire(neverAborted.signal);
-      if (acquired !== null && typeof acquired === 'object' && typeof (acquired as PromiseLike<unknown>).then === 'function') {
+      if (
+        acquired !== null &&
+        typeof acquired === 'object' &&
+        typeof (acquired as PromiseLike<unknown>).then === 'function'
+      ) {
         Promise.resolve(acquired).then(onSlot, onFailed);
       } else {
         onSlot(acquired);
@@ -212,7 +222,10 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
       },
     },
     map: {
-      value<TInput, TResult>(items: Iterable<TInput>, fn: (item: TInput, index: number) => TResult | PromiseLike<TResult>): Promise<TResult[]> {
+      value<TInput, TResult>(
+        items: Iterable<TInput>,
+        fn: (item: TInput, index: number) => TResult | PromiseLike<TResult>,
+      ): Promise<TResult[]> {
         const promises: Promise<TResult>[] = [];
         try {
           let index = 0;

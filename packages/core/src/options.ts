@@ -42,7 +42,10 @@ export type Task<TResult> = (context: TaskContext) => TResult | Skip | PromiseLi
 export type TaskSource<TResult> = Iterable<Task<TResult>> | AsyncIterable<Task<TResult>>;
 
 /** A function applied to each item of a source by `limitedMap`. It may return `skip` to produce no result. */
-export type Mapper<TInput, TResult> = (item: TInput, context: TaskContext) => TResult | Skip | PromiseLike<TResult | Skip>;
+export type Mapper<TInput, TResult> = (
+  item: TInput,
+  context: TaskContext,
+) => TResult | Skip | PromiseLike<TResult | Skip>;
 
 /** How fast tasks may start: at most `limit` task starts in any window of `interval` milliseconds. */
 export interface RateOptions {

@@ -30,7 +30,15 @@ export class RateGate {
 
   /** `onOpen` is called when a window that refused a start may allow one again. */
   constructor(rates: readonly RateOptions[], onOpen: () => void) {
-    this.#windows = rates.map(({ limit, interval }) => ({ limit, interval, times: new Queue(), counts: new Queue(), lastTime: 0, lastCount: 0, count: 0 }));
+    this.#windows = rates.map(({ limit, interval }) => ({
+      limit,
+      interval,
+      times: new Queue(),
+      counts: new Queue(),
+      lastTime: 0,
+      lastCount: 0,
+      count: 0,
+    }));
     this.#onOpen = onOpen;
   }
 

@@ -23,7 +23,8 @@ export function retryDelay(retry: ResolvedRetry, error: unknown, attempt: number
   let delay = retry.retryDelay?.(error, attempt);
   if (!isDelay(delay)) {
     // A server's hint, as many HTTP clients attach it (`Retry-After`, in ms here).
-    const hinted = error !== null && typeof error === 'object' ? (error as { retryAfter?: unknown }).retryAfter : undefined;
+    const hinted =
+      error !== null && typeof error === 'object' ? (error as { retryAfter?: unknown }).retryAfter : undefined;
     delay = isDelay(hinted) ? hinted : backoff(retry, attempt);
   }
   return Math.min(delay, MAX_DELAY);

@@ -190,7 +190,9 @@ class Limit implements SharedLimit {
 // biome-ignore lint/suspicious/noExplicitAny: sources of any lease type combine; each gets its own lease back.
 export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> {
   const sources = limits.map((limit, i) => toSlotSource(limit, `limits[${i}]`));
-  const signals = sources.map((source) => source.signal).filter((signal): signal is AbortSignal => signal !== undefined);
+  const signals = sources
+    .map((source) => source.signal)
+    .filter((signal): signal is AbortSignal => signal !== undefined);
   const releaseAll = (held: unknown[], failure?: SlotFailure): void | Promise<void> => {
     let firstError: unknown;
     let isFailed = false;
@@ -198,7 +200,8 @@ export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotS
     for (let i = held.length - 1; i >= 0; i--) {
       try {
         const released = failure === undefined ? sources[i]!.release(held[i]) : sources[i]!.release(held[i], failure);
-        if (released !== undefined && typeof (released as PromiseLike<void>).then === 'function') pendingReleases.push(released as PromiseLike<void>);
+        if (released !== undefined && typeof (released as PromiseLike<void>).then === 'function')
+          pendingReleases.push(released as PromiseLike<void>);
       } catch (error) {
         if (!isFailed) firstError = error;
         isFailed = true;

@@ -28,7 +28,10 @@ export function validateFunction(value: unknown, name: string): void {
   if (typeof value !== 'function') expected(value, name, 'a function');
 }
 
-export function getIterator<T>(source: unknown, name: string): { iterator: Iterator<T> | AsyncIterator<T>; isAsync: boolean } {
+export function getIterator<T>(
+  source: unknown,
+  name: string,
+): { iterator: Iterator<T> | AsyncIterator<T>; isAsync: boolean } {
   if (source !== null && source !== undefined) {
     const asyncFactory = (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
     if (typeof asyncFactory === 'function') {
@@ -61,15 +64,41 @@ export interface ResolvedOptions {
 const MAX_DELAY = 2_147_483_647;
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined) return { ordered: false, buffer: limit, window: limit * 2, signal: undefined, timeout: undefined, rate: undefined, slots: undefined, retry: undefined, key: undefined, perKey: 1, lookahead: undefined };
+  if (options === undefined)
+    return {
+      ordered: false,
+      buffer: limit,
+      window: limit * 2,
+      signal: undefined,
+      timeout: undefined,
+      rate: undefined,
+      slots: undefined,
+      retry: undefined,
+      key: undefined,
+      perKey: 1,
+      lookahead: undefined,
+    };
   if (options === null || typeof options !== 'object') expected(options, 'options', 'an object');
-  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, key, perKey = 1, lookahead } = options as LimitOptions<never>;
+  const {
+    ordered = false,
+    buffer = limit,
+    signal,
+    timeout,
+    rate,
+    slots,
+    retry,
+    key,
+    perKey = 1,
+    lookahead,
+  } = options as LimitOptions<never>;
   if (key !== undefined) validateFunction(key, 'options.key');
   if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
     expected(perKey, 'options.perKey', 'an integer >= 1, Infinity or a function of the key');
   }
-  if (key === undefined && (options as LimitOptions).perKey !== undefined) fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
-  if (lookahead !== undefined && !isCount(lookahead, 1)) expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  if (key === undefined && (options as LimitOptions).perKey !== undefined)
+    fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
+  if (lookahead !== undefined && !isCount(lookahead, 1))
+    expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
   if (typeof ordered !== 'boolean') expected(ordered, 'options.ordered', 'a boolean');
   if (!isCount(buffer, 0)) expected(buffer, 'options.buffer', 'an integer >= 0 or Infinity');
   if (signal !== undefined && !isAbortSignal(signal)) expected(signal, 'options.signal', 'an AbortSignal');
@@ -101,13 +130,23 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
 
 function resolveRetry(retry: unknown): ResolvedRetry {
   if (retry === null || typeof retry !== 'object') expected(retry, 'options.retry', 'an object { retries, ... }');
-  const { retries, minDelay = 100, maxDelay = Number.POSITIVE_INFINITY, factor = 2, jitter = false, shouldRetry, retryDelay } = retry as RetryOptions;
+  const {
+    retries,
+    minDelay = 100,
+    maxDelay = Number.POSITIVE_INFINITY,
+    factor = 2,
+    jitter = false,
+    shouldRetry,
+    retryDelay,
+  } = retry as RetryOptions;
   if (!(Number.isInteger(retries) && retries >= 0)) expected(retries, 'options.retry.retries', 'an integer >= 0');
   if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
     expected(minDelay, 'options.retry.minDelay', 'a finite number of milliseconds >= 0');
   }
-  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay)) expected(maxDelay, 'options.retry.maxDelay', `a number >= minDelay (${minDelay})`);
-  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor))) expected(factor, 'options.retry.factor', 'a finite number >= 1');
+  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay))
+    expected(maxDelay, 'options.retry.maxDelay', `a number >= minDelay (${minDelay})`);
+  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor)))
+    expected(factor, 'options.retry.factor', 'a finite number >= 1');
   if (typeof jitter !== 'boolean') expected(jitter, 'options.retry.jitter', 'a boolean');
   if (shouldRetry !== undefined) validateFunction(shouldRetry, 'options.retry.shouldRetry');
   if (retryDelay !== undefined) validateFunction(retryDelay, 'options.retry.retryDelay');
@@ -116,7 +155,10 @@ function resolveRetry(retry: unknown): ResolvedRetry {
 
 function resolveRate(rate: unknown): RateOptions[] {
   if (Array.isArray(rate)) {
-    if (rate.length === 0) fail('Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)');
+    if (rate.length === 0)
+      fail(
+        'Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)',
+      );
     return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
   }
   return [resolveWindow(rate, 'options.rate')];

@@ -53,7 +53,11 @@ function service() {
 function clocked(options: AdaptiveOptions) {
   const clock = { t: 0 };
   const changes: [number, LimitChangeReason][] = [];
-  const limit = adaptive({ ...options, now: () => clock.t, onLimitChange: (value, reason) => changes.push([value, reason]) });
+  const limit = adaptive({
+    ...options,
+    now: () => clock.t,
+    onLimitChange: (value, reason) => changes.push([value, reason]),
+  });
   return { clock, changes, limit };
 }
 
@@ -134,7 +138,12 @@ describe('limitedMap(items, adaptive(...), mapper)', () => {
   it('a task that times out (options.timeout) shrinks the limit at its deadline, once per window', async () => {
     vi.useFakeTimers();
     const changes: [number, LimitChangeReason][] = [];
-    const limit = adaptive({ algorithm: 'gradient', initial: 8, now: () => Date.now(), onLimitChange: (value, reason) => changes.push([value, reason]) });
+    const limit = adaptive({
+      algorithm: 'gradient',
+      initial: 8,
+      now: () => Date.now(),
+      onLimitChange: (value, reason) => changes.push([value, reason]),
+    });
     const s = service();
     const run = limitedMapSettled(s.ids(), limit, s.mapper, { timeout: 100 });
     const first = run.next();
@@ -262,11 +271,18 @@ describe('limitedMap(items, adaptive(...), mapper)', () => {
       fc.asyncProperty(
         fc.constantFrom('aimd' as const, 'gradient' as const),
         fc.integer({ min: 1, max: 12 }),
-        fc.array(fc.tuple(fc.nat(), fc.constantFrom('ok', 'slow', 'overload', 'error')), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom('ok', 'slow', 'overload', 'error')), {
+          minLength: 1,
+          maxLength: 120,
+        }),
         async (algorithm, initial, steps) => {
           let t = 0;
           const s = service();
-          const run = limitedMapSettled(s.ids(), adaptive({ algorithm, initial, max: 16, samples: 2, now: () => t }), s.mapper);
+          const run = limitedMapSettled(
+            s.ids(),
+            adaptive({ algorithm, initial, max: 16, samples: 2, now: () => t }),
+            s.mapper,
+          );
           s.state.limitOf = () => run.stats.limit;
           const consume = (async () => {
             for await (const _ of run);
@@ -346,7 +362,8 @@ describe('createSharedLimit(adaptive(...))', () => {
     expect(shared.limit).toBe(4);
     const slots = [0, 1, 2, 3].map(() => shared.acquire());
     clock.t += 10;
-    for (const slot of slots) (slot as { release(failure?: { error: unknown }): void }).release({ error: unavailable() });
+    for (const slot of slots)
+      (slot as { release(failure?: { error: unknown }): void }).release({ error: unavailable() });
     // Once for the four: they started together, before the change.
     expect(changes).toEqual([[3, 'overload']]);
     expect(shared.limit).toBe(3);

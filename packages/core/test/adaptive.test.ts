@@ -4,7 +4,13 @@
  * latency, the rest queue, past 2C in the service it answers 503 at once). No wall clock.
  */
 import { describe, expect, it } from 'vitest';
-import { AdaptiveController, adaptive, isOverloadError, type AdaptiveOptions, type LimitChangeReason } from '../src/adaptive.js';
+import {
+  AdaptiveController,
+  adaptive,
+  isOverloadError,
+  type AdaptiveOptions,
+  type LimitChangeReason,
+} from '../src/adaptive.js';
 import { TimeoutError } from '../src/errors.js';
 
 const overload = Object.assign(new Error('Service Unavailable'), { status: 503 });
@@ -84,7 +90,12 @@ function simulate(options: AdaptiveOptions, phases: readonly Phase[], base = 20)
       }
       if (event.isOverloaded) rejected++;
       else served++;
-      controller.sample(event.request.startedAt, inFlight, event.isOverloaded, event.isOverloaded ? overload : undefined);
+      controller.sample(
+        event.request.startedAt,
+        inFlight,
+        event.isOverloaded,
+        event.isOverloaded ? overload : undefined,
+      );
       inFlight--;
       limitAt.push({ at: t, limit: controller.limit });
       fill();
@@ -133,7 +144,10 @@ describe('adaptive(): gradient', () => {
 
   it('does not move the baseline up when windows over it shrink the limit, and moves it only at min', () => {
     let t = 0;
-    const controller = new AdaptiveController(adaptive({ algorithm: 'gradient', initial: 16, min: 2, now: () => t }), () => {});
+    const controller = new AdaptiveController(
+      adaptive({ algorithm: 'gradient', initial: 16, min: 2, now: () => t }),
+      () => {},
+    );
     const window = (latency: number): void => {
       const count = Math.max(8, controller.limit);
       const startedAt = t;
@@ -214,7 +228,9 @@ describe.each(['aimd', 'gradient'] as const)('adaptive({ algorithm: %s })', (alg
   it('grows while the whole limit is used and all goes well, but never above max', () => {
     let t = 0;
     const limits: number[] = [];
-    const controller = new AdaptiveController(adaptive({ algorithm, initial: 2, max: 10, now: () => t }), (limit) => limits.push(limit));
+    const controller = new AdaptiveController(adaptive({ algorithm, initial: 2, max: 10, now: () => t }), (limit) =>
+      limits.push(limit),
+    );
     for (let i = 0; i < 1000; i++) {
       const startedAt = t;
       t += 10;
@@ -239,7 +255,9 @@ describe.each(['aimd', 'gradient'] as const)('adaptive({ algorithm: %s })', (alg
   it('is not shrunk by failures that are not overload', () => {
     let t = 0;
     const changes: number[] = [];
-    const controller = new AdaptiveController(adaptive({ algorithm, initial: 8, now: () => t }), (limit) => changes.push(limit));
+    const controller = new AdaptiveController(adaptive({ algorithm, initial: 8, now: () => t }), (limit) =>
+      changes.push(limit),
+    );
     for (let i = 0; i < 200; i++) {
       const startedAt = t;
       t += 10;
@@ -294,13 +312,21 @@ describe('isOverloadError (the default isOverload)', () => {
 
 describe('adaptive() validation', () => {
   it.each([
-    [{ algorithm: 'vegas' }, TypeError, "Expected `options.algorithm` to be 'aimd' or 'gradient', got `\"vegas\"` (string)"],
+    [
+      { algorithm: 'vegas' },
+      TypeError,
+      "Expected `options.algorithm` to be 'aimd' or 'gradient', got `\"vegas\"` (string)",
+    ],
     [{ min: 0 }, RangeError, 'Expected `options.min` to be an integer from 1 to'],
     [{ min: '2' }, TypeError, 'Expected `options.min` to be an integer, got `"2"` (string)'],
     [{ min: 10, max: 5 }, RangeError, 'Expected `options.max` to be an integer from 10 to'],
     [{ max: 2.5 }, RangeError, 'got `2.5` (number)'],
     [{ max: Number.POSITIVE_INFINITY }, RangeError, 'Expected `options.max` to be an integer from 1 to'],
-    [{ min: 2, max: 4, initial: 5 }, RangeError, 'Expected `options.initial` to be an integer from 2 to 4, got `5` (number)'],
+    [
+      { min: 2, max: 4, initial: 5 },
+      RangeError,
+      'Expected `options.initial` to be an integer from 2 to 4, got `5` (number)',
+    ],
     [{ samples: 0 }, RangeError, 'Expected `options.samples` to be an integer from 1 to'],
     [{ backoff: 1 }, RangeError, 'Expected `options.backoff` to be a number > 0 and < 1, got `1` (number)'],
     [{ backoff: null }, TypeError, 'Expected `options.backoff` to be a number > 0 and < 1, got `null` (null)'],
@@ -319,7 +345,15 @@ describe('adaptive() validation', () => {
   });
 
   it('defaults: gradient, 1 to 256 starting at 8, clamped into min..max', () => {
-    expect(adaptive()).toMatchObject({ algorithm: 'gradient', min: 1, max: 256, initial: 8, samples: 8, backoff: 0.75, tolerance: 1.25 });
+    expect(adaptive()).toMatchObject({
+      algorithm: 'gradient',
+      min: 1,
+      max: 256,
+      initial: 8,
+      samples: 8,
+      backoff: 0.75,
+      tolerance: 1.25,
+    });
     expect(adaptive({ max: 4 }).initial).toBe(4);
     expect(adaptive({ min: 300 })).toMatchObject({ min: 300, max: 300, initial: 300 });
   });

@@ -46,7 +46,12 @@ describe('rule 1: bound', () => {
 
   it('synchronous tasks (plain values and thenables) count as settled at once', async () => {
     const thenable = { then: (resolve: (value: number) => void) => resolve(3) };
-    const tasks: Task<number>[] = [() => 1, () => Promise.resolve(2), () => thenable as PromiseLike<number>, async () => 4];
+    const tasks: Task<number>[] = [
+      () => 1,
+      () => Promise.resolve(2),
+      () => thenable as PromiseLike<number>,
+      async () => 4,
+    ];
     const { values } = await drain(limitedAsCompleted(tasks, 1));
     expect([...values].sort()).toEqual([1, 2, 3, 4]);
   });
@@ -80,23 +85,37 @@ describe('rule 2: laziness', () => {
     [2, 3],
     [4, 4],
     [5, undefined],
-  ])('started-but-unconsumed never exceeds limit + buffer (limit %i, buffer %s) with a consumer that stops pulling', async (limit, buffer) => {
-    const window = limit + (buffer ?? limit);
-    const { source, state } = trackedSource((i) => () => i);
-    const iterator = limitedAsCompleted(source, limit, buffer === undefined ? {} : { buffer });
-    // One next() is consumed; then the consumer stops pulling while every task resolves at once.
-    const first = await iterator.next();
-    expect(first).toEqual({ value: 0, done: false });
-    await flush();
-    expect(state.pulled - 1).toBe(window);
-    expect(iterator.stats).toEqual({ limit, waiting: 0, retrying: 0, retries: 0, started: window + 1, running: 0, timedOutRunning: 0, completed: window + 1, failed: 0, buffered: window });
-    // Consuming one result frees one place: exactly one more task starts.
-    await iterator.next();
-    await flush();
-    expect(state.pulled - 2).toBe(window);
-    await iterator.return();
-    expect(state.isFinallyRun).toBe(true);
-  });
+  ])(
+    'started-but-unconsumed never exceeds limit + buffer (limit %i, buffer %s) with a consumer that stops pulling',
+    async (limit, buffer) => {
+      const window = limit + (buffer ?? limit);
+      const { source, state } = trackedSource((i) => () => i);
+      const iterator = limitedAsCompleted(source, limit, buffer === undefined ? {} : { buffer });
+      // One next() is consumed; then the consumer stops pulling while every task resolves at once.
+      const first = await iterator.next();
+      expect(first).toEqual({ value: 0, done: false });
+      await flush();
+      expect(state.pulled - 1).toBe(window);
+      expect(iterator.stats).toEqual({
+        limit,
+        waiting: 0,
+        retrying: 0,
+        retries: 0,
+        started: window + 1,
+        running: 0,
+        timedOutRunning: 0,
+        completed: window + 1,
+        failed: 0,
+        buffered: window,
+      });
+      // Consuming one result frees one place: exactly one more task starts.
+      await iterator.next();
+      await flush();
+      expect(state.pulled - 2).toBe(window);
+      await iterator.return();
+      expect(state.isFinallyRun).toBe(true);
+    },
+  );
 
   it('a slow consumer with async tasks: running + buffered stays within limit + buffer at every step', async () => {
     const script = new Script();
@@ -293,23 +312,78 @@ describe('stats', () => {
   it('counts started, running, completed, failed and buffered as the run goes', async () => {
     const script = new Script();
     const iterator = limitedAsSettled(script.tasks(4), 2, { buffer: 2 });
-    expect(iterator.stats).toEqual({ limit: 2, waiting: 0, retrying: 0, retries: 0, started: 0, running: 0, timedOutRunning: 0, completed: 0, failed: 0, buffered: 0 });
+    expect(iterator.stats).toEqual({
+      limit: 2,
+      waiting: 0,
+      retrying: 0,
+      retries: 0,
+      started: 0,
+      running: 0,
+      timedOutRunning: 0,
+      completed: 0,
+      failed: 0,
+      buffered: 0,
+    });
     const first = iterator.next();
     await flush();
-    expect(iterator.stats).toEqual({ limit: 2, waiting: 0, retrying: 0, retries: 0, started: 2, running: 2, timedOutRunning: 0, completed: 0, failed: 0, buffered: 0 });
+    expect(iterator.stats).toEqual({
+      limit: 2,
+      waiting: 0,
+      retrying: 0,
+      retries: 0,
+      started: 2,
+      running: 2,
+      timedOutRunning: 0,
+      completed: 0,
+      failed: 0,
+      buffered: 0,
+    });
     script.resolve(0, 0);
     await flush();
     expect((await first).value).toEqual({ status: 'fulfilled', value: 0, index: 0 });
-    expect(iterator.stats).toEqual({ limit: 2, waiting: 0, retrying: 0, retries: 0, started: 3, running: 2, timedOutRunning: 0, completed: 1, failed: 0, buffered: 0 });
+    expect(iterator.stats).toEqual({
+      limit: 2,
+      waiting: 0,
+      retrying: 0,
+      retries: 0,
+      started: 3,
+      running: 2,
+      timedOutRunning: 0,
+      completed: 1,
+      failed: 0,
+      buffered: 0,
+    });
     script.reject(1, new Error('x'));
     script.resolve(2, 2);
     await flush();
-    expect(iterator.stats).toEqual({ limit: 2, waiting: 0, retrying: 0, retries: 0, started: 4, running: 1, timedOutRunning: 0, completed: 2, failed: 1, buffered: 2 });
+    expect(iterator.stats).toEqual({
+      limit: 2,
+      waiting: 0,
+      retrying: 0,
+      retries: 0,
+      started: 4,
+      running: 1,
+      timedOutRunning: 0,
+      completed: 2,
+      failed: 1,
+      buffered: 2,
+    });
     await iterator.next();
     expect(iterator.stats.buffered).toBe(1);
     script.resolve(3, 3);
     await flush();
-    expect(iterator.stats).toEqual({ limit: 2, waiting: 0, retrying: 0, retries: 0, started: 4, running: 0, timedOutRunning: 0, completed: 3, failed: 1, buffered: 2 });
+    expect(iterator.stats).toEqual({
+      limit: 2,
+      waiting: 0,
+      retrying: 0,
+      retries: 0,
+      started: 4,
+      running: 0,
+      timedOutRunning: 0,
+      completed: 3,
+      failed: 1,
+      buffered: 2,
+    });
     expect((await drain(iterator)).values.length).toBe(2);
     expect(iterator.stats.buffered).toBe(0);
   });

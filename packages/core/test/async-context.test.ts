@@ -82,11 +82,16 @@ describe('a task runs in the async context of the code that iterates its run', (
   it('limitedMap with timeout and a gate released from another context: the mapper runs in the consumer context', async () => {
     const gate = deferred();
     const seen: string[] = [];
-    const run = limitedMap([1, 2, 3], 1, async (n) => {
-      seen.push(als.getStore() ?? 'none');
-      if (n === 1) await gate.promise;
-      return n;
-    }, { timeout: 60_000 });
+    const run = limitedMap(
+      [1, 2, 3],
+      1,
+      async (n) => {
+        seen.push(als.getStore() ?? 'none');
+        if (n === 1) await gate.promise;
+        return n;
+      },
+      { timeout: 60_000 },
+    );
     const drained = als.run('consumer', () => drain(run));
     await flush();
     als.run('other', () => gate.resolve(undefined));

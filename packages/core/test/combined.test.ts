@@ -16,10 +16,19 @@ describe('per-key limits, retries and rate windows at once', () => {
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 1, max: 2 }),
         fc.integer({ min: 0, max: 2 }),
-        fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 100 }) }), { nil: undefined }),
-        fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c'), failures: fc.integer({ min: 0, max: 3 }), duration: fc.integer({ min: 0, max: 40 }) }), {
-          maxLength: 12,
+        fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 100 }) }), {
+          nil: undefined,
         }),
+        fc.array(
+          fc.record({
+            key: fc.constantFrom('a', 'b', 'c'),
+            failures: fc.integer({ min: 0, max: 3 }),
+            duration: fc.integer({ min: 0, max: 40 }),
+          }),
+          {
+            maxLength: 12,
+          },
+        ),
         fc.boolean(),
         fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
         async (limit, perKey, retries, rate, specs, ordered, drainAfter) => {
@@ -48,7 +57,13 @@ describe('per-key limits, retries and rate windows at once', () => {
                 }, item.duration),
               );
             },
-            { key: (item) => item.key, perKey, retry: { retries, minDelay: 5 }, ordered, ...(rate === undefined ? {} : { rate }) },
+            {
+              key: (item) => item.key,
+              perKey,
+              retry: { retries, minDelay: 5 },
+              ordered,
+              ...(rate === undefined ? {} : { rate }),
+            },
           );
           let startedAtDrain: number[] | undefined;
           const done = (async () => {
@@ -74,7 +89,8 @@ describe('per-key limits, retries and rate windows at once', () => {
           expect(values.map((outcome) => outcome.index).sort((a, b) => a - b)).toEqual(expectedIds);
           if (ordered) expect(values.map((outcome) => outcome.index)).toEqual(expectedIds);
           if (rate !== undefined) {
-            for (let i = rate.limit; i < starts.length; i++) expect(starts[i]! - starts[i - rate.limit]!).toBeGreaterThanOrEqual(rate.interval);
+            for (let i = rate.limit; i < starts.length; i++)
+              expect(starts[i]! - starts[i - rate.limit]!).toBeGreaterThanOrEqual(rate.interval);
           }
           return true;
         },

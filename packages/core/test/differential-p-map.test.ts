@@ -24,7 +24,10 @@ interface Script {
 
 const scriptArb = (kinds: fc.Arbitrary<Kind>): fc.Arbitrary<Script> =>
   fc.record({
-    concurrency: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),
+    concurrency: fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) },
+      { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) },
+    ),
     kinds: fc.array(kinds, { maxLength: 12 }),
     picks: fc.array(fc.nat(100), { minLength: 1, maxLength: 12 }),
   });
@@ -40,7 +43,11 @@ interface Observed {
 }
 
 /** Runs `script` through `consume(mapper)`, settling one running mapper per step. */
-async function run(script: Script, skipValue: symbol, consume: (mapper: (item: number) => unknown, values: unknown[]) => Promise<void>): Promise<Observed> {
+async function run(
+  script: Script,
+  skipValue: symbol,
+  consume: (mapper: (item: number) => unknown, values: unknown[]) => Promise<void>,
+): Promise<Observed> {
   const observed: Observed = { starts: [], peak: 0, values: [], error: undefined };
   const running = new Map<number, Deferred<unknown>>();
   const mapper = (item: number): unknown => {
@@ -84,7 +91,10 @@ const items = (script: Script) => Array.from(script.kinds, (_, index) => index);
 /** p-map keeps no window: a finished result never holds back a start, so ours gets `buffer: Infinity`. */
 function ours(script: Script, ordered: boolean) {
   return run(script, lacSkip, async (mapper, values) => {
-    for await (const value of limitedMap(items(script), script.concurrency, (item) => mapper(item), { ordered, buffer: Number.POSITIVE_INFINITY })) {
+    for await (const value of limitedMap(items(script), script.concurrency, (item) => mapper(item), {
+      ordered,
+      buffer: Number.POSITIVE_INFINITY,
+    })) {
       values.push(value);
     }
   });
@@ -110,7 +120,9 @@ describe('differential: limitedMap against p-map 7.1', () => {
     await assertProperty(
       fc.asyncProperty(scriptArb(anyKind), async (script) => {
         const theirs = await run(script, pMapSkip, async (mapper, values) => {
-          values.push(...(await pMap(items(script), (item) => mapper(item) as never, { concurrency: script.concurrency })));
+          values.push(
+            ...(await pMap(items(script), (item) => mapper(item) as never, { concurrency: script.concurrency })),
+          );
         });
         const mine = await ours(script, true);
         expect(mine.error).toBe(theirs.error);
@@ -176,16 +188,26 @@ describe('differential: limitedMap against p-map 7.1', () => {
 
   it('pMapSettled: same starts, peak concurrency and outcomes (skips dropped) as ordered limitedMapSettled collected', async () => {
     const describeOutcome = (outcome: { status: string; value?: unknown; reason?: unknown }) =>
-      outcome.status === 'fulfilled' ? `fulfilled ${String(outcome.value)}` : `rejected ${(outcome.reason as Error).message}`;
+      outcome.status === 'fulfilled'
+        ? `fulfilled ${String(outcome.value)}`
+        : `rejected ${(outcome.reason as Error).message}`;
     await assertProperty(
       fc.asyncProperty(scriptArb(anyKind), async (script) => {
         const theirs = await run(script, pMapSkip, async (mapper, values) => {
-          const outcomes = await pMapSettled(items(script), (item) => mapper(item) as never, { concurrency: script.concurrency });
+          const outcomes = await pMapSettled(items(script), (item) => mapper(item) as never, {
+            concurrency: script.concurrency,
+          });
           values.push(...outcomes.map(describeOutcome));
         });
         const mine = await run(script, lacSkip, async (mapper, values) => {
           const options = { ordered: true, buffer: Number.POSITIVE_INFINITY };
-          for await (const outcome of limitedMapSettled(items(script), script.concurrency, (item) => mapper(item), options)) values.push(describeOutcome(outcome));
+          for await (const outcome of limitedMapSettled(
+            items(script),
+            script.concurrency,
+            (item) => mapper(item),
+            options,
+          ))
+            values.push(describeOutcome(outcome));
         });
         expect(mine).toEqual(theirs);
         return true;

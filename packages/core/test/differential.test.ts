@@ -34,7 +34,10 @@ const outcomeArb: fc.Arbitrary<Outcome> = fc.record({
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ type: fc.constant('call' as const), outcome: outcomeArb }) },
   { weight: 6, arbitrary: fc.record({ type: fc.constant('settle' as const), pick: fc.nat(20) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('concurrency' as const), value: fc.integer({ min: 1, max: 5 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ type: fc.constant('concurrency' as const), value: fc.integer({ min: 1, max: 5 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('clear' as const) }) },
 );
 
@@ -89,11 +92,14 @@ async function runLimiter(limit: LimiterLike, ops: Op[]) {
   for (const op of ops) {
     if (op.type === 'call') {
       const id = nextId++;
-      store.run(id, () => limit(fn, id, op.outcome)).then(
-        (value) => results.set(id, `fulfilled ${value}`),
-        // A cleared call's AbortError message is worded differently (ours says why); its name must match.
-        (error: Error) => results.set(id, error.name === 'AbortError' ? 'rejected AbortError' : `rejected ${error.message}`),
-      );
+      store
+        .run(id, () => limit(fn, id, op.outcome))
+        .then(
+          (value) => results.set(id, `fulfilled ${value}`),
+          // A cleared call's AbortError message is worded differently (ours says why); its name must match.
+          (error: Error) =>
+            results.set(id, error.name === 'AbortError' ? 'rejected AbortError' : `rejected ${error.message}`),
+        );
     } else if (op.type === 'settle') {
       if (runningIds.length > 0) settle(runningIds.splice(op.pick % runningIds.length, 1)[0]!);
     } else if (op.type === 'concurrency') {
@@ -110,26 +116,38 @@ async function runLimiter(limit: LimiterLike, ops: Op[]) {
     await flush(1);
     counts.push([limit.activeCount, limit.pendingCount]);
   }
-  return { starts, contexts, peak, results: [...results].sort((a, b) => a[0] - b[0]), counts, concurrency: limit.concurrency };
+  return {
+    starts,
+    contexts,
+    peak,
+    results: [...results].sort((a, b) => a[0] - b[0]),
+    counts,
+    concurrency: limit.concurrency,
+  };
 }
 
 describe('differential: createLimiter against p-limit', () => {
   it('the same random scripts give the same start order, async contexts, peak concurrency, results and counts', async () => {
     await assertProperty(
-      fc.asyncProperty(concurrencyArb, fc.boolean(), fc.array(opArb, { maxLength: 60 }), async (concurrency, rejectOnClear, ops) => {
-        const ours = await runLimiter(createLimiter({ concurrency, rejectOnClear }), ops);
-        const theirs = await runLimiter(pLimit({ concurrency, rejectOnClear }) as LimiterLike, ops);
-        expect(ours.starts).toEqual(theirs.starts);
-        expect(ours.contexts).toEqual(theirs.contexts);
-        // Each call ran in the context it was made in, whichever call freed its slot.
-        for (const [id, context] of ours.contexts) expect(context).toBe(id);
-        expect(ours.peak).toBe(theirs.peak);
-        expect(ours.results).toEqual(theirs.results);
-        expect(ours.counts).toEqual(theirs.counts);
-        // And the invariant itself, which p-limit holds as well: never more than the limit in force.
-        const maxLimit = Math.max(concurrency, ...ops.flatMap((op) => (op.type === 'concurrency' ? [op.value] : [])));
-        expect(ours.peak).toBeLessThanOrEqual(maxLimit);
-      }),
+      fc.asyncProperty(
+        concurrencyArb,
+        fc.boolean(),
+        fc.array(opArb, { maxLength: 60 }),
+        async (concurrency, rejectOnClear, ops) => {
+          const ours = await runLimiter(createLimiter({ concurrency, rejectOnClear }), ops);
+          const theirs = await runLimiter(pLimit({ concurrency, rejectOnClear }) as LimiterLike, ops);
+          expect(ours.starts).toEqual(theirs.starts);
+          expect(ours.contexts).toEqual(theirs.contexts);
+          // Each call ran in the context it was made in, whichever call freed its slot.
+          for (const [id, context] of ours.contexts) expect(context).toBe(id);
+          expect(ours.peak).toBe(theirs.peak);
+          expect(ours.results).toEqual(theirs.results);
+          expect(ours.counts).toEqual(theirs.counts);
+          // And the invariant itself, which p-limit holds as well: never more than the limit in force.
+          const maxLimit = Math.max(concurrency, ...ops.flatMap((op) => (op.type === 'concurrency' ? [op.value] : [])));
+          expect(ours.peak).toBeLessThanOrEqual(maxLimit);
+        },
+      ),
       250,
     );
   });
@@ -267,7 +285,10 @@ describe('differential: limitedAsSettled against p-limit', () => {
 
 describe('differential: limitedAsCompleted against p-limit', () => {
   it('yields values in exactly the order p-limit settles them, with the same start order and peak concurrency', async () => {
-    const fulfilling = fc.record({ kind: fc.constantFrom('resolve' as const, 'resolve' as const, 'value' as const), value: fc.integer({ min: 0, max: 999 }) });
+    const fulfilling = fc.record({
+      kind: fc.constantFrom('resolve' as const, 'resolve' as const, 'value' as const),
+      value: fc.integer({ min: 0, max: 999 }),
+    });
     await assertProperty(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 6 }),

@@ -66,11 +66,7 @@ describe('drain()', () => {
   it('drops an item held back by a rate window and clears the rate timer', async () => {
     vi.useFakeTimers();
     try {
-      const iterator = limitedAsCompleted(
-        [() => 0, () => 1, () => 2],
-        2,
-        { rate: { limit: 1, interval: 1000 } },
-      );
+      const iterator = limitedAsCompleted([() => 0, () => 1, () => 2], 2, { rate: { limit: 1, interval: 1000 } });
       expect(await iterator.next()).toEqual({ value: 0, done: false });
       expect(iterator.stats.waiting).toBe(1);
       iterator.drain();
@@ -122,10 +118,14 @@ describe('drain()', () => {
         fc.scheduler(),
         async (limit, count, drainAfter, ordered, s) => {
           const started: number[] = [];
-          const tasks = Array.from({ length: count }, (_, i): Task<number> => () => {
-            started.push(i);
-            return s.schedule(Promise.resolve(i), `task ${i}`);
-          });
+          const tasks = Array.from(
+            { length: count },
+            (_, i): Task<number> =>
+              () => {
+                started.push(i);
+                return s.schedule(Promise.resolve(i), `task ${i}`);
+              },
+          );
           const iterator = limitedAsSettled(tasks, limit, { ordered });
           const delivered: number[] = [];
           let startedAtDrain: number[] | undefined;
@@ -209,14 +209,18 @@ describe('setLimit()', () => {
           let settledCount = 0;
           const violations: string[] = [];
           const pendingChanges = [...changes].sort((a, b) => a[0] - b[0]);
-          const tasks = Array.from({ length: count }, (_, i): Task<number> => () => {
-            running++;
-            if (running > limit) violations.push(`task ${i} started with ${running} running, limit ${limit}`);
-            return s.schedule(Promise.resolve(i), `task ${i}`).finally(() => {
-              running--;
-              settledCount++;
-            });
-          });
+          const tasks = Array.from(
+            { length: count },
+            (_, i): Task<number> =>
+              () => {
+                running++;
+                if (running > limit) violations.push(`task ${i} started with ${running} running, limit ${limit}`);
+                return s.schedule(Promise.resolve(i), `task ${i}`).finally(() => {
+                  running--;
+                  settledCount++;
+                });
+              },
+          );
           const iterator = limitedAsCompleted(tasks, initial);
           let isDone = false;
           const consume = (async () => {
@@ -284,12 +288,16 @@ describe('setPerKey()', () => {
   it.each([0, -1, 1.5, Number.NaN, '2', null])('rejects %s with a TypeError naming `perKey`', (value) => {
     const iterator = limitedAsCompleted([() => 1], 1, { key: () => 1 });
     expect(() => iterator.setPerKey(value as number)).toThrow(TypeError);
-    expect(() => iterator.setPerKey(value as number)).toThrow(/Expected `perKey` to be an integer >= 1 or Infinity, got/);
+    expect(() => iterator.setPerKey(value as number)).toThrow(
+      /Expected `perKey` to be an integer >= 1 or Infinity, got/,
+    );
   });
 
   it('a run without options.key: a TypeError that says so', () => {
     const iterator = limitedAsCompleted([() => 1], 1);
-    expect(() => iterator.setPerKey(2)).toThrow(new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`'));
+    expect(() => iterator.setPerKey(2)).toThrow(
+      new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`'),
+    );
   });
 
   it('property: after setPerKey(n) returns, no task of a key starts while n or more of it run, nor while limit run', async () => {
@@ -307,19 +315,23 @@ describe('setPerKey()', () => {
           let settledCount = 0;
           const violations: string[] = [];
           const pendingChanges = [...changes].sort((a, b) => a[0] - b[0]);
-          const tasks = keys.map((key, i): Task<number> => () => {
-            const now = (running.get(key) ?? 0) + 1;
-            running.set(key, now);
-            total++;
-            // Tasks of a key already running above a lowered perKey keep running; only new starts are bounded.
-            if (now > perKey) violations.push(`task ${i} of ${key} started with ${now} of it running, perKey ${perKey}`);
-            if (total > limit) violations.push(`task ${i} started with ${total} running, limit ${limit}`);
-            return s.schedule(Promise.resolve(i), `task ${i}`).finally(() => {
-              running.set(key, running.get(key)! - 1);
-              total--;
-              settledCount++;
-            });
-          });
+          const tasks = keys.map(
+            (key, i): Task<number> =>
+              () => {
+                const now = (running.get(key) ?? 0) + 1;
+                running.set(key, now);
+                total++;
+                // Tasks of a key already running above a lowered perKey keep running; only new starts are bounded.
+                if (now > perKey)
+                  violations.push(`task ${i} of ${key} started with ${now} of it running, perKey ${perKey}`);
+                if (total > limit) violations.push(`task ${i} started with ${total} running, limit ${limit}`);
+                return s.schedule(Promise.resolve(i), `task ${i}`).finally(() => {
+                  running.set(key, running.get(key)! - 1);
+                  total--;
+                  settledCount++;
+                });
+              },
+          );
           const iterator = limitedAsCompleted(tasks, limit, { key: (_, index) => keys[index]!, perKey: initial });
           let target = initial;
           let isDone = false;

@@ -259,21 +259,26 @@ describe('rule 5: fail fast when the source fails', () => {
   it.each([
     ['a sync', false],
     ['an async', true],
-  ])('%s source whose next() gives a non-object fails the run with a TypeError, not a hang or an unhandled rejection', async (_, isAsync) => {
-    const script = new Script();
-    let pulls = 0;
-    const next = () => (pulls++ === 0 ? { value: script.task(0), done: false } : undefined);
-    const source = isAsync
-      ? { [Symbol.asyncIterator]: () => ({ next: async () => next() }) }
-      : { [Symbol.iterator]: () => ({ next }) };
-    const iterator = limitedAsCompleted(source as Iterable<Task<number>>, 2);
-    const { values, error } = await drain(iterator);
-    expect(values).toEqual([]);
-    expect(error).toBeInstanceOf(TypeError);
-    expect((error as Error).message).toBe("Expected the source's next() to return an object { value, done }, got `undefined` (undefined)");
-    expect(script.signal(0).aborted).toBe(true);
-    expect(pulls).toBe(2);
-  });
+  ])(
+    '%s source whose next() gives a non-object fails the run with a TypeError, not a hang or an unhandled rejection',
+    async (_, isAsync) => {
+      const script = new Script();
+      let pulls = 0;
+      const next = () => (pulls++ === 0 ? { value: script.task(0), done: false } : undefined);
+      const source = isAsync
+        ? { [Symbol.asyncIterator]: () => ({ next: async () => next() }) }
+        : { [Symbol.iterator]: () => ({ next }) };
+      const iterator = limitedAsCompleted(source as Iterable<Task<number>>, 2);
+      const { values, error } = await drain(iterator);
+      expect(values).toEqual([]);
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toBe(
+        "Expected the source's next() to return an object { value, done }, got `undefined` (undefined)",
+      );
+      expect(script.signal(0).aborted).toBe(true);
+      expect(pulls).toBe(2);
+    },
+  );
 
   it('errors thrown by the source while it is being closed are swallowed', async () => {
     const error = new Error('task');

@@ -240,7 +240,8 @@ export async function assertProperty(property: fc.IRawProperty<any, boolean>, nu
   try {
     await fc.assert(property, { seed: fcSeed, numRuns: Math.max(1, Math.round(numRuns * runsScale)) });
   } catch (error) {
-    if (error instanceof Error) error.message = `[fast-check seed ${fcSeed}; replay with LAC_FC_SEED=${fcSeed}]\n${error.message}`;
+    if (error instanceof Error)
+      error.message = `[fast-check seed ${fcSeed}; replay with LAC_FC_SEED=${fcSeed}]\n${error.message}`;
     throw error;
   }
 }

@@ -46,13 +46,17 @@ describe('limitedMapPush', () => {
     const rec = recorder<number>();
     let running = 0;
     let peak = 0;
-    const run = limitedMapPush(3, async (x: number) => {
-      running++;
-      peak = Math.max(peak, running);
-      await flush(1);
-      running--;
-      return x * 2;
-    }, rec.consumer);
+    const run = limitedMapPush(
+      3,
+      async (x: number) => {
+        running++;
+        peak = Math.max(peak, running);
+        await flush(1);
+        running--;
+        return x * 2;
+      },
+      rec.consumer,
+    );
     run.resume();
     const held: number[] = [];
     for (let i = 0; i < 20; i++) {
@@ -71,10 +75,14 @@ describe('limitedMapPush', () => {
   it('takes an item at once (write() returns true, no promise) while a slot is free', () => {
     const rec = recorder<number>();
     const calls: number[] = [];
-    const run = limitedMapPush(2, (x: number) => {
-      calls.push(x);
-      return new Promise<number>(() => {});
-    }, rec.consumer);
+    const run = limitedMapPush(
+      2,
+      (x: number) => {
+        calls.push(x);
+        return new Promise<number>(() => {});
+      },
+      rec.consumer,
+    );
     expect(run.write(0)).toBe(true);
     expect(run.write(1)).toBe(true);
     expect(calls).toEqual([0, 1]);
@@ -108,13 +116,17 @@ describe('limitedMapPush', () => {
     const gates: Deferred<number>[] = [];
     const signals: AbortSignal[] = [];
     let calls = 0;
-    const run = limitedMapPush(3, (_x: number, { signal }: TaskContext) => {
-      calls++;
-      signals.push(signal);
-      const gate = deferred<number>();
-      gates.push(gate);
-      return gate.promise;
-    }, rec.consumer);
+    const run = limitedMapPush(
+      3,
+      (_x: number, { signal }: TaskContext) => {
+        calls++;
+        signals.push(signal);
+        const gate = deferred<number>();
+        gates.push(gate);
+        return gate.promise;
+      },
+      rec.consumer,
+    );
     for (let i = 0; i < 10; i++) run.write(i);
     gates[0]!.resolve(0);
     await flush(1);
@@ -153,10 +165,15 @@ describe('limitedMapPush', () => {
     const rec = recorder<number>();
     const controller = new AbortController();
     const signals: AbortSignal[] = [];
-    const run = limitedMapPush(2, (_x: number, { signal }: TaskContext) => {
-      signals.push(signal);
-      return new Promise<number>(() => {});
-    }, rec.consumer, { signal: controller.signal });
+    const run = limitedMapPush(
+      2,
+      (_x: number, { signal }: TaskContext) => {
+        signals.push(signal);
+        return new Promise<number>(() => {});
+      },
+      rec.consumer,
+      { signal: controller.signal },
+    );
     run.write(1);
     const reason = new Error('stop');
     controller.abort(reason);
@@ -168,12 +185,16 @@ describe('limitedMapPush', () => {
     const rec = recorder<number>();
     const signals: AbortSignal[] = [];
     const gates: Deferred<number>[] = [];
-    const run = limitedMapPush(2, (_x: number, { signal }: TaskContext) => {
-      signals.push(signal);
-      const gate = deferred<number>();
-      gates.push(gate);
-      return gate.promise;
-    }, rec.consumer);
+    const run = limitedMapPush(
+      2,
+      (_x: number, { signal }: TaskContext) => {
+        signals.push(signal);
+        const gate = deferred<number>();
+        gates.push(gate);
+        return gate.promise;
+      },
+      rec.consumer,
+    );
     run.resume();
     for (let i = 0; i < 5; i++) run.write(i);
     await run.return();
@@ -188,12 +209,16 @@ describe('limitedMapPush', () => {
   it('calls a mapper result then() once', async () => {
     const rec = recorder<string>();
     let thenCalls = 0;
-    const run = limitedMapPush(1, (x: string): PromiseLike<string> => ({
-      then(onFulfilled, onRejected) {
-        thenCalls++;
-        return Promise.resolve(`${x}#${thenCalls}`).then(onFulfilled, onRejected);
-      },
-    }), rec.consumer);
+    const run = limitedMapPush(
+      1,
+      (x: string): PromiseLike<string> => ({
+        then(onFulfilled, onRejected) {
+          thenCalls++;
+          return Promise.resolve(`${x}#${thenCalls}`).then(onFulfilled, onRejected);
+        },
+      }),
+      rec.consumer,
+    );
     run.resume();
     run.write('a');
     run.end();
@@ -204,8 +229,12 @@ describe('limitedMapPush', () => {
 
   it('throws the same TypeErrors as limitedMap', () => {
     const rec = recorder();
-    expect(() => limitedMapPush(0, (x) => x, rec.consumer)).toThrow('Expected `limit` to be an integer >= 1 or Infinity, got `0` (number)');
-    expect(() => limitedMapPush(1, 'x' as never, rec.consumer)).toThrow('Expected `mapper` to be a function, got `"x"` (string)');
+    expect(() => limitedMapPush(0, (x) => x, rec.consumer)).toThrow(
+      'Expected `limit` to be an integer >= 1 or Infinity, got `0` (number)',
+    );
+    expect(() => limitedMapPush(1, 'x' as never, rec.consumer)).toThrow(
+      'Expected `mapper` to be a function, got `"x"` (string)',
+    );
   });
 });
 
@@ -240,12 +269,16 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
     const rec = recorder<number>();
     const gates: Deferred<number>[] = [];
     const calls: number[] = [];
-    const run = limitedMapPush(2, (x: number) => {
-      calls.push(x);
-      const gate = deferred<number>();
-      gates.push(gate);
-      return gate.promise;
-    }, rec.consumer);
+    const run = limitedMapPush(
+      2,
+      (x: number) => {
+        calls.push(x);
+        const gate = deferred<number>();
+        gates.push(gate);
+        return gate.promise;
+      },
+      rec.consumer,
+    );
     run.resume();
     expect(run.write(0)).toBe(true);
     expect(run.write(1)).toBe(true);
@@ -293,11 +326,15 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
   it('setLimit() raises and lowers the bound of a pushed run', async () => {
     const rec = recorder<number>();
     const gates: Deferred<number>[] = [];
-    const run = limitedMapPush(1, () => {
-      const gate = deferred<number>();
-      gates.push(gate);
-      return gate.promise;
-    }, rec.consumer);
+    const run = limitedMapPush(
+      1,
+      () => {
+        const gate = deferred<number>();
+        gates.push(gate);
+        return gate.promise;
+      },
+      rec.consumer,
+    );
     run.resume();
     for (let i = 0; i < 6; i++) run.write(i);
     expect(gates).toHaveLength(1);
@@ -318,10 +355,15 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
   it('setPerKey() on a pushed run with options.key', () => {
     const rec = recorder<string>();
     const started: string[] = [];
-    const run = limitedMapPush(4, (x: string) => {
-      started.push(x);
-      return new Promise<string>(() => {});
-    }, rec.consumer, { key: (x: string) => x[0]!, perKey: 1 });
+    const run = limitedMapPush(
+      4,
+      (x: string) => {
+        started.push(x);
+        return new Promise<string>(() => {});
+      },
+      rec.consumer,
+      { key: (x: string) => x[0]!, perKey: 1 },
+    );
     run.resume();
     for (const item of ['a1', 'a2', 'a3', 'b1']) run.write(item);
     expect(started).toEqual(['a1', 'b1']);

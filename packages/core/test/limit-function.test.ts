@@ -53,7 +53,12 @@ describe('limitFunction behaves as p-limit’s limitFunction', () => {
     expect(m.peak).toBe(2);
     expect(limited.activeCount).toBe(0);
 
-    const object = { name: 'obj', get: limitFunction(function (this: { name: string }) { return this.name; }, 1) };
+    const object = {
+      name: 'obj',
+      get: limitFunction(function (this: { name: string }) {
+        return this.name;
+      }, 1),
+    };
     expect(await object.get()).toBe('obj');
   });
 
@@ -118,7 +123,9 @@ describe('limitFunction behaves as p-limit’s limitFunction', () => {
   });
 
   it('rejects bad input with a TypeError naming the argument, value and type', () => {
-    expect(() => limitFunction('nope' as never, 1)).toThrow(new TypeError('Expected `fn` to be a function, got `"nope"` (string)'));
+    expect(() => limitFunction('nope' as never, 1)).toThrow(
+      new TypeError('Expected `fn` to be a function, got `"nope"` (string)'),
+    );
     expect(() => limitFunction(() => 1, { concurrency: 1.5 })).toThrow(
       new TypeError('Expected `concurrency` to be an integer >= 1 or Infinity, got `1.5` (number)'),
     );

@@ -19,7 +19,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type FuzzCase, type TaskSpec, describeCase, runCase } from './model/harness.js';
 
-const seed = process.env.LAC_FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.LAC_FUZZ_SEED);
+const seed =
+  process.env.LAC_FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.LAC_FUZZ_SEED);
 const numRuns = Number(process.env.LAC_FUZZ_RUNS ?? 3000);
 const path = process.env.LAC_FUZZ_PATH;
 
@@ -41,11 +42,20 @@ const taskArb: fc.Arbitrary<TaskSpec> = fc.record({
 const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
   .record({
     form: fc.constantFrom('completed' as const, 'settled' as const, 'map' as const, 'mapSettled' as const),
-    limit: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 2, arbitrary: fc.integer({ min: 5, max: 16 }) }, { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),
+    limit: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 4 }) },
+      { weight: 2, arbitrary: fc.integer({ min: 5, max: 16 }) },
+      { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) },
+    ),
     ordered: fc.boolean(),
-    buffer: fc.option(fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constant(Number.POSITIVE_INFINITY)), { nil: undefined }),
+    buffer: fc.option(fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constant(Number.POSITIVE_INFINITY)), {
+      nil: undefined,
+    }),
     timeout: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined, freq: 4 }),
-    rate: fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 20 }) }), { nil: undefined, freq: 5 }),
+    rate: fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 20 }) }), {
+      nil: undefined,
+      freq: 5,
+    }),
     abortAt: fc.option(fc.integer({ min: -1, max: 30 }), { nil: undefined, freq: 3 }),
     slots: fc.option(
       fc.record({
@@ -57,13 +67,25 @@ const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
       { nil: undefined, freq: 4 },
     ),
     source: fc.record({
-      kind: fc.constantFrom('array' as const, 'syncGen' as const, 'asyncGen' as const, 'syncIter' as const, 'asyncIter' as const),
+      kind: fc.constantFrom(
+        'array' as const,
+        'syncGen' as const,
+        'asyncGen' as const,
+        'syncIter' as const,
+        'asyncIter' as const,
+      ),
       length: fc.integer({ min: 0, max: 20 }),
       throwAt: fc.option(fc.integer({ min: 0, max: 20 }), { nil: undefined, freq: 4 }),
       returnKind: fc.constantFrom('normal' as const, 'throws' as const, 'rejects' as const, 'hangs' as const),
     }),
     isEndless: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
-    itemKinds: fc.option(fc.array(fc.constantFrom('plain' as const, 'plain' as const, 'promise' as const, 'rejected' as const), { minLength: 1, maxLength: 6 }), { nil: undefined }),
+    itemKinds: fc.option(
+      fc.array(fc.constantFrom('plain' as const, 'plain' as const, 'promise' as const, 'rejected' as const), {
+        minLength: 1,
+        maxLength: 6,
+      }),
+      { nil: undefined },
+    ),
     tasks: fc.array(taskArb, { minLength: 1, maxLength: 8 }),
     consumer: fc.record({
       kind: fc.constantFrom('fast' as const, 'slow' as const, 'many' as const),
@@ -97,8 +119,11 @@ describe('model-based fuzzer: every promise of the README under random sources, 
     const details = await fc.check(property, { seed, numRuns, ...(path === undefined ? {} : { path }) });
     if (details.failed) {
       const replay = `LAC_FUZZ_SEED=${details.seed} LAC_FUZZ_PATH=${details.counterexamplePath}`;
-      const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-      expect.fail(`${error}\n\n${fc.defaultReportMessage(details)}\n\nReplay with: ${replay} npx vitest run test/model-fuzz.test.ts`);
+      const error =
+        details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+      expect.fail(
+        `${error}\n\n${fc.defaultReportMessage(details)}\n\nReplay with: ${replay} npx vitest run test/model-fuzz.test.ts`,
+      );
     }
     expect(details.numRuns).toBe(path === undefined ? numRuns : details.numRuns);
   });

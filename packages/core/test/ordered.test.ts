@@ -42,35 +42,38 @@ describe('rule 3: ordered: true yields in source order', () => {
     [2, 0],
     [2, 1],
     [3, 3],
-  ])('keeps the bound and the window while a slow early task holds results back (limit %i, buffer %i)', async (limit, buffer) => {
-    const script = new Script();
-    const { source, state } = trackedSource((i) => script.task(i), 50);
-    const iterator = limitedAsCompleted(source, limit, { ordered: true, buffer });
-    const first = iterator.next();
-    await flush();
-    // Everything but task 0 settles as soon as it starts.
-    for (let round = 0; round < 20; round++) {
-      for (const id of script.pending()) if (id !== 0) script.resolve(id, id);
+  ])(
+    'keeps the bound and the window while a slow early task holds results back (limit %i, buffer %i)',
+    async (limit, buffer) => {
+      const script = new Script();
+      const { source, state } = trackedSource((i) => script.task(i), 50);
+      const iterator = limitedAsCompleted(source, limit, { ordered: true, buffer });
+      const first = iterator.next();
       await flush();
-      expect(script.running).toBeLessThanOrEqual(limit);
-      expect(iterator.stats.running + iterator.stats.buffered).toBeLessThanOrEqual(limit + buffer);
-    }
-    // Task 0 blocks delivery, so exactly limit + buffer tasks have started, however long we wait.
-    expect(state.pulled).toBe(limit + buffer);
-    expect(script.peak).toBeLessThanOrEqual(limit);
-    script.resolve(0, 0);
-    expect(await first).toEqual({ value: 0, done: false });
-    let isDone = false;
-    const rest = drain(iterator).finally(() => {
-      isDone = true;
-    });
-    while (!isDone) {
-      for (const id of script.pending()) script.resolve(id, id);
-      await flush();
-    }
-    expect(script.peak).toBeLessThanOrEqual(limit);
-    expect((await rest).values).toEqual([...Array(49).keys()].map((k) => k + 1));
-  });
+      // Everything but task 0 settles as soon as it starts.
+      for (let round = 0; round < 20; round++) {
+        for (const id of script.pending()) if (id !== 0) script.resolve(id, id);
+        await flush();
+        expect(script.running).toBeLessThanOrEqual(limit);
+        expect(iterator.stats.running + iterator.stats.buffered).toBeLessThanOrEqual(limit + buffer);
+      }
+      // Task 0 blocks delivery, so exactly limit + buffer tasks have started, however long we wait.
+      expect(state.pulled).toBe(limit + buffer);
+      expect(script.peak).toBeLessThanOrEqual(limit);
+      script.resolve(0, 0);
+      expect(await first).toEqual({ value: 0, done: false });
+      let isDone = false;
+      const rest = drain(iterator).finally(() => {
+        isDone = true;
+      });
+      while (!isDone) {
+        for (const id of script.pending()) script.resolve(id, id);
+        await flush();
+      }
+      expect(script.peak).toBeLessThanOrEqual(limit);
+      expect((await rest).values).toEqual([...Array(49).keys()].map((k) => k + 1));
+    },
+  );
 
   it('limitedAsSettled with ordered delivers settled records in source order, failures included', async () => {
     const script = new Script();
@@ -91,10 +94,15 @@ describe('rule 3: ordered: true yields in source order', () => {
   it('limitedMap with ordered maps a sync iterable in source order', async () => {
     const delays = [3, 1, 2, 0];
     const { values } = await drain(
-      limitedMap(delays, 4, async (delay, { index }) => {
-        for (let i = 0; i < delay * 5; i++) await Promise.resolve();
-        return index;
-      }, { ordered: true }),
+      limitedMap(
+        delays,
+        4,
+        async (delay, { index }) => {
+          for (let i = 0; i < delay * 5; i++) await Promise.resolve();
+          return index;
+        },
+        { ordered: true },
+      ),
     );
     expect(values).toEqual([0, 1, 2, 3]);
   });

@@ -49,7 +49,10 @@ describe('options.key and perKey', () => {
 
   it('perKey as a function gives each key its own limit', async () => {
     const { items, started, mapper } = keyed(['big', 'big', 'big', 'small', 'small']);
-    const iterator = limitedMap(items, 10, mapper, { key: (item) => item.key, perKey: (key) => (key === 'big' ? 2 : 1) });
+    const iterator = limitedMap(items, 10, mapper, {
+      key: (item) => item.key,
+      perKey: (key) => (key === 'big' ? 2 : 1),
+    });
     void iterator.next();
     await flush();
     expect(started).toEqual([0, 1, 3]);
@@ -67,9 +70,15 @@ describe('options.key and perKey', () => {
 
   it.each([
     [{ key: 5 }, /Expected `options.key` to be a function, got `5` \(number\)/],
-    [{ key: (): number => 1, perKey: 0 }, /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/],
+    [
+      { key: (): number => 1, perKey: 0 },
+      /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/,
+    ],
     [{ perKey: 2 }, /Expected `options.key` \(a function of the item\) with `options.perKey`/],
-    [{ key: (): number => 1, lookahead: 0 }, /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/],
+    [
+      { key: (): number => 1, lookahead: 0 },
+      /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/,
+    ],
   ])('rejects %j with a TypeError naming the option', (options, message) => {
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(TypeError);
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(message);
@@ -128,40 +137,43 @@ describe('options.key and perKey', () => {
     );
   });
 
-  it.each([500, 2500])('%s keys, most idle at any time (idle keys are kept a while, then swept): the per-key bound holds and every item is delivered once', async (keyCount) => {
-    const count = 6000;
-    const running = new Map<number, number>();
-    const violations: string[] = [];
-    const perKeyCalls = new Map<number, number>();
-    const items = Array.from({ length: count }, (_, id) => ({ id, key: (id * 7) % keyCount }));
-    const { values: results, isThrown } = await drain(
-      limitedMap(
-        items,
-        8,
-        async (item) => {
-          const now = (running.get(item.key) ?? 0) + 1;
-          running.set(item.key, now);
-          if (now > (item.key % 2 === 0 ? 1 : 2)) violations.push(`key ${item.key}: ${now} running`);
-          await Promise.resolve();
-          running.set(item.key, running.get(item.key)! - 1);
-          return item.id;
-        },
-        {
-          key: (item) => item.key,
-          perKey: (key) => {
-            perKeyCalls.set(key as number, (perKeyCalls.get(key as number) ?? 0) + 1);
-            return (key as number) % 2 === 0 ? 1 : 2;
+  it.each([500, 2500])(
+    '%s keys, most idle at any time (idle keys are kept a while, then swept): the per-key bound holds and every item is delivered once',
+    async (keyCount) => {
+      const count = 6000;
+      const running = new Map<number, number>();
+      const violations: string[] = [];
+      const perKeyCalls = new Map<number, number>();
+      const items = Array.from({ length: count }, (_, id) => ({ id, key: (id * 7) % keyCount }));
+      const { values: results, isThrown } = await drain(
+        limitedMap(
+          items,
+          8,
+          async (item) => {
+            const now = (running.get(item.key) ?? 0) + 1;
+            running.set(item.key, now);
+            if (now > (item.key % 2 === 0 ? 1 : 2)) violations.push(`key ${item.key}: ${now} running`);
+            await Promise.resolve();
+            running.set(item.key, running.get(item.key)! - 1);
+            return item.id;
           },
-        },
-      ),
-    );
-    expect(isThrown).toBe(false);
-    expect(violations).toEqual([]);
-    expect([...results].sort((a, b) => a - b)).toEqual(items.map((item) => item.id));
-    expect(perKeyCalls.size).toBe(keyCount);
-    // perKey is asked when a key's entry is made: 500 idle keys are all kept (made once each); 2,500 are swept and made again.
-    const calls = [...perKeyCalls.values()].reduce((a, b) => a + b, 0);
-    if (keyCount === 500) expect(calls).toBe(500);
-    else expect(calls).toBeGreaterThan(keyCount);
-  });
+          {
+            key: (item) => item.key,
+            perKey: (key) => {
+              perKeyCalls.set(key as number, (perKeyCalls.get(key as number) ?? 0) + 1);
+              return (key as number) % 2 === 0 ? 1 : 2;
+            },
+          },
+        ),
+      );
+      expect(isThrown).toBe(false);
+      expect(violations).toEqual([]);
+      expect([...results].sort((a, b) => a - b)).toEqual(items.map((item) => item.id));
+      expect(perKeyCalls.size).toBe(keyCount);
+      // perKey is asked when a key's entry is made: 500 idle keys are all kept (made once each); 2,500 are swept and made again.
+      const calls = [...perKeyCalls.values()].reduce((a, b) => a + b, 0);
+      if (keyCount === 500) expect(calls).toBe(500);
+      else expect(calls).toBeGreaterThan(keyCount);
+    },
+  );
 });

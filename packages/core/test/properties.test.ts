@@ -33,7 +33,10 @@ const taskSpecArb: fc.Arbitrary<TaskSpec> = fc.record({
 
 const runArb = fc.record({
   form: fc.constantFrom('completed' as const, 'settled' as const, 'map' as const),
-  limit: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 6 }) }, { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),
+  limit: fc.oneof(
+    { weight: 9, arbitrary: fc.integer({ min: 1, max: 6 }) },
+    { weight: 1, arbitrary: fc.constant(Number.POSITIVE_INFINITY) },
+  ),
   buffer: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
   ordered: fc.boolean(),
   isAsyncSource: fc.boolean(),
@@ -77,7 +80,9 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
           if (context.index !== index) violations.push(`task ${index} got context.index ${context.index}`);
           if (running >= limit) violations.push(`task ${index} started with ${running} running (limit ${limit})`);
           if (starts.length - nextCalls > windowSize) {
-            violations.push(`task ${index} started with ${starts.length} started and only ${nextCalls} next() calls (window ${windowSize})`);
+            violations.push(
+              `task ${index} started with ${starts.length} started and only ${nextCalls} next() calls (window ${windowSize})`,
+            );
           }
           running++;
           peak = Math.max(peak, running);
@@ -117,7 +122,8 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
           pulls++;
           if (running >= limit) violations.push(`source pulled with ${running} running (limit ${limit})`);
           const stats = iterator!.stats;
-          if (stats.running + stats.buffered >= windowSize) violations.push(`source pulled with a full window (${JSON.stringify(stats)})`);
+          if (stats.running + stats.buffered >= windowSize)
+            violations.push(`source pulled with a full window (${JSON.stringify(stats)})`);
         };
         const item = (index: number): unknown =>
           form === 'map' ? index : (context: TaskContext) => runTask(index, context);
@@ -130,7 +136,8 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
               outstandingPulls++;
               maxOutstandingPulls = Math.max(maxOutstandingPulls, outstandingPulls);
               checkPull();
-              const step: IteratorResult<unknown> = position < n ? { value: item(position++), done: false } : { value: undefined, done: true };
+              const step: IteratorResult<unknown> =
+                position < n ? { value: item(position++), done: false } : { value: undefined, done: true };
               if (step.done) isSourceExhausted = true;
               return s.schedule(Promise.resolve(step), 'source pull').then((result) => {
                 outstandingPulls--;
@@ -226,7 +233,11 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
           for (const record of yielded as Settled<number>[]) {
             if (record.status === 'fulfilled') expect(record.value).toBe(valueOf(record.index));
             else expect(record.reason).toBe(errors[record.index]);
-            expect(record.status).toBe(specs[record.index]!.kind === 'resolve' || specs[record.index]!.kind === 'value' ? 'fulfilled' : 'rejected');
+            expect(record.status).toBe(
+              specs[record.index]!.kind === 'resolve' || specs[record.index]!.kind === 'value'
+                ? 'fulfilled'
+                : 'rejected',
+            );
           }
         } else {
           for (const value of yielded) expect(specs[((value as number) - 7) / 10]!.kind).toMatch(/resolve|value/);
@@ -235,12 +246,16 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
         // Rule 3: completion order is settle order; ordered is source order.
         let expected: number[];
         if (ordered) {
-          const deliverable = new Set(beforeFailure.filter((entry) => form === 'settled' || entry.isFulfilled).map((entry) => entry.index));
+          const deliverable = new Set(
+            beforeFailure.filter((entry) => form === 'settled' || entry.isFulfilled).map((entry) => entry.index),
+          );
           let prefix = 0;
           while (deliverable.has(prefix)) prefix++;
           expected = [...Array(prefix).keys()];
         } else {
-          expected = beforeFailure.filter((entry) => form === 'settled' || entry.isFulfilled).map((entry) => entry.index);
+          expected = beforeFailure
+            .filter((entry) => form === 'settled' || entry.isFulfilled)
+            .map((entry) => entry.index);
         }
         if (startsAtStop === undefined) {
           expect(yieldedIndices).toEqual(expected);
@@ -259,7 +274,8 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
           // In-flight tasks at the failure saw their signal abort.
           const settledBefore = new Set(settleLog.slice(0, firstFailure + 1).map((entry) => entry.index));
           for (const index of starts) {
-            if (!settledBefore.has(index) && specs[index]!.readsSignal) expect(contexts.get(index)!.signal.aborted).toBe(true);
+            if (!settledBefore.has(index) && specs[index]!.readsSignal)
+              expect(contexts.get(index)!.signal.aborted).toBe(true);
           }
           expect(await iterator.next()).toEqual({ value: undefined, done: true });
         } else if (startsAtStop === undefined) {
@@ -273,7 +289,8 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
         if (startsAtStop !== undefined) {
           expect(starts.length).toBe(startsAtStop);
           // (A task that never read its signal while running has no controller to abort: it is made lazily.)
-          for (const index of runningAtStop) if (specs[index]!.readsSignal) expect(contexts.get(index)!.signal.aborted).toBe(true);
+          for (const index of runningAtStop)
+            if (specs[index]!.readsSignal) expect(contexts.get(index)!.signal.aborted).toBe(true);
         }
 
         // The source is closed (or ran out) in every case.
@@ -283,7 +300,12 @@ describe('properties of limitedAsCompleted, limitedAsSettled and limitedMap unde
         expect(running).toBe(0);
         // Stats agree with what the tasks saw.
         const fulfilled = settleLog.filter((entry) => entry.isFulfilled).length;
-        expect(iterator.stats).toMatchObject({ started: starts.length, running: 0, completed: fulfilled, failed: settleLog.length - fulfilled });
+        expect(iterator.stats).toMatchObject({
+          started: starts.length,
+          running: 0,
+          completed: fulfilled,
+          failed: settleLog.length - fulfilled,
+        });
       }),
       300,
     );
@@ -296,9 +318,15 @@ describe('properties of createLimiter under random interleavings', () => {
       fc.asyncProperty(
         fc.scheduler(),
         fc.integer({ min: 1, max: 5 }),
-        fc.array(fc.record({ isFailure: fc.boolean(), raiseTo: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined, freq: 8 }) }), {
-          maxLength: 30,
-        }),
+        fc.array(
+          fc.record({
+            isFailure: fc.boolean(),
+            raiseTo: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined, freq: 8 }),
+          }),
+          {
+            maxLength: 30,
+          },
+        ),
         async (s, concurrency, calls) => {
           const limit = createLimiter(concurrency);
           let running = 0;
@@ -333,7 +361,11 @@ describe('properties of createLimiter under random interleavings', () => {
           await s.waitIdle();
           const results = await Promise.all(outcomes);
           expect(callCounts.every((count) => count === 1)).toBe(true);
-          expect(results).toEqual(calls.map((call, index) => (call.isFailure ? { ok: false, value: `call ${index} failed` } : { ok: true, value: index })));
+          expect(results).toEqual(
+            calls.map((call, index) =>
+              call.isFailure ? { ok: false, value: `call ${index} failed` } : { ok: true, value: index },
+            ),
+          );
           expect(peak).toBeLessThanOrEqual(maxLimitInForce);
           if (calls.length >= concurrency) expect(peak).toBeGreaterThanOrEqual(Math.min(concurrency, calls.length));
           expect(limit.activeCount).toBe(0);
@@ -350,7 +382,9 @@ describe('properties of timeout and rate under random task durations (fake timer
     await assertProperty(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
-        fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 50 }) }), { nil: undefined }),
+        fc.option(fc.record({ limit: fc.integer({ min: 1, max: 3 }), interval: fc.integer({ min: 1, max: 50 }) }), {
+          nil: undefined,
+        }),
         fc.option(fc.integer({ min: 1, max: 60 }), { nil: undefined }),
         // From 1 ms: timers clamp a 0 ms delay to 1 ms, as Node does.
         fc.array(fc.integer({ min: 1, max: 80 }), { maxLength: 15 }),
@@ -376,7 +410,11 @@ describe('properties of timeout and rate under random task durations (fake timer
             async function* asyncTasks() {
               yield* tasks;
             }
-            const options = { ordered, ...(rate === undefined ? {} : { rate }), ...(timeout === undefined ? {} : { timeout }) };
+            const options = {
+              ordered,
+              ...(rate === undefined ? {} : { rate }),
+              ...(timeout === undefined ? {} : { timeout }),
+            };
             const iterator = limitedAsSettled(isAsyncSource ? asyncTasks() : tasks, limit, options);
             const records: Settled<number>[] = [];
             let isDone = false;

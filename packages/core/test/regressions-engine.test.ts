@@ -155,7 +155,7 @@ describe('defect 4: a thenable whose then throws fails that task with the thrown
 });
 
 describe("defect 5: nothing a source's return() does surfaces unhandled", () => {
-  it("a sync iterator whose return() gives a rejected promise: the rejection is handled", async () => {
+  it('a sync iterator whose return() gives a rejected promise: the rejection is handled', async () => {
     let returns = 0;
     const source: Iterable<() => number> = {
       [Symbol.iterator]() {
@@ -276,7 +276,10 @@ describe('a rejected promise item dropped after a stop is observed, never unhand
   it('return() while a pull is pending; the pull then answers with a rejected promise', async () => {
     const pull = deferred<IteratorResult<Promise<number>>>();
     const source: AsyncIterable<Promise<number>> = {
-      [Symbol.asyncIterator]: () => ({ next: () => pull.promise, return: async () => ({ value: undefined, done: true }) }),
+      [Symbol.asyncIterator]: () => ({
+        next: () => pull.promise,
+        return: async () => ({ value: undefined, done: true }),
+      }),
     };
     const iterator = limitedMap(source, 2, async (value: number) => value);
     const pending = iterator.next();
@@ -305,12 +308,16 @@ describe('a rejected promise item held for a rate window when the run stops is o
 
 describe('defect 8: a run listens to options.signal only once it is iterated', () => {
   it('runs created and never iterated add no listener to a long-lived signal', async () => {
-    const { getEventListeners } = await import('node:events').then((events) => events as unknown as { getEventListeners: (target: EventTarget, type: string) => unknown[] });
+    const { getEventListeners } = await import('node:events').then(
+      (events) => events as unknown as { getEventListeners: (target: EventTarget, type: string) => unknown[] },
+    );
     const shutdown = new AbortController();
     const slotsSignal = new AbortController();
     const slots = { acquire: () => 0, release: () => {}, signal: slotsSignal.signal };
     const gate = deferred<number>();
-    const runs = Array.from({ length: 1000 }, () => limitedAsCompleted([() => gate.promise], 1, { signal: shutdown.signal, slots }));
+    const runs = Array.from({ length: 1000 }, () =>
+      limitedAsCompleted([() => gate.promise], 1, { signal: shutdown.signal, slots }),
+    );
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
     expect(getEventListeners(slotsSignal.signal, 'abort')).toHaveLength(0);
     const pending = runs[0]!.next();
@@ -359,7 +366,9 @@ describe('defect 9: validation checks every method the run uses', () => {
   it('a duck-typed signal without removeEventListener is a TypeError at call time', () => {
     const signal = { aborted: false, addEventListener() {} } as unknown as AbortSignal;
     expect(() => limitedAsCompleted([], 1, { signal })).toThrow(TypeError);
-    expect(() => limitedAsCompleted([], 1, { signal })).toThrow(/Expected `options.signal` to be an AbortSignal, got `\[object Object\]` \(object\)/);
+    expect(() => limitedAsCompleted([], 1, { signal })).toThrow(
+      /Expected `options.signal` to be an AbortSignal, got `\[object Object\]` \(object\)/,
+    );
     const slots = { acquire: () => 0, release() {}, signal };
     expect(() => limitedAsCompleted([], 1, { slots })).toThrow(/Expected `options.slots.signal` to be an AbortSignal/);
   });
@@ -409,7 +418,7 @@ describe('defect 11: limitedMap awaits items that are promises before the mapper
     expect(seen.sort()).toEqual([1, 2, 3]);
   });
 
-  it('a rejected item is that item\'s failure: fail fast, or a rejected outcome in settled mode', async () => {
+  it("a rejected item is that item's failure: fail fast, or a rejected outcome in settled mode", async () => {
     const failure = new Error('item rejected');
     const mapper = vi.fn((n: number) => n);
     const run = limitedMap([Promise.resolve(1), Promise.reject(failure)], 1, mapper);
@@ -419,7 +428,7 @@ describe('defect 11: limitedMap awaits items that are promises before the mapper
     expect(mapper).toHaveBeenCalledTimes(1);
   });
 
-  it('an item whose then getter throws is that item\'s failure', async () => {
+  it("an item whose then getter throws is that item's failure", async () => {
     const failure = new Error('then getter');
     const item = {
       get then(): never {
@@ -448,7 +457,7 @@ describe('return() after options.signal aborted', () => {
   });
 });
 
-describe("a source step whose done or value getter throws", () => {
+describe('a source step whose done or value getter throws', () => {
   for (const isAsync of [false, true]) {
     for (const field of ['done', 'value'] as const) {
       it(`${isAsync ? 'async' : 'sync'} source, ${field} getter: the run fails with the thrown error, nothing unhandled`, async () => {

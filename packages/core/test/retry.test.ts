@@ -37,22 +37,31 @@ describe('options.retry', () => {
   it('a failed attempt gives its slot back during the backoff, and a due retry starts before new items', async () => {
     const log: string[] = [];
     const calls = new Map<string, number>();
-    const task = (name: string, failures: number, duration: number): Task<string> => (context) => {
-      log.push(`${name}#${context.attempt}@${Date.now()}`);
-      calls.set(name, (calls.get(name) ?? 0) + 1);
-      return new Promise((resolve, reject) =>
-        setTimeout(() => (context.attempt <= failures ? reject(new Error(name)) : resolve(name)), duration),
-      );
-    };
+    const task =
+      (name: string, failures: number, duration: number): Task<string> =>
+      (context) => {
+        log.push(`${name}#${context.attempt}@${Date.now()}`);
+        calls.set(name, (calls.get(name) ?? 0) + 1);
+        return new Promise((resolve, reject) =>
+          setTimeout(() => (context.attempt <= failures ? reject(new Error(name)) : resolve(name)), duration),
+        );
+      };
     const t0 = Date.now();
-    const iterator = limitedAsCompleted([task('a', 1, 10), task('b', 0, 200), task('c', 0, 10)], 1, { retry: { retries: 1, minDelay: 50 } });
+    const iterator = limitedAsCompleted([task('a', 1, 10), task('b', 0, 200), task('c', 0, 10)], 1, {
+      retry: { retries: 1, minDelay: 50 },
+    });
     const done = drain(iterator);
     await vi.advanceTimersByTimeAsync(15);
     // a failed at 10 ms and waits 50 ms: b took its slot at once.
     expect(iterator.stats).toMatchObject({ running: 1, retrying: 1, retries: 0 });
     await vi.advanceTimersByTimeAsync(1000);
     expect((await done).values).toEqual(['b', 'a', 'c']);
-    expect(log.map((entry) => entry.replace(/@(\d+)/, (_, time) => `@${Number(time) - t0}`))).toEqual(['a#1@0', 'b#1@10', 'a#2@210', 'c#1@220']);
+    expect(log.map((entry) => entry.replace(/@(\d+)/, (_, time) => `@${Number(time) - t0}`))).toEqual([
+      'a#1@0',
+      'b#1@10',
+      'a#2@210',
+      'c#1@220',
+    ]);
     expect(iterator.stats).toMatchObject({ retrying: 0, retries: 1, completed: 3, failed: 0 });
   });
 
@@ -61,7 +70,9 @@ describe('options.retry', () => {
     const times: number[] = [];
     const withHint: Task<number> = (context) => {
       times.push(Date.now() - t0);
-      return context.attempt === 1 ? Promise.reject(Object.assign(new Error('busy'), { retryAfter: 700 })) : Promise.resolve(1);
+      return context.attempt === 1
+        ? Promise.reject(Object.assign(new Error('busy'), { retryAfter: 700 }))
+        : Promise.resolve(1);
     };
     const done = drain(limitedAsCompleted([withHint], 1, { retry: { retries: 3 } }));
     await vi.advanceTimersByTimeAsync(5000);
@@ -71,16 +82,25 @@ describe('options.retry', () => {
     const hookTimes: number[] = [];
     const start = Date.now();
     const hooked = drain(
-      limitedMap([0], 1, (_, context) => (hookTimes.push(Date.now() - start), context.attempt < 3 ? Promise.reject(new Error('x')) : 'ok'), {
-        retry: { retries: 5, retryDelay: (_error, attempt) => attempt * 1000 },
-      }),
+      limitedMap(
+        [0],
+        1,
+        (_, context) => (
+          hookTimes.push(Date.now() - start), context.attempt < 3 ? Promise.reject(new Error('x')) : 'ok'
+        ),
+        {
+          retry: { retries: 5, retryDelay: (_error, attempt) => attempt * 1000 },
+        },
+      ),
     );
     await vi.advanceTimersByTimeAsync(10_000);
     expect((await hooked).values).toEqual(['ok']);
     expect(hookTimes).toEqual([0, 1000, 3000]);
 
     const log: { time: number; attempt: number }[] = [];
-    const refused = drain(limitedAsCompleted([flaky(5, log)], 1, { retry: { retries: 5, shouldRetry: (_error, attempt) => attempt < 2 } }));
+    const refused = drain(
+      limitedAsCompleted([flaky(5, log)], 1, { retry: { retries: 5, shouldRetry: (_error, attempt) => attempt < 2 } }),
+    );
     await vi.advanceTimersByTimeAsync(10_000);
     expect((await refused).isThrown).toBe(true);
     expect(log.map((entry) => entry.attempt)).toEqual([1, 2]);
@@ -92,7 +112,12 @@ describe('options.retry', () => {
     await vi.advanceTimersByTimeAsync(1000);
     const { values } = await done;
     expect(values).toContainEqual({ status: 'fulfilled', value: 7, index: 1 });
-    expect(values).toContainEqual({ status: 'rejected', reason: expect.objectContaining({ message: 'attempt 3 failed' }), index: 0, attempts: 3 });
+    expect(values).toContainEqual({
+      status: 'rejected',
+      reason: expect.objectContaining({ message: 'attempt 3 failed' }),
+      index: 0,
+      attempts: 3,
+    });
   });
 
   it('early exit and abort cancel pending backoffs at once', async () => {
@@ -107,7 +132,9 @@ describe('options.retry', () => {
     expect(vi.getTimerCount()).toBe(0);
 
     const controller = new AbortController();
-    const aborted = drain(limitedAsCompleted([flaky(9, log)], 1, { retry: { retries: 5, minDelay: 1000 }, signal: controller.signal }));
+    const aborted = drain(
+      limitedAsCompleted([flaky(9, log)], 1, { retry: { retries: 5, minDelay: 1000 }, signal: controller.signal }),
+    );
     await ticks();
     controller.abort(new Error('stop'));
     expect((await aborted).error).toEqual(new Error('stop'));
@@ -133,7 +160,10 @@ describe('options.retry', () => {
   it.each([
     [null, /Expected `options.retry` to be an object \{ retries, \.\.\. \}, got `null` \(null\)/],
     [{ retries: -1 }, /Expected `options.retry.retries` to be an integer >= 0, got `-1` \(number\)/],
-    [{ retries: 1, minDelay: 'x' }, /Expected `options.retry.minDelay` to be a finite number of milliseconds >= 0, got `"x"` \(string\)/],
+    [
+      { retries: 1, minDelay: 'x' },
+      /Expected `options.retry.minDelay` to be a finite number of milliseconds >= 0, got `"x"` \(string\)/,
+    ],
     [{ retries: 1, factor: 0.5 }, /Expected `options.retry.factor` to be a finite number >= 1, got `0.5` \(number\)/],
     [{ retries: 1, shouldRetry: 5 }, /Expected `options.retry.shouldRetry` to be a function, got `5` \(number\)/],
   ])('rejects retry %j with a TypeError naming the field', (retry, message) => {
@@ -146,25 +176,30 @@ describe('options.retry', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 0, max: 3 }),
-        fc.array(fc.record({ failures: fc.integer({ min: 0, max: 5 }), duration: fc.integer({ min: 0, max: 50 }) }), { maxLength: 10 }),
+        fc.array(fc.record({ failures: fc.integer({ min: 0, max: 5 }), duration: fc.integer({ min: 0, max: 50 }) }), {
+          maxLength: 10,
+        }),
         fc.integer({ min: 0, max: 100 }),
         async (limit, retries, specs, minDelay) => {
           const calls = specs.map(() => 0);
           let running = 0;
           let peak = 0;
-          const tasks = specs.map(({ failures, duration }, i): Task<number> => (context) => {
-            calls[i]!++;
-            expect(context.attempt).toBe(calls[i]);
-            running++;
-            peak = Math.max(peak, running);
-            return new Promise((resolve, reject) =>
-              setTimeout(() => {
-                running--;
-                if (context.attempt <= failures) reject(new Error(`task ${i}`));
-                else resolve(i);
-              }, duration),
-            );
-          });
+          const tasks = specs.map(
+            ({ failures, duration }, i): Task<number> =>
+              (context) => {
+                calls[i]!++;
+                expect(context.attempt).toBe(calls[i]);
+                running++;
+                peak = Math.max(peak, running);
+                return new Promise((resolve, reject) =>
+                  setTimeout(() => {
+                    running--;
+                    if (context.attempt <= failures) reject(new Error(`task ${i}`));
+                    else resolve(i);
+                  }, duration),
+                );
+              },
+          );
           const iterator = limitedAsSettled(tasks, limit, { retry: { retries, minDelay } });
           const done = drain(iterator);
           await vi.advanceTimersByTimeAsync(100_000);
@@ -176,7 +211,9 @@ describe('options.retry', () => {
             expect(outcome.status).toBe(spec.failures <= retries ? 'fulfilled' : 'rejected');
           }
           expect(values.length).toBe(specs.length);
-          expect(iterator.stats.retries).toBe(specs.reduce((sum, { failures }) => sum + Math.min(failures, retries), 0));
+          expect(iterator.stats.retries).toBe(
+            specs.reduce((sum, { failures }) => sum + Math.min(failures, retries), 0),
+          );
           return true;
         },
       ),

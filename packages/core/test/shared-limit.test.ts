@@ -4,7 +4,15 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { allOf, createLimiter, createSharedLimit, limitedAsCompleted, limitedMap, type SharedSlot, type Task } from '@lac/core';
+import {
+  allOf,
+  createLimiter,
+  createSharedLimit,
+  limitedAsCompleted,
+  limitedMap,
+  type SharedSlot,
+  type Task,
+} from '@lac/core';
 import { assertProperty, drain, flush, Script, ticks } from './helpers.js';
 
 describe('createSharedLimit()', () => {
@@ -45,7 +53,9 @@ describe('createSharedLimit()', () => {
     const slot = await next;
     expect(limit.running).toBe(1);
     slot.release();
-    await expect(limit.acquire(AbortSignal.abort(new Error('already'))) as Promise<SharedSlot>).rejects.toThrow('already');
+    await expect(limit.acquire(AbortSignal.abort(new Error('already'))) as Promise<SharedSlot>).rejects.toThrow(
+      'already',
+    );
     expect(limit.running).toBe(0);
   });
 
@@ -62,27 +72,36 @@ describe('createSharedLimit()', () => {
   });
 
   it('release() of something that is not a slot throws a TypeError naming `slot`', () => {
-    expect(() => createSharedLimit(1).release(5 as never)).toThrow(/Expected `slot` to be a slot this limit handed out, got `5` \(number\)/);
+    expect(() => createSharedLimit(1).release(5 as never)).toThrow(
+      /Expected `slot` to be a slot this limit handed out, got `5` \(number\)/,
+    );
   });
 
   it('property: runs sharing one limit never run more than its limit in all, and every slot comes back', async () => {
     await assertProperty(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 8 })), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 8 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         fc.scheduler(),
         async (shared, runs, s) => {
           const limit = createSharedLimit(shared);
           let running = 0;
           let peak = 0;
           const consumers = runs.map(([runLimit, count], r) => {
-            const tasks = Array.from({ length: count }, (_, i): Task<number> => async () => {
-              running++;
-              peak = Math.max(peak, running);
-              await s.schedule(Promise.resolve(), `run ${r} task ${i}`);
-              running--;
-              return i;
-            });
+            const tasks = Array.from(
+              { length: count },
+              (_, i): Task<number> =>
+                async () => {
+                  running++;
+                  peak = Math.max(peak, running);
+                  await s.schedule(Promise.resolve(), `run ${r} task ${i}`);
+                  running--;
+                  return i;
+                },
+            );
             return drain(limitedAsCompleted(tasks, runLimit, { slots: limit }));
           });
           let isDone = false;
@@ -142,13 +161,18 @@ describe('createLimiter({ slots })', () => {
     await drain(iterator);
     await flush();
     expect([shared.running, shared.pending, limiter.activeCount]).toEqual([0, 0, 0]);
-    const failing = createLimiter({ concurrency: 1, slots: { acquire: () => Promise.reject(new Error('no slot')), release: () => {} } });
+    const failing = createLimiter({
+      concurrency: 1,
+      slots: { acquire: () => Promise.reject(new Error('no slot')), release: () => {} },
+    });
     await expect(failing(() => 1)).rejects.toThrow('no slot');
     expect(failing.activeCount).toBe(0);
   });
 
   it('rejects slots that are neither a SlotSource nor a governor', () => {
-    expect(() => createLimiter({ concurrency: 1, slots: 5 as never })).toThrow(/Expected `slots` to be an object with `acquire` and `release` methods .*got `5` \(number\)/);
+    expect(() => createLimiter({ concurrency: 1, slots: 5 as never })).toThrow(
+      /Expected `slots` to be an object with `acquire` and `release` methods .*got `5` \(number\)/,
+    );
   });
 });
 
@@ -223,7 +247,9 @@ describe('allOf()', () => {
   });
 
   it('rejects what is neither a SlotSource nor a governor with a TypeError naming it', () => {
-    expect(() => allOf(createSharedLimit(1), 5 as never)).toThrow(/Expected `limits\[1\]` to be an object with `acquire` and `release` methods .*got `5` \(number\)/);
+    expect(() => allOf(createSharedLimit(1), 5 as never)).toThrow(
+      /Expected `limits\[1\]` to be an object with `acquire` and `release` methods .*got `5` \(number\)/,
+    );
   });
 });
 
@@ -234,7 +260,14 @@ describe('options.rate as several windows', () => {
       const starts: number[] = [];
       const t0 = Date.now();
       const tasks = Array.from({ length: 5 }, (): Task<number> => () => (starts.push(Date.now() - t0), 0));
-      const done = drain(limitedAsCompleted(tasks, 5, { rate: [{ limit: 2, interval: 1000 }, { limit: 3, interval: 10_000 }] }));
+      const done = drain(
+        limitedAsCompleted(tasks, 5, {
+          rate: [
+            { limit: 2, interval: 1000 },
+            { limit: 3, interval: 10_000 },
+          ],
+        }),
+      );
       await vi.advanceTimersByTimeAsync(25_000);
       await done;
       expect(starts).toEqual([0, 0, 1000, 10_000, 10_000]);
@@ -248,15 +281,21 @@ describe('options.rate as several windows', () => {
     try {
       await assertProperty(
         fc.asyncProperty(
-          fc.array(fc.record({ limit: fc.integer({ min: 1, max: 4 }), interval: fc.integer({ min: 1, max: 500 }) }), { minLength: 1, maxLength: 3 }),
+          fc.array(fc.record({ limit: fc.integer({ min: 1, max: 4 }), interval: fc.integer({ min: 1, max: 500 }) }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
           fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 15 }),
           fc.integer({ min: 1, max: 4 }),
           async (rate, durations, limit) => {
             const starts: number[] = [];
-            const tasks = durations.map((duration): Task<number> => () => {
-              starts.push(Date.now());
-              return new Promise((resolve) => setTimeout(resolve, duration, 0));
-            });
+            const tasks = durations.map(
+              (duration): Task<number> =>
+                () => {
+                  starts.push(Date.now());
+                  return new Promise((resolve) => setTimeout(resolve, duration, 0));
+                },
+            );
             const done = drain(limitedMap(tasks, limit, (task, context) => task(context), { rate }));
             await vi.advanceTimersByTimeAsync(20_000);
             expect((await done).values.length).toBe(durations.length);
@@ -276,9 +315,21 @@ describe('options.rate as several windows', () => {
   });
 
   it.each([
-    [[], /Expected `options.rate` to be an object \{ limit, interval \} or a non-empty array of them, got `\[\]` \(array\)/],
-    [[{ limit: 1, interval: 10 }, { limit: 0, interval: 10 }], /Expected `options.rate\[1\].limit` to be an integer >= 1, got `0` \(number\)/],
-    [[{ limit: 1, interval: 10 }, 5], /Expected `options.rate\[1\]` to be an object \{ limit, interval \}, got `5` \(number\)/],
+    [
+      [],
+      /Expected `options.rate` to be an object \{ limit, interval \} or a non-empty array of them, got `\[\]` \(array\)/,
+    ],
+    [
+      [
+        { limit: 1, interval: 10 },
+        { limit: 0, interval: 10 },
+      ],
+      /Expected `options.rate\[1\].limit` to be an integer >= 1, got `0` \(number\)/,
+    ],
+    [
+      [{ limit: 1, interval: 10 }, 5],
+      /Expected `options.rate\[1\]` to be an object \{ limit, interval \}, got `5` \(number\)/,
+    ],
   ])('rejects rate %j with a TypeError naming the window', (rate, message) => {
     expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(TypeError);
     expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(message);

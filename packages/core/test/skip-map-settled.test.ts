@@ -1,6 +1,14 @@
 // The `skip` sentinel (as p-map's pMapSkip) and limitedMapSettled, the settled form of limitedMap.
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { limitedAsCompleted, limitedAsSettled, limitedMap, limitedMapSettled, skip, type LimitedIterator, type Settled } from '@lac/core';
+import {
+  limitedAsCompleted,
+  limitedAsSettled,
+  limitedMap,
+  limitedMapSettled,
+  skip,
+  type LimitedIterator,
+  type Settled,
+} from '@lac/core';
 import { deferred, drain, flush, type Deferred } from './helpers.js';
 
 describe('skip', () => {
@@ -16,11 +24,16 @@ describe('skip', () => {
 
   it('ordered mode keeps order around skipped items, whatever order they finish in', async () => {
     const handles = new Map<number, Deferred<number | typeof skip>>();
-    const iterator = limitedMap([0, 1, 2, 3, 4], 5, (n) => {
-      const handle = deferred<number | typeof skip>();
-      handles.set(n, handle);
-      return handle.promise;
-    }, { ordered: true });
+    const iterator = limitedMap(
+      [0, 1, 2, 3, 4],
+      5,
+      (n) => {
+        const handle = deferred<number | typeof skip>();
+        handles.set(n, handle);
+        return handle.promise;
+      },
+      { ordered: true },
+    );
     const results: number[] = [];
     const consumer = (async () => {
       for await (const value of iterator) results.push(value);
@@ -49,9 +62,14 @@ describe('skip', () => {
   it('ordered mode: a failure after skipped items held back leaves buffered at 0', async () => {
     const failure = new Error('boom');
     const first = deferred<number>();
-    const iterator = limitedMap([0, 1, 2, 3], 4, (n) => (n === 0 ? first.promise : n === 3 ? Promise.reject(failure) : n === 1 ? skip : n), {
-      ordered: true,
-    });
+    const iterator = limitedMap(
+      [0, 1, 2, 3],
+      4,
+      (n) => (n === 0 ? first.promise : n === 3 ? Promise.reject(failure) : n === 1 ? skip : n),
+      {
+        ordered: true,
+      },
+    );
     const pending = iterator.next().catch((caught: unknown) => caught);
     await flush();
     // 1 (a skip) and 2 (a result) were held back behind 0 when 3 failed: the result is dropped, the count stays right.
@@ -75,10 +93,15 @@ describe('skip', () => {
 describe('limitedMapSettled', () => {
   it('yields every outcome and goes on after failures', async () => {
     const failure = new Error('odd');
-    const iterator = limitedMapSettled([1, 2, 3, 4], 2, async (n, { index }) => {
-      if (n % 2 === 1) throw failure;
-      return n * index;
-    }, { ordered: true });
+    const iterator = limitedMapSettled(
+      [1, 2, 3, 4],
+      2,
+      async (n, { index }) => {
+        if (n % 2 === 1) throw failure;
+        return n * index;
+      },
+      { ordered: true },
+    );
     expectTypeOf(iterator).toEqualTypeOf<LimitedIterator<Settled<number>>>();
     const { values, isThrown } = await drain(iterator);
     expect(isThrown).toBe(false);
@@ -114,9 +137,15 @@ describe('limitedMapSettled', () => {
   });
 
   it('bad arguments throw a TypeError naming the argument, value and type', () => {
-    expect(() => limitedMapSettled([], 0, (n) => n)).toThrow('Expected `limit` to be an integer >= 1 or Infinity, got `0` (number)');
-    expect(() => limitedMapSettled([], 1, 'x' as never)).toThrow('Expected `mapper` to be a function, got `"x"` (string)');
-    expect(() => limitedMapSettled(3 as never, 1, (n) => n)).toThrow('Expected `items` to be an iterable or async iterable, got `3` (number)');
+    expect(() => limitedMapSettled([], 0, (n) => n)).toThrow(
+      'Expected `limit` to be an integer >= 1 or Infinity, got `0` (number)',
+    );
+    expect(() => limitedMapSettled([], 1, 'x' as never)).toThrow(
+      'Expected `mapper` to be a function, got `"x"` (string)',
+    );
+    expect(() => limitedMapSettled(3 as never, 1, (n) => n)).toThrow(
+      'Expected `items` to be an iterable or async iterable, got `3` (number)',
+    );
     expect(() => limitedMapSettled([], 1, (n) => n, { buffer: -1 })).toThrow(TypeError);
   });
 });

@@ -123,7 +123,9 @@ describe('options.slots', () => {
     const bad: unknown[] = [null, 5, 'slots', {}, { release: () => {} }, { acquire: 1, release: () => {} }];
     for (const slots of bad) {
       expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(TypeError);
-      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(/Expected `options.slots` to be an object with `acquire` and `release` methods \(a SlotSource\), or a governor .*, got `.*` \(/);
+      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(
+        /Expected `options.slots` to be an object with `acquire` and `release` methods \(a SlotSource\), or a governor .*, got `.*` \(/,
+      );
     }
     expect(() => limitedAsCompleted([], 1, { slots: null } as never)).toThrow('got `null` (null)');
   });
@@ -352,7 +354,10 @@ describe('options.slots', () => {
     const slots = new MemorySlots(Infinity, true);
     const controller = new AbortController();
     const task = defer();
-    const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, { slots, signal: controller.signal });
+    const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, {
+      slots,
+      signal: controller.signal,
+    });
     const next = iterator.next();
     await flush();
     slots.grant();
@@ -427,7 +432,10 @@ describe('options.slots', () => {
 
     // After return(): no one is left to tell, and nothing surfaces unhandled (the file's watch checks).
     const gate = defer<number>();
-    const afterReturn: SlotSource<number> = { acquire: () => 0, release: () => Promise.reject(new Error('after return')) };
+    const afterReturn: SlotSource<number> = {
+      acquire: () => 0,
+      release: () => Promise.reject(new Error('after return')),
+    };
     const stopped = limitedAsCompleted([() => gate.promise], 1, { slots: afterReturn });
     const pending = stopped.next();
     await stopped.return();
@@ -446,13 +454,15 @@ describe('options.slots', () => {
       signal: controller.signal,
     };
     const aborted: unknown[] = [];
-    const tasks = [1, 2].map(() => ({ signal }: TaskContext) =>
-      new Promise((_, reject) =>
-        signal.addEventListener('abort', () => {
-          aborted.push(signal.reason);
-          reject(signal.reason);
-        }),
-      ),
+    const tasks = [1, 2].map(
+      () =>
+        ({ signal }: TaskContext) =>
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => {
+              aborted.push(signal.reason);
+              reject(signal.reason);
+            }),
+          ),
     );
     const iterator = limitedAsCompleted(tasks, 4, { slots });
     const next = iterator.next();

@@ -47,7 +47,10 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
   const sourceName = name === 'limitedMap' ? 'items' : 'tasks';
 
   it.each(badLimits)('limit %s throws a TypeError naming `limit` and showing the value', (limit, shown) => {
-    expectTypeError(() => call(tasks, limit), new RegExp(`^Expected \`limit\` to be an integer >= 1 or Infinity, got ${escape(shown)}$`));
+    expectTypeError(
+      () => call(tasks, limit),
+      new RegExp(`^Expected \`limit\` to be an integer >= 1 or Infinity, got ${escape(shown)}$`),
+    );
   });
 
   it('accepts limit 1, a large integer and Infinity', () => {
@@ -63,7 +66,10 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     [{ length: 1 }, '`[object Object]` (object)'],
     [Promise.resolve([noop]), '`[object Promise]` (object)'],
   ])('a source that is not iterable (%s) throws a TypeError naming it', (source, shown) => {
-    expectTypeError(() => call(source, 2), new RegExp(`^Expected \`${sourceName}\` to be an iterable or async iterable, got ${escape(shown)}$`));
+    expectTypeError(
+      () => call(source, 2),
+      new RegExp(`^Expected \`${sourceName}\` to be an iterable or async iterable, got ${escape(shown)}$`),
+    );
   });
 
   it.each([
@@ -81,16 +87,32 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     ['timeout', Number.NaN, /`options\.timeout` to be a number of milliseconds > 0, got `NaN` \(number\)/],
     ['timeout', '100', /`options\.timeout` to be a number of milliseconds > 0, got `"100"` \(string\)/],
     // setTimeout cannot wait longer: such a timer would fire after 1 ms and time every task out at once.
-    ['timeout', 2 ** 31, /`options\.timeout` to be at most 2147483647 ms \(the longest setTimeout can wait\) or Infinity, got `2147483648` \(number\)/],
+    [
+      'timeout',
+      2 ** 31,
+      /`options\.timeout` to be at most 2147483647 ms \(the longest setTimeout can wait\) or Infinity, got `2147483648` \(number\)/,
+    ],
     ['rate', 5, /`options\.rate` to be an object \{ limit, interval \}, got `5` \(number\)/],
     ['rate', null, /`options\.rate` to be an object \{ limit, interval \}, got `null` \(null\)/],
     ['rate', { limit: 0, interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `0` \(number\)/],
     ['rate', { limit: 1.5, interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `1\.5` \(number\)/],
     ['rate', { interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `undefined` \(undefined\)/],
-    ['rate', { limit: 2, interval: 0 }, /`options\.rate\.interval` to be a finite number of milliseconds > 0, got `0` \(number\)/],
-    ['rate', { limit: 2, interval: Number.POSITIVE_INFINITY }, /`options\.rate\.interval` .* got `Infinity` \(number\)/],
+    [
+      'rate',
+      { limit: 2, interval: 0 },
+      /`options\.rate\.interval` to be a finite number of milliseconds > 0, got `0` \(number\)/,
+    ],
+    [
+      'rate',
+      { limit: 2, interval: Number.POSITIVE_INFINITY },
+      /`options\.rate\.interval` .* got `Infinity` \(number\)/,
+    ],
     ['rate', { limit: 2, interval: '1s' }, /`options\.rate\.interval` .* got `"1s"` \(string\)/],
-    ['rate', { limit: 2, interval: 2 ** 31 }, /`options\.rate\.interval` to be at most 2147483647 ms .* got `2147483648` \(number\)/],
+    [
+      'rate',
+      { limit: 2, interval: 2 ** 31 },
+      /`options\.rate\.interval` to be at most 2147483647 ms .* got `2147483648` \(number\)/,
+    ],
   ])('option %s = %s throws a TypeError naming the option and showing the value', (key, value, pattern) => {
     expectTypeError(() => call(tasks, 2, { [key]: value }), pattern);
   });
@@ -100,7 +122,10 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
     ['fast', '`"fast"` (string)'],
     [null, '`null` (null)'],
   ])('options that are not an object (%s) throw a TypeError naming `options`', (options, shown) => {
-    expectTypeError(() => call(tasks, 2, options), new RegExp(`^Expected \`options\` to be an object, got ${escape(shown)}$`));
+    expectTypeError(
+      () => call(tasks, 2, options),
+      new RegExp(`^Expected \`options\` to be an object, got ${escape(shown)}$`),
+    );
   });
 
   it('accepts every valid option value', () => {
@@ -148,25 +173,34 @@ describe('limitedMap', () => {
 
 describe('createLimiter', () => {
   // An object is createLimiter's options form ({ concurrency, rejectOnClear }), tested below.
-  it.each(badLimits.filter(([value]) => typeof value !== 'object' || value === null))('concurrency %s throws a TypeError naming `concurrency`', (concurrency, shown) => {
-    expectTypeError(
-      () => createLimiter(concurrency as never),
-      new RegExp(`^Expected \`concurrency\` to be an integer >= 1 or Infinity, got ${escape(shown)}$`),
-    );
-  });
+  it.each(badLimits.filter(([value]) => typeof value !== 'object' || value === null))(
+    'concurrency %s throws a TypeError naming `concurrency`',
+    (concurrency, shown) => {
+      expectTypeError(
+        () => createLimiter(concurrency as never),
+        new RegExp(`^Expected \`concurrency\` to be an integer >= 1 or Infinity, got ${escape(shown)}$`),
+      );
+    },
+  );
 
   it('an options object is validated too: concurrency and rejectOnClear', () => {
     expectTypeError(() => createLimiter({ concurrency: 0 }), /`concurrency` .* got `0` \(number\)/);
-    expectTypeError(() => createLimiter({ concurrency: 2, rejectOnClear: 'yes' as never }), /`rejectOnClear` to be a boolean, got `"yes"` \(string\)/);
+    expectTypeError(
+      () => createLimiter({ concurrency: 2, rejectOnClear: 'yes' as never }),
+      /`rejectOnClear` to be a boolean, got `"yes"` \(string\)/,
+    );
     expect(() => createLimiter({ concurrency: 2, rejectOnClear: true })).not.toThrow();
   });
 
   it('the concurrency setter rejects bad values and keeps the old one', () => {
     const limit = createLimiter(3);
     for (const [value, shown] of badLimits) {
-      expectTypeError(() => {
-        limit.concurrency = value as number;
-      }, new RegExp(`\`concurrency\` .* got ${escape(shown)}$`));
+      expectTypeError(
+        () => {
+          limit.concurrency = value as number;
+        },
+        new RegExp(`\`concurrency\` .* got ${escape(shown)}$`),
+      );
     }
     expect(limit.concurrency).toBe(3);
   });
@@ -184,7 +218,9 @@ describe('non-function items are a failure of the run, with a clear message', ()
     const iterator = limitedAsCompleted([() => 1, 'oops' as never], 1);
     const first = await iterator.next();
     expect(first).toEqual({ value: 1, done: false });
-    await expect(iterator.next()).rejects.toThrow(/^Expected every item of `tasks` to be a function, got `"oops"` \(string\) at index 1$/);
+    await expect(iterator.next()).rejects.toThrow(
+      /^Expected every item of `tasks` to be a function, got `"oops"` \(string\) at index 1$/,
+    );
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 

@@ -82,4 +82,7 @@ for (let round = 0; round < 5; round++) {
 }
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const floor = median(cpu[names[0]]);
-for (const name of names) console.log(`${name}: ${median(cpu[name]).toFixed(0)} ms CPU (${(median(cpu[name]) / floor).toFixed(2)}x ${names[0]})`);
+for (const name of names)
+  console.log(
+    `${name}: ${median(cpu[name]).toFixed(0)} ms CPU (${(median(cpu[name]) / floor).toFixed(2)}x ${names[0]})`,
+  );

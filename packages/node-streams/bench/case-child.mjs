@@ -22,4 +22,6 @@ for (let i = 0; i < Number(runs); i++) {
   isComplete &&= result.isComplete;
   sample();
 }
-process.stdout.write(JSON.stringify({ times, isComplete, maxRss: process.resourceUsage().maxRSS * 1024, heapPeak, oldSpacePeak }));
+process.stdout.write(
+  JSON.stringify({ times, isComplete, maxRss: process.resourceUsage().maxRSS * 1024, heapPeak, oldSpacePeak }),
+);

@@ -33,7 +33,10 @@ async function measure(names, kind, countFor, rounds) {
   const complete = {};
   const utilisation = {};
   // Warm-up, so the first stage measured does not pay everyone's JIT.
-  for (let i = 0; i < 2; i++) for (const name of names) for (const limit of LIMITS) await runCase(name, limit, kind, Math.min(countFor(limit), kind === 'instant' ? 100_000 : 500));
+  for (let i = 0; i < 2; i++)
+    for (const name of names)
+      for (const limit of LIMITS)
+        await runCase(name, limit, kind, Math.min(countFor(limit), kind === 'instant' ? 100_000 : 500));
   for (let round = 0; round < rounds; round++) {
     for (const limit of LIMITS) {
       for (const name of names) {
@@ -44,7 +47,9 @@ async function measure(names, kind, countFor, rounds) {
         (cpu[key] ??= []).push(result.cpuMs);
         complete[key] = (complete[key] ?? true) && result.isComplete;
         (utilisation[key] ??= []).push(result.busy / (limit * result.ms));
-        log(`${kind} round ${round + 1} limit ${limit} ${name}: ${fmt(result.ms)} ms${result.isComplete ? '' : ' (items missing!)'}`);
+        log(
+          `${kind} round ${round + 1} limit ${limit} ${name}: ${fmt(result.ms)} ms${result.isComplete ? '' : ' (items missing!)'}`,
+        );
       }
     }
   }
@@ -71,7 +76,10 @@ const cell = (_name, limit, result) => {
 };
 const instantTable = table(
   ['stage', ...LIMITS.map((limit) => `limit ${limit}`)],
-  [FLOOR, OURS, ...PEERS, CORE].map((name) => [name === OURS ? `**${name}**` : name, ...LIMITS.map((limit) => cell(name, limit, instant(name, limit)))]),
+  [FLOOR, OURS, ...PEERS, CORE].map((name) => [
+    name === OURS ? `**${name}**` : name,
+    ...LIMITS.map((limit) => cell(name, limit, instant(name, limit))),
+  ]),
 );
 const peerRatioTable = table(
   ['limit', ...PEERS.map((peer) => `${peer} / limitedTransform`), 'limitedTransform / floor'],
@@ -99,7 +107,9 @@ for (const count of MEMORY_COUNTS) {
   for (const name of memoryStages(count)) {
     const peaks = [];
     for (let i = 0; i < (quick || count === MEMORY_COUNTS[2] ? 1 : 2); i++) {
-      const out = JSON.parse(execFileSync(process.execPath, [child, name, '16', String(count), '1'], { encoding: 'utf8' }));
+      const out = JSON.parse(
+        execFileSync(process.execPath, [child, name, '16', String(count), '1'], { encoding: 'utf8' }),
+      );
       peaks.push(out);
     }
     memory[`${name}@${count}`] = {
@@ -107,7 +117,9 @@ for (const count of MEMORY_COUNTS) {
       old: Math.min(...peaks.map((p) => p.oldSpacePeak)),
       rss: Math.min(...peaks.map((p) => p.maxRss)),
     };
-    log(`memory ${name} ${count}: heap ${(memory[`${name}@${count}`].heap / 2 ** 20).toFixed(1)} MiB, rss ${(memory[`${name}@${count}`].rss / 2 ** 20).toFixed(1)} MiB`);
+    log(
+      `memory ${name} ${count}: heap ${(memory[`${name}@${count}`].heap / 2 ** 20).toFixed(1)} MiB, rss ${(memory[`${name}@${count}`].rss / 2 ** 20).toFixed(1)} MiB`,
+    );
   }
 }
 // Resolve-at-once again, each configuration alone in a fresh process, so the JIT specialises for that one stage.
@@ -116,7 +128,11 @@ const FRESH_RUNS = 6;
 const fresh = {};
 for (const limit of LIMITS) {
   for (const name of [FLOOR, OURS, ...PEERS]) {
-    const out = JSON.parse(execFileSync(process.execPath, [child, name, String(limit), String(FRESH_COUNT), String(FRESH_RUNS)], { encoding: 'utf8' }));
+    const out = JSON.parse(
+      execFileSync(process.execPath, [child, name, String(limit), String(FRESH_COUNT), String(FRESH_RUNS)], {
+        encoding: 'utf8',
+      }),
+    );
     // The first two runs warm the JIT up; the median of the rest counts.
     fresh[`${name}@${limit}`] = { ms: median(out.times.slice(2)), isComplete: out.isComplete };
     log(`fresh ${name} limit ${limit}: ${fmt(fresh[`${name}@${limit}`].ms)} ms`);
@@ -136,28 +152,39 @@ const freshTable = table(
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const [SMALL, , LARGE] = MEMORY_COUNTS;
 const memoryTable = table(
-  ['stage (limit 16)', ...MEMORY_COUNTS.map((count) => `${count.toLocaleString('en')} objects: heap / old space / RSS`), `old space ${LARGE / 1e6}M / ${SMALL / 1e3}k`],
+  [
+    'stage (limit 16)',
+    ...MEMORY_COUNTS.map((count) => `${count.toLocaleString('en')} objects: heap / old space / RSS`),
+    `old space ${LARGE / 1e6}M / ${SMALL / 1e3}k`,
+  ],
   [FLOOR, OURS, ...PEERS].map((name) => [
     name === OURS ? `**${name}**` : name,
     ...MEMORY_COUNTS.map((count) => {
       const m = memory[`${name}@${count}`];
       return m === undefined ? 'not run' : `${mib(m.heap)} / ${mib(m.old)} / ${mib(m.rss)}`;
     }),
-    memory[`${name}@${LARGE}`] === undefined ? '' : `${(memory[`${name}@${LARGE}`].old / memory[`${name}@${SMALL}`].old).toFixed(2)}x`,
+    memory[`${name}@${LARGE}`] === undefined
+      ? ''
+      : `${(memory[`${name}@${LARGE}`].old / memory[`${name}@${SMALL}`].old).toFixed(2)}x`,
   ]),
 );
 const cpuTable = table(
   ['stage', ...LIMITS.map((limit) => `limit ${limit}`)],
   [FLOOR, OURS, ...PEERS, CORE].map((name) => [
     name === OURS ? `**${name}**` : name,
-    ...LIMITS.map((limit) => `${fmt(instant(name, limit).cpuMs)} ms (${(instant(name, limit).cpuMs / instant(FLOOR, limit).cpuMs).toFixed(2)}x)`),
+    ...LIMITS.map(
+      (limit) =>
+        `${fmt(instant(name, limit).cpuMs)} ms (${(instant(name, limit).cpuMs / instant(FLOOR, limit).cpuMs).toFixed(2)}x)`,
+    ),
   ]),
 );
 
 const ourUtilisation = slow(OURS, 16).utilisation;
 const ourOldGrowth = memory[`${OURS}@${LARGE}`].old / memory[`${OURS}@${SMALL}`].old;
 const ourHeapGrowth = memory[`${OURS}@${LARGE}`].heap / memory[`${OURS}@${SMALL}`].heap;
-const fasterThanPeersCpu = LIMITS.map((limit) => PEERS.every((peer) => instant(OURS, limit).cpuMs < instant(peer, limit).cpuMs));
+const fasterThanPeersCpu = LIMITS.map((limit) =>
+  PEERS.every((peer) => instant(OURS, limit).cpuMs < instant(peer, limit).cpuMs),
+);
 const floorCpuRatios = LIMITS.map((limit) => instant(OURS, limit).cpuMs / instant(FLOOR, limit).cpuMs);
 const verdict = (ok) => (ok ? '**met**' : '**missed**');
 const targets = [

@@ -45,7 +45,11 @@ function sink(state) {
 /** stage name -> (limit, mapper) -> (count, state) -> Promise<void> */
 export const stages = {
   'sync Transform (floor)': () => (count, state) =>
-    pipeline(Readable.from(numbers(count)), new Transform({ objectMode: true, transform: (x, _e, cb) => cb(null, x * 2) }), sink(state)),
+    pipeline(
+      Readable.from(numbers(count)),
+      new Transform({ objectMode: true, transform: (x, _e, cb) => cb(null, x * 2) }),
+      sink(state),
+    ),
   limitedTransform: (limit, mapper) => (count, state) =>
     pipeline(Readable.from(numbers(count)), limitedTransform(limit, mapper), sink(state)),
   'Readable.map': (limit, mapper) => (count, state) =>
@@ -77,5 +81,10 @@ export async function runCase(stageName, limit, kind, count, sample = undefined)
   await run(count, state);
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
-  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, isComplete: state.sum === count * (count - 1), busy: mapperState.busy };
+  return {
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    isComplete: state.sum === count * (count - 1),
+    busy: mapperState.busy,
+  };
 }

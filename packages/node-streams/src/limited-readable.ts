@@ -12,7 +12,12 @@ class LimitedReadable<TResult> extends Readable {
   /** Undefined only while the constructor runs (an already-aborted signal destroys the stream from inside it). */
   readonly #run: ConsumedRun | undefined;
 
-  constructor(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, highWaterMark: number | undefined, options: LimitOptions | undefined) {
+  constructor(
+    tasks: TaskSource<TResult>,
+    limit: number | AdaptiveLimit,
+    highWaterMark: number | undefined,
+    options: LimitOptions | undefined,
+  ) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     // Validates tasks, limit and core's options; nothing is pulled until the first read.
     const output = new ReadableOutput<TResult>(this, 'task');
@@ -63,7 +68,11 @@ class LimitedReadable<TResult> extends Readable {
  * await pipeline(limitedReadable(tasks, 4), createWriteStream('pages.txt'));
  * ```
  */
-export function limitedReadable<TResult>(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, options?: LimitedStreamOptions): LimitedReadableType<TResult> {
+export function limitedReadable<TResult>(
+  tasks: TaskSource<TResult>,
+  limit: number | AdaptiveLimit,
+  options?: LimitedStreamOptions,
+): LimitedReadableType<TResult> {
   const { highWaterMark, limitOptions } = splitOptions(options);
   return new LimitedReadable<TResult>(tasks, limit, highWaterMark, limitOptions);
 }

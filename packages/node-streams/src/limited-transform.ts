@@ -23,7 +23,12 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   #callback: Callback | undefined;
   #finalCallback: Callback | undefined;
 
-  constructor(limit: number | AdaptiveLimit, mapper: Mapper<TInput, TResult>, highWaterMark: number | undefined, options: LimitOptions | undefined) {
+  constructor(
+    limit: number | AdaptiveLimit,
+    mapper: Mapper<TInput, TResult>,
+    highWaterMark: number | undefined,
+    options: LimitOptions | undefined,
+  ) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.

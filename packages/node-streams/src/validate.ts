@@ -6,7 +6,10 @@ import type { LimitedStreamOptions } from './options.js';
  * Splits our stream options from core's: `highWaterMark` is checked here, everything else is left to
  * `@lac/core`, which names the option in its own `TypeError`.
  */
-export function splitOptions(options: unknown): { highWaterMark: number | undefined; limitOptions: LimitOptions | undefined } {
+export function splitOptions(options: unknown): {
+  highWaterMark: number | undefined;
+  limitOptions: LimitOptions | undefined;
+} {
   if (options === undefined) return { highWaterMark: undefined, limitOptions: undefined };
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);

@@ -26,7 +26,13 @@ describe('the stages take limit: adaptive(...)', () => {
 
   it('limitedReadable takes it too, and bad adaptive options are a RangeError naming the option', async () => {
     const sink = collector<number>();
-    await pipeline(limitedReadable(range(10).map((x) => () => x), adaptive({ initial: 2 })), sink);
+    await pipeline(
+      limitedReadable(
+        range(10).map((x) => () => x),
+        adaptive({ initial: 2 }),
+      ),
+      sink,
+    );
     expect(sink.items).toHaveLength(10);
     expect(() => limitedTransform(adaptive({ min: 0 }), (x: number) => x)).toThrow(RangeError);
     expect(() => adaptive({ min: 0 })).toThrow('Expected `options.min` to be an integer from 1 to');

@@ -22,7 +22,10 @@ export async function settle(turns = 5): Promise<void> {
 }
 
 /** An object-mode sink that collects what it gets; `delayTurns(i)` setImmediate turns before each write's callback. */
-export function collector<T>(delayTurns: (index: number) => number = () => 0, highWaterMark?: number): Writable & { items: T[] } {
+export function collector<T>(
+  delayTurns: (index: number) => number = () => 0,
+  highWaterMark?: number,
+): Writable & { items: T[] } {
   const items: T[] = [];
   let index = 0;
   const sink = new Writable({
@@ -70,7 +73,12 @@ export function measureHeld(stage: Duplex, sink: Writable): { readonly maxHeld: 
 }
 
 /** Tracks how many mappers run at once and the most ever seen. */
-export function concurrencyProbe(): { readonly running: number; readonly maxRunning: number; enter(): void; leave(): void } {
+export function concurrencyProbe(): {
+  readonly running: number;
+  readonly maxRunning: number;
+  enter(): void;
+  leave(): void;
+} {
   let running = 0;
   let maxRunning = 0;
   return {

@@ -11,7 +11,13 @@ const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b)
 describe('limitedReadable', () => {
   it('streams every task result into a pipeline', async () => {
     const sink = collector<number>();
-    await pipeline(limitedReadable(range(100).map((i) => async () => i * 2), 8), sink);
+    await pipeline(
+      limitedReadable(
+        range(100).map((i) => async () => i * 2),
+        8,
+      ),
+      sink,
+    );
     expect(sorted(sink.items)).toEqual(range(100).map((i) => i * 2));
   });
 
@@ -27,7 +33,10 @@ describe('limitedReadable', () => {
   it('works with .pipe()', async () => {
     const sink = collector<number>();
     const finished = new Promise((resolve) => sink.on('finish', resolve));
-    limitedReadable(range(10).map((i) => () => i), 3).pipe(sink);
+    limitedReadable(
+      range(10).map((i) => () => i),
+      3,
+    ).pipe(sink);
     await finished;
     expect(sorted(sink.items)).toEqual(range(10));
   });
@@ -108,16 +117,16 @@ describe('limitedReadable', () => {
     expect(unhandled).toEqual([]);
   });
 
-  it.each([['undefined', undefined], ['null', null]])(
-    'a task rejecting with %s destroys the stream with an Error whose cause is that value',
-    async (_kind, value) => {
-      const stream = limitedReadable([() => 1, () => Promise.reject(value)], 1);
-      const rejection = await pipeline(stream, collector()).catch((e: unknown) => e);
-      expect(rejection).toBeInstanceOf(Error);
-      expect((rejection as Error).message).toMatch(/^The task failed with /);
-      expect((rejection as Error).cause).toBe(value);
-    },
-  );
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+  ])('a task rejecting with %s destroys the stream with an Error whose cause is that value', async (_kind, value) => {
+    const stream = limitedReadable([() => 1, () => Promise.reject(value)], 1);
+    const rejection = await pipeline(stream, collector()).catch((e: unknown) => e);
+    expect(rejection).toBeInstanceOf(Error);
+    expect((rejection as Error).message).toMatch(/^The task failed with /);
+    expect((rejection as Error).cause).toBe(value);
+  });
 
   it('destroy() aborts in-flight tasks and closes the task source', async () => {
     const signals: AbortSignal[] = [];
@@ -158,14 +167,24 @@ describe('limitedReadable', () => {
   });
 
   it('throws a TypeError for bad arguments', () => {
-    expect(() => limitedReadable(42 as never, 2)).toThrow(new TypeError('Expected `tasks` to be an iterable or async iterable, got `42` (number)'));
-    expect(() => limitedReadable([], -1)).toThrow(new TypeError('Expected `limit` to be an integer >= 1 or Infinity, got `-1` (number)'));
-    expect(() => limitedReadable([], 1, { highWaterMark: 1.5 })).toThrow(new TypeError('Expected `options.highWaterMark` to be an integer >= 0, got `1.5` (number)'));
-    expect(() => limitedReadable([], 1, 'fast' as never)).toThrow(new TypeError('Expected `options` to be an object, got `"fast"` (string)'));
+    expect(() => limitedReadable(42 as never, 2)).toThrow(
+      new TypeError('Expected `tasks` to be an iterable or async iterable, got `42` (number)'),
+    );
+    expect(() => limitedReadable([], -1)).toThrow(
+      new TypeError('Expected `limit` to be an integer >= 1 or Infinity, got `-1` (number)'),
+    );
+    expect(() => limitedReadable([], 1, { highWaterMark: 1.5 })).toThrow(
+      new TypeError('Expected `options.highWaterMark` to be an integer >= 0, got `1.5` (number)'),
+    );
+    expect(() => limitedReadable([], 1, 'fast' as never)).toThrow(
+      new TypeError('Expected `options` to be an object, got `"fast"` (string)'),
+    );
   });
 
   it('fails with a TypeError when the source yields something that is not a task', async () => {
-    const rejection = await pipeline(limitedReadable([() => 1, 'oops' as never], 1), collector()).catch((e: unknown) => e);
+    const rejection = await pipeline(limitedReadable([() => 1, 'oops' as never], 1), collector()).catch(
+      (e: unknown) => e,
+    );
     expect(rejection).toBeInstanceOf(TypeError);
     expect((rejection as Error).message).toContain('index 1');
   });

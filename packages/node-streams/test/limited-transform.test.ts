@@ -4,7 +4,16 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { limitedTransform } from '@lac/node-streams';
 import type { TaskContext } from '@lac/core';
-import { collector, concurrencyProbe, deferred, measureHeld, settle, track, unhandledRejectionsDuring, type Deferred } from './helpers.js';
+import {
+  collector,
+  concurrencyProbe,
+  deferred,
+  measureHeld,
+  settle,
+  track,
+  unhandledRejectionsDuring,
+  type Deferred,
+} from './helpers.js';
 
 // `stream.compose` (Node >= 16.9, experimental) is missing from @types/node 20's declarations.
 const { compose } = stream as unknown as { compose: (...streams: Duplex[]) => Duplex };
@@ -15,14 +24,23 @@ const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b)
 describe('limitedTransform in pipelines', () => {
   it('delivers every result through pipeline() (promise form)', async () => {
     const sink = collector<number>();
-    await pipeline(Readable.from(range(100)), limitedTransform(4, async (x: number) => x * 2), sink);
+    await pipeline(
+      Readable.from(range(100)),
+      limitedTransform(4, async (x: number) => x * 2),
+      sink,
+    );
     expect(sorted(sink.items)).toEqual(range(100).map((x) => x * 2));
   });
 
   it('delivers every result through pipeline() (callback form)', async () => {
     const sink = collector<number>();
     const error = await new Promise<unknown>((resolve) => {
-      pipelineCallback(Readable.from(range(50)), limitedTransform(3, async (x: number) => x + 1), sink, resolve);
+      pipelineCallback(
+        Readable.from(range(50)),
+        limitedTransform(3, async (x: number) => x + 1),
+        sink,
+        resolve,
+      );
     });
     expect(error).toBeFalsy();
     expect(sorted(sink.items)).toEqual(range(50).map((x) => x + 1));
@@ -30,7 +48,10 @@ describe('limitedTransform in pipelines', () => {
 
   it('works inside stream.compose()', async () => {
     const double = new Transform({ objectMode: true, transform: (x: number, _e, cb) => cb(null, x * 10) });
-    const composed = compose(limitedTransform(2, async (x: number) => x + 1), double);
+    const composed = compose(
+      limitedTransform(2, async (x: number) => x + 1),
+      double,
+    );
     const sink = collector<number>();
     await pipeline(Readable.from(range(20)), composed, sink);
     expect(sorted(sink.items)).toEqual(range(20).map((x) => (x + 1) * 10));
@@ -61,21 +82,38 @@ describe('limitedTransform in pipelines', () => {
   it('handles an empty input: finish and end with no results', async () => {
     let calls = 0;
     const sink = collector<number>();
-    await pipeline(Readable.from([]), limitedTransform(2, () => ++calls), sink);
+    await pipeline(
+      Readable.from([]),
+      limitedTransform(2, () => ++calls),
+      sink,
+    );
     expect(sink.items).toEqual([]);
     expect(calls).toBe(0);
   });
 
   it('accepts synchronous mappers', async () => {
     const sink = collector<string>();
-    await pipeline(Readable.from(['a', 'b', 'c']), limitedTransform(2, (s: string) => s.toUpperCase()), sink);
+    await pipeline(
+      Readable.from(['a', 'b', 'c']),
+      limitedTransform(2, (s: string) => s.toUpperCase()),
+      sink,
+    );
     expect(sink.items.sort()).toEqual(['A', 'B', 'C']);
   });
 
   it('gives each mapper its input index', async () => {
     const sink = collector<[string, number]>();
-    await pipeline(Readable.from(['a', 'b', 'c', 'd']), limitedTransform(2, async (s: string, { index }: TaskContext) => [s, index]), sink);
-    expect(sink.items.sort()).toEqual([['a', 0], ['b', 1], ['c', 2], ['d', 3]]);
+    await pipeline(
+      Readable.from(['a', 'b', 'c', 'd']),
+      limitedTransform(2, async (s: string, { index }: TaskContext) => [s, index]),
+      sink,
+    );
+    expect(sink.items.sort()).toEqual([
+      ['a', 0],
+      ['b', 1],
+      ['c', 2],
+      ['d', 3],
+    ]);
   });
 });
 
@@ -100,10 +138,14 @@ describe('limitedTransform order and concurrency', () => {
 
   it('yields in input order with ordered: true, even when later items finish first', async () => {
     const gates = range(4).map(() => deferred());
-    const stage = limitedTransform(4, async (x: number) => {
-      await gates[x]!.promise;
-      return x;
-    }, { ordered: true });
+    const stage = limitedTransform(
+      4,
+      async (x: number) => {
+        await gates[x]!.promise;
+        return x;
+      },
+      { ordered: true },
+    );
     const sink = collector<number>();
     const done = pipeline(Readable.from(range(4)), stage, sink);
     await settle();
@@ -136,10 +178,14 @@ describe('limitedTransform backpressure', () => {
     const limit = 2;
     const highWaterMark = 3;
     const buffer = 1;
-    const stage = limitedTransform(limit, async (x: number) => {
-      calls++;
-      return x;
-    }, { highWaterMark, buffer });
+    const stage = limitedTransform(
+      limit,
+      async (x: number) => {
+        calls++;
+        return x;
+      },
+      { highWaterMark, buffer },
+    );
     // Nobody reads, and the writer ignores write()'s false: the Writable buffers the excess.
     let firstFalse = -1;
     for (let i = 0; i < 200; i++) if (!stage.write(i) && firstFalse < 0) firstFalse = i;
@@ -255,15 +301,19 @@ describe('limitedTransform errors and aborts', () => {
         isSourceClosed = true;
       }
     }
-    const stage = limitedTransform(3, (x: number, { signal }: TaskContext) => {
-      calls++;
-      if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
-      if (x === 1) {
-        signals.push(signal);
-        return new Promise<number>(() => {});
-      }
-      return x;
-    }, { highWaterMark: 1 });
+    const stage = limitedTransform(
+      3,
+      (x: number, { signal }: TaskContext) => {
+        calls++;
+        if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
+        if (x === 1) {
+          signals.push(signal);
+          return new Promise<number>(() => {});
+        }
+        return x;
+      },
+      { highWaterMark: 1 },
+    );
     // A sink that takes one item and never calls back: the readable buffer and core's window fill up.
     const sink = new Writable({ objectMode: true, highWaterMark: 1, write: () => {} });
     const done = track(pipeline(Readable.from(items()), stage, sink));
@@ -295,11 +345,15 @@ describe('limitedTransform errors and aborts', () => {
           isSourceClosed = true;
         }
       }
-      const stage = limitedTransform(2, (x: number, { signal }: TaskContext) => {
-        if (x !== 0) return x;
-        signals.push(signal);
-        return new Promise<number>(() => {});
-      }, { highWaterMark: 1, timeout: 1000 });
+      const stage = limitedTransform(
+        2,
+        (x: number, { signal }: TaskContext) => {
+          if (x !== 0) return x;
+          signals.push(signal);
+          return new Promise<number>(() => {});
+        },
+        { highWaterMark: 1, timeout: 1000 },
+      );
       const sink = new Writable({ objectMode: true, highWaterMark: 1, write: () => {} });
       const done = track(pipeline(Readable.from(items()), stage, sink));
       await settle(10);
@@ -329,19 +383,26 @@ describe('limitedTransform errors and aborts', () => {
     expect(errors).toEqual([boom]);
   });
 
-  it.each([['a string', 'plain string'], ['an object', { code: 42 }], ['a number', 7]])(
-    'a non-Error rejection (%s) reaches pipeline() as that same value',
-    async (_kind, value) => {
-      const stage = limitedTransform(2, async (x: number) => {
-        if (x === 1) throw value;
-        return x;
-      });
-      await expect(pipeline(Readable.from(range(5)), stage, collector())).rejects.toBe(value);
-      expect(stage.errored).toBe(value);
-    },
-  );
+  it.each([
+    ['a string', 'plain string'],
+    ['an object', { code: 42 }],
+    ['a number', 7],
+  ])('a non-Error rejection (%s) reaches pipeline() as that same value', async (_kind, value) => {
+    const stage = limitedTransform(2, async (x: number) => {
+      if (x === 1) throw value;
+      return x;
+    });
+    await expect(pipeline(Readable.from(range(5)), stage, collector())).rejects.toBe(value);
+    expect(stage.errored).toBe(value);
+  });
 
-  it.each([['undefined', undefined], ['null', null], ['0', 0], ['an empty string', ''], ['false', false]])(
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['0', 0],
+    ['an empty string', ''],
+    ['false', false],
+  ])(
     'a rejection with %s, which Node streams cannot carry, reaches pipeline() as an Error whose cause is that value',
     async (_kind, value) => {
       const stage = limitedTransform(2, async (x: number) => {
@@ -425,7 +486,9 @@ describe('limitedTransform errors and aborts', () => {
       if (calls === 3) controller.abort();
       return new Promise<number>(() => {});
     });
-    const rejection = await pipeline(Readable.from(range(100)), stage, collector(), { signal: controller.signal }).catch((e: unknown) => e);
+    const rejection = await pipeline(Readable.from(range(100)), stage, collector(), {
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
     expect((rejection as Error).name).toBe('AbortError');
     await settle();
     expect(signals.every((s) => s.aborted)).toBe(true);
@@ -436,10 +499,14 @@ describe('limitedTransform errors and aborts', () => {
     const controller = new AbortController();
     const reason = new Error('stop now');
     const signals: AbortSignal[] = [];
-    const stage = limitedTransform(2, (_x: number, { signal }: TaskContext) => {
-      signals.push(signal);
-      return new Promise<number>(() => {});
-    }, { signal: controller.signal });
+    const stage = limitedTransform(
+      2,
+      (_x: number, { signal }: TaskContext) => {
+        signals.push(signal);
+        return new Promise<number>(() => {});
+      },
+      { signal: controller.signal },
+    );
     const done = pipeline(Readable.from(range(10)), stage, collector()).catch((e: unknown) => e);
     await settle();
     controller.abort(reason);
@@ -479,9 +546,14 @@ describe('limitedTransform errors and aborts', () => {
   });
 
   it('a mapper timeout destroys the stage with a TimeoutError', async () => {
-    const stage = limitedTransform(2, (_x: number, { signal }: TaskContext) => new Promise<number>((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason));
-    }), { timeout: 5 });
+    const stage = limitedTransform(
+      2,
+      (_x: number, { signal }: TaskContext) =>
+        new Promise<number>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+      { timeout: 5 },
+    );
     const rejection = await pipeline(Readable.from(range(3)), stage, collector()).catch((e: unknown) => e);
     expect((rejection as Error).name).toBe('TimeoutError');
   });
@@ -499,7 +571,9 @@ describe('limitedTransform arguments', () => {
   });
 
   it('throws a TypeError for a mapper that is not a function', () => {
-    expect(() => limitedTransform(2, 'nope' as never)).toThrow(new TypeError('Expected `mapper` to be a function, got `"nope"` (string)'));
+    expect(() => limitedTransform(2, 'nope' as never)).toThrow(
+      new TypeError('Expected `mapper` to be a function, got `"nope"` (string)'),
+    );
   });
 
   it.each([
@@ -523,7 +597,11 @@ describe('limitedTransform arguments', () => {
 
   it('accepts limit Infinity and highWaterMark 0', async () => {
     const sink = collector<number>();
-    await pipeline(Readable.from(range(20)), limitedTransform(Number.POSITIVE_INFINITY, async (x: number) => x, { highWaterMark: 0 }), sink);
+    await pipeline(
+      Readable.from(range(20)),
+      limitedTransform(Number.POSITIVE_INFINITY, async (x: number) => x, { highWaterMark: 0 }),
+      sink,
+    );
     expect(sorted(sink.items)).toEqual(range(20));
   });
 });

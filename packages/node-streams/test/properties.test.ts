@@ -10,7 +10,10 @@ const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b)
 
 /** Delays in setImmediate turns, cycled over the items: random mapper durations and sink speeds without the wall clock. */
 const delays = fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 20 });
-const cycle = (values: number[]) => (i: number): number => values[i % values.length]!;
+const cycle =
+  (values: number[]) =>
+  (i: number): number =>
+    values[i % values.length]!;
 
 const runConfig = fc.record({
   count: fc.integer({ min: 0, max: 150 }),
@@ -26,27 +29,42 @@ const runConfig = fc.record({
 describe('limitedTransform properties', () => {
   it('every item comes out exactly once, at most limit mappers run, the stage holds at most its bound, and ordered keeps input order', async () => {
     await fc.assert(
-      fc.asyncProperty(runConfig, async ({ count, limit, buffer, highWaterMark, ordered, mapperDelays, sinkDelays, sinkHighWaterMark }) => {
-        const probe = concurrencyProbe();
-        const mapperDelay = cycle(mapperDelays);
-        const stage = limitedTransform(limit, async (x: number) => {
-          probe.enter();
-          await settle(mapperDelay(x));
-          probe.leave();
-          return x * 2;
-        }, { ordered, ...(buffer === undefined ? {} : { buffer }), ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-        const sink = collector<number>(cycle(sinkDelays), sinkHighWaterMark);
-        const held = measureHeld(stage, sink);
-        await pipeline(Readable.from(range(count)), stage, sink);
+      fc.asyncProperty(
+        runConfig,
+        async ({ count, limit, buffer, highWaterMark, ordered, mapperDelays, sinkDelays, sinkHighWaterMark }) => {
+          const probe = concurrencyProbe();
+          const mapperDelay = cycle(mapperDelays);
+          const stage = limitedTransform(
+            limit,
+            async (x: number) => {
+              probe.enter();
+              await settle(mapperDelay(x));
+              probe.leave();
+              return x * 2;
+            },
+            {
+              ordered,
+              ...(buffer === undefined ? {} : { buffer }),
+              ...(highWaterMark === undefined ? {} : { highWaterMark }),
+            },
+          );
+          const sink = collector<number>(cycle(sinkDelays), sinkHighWaterMark);
+          const held = measureHeld(stage, sink);
+          await pipeline(Readable.from(range(count)), stage, sink);
 
-        const expected = range(count).map((x) => x * 2);
-        expect(sorted(sink.items)).toEqual(expected);
-        if (ordered) expect(sink.items).toEqual(expected);
-        expect(probe.maxRunning).toBeLessThanOrEqual(limit);
-        // Each side holds up to its highWaterMark; one of 0 still passes one item at a time.
-        const bound = limit + (buffer ?? limit) + Math.max(stage.readableHighWaterMark, 1) + Math.max(stage.writableHighWaterMark, 1);
-        expect(held.maxHeld).toBeLessThanOrEqual(bound);
-      }),
+          const expected = range(count).map((x) => x * 2);
+          expect(sorted(sink.items)).toEqual(expected);
+          if (ordered) expect(sink.items).toEqual(expected);
+          expect(probe.maxRunning).toBeLessThanOrEqual(limit);
+          // Each side holds up to its highWaterMark; one of 0 still passes one item at a time.
+          const bound =
+            limit +
+            (buffer ?? limit) +
+            Math.max(stage.readableHighWaterMark, 1) +
+            Math.max(stage.writableHighWaterMark, 1);
+          expect(held.maxHeld).toBeLessThanOrEqual(bound);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -65,11 +83,15 @@ describe('limitedTransform properties', () => {
           const mapperDelay = cycle(mapperDelays);
           let rejection: unknown;
           const unhandled = await unhandledRejectionsDuring(async () => {
-            const stage = limitedTransform(limit, async (x: number) => {
-              await settle(mapperDelay(x));
-              if (x === failAt) throw error;
-              return x;
-            }, { ordered });
+            const stage = limitedTransform(
+              limit,
+              async (x: number) => {
+                await settle(mapperDelay(x));
+                if (x === failAt) throw error;
+                return x;
+              },
+              { ordered },
+            );
             rejection = await pipeline(Readable.from(range(count)), stage, collector()).catch((e: unknown) => e);
           });
           expect(rejection).toBe(error);

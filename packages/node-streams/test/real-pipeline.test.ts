@@ -28,13 +28,17 @@ describe('a real file pipeline', () => {
     const limit = 8;
     const highWaterMark = 16;
     const probe = concurrencyProbe();
-    const stage = limitedTransform(limit, async (line: string, { index }) => {
-      probe.enter();
-      // Uneven mapper durations, so results come out of order.
-      if (index % 7 === 0) await settle(1 + (index % 3));
-      probe.leave();
-      return `${line.toUpperCase()}\n`;
-    }, { highWaterMark });
+    const stage = limitedTransform(
+      limit,
+      async (line: string, { index }) => {
+        probe.enter();
+        // Uneven mapper durations, so results come out of order.
+        if (index % 7 === 0) await settle(1 + (index % 3));
+        probe.leave();
+        return `${line.toUpperCase()}\n`;
+      },
+      { highWaterMark },
+    );
 
     // The deliberately slow writer: every write waits a turn of the event loop before it goes to the file.
     const file = createWriteStream(output);

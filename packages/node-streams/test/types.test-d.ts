@@ -22,7 +22,13 @@ describe('public types', () => {
 
   it('the typed stages still fit every pipeline() overload they fit as plain streams', () => {
     const sink = new Writable({ objectMode: true, write: (_chunk, _encoding, callback) => callback() });
-    expectTypeOf(pipeline(Readable.from([1, 2]), limitedTransform(2, async (x: number) => x + 1), sink)).resolves.toBeVoid();
+    expectTypeOf(
+      pipeline(
+        Readable.from([1, 2]),
+        limitedTransform(2, async (x: number) => x + 1),
+        sink,
+      ),
+    ).resolves.toBeVoid();
     expectTypeOf(pipeline(limitedReadable([() => 1], 1), sink)).resolves.toBeVoid();
   });
 

@@ -38,7 +38,8 @@ function source(count) {
 }
 
 const stages = {
-  'sync TransformStream (floor)': () => new TransformStream({ transform: (x, controller) => controller.enqueue(x * 2) }),
+  'sync TransformStream (floor)': () =>
+    new TransformStream({ transform: (x, controller) => controller.enqueue(x * 2) }),
   'TransformStream awaiting the mapper': (mapper) =>
     new TransformStream({
       async transform(x, controller) {
@@ -108,7 +109,8 @@ for (const [kind, mapper] of Object.entries(mappers)) {
         await once(make(mapper, limit), WARM_CHUNKS);
         const ms = await once(make(mapper, limit), count);
         if (round >= 0) samples[name].push(ms);
-        if (round >= 0 && kind === '1 ms' && name === LIMITED) (slotUse[limit] ??= []).push([busy / (limit * ms), busy / count]);
+        if (round >= 0 && kind === '1 ms' && name === LIMITED)
+          (slotUse[limit] ??= []).push([busy / (limit * ms), busy / count]);
       }
     }
     times[kind][limit] = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
@@ -117,7 +119,13 @@ for (const [kind, mapper] of Object.entries(mappers)) {
       for (let round = 0; round < ROUNDS; round++) bare.push(await bareWorkers(mapper, limit, count));
       bareTimes[limit] = median(bare);
     }
-    console.log(kind, `limit ${limit}`, Object.entries(times[kind][limit]).map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`).join(', '));
+    console.log(
+      kind,
+      `limit ${limit}`,
+      Object.entries(times[kind][limit])
+        .map(([name, ms]) => `${name}: ${ms.toFixed(1)} ms`)
+        .join(', '),
+    );
   }
 }
 
@@ -163,7 +171,8 @@ verdicts.push(
 );
 verdicts.push(
   `- For reference, the same 1 ms mappers run by plain \`limit\` workers with no streams at all (the ideal): ${LIMITS.map(
-    (limit) => `limit ${limit}: ${usPerChunk(bareTimes[limit], SLOW_CHUNKS)} a chunk, ${fmt(times['1 ms'][limit][PLAIN] / bareTimes[limit])} the plain stage's throughput, LimitedTransformStream reaching ${Math.round((100 * bareTimes[limit]) / times['1 ms'][limit][LIMITED])}% of it`,
+    (limit) =>
+      `limit ${limit}: ${usPerChunk(bareTimes[limit], SLOW_CHUNKS)} a chunk, ${fmt(times['1 ms'][limit][PLAIN] / bareTimes[limit])} the plain stage's throughput, LimitedTransformStream reaching ${Math.round((100 * bareTimes[limit]) / times['1 ms'][limit][LIMITED])}% of it`,
   ).join('; ')}.`,
 );
 

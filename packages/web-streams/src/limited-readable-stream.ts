@@ -88,7 +88,11 @@ class TaskStage<TResult> implements HalfOwner {
  * await limitedReadableStream(tasks, 8).pipeTo(sink);
  * ```
  */
-export function limitedReadableStream<TResult>(tasks: TaskSource<TResult>, limit: number | AdaptiveLimit, options?: LimitOptions): ReadableStream<TResult> {
+export function limitedReadableStream<TResult>(
+  tasks: TaskSource<TResult>,
+  limit: number | AdaptiveLimit,
+  options?: LimitOptions,
+): ReadableStream<TResult> {
   validateOptions(options);
   return new TaskStage<TResult>(tasks, limit, options).stream;
 }

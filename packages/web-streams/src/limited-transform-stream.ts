@@ -24,7 +24,6 @@ export interface LimitedTransformStreamOptions<TInput, TResult> extends LimitOpt
 const defaultWritableStrategy = { highWaterMark: 1 };
 const defaultReadableStrategy = { highWaterMark: 0 };
 
-
 /**
  * A `{ readable, writable }` pair for `readable.pipeThrough(...)` that runs `mapper` on up to `limit`
  * chunks at once and enqueues each result as soon as it is ready (or in input order with
@@ -57,7 +56,11 @@ export class LimitedTransformStream<TInput, TResult> {
    *
    * @throws TypeError when `limit`, `mapper` or `options` is invalid, naming the argument, the value and its type.
    */
-  constructor(limit: number | AdaptiveLimit, mapper: StreamMapper<TInput, TResult>, options?: LimitedTransformStreamOptions<TInput, TResult>) {
+  constructor(
+    limit: number | AdaptiveLimit,
+    mapper: StreamMapper<TInput, TResult>,
+    options?: LimitedTransformStreamOptions<TInput, TResult>,
+  ) {
     validateFunction(mapper, 'mapper');
     validateOptions(options);
     validateStrategy(options?.writableStrategy, 'options.writableStrategy');
@@ -87,7 +90,11 @@ class Stage<TInput, TResult> implements HalfOwner {
   #rejectClose: ((reason: unknown) => void) | undefined;
   #isFinished = false;
 
-  constructor(limit: number | AdaptiveLimit, mapper: StreamMapper<TInput, TResult>, options: LimitedTransformStreamOptions<TInput, TResult> | undefined) {
+  constructor(
+    limit: number | AdaptiveLimit,
+    mapper: StreamMapper<TInput, TResult>,
+    options: LimitedTransformStreamOptions<TInput, TResult> | undefined,
+  ) {
     this.#half = new ReadableHalf<TResult>(this, options?.readableStrategy ?? defaultReadableStrategy);
     // Created first: it validates `limit` and the remaining options before anything is listened to.
     this.#run = limitedMapPush(limit, mapper, this.#half, { ...options, signal: this.#controller.signal });
@@ -100,10 +107,13 @@ class Stage<TInput, TResult> implements HalfOwner {
           this.#writableController = controller;
         },
         // No promise while a slot is free: the scheduler starts the mapper at once.
-        write: (chunk) => (this.#run.write(chunk) ? undefined : new Promise<void>((resolve, reject) => {
-          this.#resolveWrite = resolve;
-          this.#rejectWrite = reject;
-        })),
+        write: (chunk) =>
+          this.#run.write(chunk)
+            ? undefined
+            : new Promise<void>((resolve, reject) => {
+                this.#resolveWrite = resolve;
+                this.#rejectWrite = reject;
+              }),
         close: () => {
           const closed = new Promise<void>((resolve, reject) => {
             this.#resolveClose = resolve;

@@ -7,9 +7,11 @@ function fail(message: string): never {
 /** Checks the parts of `options` this package reads itself; `@lac/core` checks the rest. */
 export function validateOptions(options: unknown): void {
   if (options === undefined) return;
-  if (options === null || typeof options !== 'object') fail(`Expected \`options\` to be an object, got ${describe(options)}`);
+  if (options === null || typeof options !== 'object')
+    fail(`Expected \`options\` to be an object, got ${describe(options)}`);
   const { signal } = options as { signal?: unknown };
-  if (signal !== undefined && !isAbortSignal(signal)) fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
+  if (signal !== undefined && !isAbortSignal(signal))
+    fail(`Expected \`options.signal\` to be an AbortSignal, got ${describe(signal)}`);
 }
 
 export function validateFunction(value: unknown, name: string): void {
@@ -19,10 +21,12 @@ export function validateFunction(value: unknown, name: string): void {
 /** A queuing strategy as the stream constructors take it; checked here so bad input is a TypeError, not a RangeError. */
 export function validateStrategy(value: unknown, name: string): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object') fail(`Expected \`${name}\` to be a queuing strategy object, got ${describe(value)}`);
+  if (value === null || typeof value !== 'object')
+    fail(`Expected \`${name}\` to be a queuing strategy object, got ${describe(value)}`);
   const { highWaterMark, size } = value as QueuingStrategy<unknown>;
   if (highWaterMark !== undefined && !(typeof highWaterMark === 'number' && highWaterMark >= 0)) {
     fail(`Expected \`${name}.highWaterMark\` to be a number >= 0, got ${describe(highWaterMark)}`);
   }
-  if (size !== undefined && typeof size !== 'function') fail(`Expected \`${name}.size\` to be a function, got ${describe(size)}`);
+  if (size !== undefined && typeof size !== 'function')
+    fail(`Expected \`${name}.size\` to be a function, got ${describe(size)}`);
 }

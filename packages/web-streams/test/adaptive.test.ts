@@ -33,7 +33,12 @@ describe('the stages take limit: adaptive(...)', () => {
   });
 
   it('limitedReadableStream takes it too', async () => {
-    const out = await collect(limitedReadableStream(range(10).map((x) => () => x), adaptive({ initial: 2 })));
+    const out = await collect(
+      limitedReadableStream(
+        range(10).map((x) => () => x),
+        adaptive({ initial: 2 }),
+      ),
+    );
     expect(out).toHaveLength(10);
     expect(() => limitedReadableStream([], adaptive({ initial: 2 }))).not.toThrow();
   });

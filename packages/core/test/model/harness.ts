@@ -340,13 +340,19 @@ class Harness {
 
   checkBounds(index: number): void {
     const { limit, slots, buffer, rate } = this.c;
-    if (this.running > limit) this.violation(`bound: ${this.running} tasks running with limit ${limit} (at the start of task ${index})`);
+    if (this.running > limit)
+      this.violation(`bound: ${this.running} tasks running with limit ${limit} (at the start of task ${index})`);
     if (slots !== undefined && this.running > slots.capacity) {
-      this.violation(`bound: ${this.running} tasks running with ${slots.capacity} shared slots (at the start of task ${index})`);
+      this.violation(
+        `bound: ${this.running} tasks running with ${slots.capacity} shared slots (at the start of task ${index})`,
+      );
     }
     const window = limit + (buffer ?? limit);
     const unconsumed = this.tasks.size - this.receivedIndices.length - this.outstanding - this.undeliverable();
-    if (unconsumed > window) this.violation(`buffer: ${unconsumed} results started but not consumed with limit + buffer ${window} (task ${index})`);
+    if (unconsumed > window)
+      this.violation(
+        `buffer: ${unconsumed} results started but not consumed with limit + buffer ${window} (task ${index})`,
+      );
     if (rate !== undefined) {
       const n = this.startTimes.length;
       if (n > rate.limit && this.startTimes[n - 1]! - this.startTimes[n - 1 - rate.limit]! < rate.interval) {
@@ -359,7 +365,8 @@ class Harness {
   undeliverable(): number {
     let count = 0;
     for (const record of this.tasks.values()) {
-      if (this.isSkipped(record.index) || (!this.isSettledForm && (record.isFailure || record.timedOut !== undefined))) count++;
+      if (this.isSkipped(record.index) || (!this.isSettledForm && (record.isFailure || record.timedOut !== undefined)))
+        count++;
     }
     return count;
   }
@@ -367,7 +374,13 @@ class Harness {
   /** The task returned `skip` (and did not time out first): it has no result. */
   isSkipped(index: number): boolean {
     const record = this.tasks.get(index);
-    return record !== undefined && record.spec.kind === 'skip' && record.settleSeq !== undefined && !record.isFailure && record.timedOut === undefined;
+    return (
+      record !== undefined &&
+      record.spec.kind === 'skip' &&
+      record.settleSeq !== undefined &&
+      !record.isFailure &&
+      record.timedOut === undefined
+    );
   }
 
   // ---- the source --------------------------------------------------------------------------
@@ -395,7 +408,8 @@ class Harness {
         // The engine sees the rejection once it starts the item (an item may wait for the rate window):
         // from its `then()` call to the end of that step at the latest.
         promise.then = ((...args: Parameters<typeof then>) => {
-          if (this.c.form === 'map') this.stops.push({ what: `item ${index} rejected`, lo: this.next(), hi: Number.POSITIVE_INFINITY, error });
+          if (this.c.form === 'map')
+            this.stops.push({ what: `item ${index} rejected`, lo: this.next(), hi: Number.POSITIVE_INFINITY, error });
           return then.apply(promise, args);
         }) as typeof then;
         return promise;
@@ -503,7 +517,7 @@ class Harness {
             if (index === throwAt) throw sourceThrows();
             if (harness.isLast(index)) {
               harness.isSourceDone = true;
-            harness.sourceEndSeq = harness.next();
+              harness.sourceEndSeq = harness.next();
               return { value: undefined, done: true };
             }
             return { value: harness.item(index++), done: false };
@@ -534,7 +548,7 @@ class Harness {
                   if (index === throwAt) reject(sourceThrows());
                   else if (harness.isLast(index)) {
                     harness.isSourceDone = true;
-            harness.sourceEndSeq = harness.next();
+                    harness.sourceEndSeq = harness.next();
                     resolve({ value: undefined, done: true });
                   } else resolve({ value: harness.item(index++), done: false });
                 },
@@ -601,7 +615,8 @@ class Harness {
       },
       release: (slot) => {
         this.releaseCalls++;
-        if (!this.liveSlots.has(slot as object)) this.violation(`slots.release() got a slot that is not held: ${JSON.stringify(slot)}`);
+        if (!this.liveSlots.has(slot as object))
+          this.violation(`slots.release() got a slot that is not held: ${JSON.stringify(slot)}`);
         else {
           this.liveSlots.delete(slot as object);
           this.slotsHeld--;
@@ -671,7 +686,12 @@ class Harness {
     // `undefined`: the 'undefined' task not yet counted that comes first (by index when ordered, else by settle).
     let best: TaskRecord | undefined;
     for (const record of this.tasks.values()) {
-      if (record.spec.kind !== 'undefined' || record.settleSeq === undefined || this.receivedIndices.includes(record.index)) continue;
+      if (
+        record.spec.kind !== 'undefined' ||
+        record.settleSeq === undefined ||
+        this.receivedIndices.includes(record.index)
+      )
+        continue;
       const key = (r: TaskRecord) => (this.c.ordered ? r.index : r.settleSeq!);
       if (best === undefined || key(record) < key(best)) best = record;
     }
@@ -684,7 +704,13 @@ class Harness {
     this.stopKindUsed = kind;
     if (kind === 'returnWhilePending') this.callNext();
     const seq = this.next();
-    this.stops.push({ what: `the consumer called ${kind === 'throw' ? 'throw' : 'return'}()`, lo: seq, hi: seq, isErrorless: kind !== 'throw', error: this.stopError });
+    this.stops.push({
+      what: `the consumer called ${kind === 'throw' ? 'throw' : 'return'}()`,
+      lo: seq,
+      hi: seq,
+      isErrorless: kind !== 'throw',
+      error: this.stopError,
+    });
     if (kind === 'throw') {
       const iterator = this.iterator as LimitedIterator<unknown> & { throw?: (error: unknown) => Promise<unknown> };
       if (typeof iterator.throw !== 'function') {
@@ -739,10 +765,15 @@ class Harness {
     const source = this.makeSource();
     if (this.isMapForm) {
       const mapper = (item: number, context: TaskContext) => {
-        if (item !== context.index) this.violation(`the mapper got item ${String(item)} with context.index ${context.index}`);
+        if (item !== context.index)
+          this.violation(`the mapper got item ${String(item)} with context.index ${context.index}`);
         return this.runTask(context.index, context);
       };
-      this.iterator = (c.form === 'map' ? limitedMap(source as Iterable<number>, c.limit, mapper, options) : limitedMapSettled(source as Iterable<number>, c.limit, mapper, options)) as LimitedIterator<unknown>;
+      this.iterator = (
+        c.form === 'map'
+          ? limitedMap(source as Iterable<number>, c.limit, mapper, options)
+          : limitedMapSettled(source as Iterable<number>, c.limit, mapper, options)
+      ) as LimitedIterator<unknown>;
     } else if (c.form === 'settled') {
       this.iterator = limitedAsSettled(source as Iterable<never>, c.limit, options) as LimitedIterator<unknown>;
     } else {
@@ -763,7 +794,10 @@ class Harness {
         }
         // Nothing can happen and the consumer waits: legitimate only while a task hangs until aborted.
         const isHangRunning = [...this.tasks.values()].some((r) => r.spec.kind === 'hang' && r.settleSeq === undefined);
-        if (!isHangRunning) this.violation(`liveness: the consumer waits forever (step ${this.step}, stats ${JSON.stringify(this.iterator.stats)})`);
+        if (!isHangRunning)
+          this.violation(
+            `liveness: the consumer waits forever (step ${this.step}, stats ${JSON.stringify(this.iterator.stats)})`,
+          );
         this.stop('return', true);
         break;
       }
@@ -856,7 +890,8 @@ class Harness {
       // Settled before the deadline (or within this same millisecond): no timeout.
       if (record.settleSeq !== undefined && record.settleSeq < lo) continue;
       record.timedOut = [lo, hi];
-      if (!this.isSettledForm) this.stops.push({ what: `task ${record.index} timed out`, lo, hi, error: 'TimeoutError' });
+      if (!this.isSettledForm)
+        this.stops.push({ what: `task ${record.index} timed out`, lo, hi, error: 'TimeoutError' });
     }
   }
 
@@ -910,7 +945,9 @@ class Harness {
     // Every task called once (checked as they start); none after the run stopped.
     for (const record of this.tasks.values()) {
       if (isStoppedEarly && record.startSeq > stopHi) {
-        this.violation(`task ${record.index} started after the run stopped (${this.stops.map((s) => s.what).join(', ')})`);
+        this.violation(
+          `task ${record.index} started after the run stopped (${this.stops.map((s) => s.what).join(', ')})`,
+        );
       }
     }
 
@@ -919,12 +956,15 @@ class Harness {
       for (const record of this.tasks.values()) {
         const isInFlight = record.startSeq < stopLo && (record.settleSeq === undefined || record.settleSeq > stopHi);
         if (isInFlight && !record.context.signal.aborted) {
-          this.violation(`task ${record.index} was in flight at the stop (${this.stops[0]!.what}) but its signal is not aborted`);
+          this.violation(
+            `task ${record.index} was in flight at the stop (${this.stops[0]!.what}) but its signal is not aborted`,
+          );
         }
       }
     }
     for (const record of this.tasks.values()) {
-      if (record.handle !== undefined && !record.handle.isSettled) this.violation(`task ${record.index} (${record.spec.kind}) still hangs after the run`);
+      if (record.handle !== undefined && !record.handle.isSettled)
+        this.violation(`task ${record.index} (${record.spec.kind}) still hangs after the run`);
     }
 
     // The consumer's view: next() settles in call order, at most one error, nothing after it.
@@ -939,7 +979,8 @@ class Harness {
       }
       if (settled.seq < lastSettleSeq) this.violation(`next() call ${call.callNo} settled before an earlier call`);
       lastSettleSeq = settled.seq;
-      if (isDoneSeen && (!settled.done || settled.isError)) this.violation(`next() call ${call.callNo} gave a result after the iterator was done`);
+      if (isDoneSeen && (!settled.done || settled.isError))
+        this.violation(`next() call ${call.callNo} gave a result after the iterator was done`);
       if (settled.isError) errors++;
       if (settled.done) isDoneSeen = true;
     }
@@ -954,7 +995,8 @@ class Harness {
       if (record === undefined && itemError !== undefined && c.form === 'mapSettled') {
         // A rejected item is that item's rejected outcome; its mapper never runs.
         const outcome = value as { status: string; reason?: unknown };
-        if (outcome.status !== 'rejected' || outcome.reason !== itemError) this.violation(`item ${index} rejected but delivered ${describeValue(value)}`);
+        if (outcome.status !== 'rejected' || outcome.reason !== itemError)
+          this.violation(`item ${index} rejected but delivered ${describeValue(value)}`);
         if (seen.has(index)) this.violation(`the result of item ${index} was delivered twice`);
         seen.add(index);
         return;
@@ -965,17 +1007,28 @@ class Harness {
       }
       if (seen.has(index)) this.violation(`the result of task ${index} was delivered twice`);
       seen.add(index);
-      if (record.spec.kind === 'skip' && record.timedOut === undefined) this.violation(`task ${index} returned skip but was delivered as ${describeValue(value)}`);
+      if (record.spec.kind === 'skip' && record.timedOut === undefined)
+        this.violation(`task ${index} returned skip but was delivered as ${describeValue(value)}`);
       if (this.isSettledForm) {
         const outcome = value as { status: string; value?: unknown; reason?: unknown };
-        if (record.timedOut !== undefined && outcome.status === 'rejected' && (outcome.reason as Error)?.name === 'TimeoutError') return;
-        const expected = record.isFailure ? { status: 'rejected', reason: record.error, index } : { status: 'fulfilled', value: record.value, index };
+        if (
+          record.timedOut !== undefined &&
+          outcome.status === 'rejected' &&
+          (outcome.reason as Error)?.name === 'TimeoutError'
+        )
+          return;
+        const expected = record.isFailure
+          ? { status: 'rejected', reason: record.error, index }
+          : { status: 'fulfilled', value: record.value, index };
         const isSame =
           outcome.status === expected.status &&
           (record.isFailure ? outcome.reason === record.error : Object.is(outcome.value, record.value));
-        if (!isSame) this.violation(`task ${index} delivered ${describeValue(value)}, expected ${describeValue(expected)}`);
+        if (!isSame)
+          this.violation(`task ${index} delivered ${describeValue(value)}, expected ${describeValue(expected)}`);
       } else if (record.isFailure || !Object.is(value, record.value)) {
-        this.violation(`task ${index} delivered ${describeValue(value)} but ${record.isFailure ? 'failed' : `resolved ${describeValue(record.value)}`}`);
+        this.violation(
+          `task ${index} delivered ${describeValue(value)} but ${record.isFailure ? 'failed' : `resolved ${describeValue(record.value)}`}`,
+        );
       }
     });
     if (c.ordered) {
@@ -984,7 +1037,8 @@ class Harness {
       for (const index of this.receivedIndices) {
         if (index <= previous) this.violation(`ordered: task ${index} was delivered after task ${previous}`);
         for (let gap = previous + 1; gap < index; gap++) {
-          if (!this.isSkipped(gap)) this.violation(`ordered: task ${index} was delivered but task ${gap} before it was not`);
+          if (!this.isSkipped(gap))
+            this.violation(`ordered: task ${index} was delivered but task ${gap} before it was not`);
         }
         previous = Math.max(previous, index);
       }
@@ -995,7 +1049,9 @@ class Harness {
           const first = this.tasks.get(this.receivedIndices[a]!)?.outcomeSeq;
           const second = this.tasks.get(this.receivedIndices[b]!)?.outcomeSeq;
           if (first !== undefined && second !== undefined && second[1] < first[0]) {
-            this.violation(`completion order: task ${this.receivedIndices[b]} settled before task ${this.receivedIndices[a]} but was delivered after it`);
+            this.violation(
+              `completion order: task ${this.receivedIndices[b]} settled before task ${this.receivedIndices[a]} but was delivered after it`,
+            );
           }
         }
       }
@@ -1007,33 +1063,54 @@ class Harness {
     if (finalCall !== undefined) {
       const error = finalCall.settled!.error;
       const candidates = this.stops.filter((s) => s.lo <= stopHi && !s.isErrorless);
-      const isKnown = candidates.some((s) => (s.error === 'TimeoutError' ? (error as Error)?.name === 'TimeoutError' : s.error === error));
+      const isKnown = candidates.some((s) =>
+        s.error === 'TimeoutError' ? (error as Error)?.name === 'TimeoutError' : s.error === error,
+      );
       if (!isKnown) {
-        this.violation(`the run failed with ${String(error)}, expected one of: ${candidates.map((s) => s.what).join(', ') || 'no error'}`);
+        this.violation(
+          `the run failed with ${String(error)}, expected one of: ${candidates.map((s) => s.what).join(', ') || 'no error'}`,
+        );
       }
     } else if (this.isFinished && !this.isStopped) {
       // It completed: the failures and aborts before the end would have been reported.
       // The run may be over before the consumer asks for the final `done`: an abort after the last task
       // settled and the source ended comes too late to count.
-      const lastActivity = Math.max(this.sourceEndSeq, ...[...this.tasks.values()].map((r) => Math.min(r.settleSeq ?? Number.POSITIVE_INFINITY, r.timedOut?.[1] ?? Number.POSITIVE_INFINITY)));
-      const missed = stopsBeforeEnd.filter((s) => !s.isErrorless && s.lo < (s.what === 'options.signal aborted' ? lastActivity : this.finishedSeq));
-      if (missed.length > 0) this.violation(`the run completed although ${missed.map((s) => s.what).join(', ')} before its end`);
-      if (!c.source.isEndless && c.source.throwAt === undefined && missed.length === 0 && (this.itemErrors.size === 0 || c.form === 'mapSettled')) {
+      const lastActivity = Math.max(
+        this.sourceEndSeq,
+        ...[...this.tasks.values()].map((r) =>
+          Math.min(r.settleSeq ?? Number.POSITIVE_INFINITY, r.timedOut?.[1] ?? Number.POSITIVE_INFINITY),
+        ),
+      );
+      const missed = stopsBeforeEnd.filter(
+        (s) => !s.isErrorless && s.lo < (s.what === 'options.signal aborted' ? lastActivity : this.finishedSeq),
+      );
+      if (missed.length > 0)
+        this.violation(`the run completed although ${missed.map((s) => s.what).join(', ')} before its end`);
+      if (
+        !c.source.isEndless &&
+        c.source.throwAt === undefined &&
+        missed.length === 0 &&
+        (this.itemErrors.size === 0 || c.form === 'mapSettled')
+      ) {
         for (let index = 0; index < c.source.length; index++) {
           if (this.itemErrors.has(index)) {
             if (!seen.has(index)) this.violation(`the run completed without delivering the rejected item ${index}`);
           } else if (!this.tasks.has(index)) this.violation(`the run completed without starting task ${index}`);
-          else if (!seen.has(index) && !this.isSkipped(index)) this.violation(`the run completed without delivering task ${index}`);
+          else if (!seen.has(index) && !this.isSkipped(index))
+            this.violation(`the run completed without delivering task ${index}`);
         }
       }
       for (const record of this.tasks.values()) {
         if (record.settleSeq !== undefined && record.settleSeq < this.finishedSeq) continue;
-        if (record.timedOut === undefined) this.violation(`the run completed while task ${record.index} was still running`);
+        if (record.timedOut === undefined)
+          this.violation(`the run completed while task ${record.index} was still running`);
       }
     }
     if (this.stopKindUsed === 'throw' && this.throwOutcome !== undefined) {
       if (!this.throwOutcome.isError || this.throwOutcome.value !== this.stopError) {
-        this.violation(`throw(error) ${this.throwOutcome.isError ? `rejected with ${String(this.throwOutcome.value)}` : 'resolved'} instead of rejecting with the given error`);
+        this.violation(
+          `throw(error) ${this.throwOutcome.isError ? `rejected with ${String(this.throwOutcome.value)}` : 'resolved'} instead of rejecting with the given error`,
+        );
       }
     }
 
@@ -1041,10 +1118,18 @@ class Harness {
     const hasReturn = c.source.kind !== 'array';
     const isSourceEnded = this.isSourceDone || this.isSourceThrown;
     if (hasReturn && this.isStoppedEarlyBeforeSourceEnd(isSourceEnded) && this.returnCalls !== 1) {
-      this.violation(`the run stopped before the source ended but the source's return() was called ${this.returnCalls} times`);
+      this.violation(
+        `the run stopped before the source ended but the source's return() was called ${this.returnCalls} times`,
+      );
     }
-    if (isSourceEnded && this.returnCalls > 0) this.violation("the source's return() was called after the source had ended");
-    if ((c.source.kind === 'syncGen' || c.source.kind === 'asyncGen') && this.isGeneratorStarted && this.returnCalls > 0 && !this.isFinallyRun) {
+    if (isSourceEnded && this.returnCalls > 0)
+      this.violation("the source's return() was called after the source had ended");
+    if (
+      (c.source.kind === 'syncGen' || c.source.kind === 'asyncGen') &&
+      this.isGeneratorStarted &&
+      this.returnCalls > 0 &&
+      !this.isFinallyRun
+    ) {
       this.violation("the generator's finally did not run");
     }
 
@@ -1055,7 +1140,8 @@ class Harness {
     }
     if (this.slotSource !== undefined) {
       if (this.slotsHeld !== 0) this.violation(`${this.slotsHeld} shared slot(s) never released`);
-      if (this.slotWaiters.length > 0) this.violation(`${this.slotWaiters.length} slots.acquire() call(s) still waiting after the run`);
+      if (this.slotWaiters.length > 0)
+        this.violation(`${this.slotWaiters.length} slots.acquire() call(s) still waiting after the run`);
       if (this.acquireSignal !== undefined) {
         const listeners = getEventListeners(this.acquireSignal, 'abort').length;
         if (listeners > 0) this.violation(`${listeners} listener(s) left on the acquire signal`);
@@ -1064,7 +1150,11 @@ class Harness {
     const stats = this.iterator.stats;
     if (stats.running !== 0) this.violation(`stats.running is ${stats.running} after every task settled`);
     // An item that is a promise counts as started before its mapper is called (never, if it rejects).
-    if (this.isMapForm ? stats.started < this.tasks.size || stats.started > (c.source.kind === 'array' ? c.source.length : this.pulls) : stats.started !== this.tasks.size) {
+    if (
+      this.isMapForm
+        ? stats.started < this.tasks.size || stats.started > (c.source.kind === 'array' ? c.source.length : this.pulls)
+        : stats.started !== this.tasks.size
+    ) {
       this.violation(`stats.started is ${stats.started}, ${this.tasks.size} tasks were called`);
     }
   }

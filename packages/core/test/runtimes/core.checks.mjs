@@ -49,8 +49,16 @@ export const checks = [
   {
     name: 'limitedAsCompleted: yields every result of a sync iterable of tasks',
     async run() {
-      const out = await drain(limitedAsCompleted(range(25).map((n) => async () => n * 2), 4));
-      deepEqual(out.sort((a, b) => a - b), range(25).map((n) => n * 2));
+      const out = await drain(
+        limitedAsCompleted(
+          range(25).map((n) => async () => n * 2),
+          4,
+        ),
+      );
+      deepEqual(
+        out.sort((a, b) => a - b),
+        range(25).map((n) => n * 2),
+      );
     },
   },
   {
@@ -121,7 +129,10 @@ export const checks = [
         }
       }
       const out = await drain(limitedAsCompleted(tasks(), 3));
-      deepEqual(out.sort((a, b) => a - b), range(10));
+      deepEqual(
+        out.sort((a, b) => a - b),
+        range(10),
+      );
     },
   },
   {
@@ -143,7 +154,10 @@ export const checks = [
       const error = await rejects(drain(limitedAsCompleted(tasks(), 3)));
       equal(error, boom, 'the iterator rejects with the task error');
       equal(started.length, 2, 'nothing new started');
-      ok(started.every(({ signal }) => signal.aborted), 'in-flight signals aborted');
+      ok(
+        started.every(({ signal }) => signal.aborted),
+        'in-flight signals aborted',
+      );
       ok(isClosed, "the source generator's finally ran");
     },
   },
@@ -189,14 +203,21 @@ export const checks = [
     async run() {
       const started = [];
       const controller = new AbortController();
-      const iterator = limitedAsCompleted(range(5).map((n) => hangingTask(started, n)), 2, { signal: controller.signal });
+      const iterator = limitedAsCompleted(
+        range(5).map((n) => hangingTask(started, n)),
+        2,
+        { signal: controller.signal },
+      );
       const next = iterator.next();
       await settle();
       const reason = new Error('stop');
       controller.abort(reason);
       equal(await rejects(next), reason);
       equal(started.length, 2);
-      ok(started.every(({ signal }) => signal.reason === reason), 'aborted with the reason');
+      ok(
+        started.every(({ signal }) => signal.reason === reason),
+        'aborted with the reason',
+      );
     },
   },
   {
@@ -212,8 +233,17 @@ export const checks = [
   {
     name: 'limitedAsCompleted: options.rate still delivers every result',
     async run() {
-      const out = await drain(limitedAsCompleted(range(6).map((n) => () => n), 6, { rate: { limit: 3, interval: 5 } }));
-      deepEqual(out.sort((a, b) => a - b), range(6));
+      const out = await drain(
+        limitedAsCompleted(
+          range(6).map((n) => () => n),
+          6,
+          { rate: { limit: 3, interval: 5 } },
+        ),
+      );
+      deepEqual(
+        out.sort((a, b) => a - b),
+        range(6),
+      );
     },
   },
   {
@@ -222,7 +252,10 @@ export const checks = [
       const iterator = limitedAsSettled([() => 1, () => Promise.reject(new Error('x')), () => 3], 3);
       await drain(iterator);
       const { started, completed, failed, running, buffered } = iterator.stats;
-      deepEqual({ started, completed, failed, running, buffered }, { started: 3, completed: 2, failed: 1, running: 0, buffered: 0 });
+      deepEqual(
+        { started, completed, failed, running, buffered },
+        { started: 3, completed: 2, failed: 1, running: 0, buffered: 0 },
+      );
     },
   },
   {
@@ -240,7 +273,9 @@ export const checks = [
   {
     name: 'limitedMap: maps every item with its index',
     async run() {
-      const out = await drain(limitedMap(['a', 'b', 'c'], 2, async (item, { index }) => `${item}${index}`, { ordered: true }));
+      const out = await drain(
+        limitedMap(['a', 'b', 'c'], 2, async (item, { index }) => `${item}${index}`, { ordered: true }),
+      );
       deepEqual(out, ['a0', 'b1', 'c2']);
     },
   },
@@ -283,7 +318,10 @@ export const checks = [
       throwsTypeError(() => limitedMap([], 2, 'nope'), ['`mapper`', '`"nope"` (string)']);
       throwsTypeError(() => createLimiter(0), ['`concurrency`', '`0` (number)']);
       const error = await rejects(drain(limitedAsCompleted([42], 1)));
-      ok(error instanceof TypeError && error.message.includes('`42` (number)'), `a non-function task fails with a TypeError, got ${error}`);
+      ok(
+        error instanceof TypeError && error.message.includes('`42` (number)'),
+        `a non-function task fails with a TypeError, got ${error}`,
+      );
     },
   },
 ];

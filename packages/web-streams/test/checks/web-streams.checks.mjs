@@ -57,15 +57,22 @@ export const checks = [
     name: 'LimitedTransformStream: pipeThrough maps every chunk and closes',
     async run() {
       const { items, writable } = collector();
-      await streamOf(range(50)).pipeThrough(new LimitedTransformStream(4, async (x) => x * 2)).pipeTo(writable);
-      deepEqual([...items].sort((a, b) => a - b), range(50).map((x) => x * 2));
+      await streamOf(range(50))
+        .pipeThrough(new LimitedTransformStream(4, async (x) => x * 2))
+        .pipeTo(writable);
+      deepEqual(
+        [...items].sort((a, b) => a - b),
+        range(50).map((x) => x * 2),
+      );
     },
   },
   {
     name: 'LimitedTransformStream: accepts synchronous mappers and context.index follows input order',
     async run() {
       const { items, writable } = collector();
-      await streamOf(['a', 'b', 'c', 'd']).pipeThrough(new LimitedTransformStream(2, (x, { index }) => `${x}${index}`, { ordered: true })).pipeTo(writable);
+      await streamOf(['a', 'b', 'c', 'd'])
+        .pipeThrough(new LimitedTransformStream(2, (x, { index }) => `${x}${index}`, { ordered: true }))
+        .pipeTo(writable);
       deepEqual(items, ['a0', 'b1', 'c2', 'd3']);
     },
   },
@@ -85,7 +92,9 @@ export const checks = [
     name: 'LimitedTransformStream: ordered: true enqueues in input order',
     async run() {
       const control = controlledMapper();
-      const out = collect(streamOf([0, 1, 2, 3]).pipeThrough(new LimitedTransformStream(4, control.mapper, { ordered: true })));
+      const out = collect(
+        streamOf([0, 1, 2, 3]).pipeThrough(new LimitedTransformStream(4, control.mapper, { ordered: true })),
+      );
       await settle();
       for (const order of [3, 2, 1, 0]) control.calls[order].gate.resolve(`r${order}`);
       deepEqual(await out, ['r0', 'r1', 'r2', 'r3']);
@@ -116,7 +125,10 @@ export const checks = [
       let started = 0;
       const limit = 2;
       const buffer = 1;
-      const stage = new LimitedTransformStream(limit, (x) => (started++, x), { buffer, readableStrategy: { highWaterMark: 1 } });
+      const stage = new LimitedTransformStream(limit, (x) => (started++, x), {
+        buffer,
+        readableStrategy: { highWaterMark: 1 },
+      });
       const writer = stage.writable.getWriter();
       const writes = range(20).map((x) => track(writer.write(x)));
       await settle(5);
@@ -137,8 +149,14 @@ export const checks = [
       }
       await closing;
       equal(started, 20);
-      deepEqual(results.sort((a, b) => a - b), range(20));
-      ok(writes.every((write) => write.isFulfilled), 'every write resolved once read');
+      deepEqual(
+        results.sort((a, b) => a - b),
+        range(20),
+      );
+      ok(
+        writes.every((write) => write.isFulfilled),
+        'every write resolved once read',
+      );
     },
   },
   {
@@ -147,7 +165,9 @@ export const checks = [
       let started = 0;
       const sinkGate = deferred();
       const sink = new WritableStream({ write: () => sinkGate.promise });
-      const pipe = streamOf(range(1000)).pipeThrough(new LimitedTransformStream(4, (x) => (started++, Promise.resolve(x)))).pipeTo(sink);
+      const pipe = streamOf(range(1000))
+        .pipeThrough(new LimitedTransformStream(4, (x) => (started++, Promise.resolve(x))))
+        .pipeTo(sink);
       await settle(10);
       atMost(started, 20, 'mappers started before the sink took its first chunk');
       ok(started >= 4, `the stage ran ahead of the sink (started ${started})`);
@@ -280,7 +300,10 @@ export const checks = [
       equal(await rejects(pipe), boom, 'the pipeline rejects with the mapper error');
       await settle();
       equal(sourceCancelReason, boom, 'the upstream source was cancelled with the mapper error');
-      ok(control.calls[0].signal.aborted && control.calls[2].signal.aborted, 'the other in-flight mappers were aborted');
+      ok(
+        control.calls[0].signal.aborted && control.calls[2].signal.aborted,
+        'the other in-flight mappers were aborted',
+      );
       equal(control.calls.length, 3, 'nothing new started');
     },
   },
@@ -319,7 +342,11 @@ export const checks = [
       const writer = stage.writable.getWriter();
       for (const x of range(6)) writer.write(x).catch(() => {});
       equal(await rejects(writer.closed), boom, 'the writable errors without a read');
-      equal(await rejects(stage.readable.getReader().read()), boom, 'the readable errored too (queued results are dropped)');
+      equal(
+        await rejects(stage.readable.getReader().read()),
+        boom,
+        'the readable errored too (queued results are dropped)',
+      );
     },
   },
   {
@@ -339,15 +366,19 @@ export const checks = [
           sourceCancelReason = reason;
         },
       });
-      const stage = new LimitedTransformStream(3, (x, { signal }) => {
-        calls++;
-        if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
-        if (x === 1) {
-          signals.push(signal);
-          return new Promise(() => {});
-        }
-        return x;
-      }, { readableStrategy: { highWaterMark: 2 } });
+      const stage = new LimitedTransformStream(
+        3,
+        (x, { signal }) => {
+          calls++;
+          if (x === 0) return failGate.promise.then(() => Promise.reject(boom));
+          if (x === 1) {
+            signals.push(signal);
+            return new Promise(() => {});
+          }
+          return x;
+        },
+        { readableStrategy: { highWaterMark: 2 } },
+      );
       // Nobody reads: the readable queue and the scheduler's window fill up.
       const readable = source.pipeThrough(stage);
       await settle(10);
@@ -391,11 +422,15 @@ export const checks = [
         },
       });
       const signals = [];
-      const stage = new LimitedTransformStream(2, (x, { signal }) => {
-        if (x !== 0) return x;
-        signals.push(signal);
-        return new Promise(() => {});
-      }, { timeout: 5, readableStrategy: { highWaterMark: 1 } });
+      const stage = new LimitedTransformStream(
+        2,
+        (x, { signal }) => {
+          if (x !== 0) return x;
+          signals.push(signal);
+          return new Promise(() => {});
+        },
+        { timeout: 5, readableStrategy: { highWaterMark: 1 } },
+      );
       const readable = source.pipeThrough(stage);
       // Nobody reads; the upstream is cancelled once the timeout fails the stage (the harness's hang guard catches a stall).
       const reason = await cancelled.promise;
@@ -454,7 +489,10 @@ export const checks = [
       const pipe = streamOf([0, 1, 2]).pipeTo(stage.writable);
       equal(await rejects(pipe), sizeError);
       equal(await rejects(stage.readable.getReader().read()), sizeError);
-      ok(started.every(({ signal }) => signal.aborted), 'in-flight mappers aborted');
+      ok(
+        started.every(({ signal }) => signal.aborted),
+        'in-flight mappers aborted',
+      );
     },
   },
   {
@@ -480,10 +518,10 @@ export const checks = [
       throwsTypeError(() => new LimitedTransformStream(2, id, { signal: {} }), ['`options.signal`']);
       throwsTypeError(() => new LimitedTransformStream(2, id, { ordered: 'yes' }), ['`options.ordered`']);
       throwsTypeError(() => new LimitedTransformStream(2, id, { buffer: -1 }), ['`options.buffer`', '`-1` (number)']);
-      throwsTypeError(() => new LimitedTransformStream(2, id, { writableStrategy: { highWaterMark: -1 } }), [
-        '`options.writableStrategy.highWaterMark`',
-        '`-1` (number)',
-      ]);
+      throwsTypeError(
+        () => new LimitedTransformStream(2, id, { writableStrategy: { highWaterMark: -1 } }),
+        ['`options.writableStrategy.highWaterMark`', '`-1` (number)'],
+      );
       throwsTypeError(() => new LimitedTransformStream(2, id, { readableStrategy: 3 }), ['`options.readableStrategy`']);
       // Infinity is a valid limit.
       const { items, writable } = collector();
@@ -527,14 +565,21 @@ export const checks = [
     async run() {
       const tasks = range(30).map((n) => async () => n * 3);
       const out = await collect(limitedReadableStream(tasks, 5));
-      deepEqual(out.sort((a, b) => a - b), range(30).map((n) => n * 3));
+      deepEqual(
+        out.sort((a, b) => a - b),
+        range(30).map((n) => n * 3),
+      );
     },
   },
   {
     name: 'limitedReadableStream: ordered: true streams in source order',
     async run() {
       const gates = range(4).map(() => deferred());
-      const stream = limitedReadableStream(gates.map((gate) => () => gate.promise), 4, { ordered: true });
+      const stream = limitedReadableStream(
+        gates.map((gate) => () => gate.promise),
+        4,
+        { ordered: true },
+      );
       const out = collect(stream);
       await settle();
       for (const i of [3, 1, 2, 0]) gates[i].resolve(i);
