@@ -35,7 +35,10 @@ local quarantined = tonumber(ep[3]) or 0
 if not epoch or ep[2] ~= run then
   local q = tonumber(ARGV[1])
   if not epoch then
-    local up = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) * 1000
+    -- uptime_in_seconds counts whole seconds of the wall clock since the start, truncated: it reads 1
+    -- as soon as the first second boundary passes, a moment after the start. So the uptime is only
+    -- known to be at least (n - 1) s.
+    local up = (tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) - 1) * 1000
     local promoted = string.match(redis.call('INFO', 'replication'), 'second_repl_offset:(%-?%d+)') ~= '-1'
     if up >= q and not promoted then q = 0 end
   end

@@ -189,11 +189,47 @@ describe.skipIf(!hasRedisServer)('epochs and quarantine', () => {
       await expect(waiting).rejects.toThrow('gave up');
       slots.close();
       // With a quarantine shorter than the server's uptime, a brand-new key is not quarantined.
-      await waitUntil(async () => Number(/uptime_in_seconds:(\d+)/.exec(await c.info('server'))![1]) >= 1, 100);
+      await waitUntil(async () => Number(/uptime_in_seconds:(\d+)/.exec(await c.info('server'))![1]) >= 2, 100);
       const fresh = redisSlots({ client: c, key: 'old', limit: 1, leaseMs: 3000, quarantineMs: 500 });
       const lease = await fresh.acquire();
       expect(lease.token).toBeGreaterThan(0);
       await fresh.release(lease);
+      fresh.close();
+    } finally {
+      c.disconnect();
+      await own.stop();
+    }
+  });
+
+  it('regression: uptime_in_seconds is truncated, so a Redis that reads 2 s may be up only 1 s (the restart test once ran 6 of 4 for 42 ms)', async () => {
+    // uptime_in_seconds counts wall-clock second boundaries since the start: it reads n once n
+    // boundaries passed, which may be only n - 1 s after the start. Taken as n s, it let a key new on a
+    // just-restarted Redis skip its quarantine while leases of the old epoch were still live.
+    const own = await RedisServer.start();
+    const c = own.client();
+    const uptime = async () => Number(/uptime_in_seconds:(\d+)/.exec(await c.info('server'))![1]);
+    try {
+      await waitUntil(async () => (await uptime()) >= 2, 1);
+      // It reads 2 for a whole second; 1.5 s may not have passed since the start, so it must quarantine.
+      expect(await uptime()).toBe(2);
+      const fresh = redisSlots({
+        client: c,
+        key: 'two-seconds',
+        limit: 1,
+        leaseMs: 3000,
+        quarantineMs: 1500,
+        pollMs: 50,
+      });
+      const controller = new AbortController();
+      const waiting = fresh.acquire(controller.signal);
+      await waitUntil(async () => (await c.hget(keysOf('two-seconds').epoch, 'until')) !== null, 1);
+      const until = Number(await c.hget(keysOf('two-seconds').epoch, 'until'));
+      const [seconds, micros] = (await c.time()) as [number, number];
+      const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      expect(until).toBeGreaterThan(serverNow);
+      expect(fresh.stats.acquired).toBe(0);
+      controller.abort(new Error('gave up'));
+      await expect(waiting).rejects.toThrow('gave up');
       fresh.close();
     } finally {
       c.disconnect();
