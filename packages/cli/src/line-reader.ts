@@ -1,6 +1,7 @@
 import type { BlockReader } from './pipe.js';
 import type { Readable } from 'node:stream';
 import { decodeItem } from './bytes.js';
+import { StreamReader } from './stream-reader.js';
 
 const DONE: IteratorResult<string> = { value: undefined, done: true };
 
@@ -13,82 +14,27 @@ const DONE: IteratorResult<string> = { value: undefined, done: true };
  * `stop()` ends it early: a pending `next()` resolves as done and the stream is destroyed, so a
  * run can finish while the input is still open.
  */
-export class LineReader implements AsyncIterableIterator<string> {
-  readonly #stream: Readable;
+export class LineReader extends StreamReader<string> {
   readonly #separator: number;
   #lines: string[] = [];
   #head = 0;
   #rest: Buffer | undefined;
-  #isEnded = false;
-  #isStopped = false;
-  #error: unknown;
-  #waiter: { resolve(result: IteratorResult<string>): void; reject(reason: unknown): void } | undefined;
   /** Lines handed out so far. */
   count = 0;
 
   /** `separator`: one ASCII character (`\n`, `\0`, or `-d`'s). */
   constructor(stream: Readable, separator: string) {
-    this.#stream = stream;
+    super(stream);
     this.#separator = separator.charCodeAt(0);
-    stream.on('readable', this.#onReadable);
-    stream.on('end', this.#onEnd);
-    stream.on('error', this.#onError);
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
+  protected produce(): string | undefined {
+    if (this.#head >= this.#lines.length) return undefined;
+    this.count++;
+    return this.#lines[this.#head++];
   }
 
-  next(): Promise<IteratorResult<string>> {
-    const line = this.#take();
-    if (line !== undefined) return Promise.resolve({ value: line, done: false });
-    if (this.#error !== undefined) {
-      const error = this.#error;
-      this.#error = undefined;
-      this.stop();
-      return Promise.reject(error);
-    }
-    if (this.#isEnded || this.#isStopped) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
-  }
-
-  return(): Promise<IteratorResult<string>> {
-    this.stop();
-    return Promise.resolve(DONE);
-  }
-
-  /** Stops reading: no more lines, a pending `next()` resolves as done, the stream is released. */
-  stop(): void {
-    if (this.#isStopped) return;
-    this.#isStopped = true;
-    this.#lines = [];
-    this.#head = 0;
-    this.#rest = undefined;
-    this.#stream.off('readable', this.#onReadable);
-    this.#stream.off('end', this.#onEnd);
-    this.#stream.off('error', this.#onError);
-    // A late error from the destroyed stream has nowhere to go.
-    this.#stream.on('error', () => {});
-    this.#stream.destroy();
-    this.#wake();
-  }
-
-  #take(): string | undefined {
-    for (;;) {
-      if (this.#head < this.#lines.length) {
-        this.count++;
-        return this.#lines[this.#head++];
-      }
-      if (this.#isStopped || this.#isEnded) return undefined;
-      const chunk = this.#stream.read() as Buffer | string | null;
-      if (chunk === null) return undefined;
-      this.#split(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    }
-  }
-
-  #split(chunk: Buffer): void {
+  protected ingest(chunk: Buffer): void {
     if (this.#head >= this.#lines.length) {
       this.#lines = [];
       this.#head = 0;
@@ -108,37 +54,8 @@ export class LineReader implements AsyncIterableIterator<string> {
     if (start < data.length) this.#rest = data.subarray(start);
   }
 
-  #wake(): void {
-    const waiter = this.#waiter;
-    if (waiter === undefined) return;
-    const line = this.#take();
-    if (line !== undefined) {
-      this.#waiter = undefined;
-      waiter.resolve({ value: line, done: false });
-    } else if (this.#error !== undefined) {
-      this.#waiter = undefined;
-      const error = this.#error;
-      this.#error = undefined;
-      waiter.reject(error);
-    } else if (this.#isEnded || this.#isStopped) {
-      this.#waiter = undefined;
-      waiter.resolve(DONE);
-    }
-  }
-
-  readonly #onReadable = (): void => {
-    this.#wake();
-  };
-
-  readonly #onEnd = (): void => {
-    // Drain what is still buffered, then the last line if it had no separator.
-    for (
-      let chunk = this.#stream.read() as Buffer | null;
-      chunk !== null;
-      chunk = this.#stream.read() as Buffer | null
-    ) {
-      this.#split(chunk);
-    }
+  /** The last line, if it had no separator. */
+  protected finish(): void {
     if (this.#rest !== undefined && this.#rest.length > 0) {
       if (this.#head >= this.#lines.length) {
         this.#lines = [];
@@ -147,14 +64,13 @@ export class LineReader implements AsyncIterableIterator<string> {
       this.#lines.push(decodeItem(this.#rest));
     }
     this.#rest = undefined;
-    this.#isEnded = true;
-    this.#wake();
-  };
+  }
 
-  readonly #onError = (error: unknown): void => {
-    this.#error = error;
-    this.#wake();
-  };
+  protected clear(): void {
+    this.#lines = [];
+    this.#head = 0;
+    this.#rest = undefined;
+  }
 }
 
 /** A fixed list of items (`::: a b c`, or records built from several input sources) that can be stopped like a `LineReader`. */

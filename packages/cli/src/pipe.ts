@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { parseSize } from './room.js';
-
-const DONE: IteratorResult<Buffer> = { value: undefined, done: true };
+import { StreamReader } from './stream-reader.js';
 
 /**
  * `--block SIZE`: bytes, with GNU parallel's suffixes (`1k` = 1000, `1K` = 1024, `10M`...); or `-N`,
@@ -20,83 +19,35 @@ export function parseBlockSize(value: string): number {
  * `isPart` (`--pipe-part`): GNU parallel's rule for files instead, each block cut after the first
  * newline at or past `blockSize` bytes.
  */
-export class BlockReader implements AsyncIterableIterator<Buffer> {
-  readonly #stream: Readable;
+export class BlockReader extends StreamReader<Buffer> {
   readonly #blockSize: number;
   #buffered: Buffer[] = [];
   #bufferedBytes = 0;
-  #isEnded = false;
-  #isStopped = false;
-  #error: unknown;
-  #waiter: { resolve(result: IteratorResult<Buffer>): void; reject(reason: unknown): void } | undefined;
-
   readonly #isPart: boolean;
 
   constructor(stream: Readable, blockSize: number, isPart = false) {
-    this.#stream = stream;
+    super(stream);
     this.#blockSize = blockSize;
     this.#isPart = isPart;
-    stream.on('readable', this.#wake);
-    stream.on('end', this.#onEnd);
-    stream.on('error', this.#onError);
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
+  protected ingest(chunk: Buffer): void {
+    this.#buffered.push(chunk);
+    this.#bufferedBytes += chunk.length;
   }
 
-  next(): Promise<IteratorResult<Buffer>> {
-    const block = this.#take();
-    if (block !== undefined) return Promise.resolve({ value: block, done: false });
-    if (this.#error !== undefined) {
-      const error = this.#error;
-      this.#error = undefined;
-      this.stop();
-      return Promise.reject(error);
-    }
-    if (this.#isEnded || this.#isStopped) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
-  }
+  /** The last block is cut by `produce()` once the input has ended. */
+  protected finish(): void {}
 
-  return(): Promise<IteratorResult<Buffer>> {
-    this.stop();
-    return Promise.resolve(DONE);
-  }
-
-  /** Stops reading: no more blocks, a pending `next()` resolves as done, the stream is released. */
-  stop(): void {
-    if (this.#isStopped) return;
-    this.#isStopped = true;
+  protected clear(): void {
     this.#buffered = [];
     this.#bufferedBytes = 0;
-    this.#stream.off('readable', this.#wake);
-    this.#stream.off('end', this.#onEnd);
-    this.#stream.off('error', this.#onError);
-    this.#stream.on('error', () => {});
-    this.#stream.destroy();
-    this.#wake();
-  }
-
-  #take(): Buffer | undefined {
-    for (;;) {
-      if (this.#isStopped) return undefined;
-      const block = this.#cut();
-      if (block !== undefined) return block;
-      if (this.#isEnded) return undefined;
-      const chunk = this.#stream.read() as Buffer | string | null;
-      if (chunk === null) return undefined;
-      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      this.#buffered.push(data);
-      this.#bufferedBytes += data.length;
-    }
   }
 
   /** The next whole block, if the buffered bytes hold one (or the input has ended). */
-  #cut(): Buffer | undefined {
+  protected produce(): Buffer | undefined {
     if (this.#bufferedBytes === 0) return undefined;
-    if (this.#bufferedBytes <= this.#blockSize && !this.#isEnded) return undefined;
+    if (this.#bufferedBytes <= this.#blockSize && !this.isEnded) return undefined;
     const data = this.#buffered.length === 1 ? this.#buffered[0]! : Buffer.concat(this.#buffered);
     let end = data.length;
     if (data.length > this.#blockSize || (!this.#isPart && data.length === this.#blockSize)) {
@@ -105,7 +56,7 @@ export class BlockReader implements AsyncIterableIterator<Buffer> {
       else {
         const next = data.indexOf(10, this.#blockSize);
         if (next !== -1) end = next + 1;
-        else if (!this.#isEnded) {
+        else if (!this.isEnded) {
           this.#buffered = [data];
           return undefined;
         }
@@ -116,40 +67,4 @@ export class BlockReader implements AsyncIterableIterator<Buffer> {
     this.#bufferedBytes = rest.length;
     return data.subarray(0, end);
   }
-
-  readonly #wake = (): void => {
-    const waiter = this.#waiter;
-    if (waiter === undefined) return;
-    const block = this.#take();
-    if (block !== undefined) {
-      this.#waiter = undefined;
-      waiter.resolve({ value: block, done: false });
-    } else if (this.#error !== undefined) {
-      this.#waiter = undefined;
-      const error = this.#error;
-      this.#error = undefined;
-      waiter.reject(error);
-    } else if (this.#isEnded || this.#isStopped) {
-      this.#waiter = undefined;
-      waiter.resolve(DONE);
-    }
-  };
-
-  readonly #onEnd = (): void => {
-    for (
-      let chunk = this.#stream.read() as Buffer | null;
-      chunk !== null;
-      chunk = this.#stream.read() as Buffer | null
-    ) {
-      this.#buffered.push(chunk);
-      this.#bufferedBytes += chunk.length;
-    }
-    this.#isEnded = true;
-    this.#wake();
-  };
-
-  readonly #onError = (error: unknown): void => {
-    this.#error = error;
-    this.#wake();
-  };
 }
