@@ -190,8 +190,10 @@ const CASES: Record<string, Case> = {
     args: ['-k', '-j', '2', '--eta', '--pipe', '--block', '20', 'wc', '-l'],
     input: `${seq(30).join('\n')}\n`,
   },
+  // Jobs of 0.5 s against a limit of 1.5 s: a loaded machine may stretch a 0.1 s job past three times the
+  // median (a 0.1 s version of this row failed so once), never a 0.5 s one by a whole second.
   '--timeout 300% stops a job far slower than the median': {
-    args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.1', '0.1', '0.1', '0.1', '5'],
+    args: ['-k', '-j', '1', '--timeout', '300%', 'sleep {}; echo {}', ':::', '0.5', '0.5', '0.5', '0.5', '30'],
   },
 };
 

@@ -1,40 +1,15 @@
 /**
  * Test helpers: deferred promises, a task "script" that records starts, settles and the peak number
- * running, sources that record how they are pulled and closed, and an unhandled-rejection watch.
- * Nothing here reads the wall clock.
+ * running, sources that record how they are pulled and closed. The deferred promise and the
+ * unhandled-rejection watch come from @lac/test-tools. Nothing here reads the wall clock.
  */
 import { setImmediate as setImmediateP } from 'node:timers/promises';
 import fc from 'fast-check';
 import type { LimitedIterator, Task, TaskContext } from '@lac/core';
 
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-  isSettled: boolean;
-}
+import { type Deferred, deferred } from '@lac/test-tools/deferred';
 
-export function deferred<T = unknown>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const handle: Deferred<T> = {
-    promise,
-    isSettled: false,
-    resolve(value) {
-      handle.isSettled = true;
-      resolve(value);
-    },
-    reject(reason) {
-      handle.isSettled = true;
-      reject(reason);
-    },
-  };
-  return handle;
-}
+export { type Deferred, deferred };
 
 /** Lets every queued microtask and one round of macrotasks run (real timers only). */
 export async function flush(rounds = 2): Promise<void> {
@@ -191,23 +166,6 @@ export class ManualAsyncSource<T> implements AsyncIterableIterator<T> {
     if (handle === undefined || handle.isSettled) throw new Error('no pull is outstanding');
     return handle;
   }
-}
-
-/** Collects every unhandled rejection while it is installed. Await `settle()` before asserting. */
-export function watchUnhandled() {
-  const reasons: unknown[] = [];
-  const onUnhandled = (reason: unknown) => {
-    reasons.push(reason);
-  };
-  process.on('unhandledRejection', onUnhandled);
-  return {
-    reasons,
-    /** Lets Node run its unhandled-rejection check, then removes the listener. */
-    async dispose(): Promise<void> {
-      await flush(3);
-      process.off('unhandledRejection', onUnhandled);
-    },
-  };
 }
 
 /** Pulls one result after another until `count` results or the end; returns values and the error, if any. */

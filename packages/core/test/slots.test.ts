@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type Deferred, deferred } from '@lac/test-tools/deferred';
 import { limitedAsCompleted, limitedAsSettled, limitedMap, type SlotSource, type TaskContext } from '@lac/core';
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-function defer<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** Lets every queued promise callback run. */
 async function flush(): Promise<void> {
@@ -48,8 +33,8 @@ class MemorySlots implements SlotSource<number> {
 
   acquire(signal: AbortSignal): Promise<number> {
     this.acquires++;
-    const deferred = defer<number>();
-    const entry = { signal, deferred };
+    const handle = deferred<number>();
+    const entry = { signal, deferred: handle };
     this.pending.push(entry);
     signal.addEventListener(
       'abort',
@@ -57,13 +42,13 @@ class MemorySlots implements SlotSource<number> {
         const at = this.pending.indexOf(entry);
         if (at >= 0) {
           this.pending.splice(at, 1);
-          deferred.reject(signal.reason);
+          handle.reject(signal.reason);
         }
       },
       { once: true },
     );
     if (!this.isManual) this.#serve();
-    return deferred.promise;
+    return handle.promise;
   }
 
   release(slot: number): void {
@@ -174,7 +159,7 @@ describe('options.slots', () => {
 
   it('asks for a slot before pulling the next item, one acquire at a time', async () => {
     const slots = new MemorySlots(Infinity, true);
-    const gates = [defer<number>(), defer<number>(), defer<number>()];
+    const gates = [deferred<number>(), deferred<number>(), deferred<number>()];
     const { source, pulled } = countingSource(gates.map((gate) => () => gate.promise));
     const iterator = limitedAsCompleted(source, 3, { slots });
     const first = iterator.next();
@@ -277,7 +262,7 @@ describe('options.slots', () => {
 
   it('a task that times out keeps its slot until it settles, then releases it once', async () => {
     const slots = new MemorySlots(1);
-    const late = defer();
+    const late = deferred();
     const iterator = limitedAsSettled<unknown>([() => late.promise, () => 'second'], 2, { slots, timeout: 5 });
     const first = await iterator.next();
     expect(first.value).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
@@ -297,7 +282,7 @@ describe('options.slots', () => {
   it('on fail fast, releases each in-flight slot when its task settles and leaks none', async () => {
     const slots = new MemorySlots(4);
     const boom = new Error('boom');
-    const failing = defer();
+    const failing = deferred();
     const tasks = [
       ({ signal }: TaskContext) =>
         new Promise((_, reject) => signal.addEventListener('abort', () => setImmediate(reject, signal.reason))),
@@ -325,7 +310,7 @@ describe('options.slots', () => {
     const slots: SlotSource<string> = {
       acquire(signal) {
         signals.push(signal);
-        const grant = defer<string>();
+        const grant = deferred<string>();
         grants.push(grant);
         return grant.promise;
       },
@@ -353,7 +338,7 @@ describe('options.slots', () => {
   it('ignores an acquire that rejects after the run stopped, and leaks no slot after options.signal aborts', async () => {
     const slots = new MemorySlots(Infinity, true);
     const controller = new AbortController();
-    const task = defer();
+    const task = deferred();
     const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, {
       slots,
       signal: controller.signal,
@@ -431,7 +416,7 @@ describe('options.slots', () => {
     expect(out).toEqual([1]);
 
     // After return(): no one is left to tell, and nothing surfaces unhandled (the file's watch checks).
-    const gate = defer<number>();
+    const gate = deferred<number>();
     const afterReturn: SlotSource<number> = {
       acquire: () => 0,
       release: () => Promise.reject(new Error('after return')),

@@ -1,20 +1,7 @@
 import { Writable, type Duplex } from 'node:stream';
 
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { type Deferred, deferred } from '@lac/test-tools/deferred';
+export { unhandledRejectionsDuring } from '@lac/test-tools/unhandled';
 
 /** Lets queued I/O callbacks, nextTicks and microtasks run: `turns` rounds of setImmediate. */
 export async function settle(turns = 5): Promise<void> {
@@ -96,22 +83,6 @@ export function concurrencyProbe(): {
       running--;
     },
   };
-}
-
-/** Records unhandled rejections while `fn` runs, plus a few turns after it. */
-export async function unhandledRejectionsDuring(fn: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    seen.push(reason);
-  };
-  process.on('unhandledRejection', onUnhandled);
-  try {
-    await fn();
-    await settle(10);
-  } finally {
-    process.off('unhandledRejection', onUnhandled);
-  }
-  return seen;
 }
 
 /** Follows a promise's state without awaiting it (and marks its rejection handled). */

@@ -530,7 +530,7 @@ describe('limitedTransform errors and aborts', () => {
     const stage = limitedTransform(3, async (x: number, { signal }: TaskContext) => {
       signals.push(signal);
       if (x === 0) return x;
-      const gate = deferred();
+      const gate = deferred<void>();
       gates.push(gate);
       await gate.promise;
       return x;

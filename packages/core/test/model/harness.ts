@@ -22,6 +22,7 @@ import {
   type SlotSource,
   type TaskContext,
 } from '@lac/core';
+import { turns, watchUnhandled } from '@lac/test-tools/unhandled';
 import { type Deferred, deferred } from '../helpers.js';
 
 export type TaskKind =
@@ -135,16 +136,14 @@ export function parseCase(text: string): FuzzCase {
 export async function runCase(c: FuzzCase): Promise<string[]> {
   const harness = new Harness(c);
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  process.on('unhandledRejection', onUnhandled);
+  const unhandled = watchUnhandled();
   try {
     await harness.run();
-    for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-    for (const reason of unhandled) harness.violation(`unhandled rejection: ${String(reason)}`);
+    await turns(3);
+    for (const reason of unhandled.reasons) harness.violation(`unhandled rejection: ${String(reason)}`);
     harness.checkTimers(vi.getTimerCount());
   } finally {
-    process.off('unhandledRejection', onUnhandled);
+    await unhandled.dispose();
     vi.clearAllTimers();
     vi.useRealTimers();
   }

@@ -72,15 +72,7 @@ export async function rejects(promise, message = 'expected a rejection') {
   return undefined;
 }
 
-export function deferred() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { deferred } from '../deferred.mjs';
 
 /** Lets the event loop run a few macrotask turns (timers, stream internals, unhandled-rejection reports). */
 export async function settle(turns = 3) {
