@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
 import { type RedisLease, RedisSlotsError, redisSlots } from '../src/index.ts';
 import { clientKinds, hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
-import { fencedWorkerFile, Worker, type WorkerEvent } from './fixtures/workers.ts';
+import { fencedWorkerFile, overlap, startTogether, Worker, type WorkerEvent } from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
 
 const now = () => Number(process.hrtime.bigint() / 1000n);
@@ -14,44 +14,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function fencedWorker(config: Omit<FencedWorkerConfig, 'pollMs' | 'quarantineMs'> & Partial<FencedWorkerConfig>) {
   return new Worker({ pollMs: 50, quarantineMs: 0, ...config }, fencedWorkerFile);
-}
-
-/** The most tasks running at once, and for how long (µs) more than `limit` ran, over every worker's start/end events. */
-function overlap(workers: Worker[], limit: number): { max: number; aboveUs: number; spans: number } {
-  const points: [number, number][] = [];
-  let spans = 0;
-  for (const worker of workers) {
-    const open = new Map<number, number>();
-    for (const event of worker.events) {
-      if (event.type === 'start') {
-        open.set(event.index as number, event.at as number);
-        spans++;
-      } else if (event.type === 'end') {
-        points.push([open.get(event.index as number)!, 1], [event.at as number, -1]);
-        open.delete(event.index as number);
-      }
-    }
-    // A task that never ended (its process died) ran until the end of the test.
-    for (const at of open.values()) points.push([at, 1], [Number.POSITIVE_INFINITY, -1]);
-  }
-  // An end and a start at the same µs: the end first (the slot was free by then).
-  points.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  let running = 0;
-  let max = 0;
-  let aboveUs = 0;
-  let last = 0;
-  for (const [at, step] of points) {
-    if (running > limit) aboveUs += at - last;
-    running += step;
-    max = Math.max(max, running);
-    last = at;
-  }
-  return { max, aboveUs, spans };
-}
-
-async function startTogether(workers: Worker[]): Promise<void> {
-  await waitUntil(() => workers.every((worker) => worker.of('ready').length === 1 || worker.process.exitCode !== null));
-  for (const worker of workers) worker.go();
 }
 
 let server: RedisServer;
