@@ -169,3 +169,107 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     }
   }, 60_000);
 });
+
+function clusterWorker(
+  config: Omit<FencedWorkerConfig, 'port' | 'pollMs' | 'quarantineMs'> & Partial<FencedWorkerConfig>,
+) {
+  return new Worker(
+    { port: 0, clusterPorts: cluster.nodes.map((node) => node.port), pollMs: 50, quarantineMs: 0, ...config },
+    fencedWorkerFile,
+  );
+}
+
+/** Two workers on each client kind, sharing one limit. */
+function mixedWorkers(key: string, config: Partial<FencedWorkerConfig>): Worker[] {
+  return [...clientKinds, ...clientKinds].map((clientKind, i) =>
+    clusterWorker({ key, id: `w${i}`, clientKind, sharedLimit: 4, localLimit: 2, tasks: 8, leaseMs: 3000, ...config }),
+  );
+}
+
+/** Every worker exited 0, printed nothing on stderr, and finished all its `tasks` tasks once. */
+async function expectAllFinished(workers: Worker[], tasks: number): Promise<void> {
+  const codes = await Promise.all(workers.map((worker) => worker.exited));
+  // stderr first: a worker that exits 1 says why there (an uncaught error is printed before the exit).
+  expect(workers.map((worker) => worker.stderr)).toEqual(workers.map(() => ''));
+  expect(codes).toEqual(workers.map(() => 0));
+  for (const worker of workers) {
+    const [done] = worker.of('done') as WorkerEvent[];
+    expect((done!.finished as number[]).sort((x, y) => x - y)).toEqual(Array.from({ length: tasks }, (_, i) => i));
+  }
+}
+
+/** The first task start (µs, the shared clock) after `at`, in ms after it. */
+function firstStartAfter(workers: Worker[], at: number): number {
+  const starts = workers.flatMap((worker) => worker.of('start').map((event) => event.at as number));
+  return (Math.min(...starts.filter((start) => start > at)) - at) / 1000;
+}
+
+describe.skipIf(!hasRedisCluster)(
+  'worker processes sharing one limit on a Redis Cluster (2 on each client kind)',
+  () => {
+    it('never runs more than the limit across 6 processes (0 µs above it), and every task completes once', async () => {
+      const workers = mixedWorkers('cluster-bound', { tasks: 20, taskMs: 20 });
+      await startTogether(workers);
+      await expectAllFinished(workers, 20);
+      const { max, aboveUs, spans } = overlap(workers, 4);
+      console.info(`cluster bound: ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit`);
+      expect(aboveUs).toBe(0);
+      expect(max).toBe(4);
+      expect(workers.flatMap((worker) => worker.of('failure'))).toEqual([]);
+    }, 120_000);
+
+    it('holds the bound across a CLUSTER FAILOVER of the master holding the limit: holders fail with ERR_LAC_REDIS_LEASE_LOST, grants resume after the quarantine', async () => {
+      const key = 'cluster-failover';
+      const leaseMs = 3000;
+      const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
+      await startTogether(workers);
+      await waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8);
+      const master = await cluster.masterOf(slotOf(keysOf(key).leases));
+      const replica = await cluster.replicaOf(master);
+      const failoverAt = now();
+      await replica.command('CLUSTER', 'FAILOVER');
+      await waitUntil(async () => (await replica.role()) === 'master', 20);
+      const promotedAt = now();
+      await expectAllFinished(workers, 8);
+      const failures = workers.flatMap((worker) => worker.of('failure'));
+      expect(failures.map((failure) => failure.code)).toContain('ERR_LAC_REDIS_LEASE_LOST');
+      for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
+      const { max, aboveUs, spans } = overlap(workers, 4);
+      console.info(
+        `cluster failover: replica promoted ${((promotedAt - failoverAt) / 1000).toFixed(0)} ms after CLUSTER FAILOVER; first grant ${firstStartAfter(workers, promotedAt).toFixed(0)} ms after the promotion (quarantine ${leaseMs} ms); ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit, ${failures.length} source failures (${failures.filter((failure) => failure.code === 'ERR_LAC_REDIS_LEASE_LOST').length} lease lost)`,
+      );
+      expect(aboveUs).toBe(0);
+      expect(max).toBe(4);
+    }, 120_000);
+
+    it('holds the bound when the master holding the limit freezes (SIGSTOP) and its replica takes over', async () => {
+      const key = 'cluster-frozen';
+      const leaseMs = 3000;
+      const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
+      await startTogether(workers);
+      await waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8);
+      const master = await cluster.masterOf(slotOf(keysOf(key).leases));
+      const replica = await cluster.replicaOf(master);
+      const stoppedAt = now();
+      master.signal('SIGSTOP');
+      cluster.setDown(master, true);
+      try {
+        await waitUntil(async () => (await replica.role()) === 'master', 50);
+      } finally {
+        master.signal('SIGCONT');
+        cluster.setDown(master, false);
+      }
+      const promotedAt = now();
+      await expectAllFinished(workers, 8);
+      const failures = workers.flatMap((worker) => worker.of('failure'));
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
+      const { max, aboveUs, spans } = overlap(workers, 4);
+      console.info(
+        `cluster master frozen: replica promoted ${((promotedAt - stoppedAt) / 1000).toFixed(0)} ms after SIGSTOP; first grant ${firstStartAfter(workers, promotedAt).toFixed(0)} ms after the promotion (quarantine ${leaseMs} ms); ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit, ${failures.length} source failures (${failures.filter((failure) => failure.code === 'ERR_LAC_REDIS_LEASE_LOST').length} lease lost)`,
+      );
+      expect(aboveUs).toBe(0);
+      expect(max).toBe(4);
+    }, 120_000);
+  },
+);
