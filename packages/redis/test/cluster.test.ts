@@ -53,6 +53,16 @@ async function connect(kind: ClientKind, { isQuiet = true } = {}): Promise<Clust
   return { client: v4, close: () => void v4.disconnect().catch(() => {}) };
 }
 
+/** MOVED redirections the nodes answered so far (a script sent to a node that does not own its keys). */
+async function redirections(): Promise<number> {
+  let moved = 0;
+  for (const node of cluster.nodes) {
+    const stats = String(await node.command('INFO', 'errorstats'));
+    moved += Number(/errorstat_MOVED:count=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+  return moved;
+}
+
 /** The run id of a node (what a limit's epoch is tied to). */
 async function runId(node: ClusterNode): Promise<string> {
   return /run_id:(\w+)/.exec(String(await node.command('INFO', 'server')))![1]!;
@@ -84,11 +94,12 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     own?.close();
   });
 
-  it('keeps every key of a limit in one slot, on the master that owns it, with the epoch of that master; a waiter is woken by the release (no poll)', async () => {
+  it('keeps every key of a limit in one slot, sends every script straight to the master that owns it (no MOVED), ties the epoch to that master; a waiter is woken by the release (no poll)', async () => {
     const key = `one-slot-${kind}`;
     const keys = keysOf(key);
     const slot = slotOf(keys.leases);
     for (const name of Object.values(keys)) expect(slotOf(name)).toBe(slot);
+    const movedBefore = await redirections();
     const slots = redisSlots({
       client: own.client,
       key,
@@ -114,6 +125,8 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     expect(epoch).toBe(await runId(master));
     await slots.release(lease);
     expect(await client.zcard(keys.leases)).toBe(0);
+    // Each script went straight to the slot's master (routed by its first key), never redirected.
+    expect(await redirections()).toBe(movedBefore);
   });
 
   it('a CLUSTER FAILOVER of the master holding the limit fails its holders with ERR_LAC_REDIS_LEASE_LOST; the promoted replica starts a new epoch in quarantine', async () => {
