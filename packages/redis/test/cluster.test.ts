@@ -6,7 +6,14 @@ import type { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { createCluster as createClusterV4 } from 'redis-v4';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
-import { type NodeRedisCluster, type RedisClient, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
+import {
+  type NodeRedisCluster,
+  type RedisClient,
+  type RedisLease,
+  type RedisSlots,
+  RedisSlotsError,
+  redisSlots,
+} from '../src/index.ts';
 import { type ClusterNode, hasRedisCluster, RedisCluster, slotOf } from './fixtures/redis-cluster.ts';
 import { type ClientKind, clientKinds, keysOf, waitUntil } from './fixtures/redis-server.ts';
 import { fencedWorkerFile, overlap, startTogether, Worker, type WorkerEvent } from './fixtures/workers.ts';
@@ -286,3 +293,77 @@ describe.skipIf(!hasRedisCluster)(
     }, 120_000);
   },
 );
+
+describe.skipIf(!hasRedisCluster)('a master frozen past its failover that resumes with its old state', () => {
+  it('may grant from it (Redis Cluster replicates asynchronously): that holder fails with ERR_LAC_REDIS_LEASE_LOST at its first renewal, and its fencing token is below every token of the new epoch', async () => {
+    const key = 'cluster-zombie';
+    const leaseMs = 3000;
+    // No quarantine, so the new master grants at once: the overlap, which the quarantine normally covers, shows.
+    const options = { key, limit: 1, leaseMs, quarantineMs: 0, handoffMs: 0, pollMs: 50 };
+    const stale = cluster.client();
+    let fresh: Cluster | undefined;
+    const all: RedisSlots[] = [];
+    const open = (c: Cluster) => {
+      const slots = redisSlots({ ...options, client: c });
+      all.push(slots);
+      return slots;
+    };
+    const master = await cluster.masterOf(slotOf(keysOf(key).leases));
+    try {
+      // The stale client has used the limit, so it knows the slot is on this master.
+      const warm = open(stale);
+      await (await warm.acquire()).release();
+      const replica = await cluster.replicaOf(master);
+      master.signal('SIGSTOP');
+      cluster.setDown(master, true);
+      await waitUntil(async () => (await replica.role()) === 'master', 50);
+      // A client that has the new map (it never heard of the frozen master) takes the only slot on the new master.
+      fresh = cluster.client({ without: [master] });
+      let current: RedisLease | undefined;
+      while (current === undefined) {
+        current = await open(fresh)
+          .acquire()
+          .catch(() => undefined);
+      }
+      // The stale client still sends to the frozen master; it resumes before the command times out.
+      const zombie = open(stale);
+      const granted = zombie.acquire();
+      // Sent (the command is on the frozen master's socket): let it be written, then resume the master.
+      await waitUntil(() => zombie.stats.commands > 0, 1);
+      await new Promise((resolve) => setImmediate(resolve));
+      master.signal('SIGCONT');
+      cluster.setDown(master, false);
+      const outcome = await Promise.race([
+        granted,
+        waitUntil(async () => (await fresh!.zcard(keysOf(key).queue)) === 1, 20).then(() => 'queued' as const),
+      ]);
+      if (outcome === 'queued') {
+        // The resumed master knew it was demoted and redirected the script: it waits behind the current holder.
+        await current.release();
+        const lease = await granted;
+        expect(lease.token).toBeGreaterThan(current.token);
+        console.info('cluster zombie: the resumed master redirected the script (no stale grant this time)');
+        return;
+      }
+      const lease = outcome;
+      const grantedAt = performance.now();
+      expect(lease.token).toBeLessThan(current.token);
+      const error = await new Promise((resolve) =>
+        zombie.signal.addEventListener('abort', () => resolve(zombie.signal.reason), { once: true }),
+      );
+      const caughtMs = performance.now() - grantedAt;
+      expect(error).toMatchObject({ name: 'RedisSlotsError', code: 'ERR_LAC_REDIS_LEASE_LOST', key });
+      // At its first renewal (due leaseMs / 3 after the grant, then one round trip and a redirection).
+      expect(caughtMs).toBeLessThan(leaseMs);
+      console.info(
+        `cluster zombie: the resumed old master granted a lease (token ${lease.token} < ${current.token} of the new epoch); its holder failed with ERR_LAC_REDIS_LEASE_LOST ${caughtMs.toFixed(0)} ms after the grant`,
+      );
+    } finally {
+      master.signal('SIGCONT');
+      cluster.setDown(master, false);
+      for (const slots of all) slots.close();
+      stale.disconnect();
+      fresh?.disconnect();
+    }
+  }, 60_000);
+});
