@@ -41,7 +41,8 @@ export interface RedisSlotsOptions {
    * Names the shared limit: every process that uses the same key (and Redis) shares one limit.
    * The state lives in `{key}:leases`, `{key}:queue`, `{key}:waiting`, `{key}:epoch` and
    * `{key}:token`; releases are announced on `{key}:released`. One hash tag: on Redis Cluster every
-   * key of a limit is in one slot, so each script runs on the one master that owns it.
+   * key of a limit is in one slot, so each script runs on the one master that owns it (so a key
+   * may not start with `}`: the tag would be empty).
    */
   readonly key: string;
   /** Slots held at once across all processes. An integer >= 1. */
@@ -187,6 +188,13 @@ export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
   }
   if (typeof key !== 'string' || key.length === 0) {
     throw new TypeError(`Expected \`options.key\` to be a non-empty string, got ${describe(key)}`);
+  }
+  // The names are `{key}:...`; with a leading `}` their hash tag would be the empty `{}`, which Redis
+  // Cluster ignores, hashing each whole name to its own slot (the scripts would fail with CROSSSLOT).
+  if (key.startsWith('}')) {
+    throw new TypeError(
+      `Expected \`options.key\` to be a non-empty string not starting with \`}\` (on Redis Cluster its names would hash to different slots), got ${describe(key)}`,
+    );
   }
   if (!(Number.isInteger(limit) && limit >= 1)) {
     throw new TypeError(`Expected \`options.limit\` to be an integer >= 1, got ${describe(limit)}`);

@@ -6,14 +6,7 @@ import type { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { createCluster as createClusterV4 } from 'redis-v4';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
-import {
-  type NodeRedisCluster,
-  type RedisClient,
-  type RedisLease,
-  type RedisSlots,
-  RedisSlotsError,
-  redisSlots,
-} from '../src/index.ts';
+import { type NodeRedisCluster, type RedisClient, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
 import { type ClusterNode, hasRedisCluster, RedisCluster, slotOf } from './fixtures/redis-cluster.ts';
 import { type ClientKind, clientKinds, keysOf, waitUntil } from './fixtures/redis-server.ts';
 import { fencedWorkerFile, overlap, startTogether, Worker, type WorkerEvent } from './fixtures/workers.ts';
@@ -317,14 +310,17 @@ describe.skipIf(!hasRedisCluster)('a master frozen past its failover that resume
       master.signal('SIGSTOP');
       cluster.setDown(master, true);
       await waitUntil(async () => (await replica.role()) === 'master', 50);
-      // A client that has the new map (it never heard of the frozen master) takes the only slot on the new master.
+      // A client that has the new map takes the only slot on the new master: every live node must
+      // tell it so (ioredis keeps the map it loaded until it is redirected, and a frozen master redirects nothing).
+      const slot = slotOf(keysOf(key).leases);
+      const live = cluster.nodes.filter((node) => node !== master);
+      await waitUntil(
+        async () =>
+          (await Promise.all(live.map((node) => cluster.masterOf(slot, node)))).every((owner) => owner === replica),
+        50,
+      );
       fresh = cluster.client({ without: [master] });
-      let current: RedisLease | undefined;
-      while (current === undefined) {
-        current = await open(fresh)
-          .acquire()
-          .catch(() => undefined);
-      }
+      const current = await open(fresh).acquire();
       // The stale client still sends to the frozen master; it resumes before the command times out.
       const zombie = open(stale);
       const granted = zombie.acquire();
