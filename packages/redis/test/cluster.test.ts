@@ -132,8 +132,9 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
   it('a CLUSTER FAILOVER of the master holding the limit fails its holders with ERR_LAC_REDIS_LEASE_LOST; the promoted replica starts a new epoch in quarantine', async () => {
     const key = `failover-${kind}`;
     const keys = keysOf(key);
-    // A manual failover pauses the master's clients until the replica took over: the renewal must outlast it.
-    const leaseMs = 6000;
+    // A manual failover pauses the master's clients until the replica took over (once 0.8 s here): the
+    // renewal's timeout (leaseMs / 3) must outlast it, or the source fails with ERR_LAC_REDIS_UNAVAILABLE.
+    const leaseMs = 15_000;
     const quarantineMs = 2000;
     const c = await connect(kind, { isQuiet: false });
     const uncaught: unknown[] = [];
@@ -231,7 +232,7 @@ describe.skipIf(!hasRedisCluster)(
       expect(workers.flatMap((worker) => worker.of('failure'))).toEqual([]);
     }, 120_000);
 
-    it('holds the bound across a CLUSTER FAILOVER of the master holding the limit: holders fail with ERR_LAC_REDIS_LEASE_LOST, grants resume after the quarantine', async () => {
+    it('holds the bound across a CLUSTER FAILOVER of the master holding the limit (0 µs above it): holders fail, grants resume after the quarantine', async () => {
       const key = 'cluster-failover';
       const leaseMs = 3000;
       const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
@@ -245,7 +246,9 @@ describe.skipIf(!hasRedisCluster)(
       const promotedAt = now();
       await expectAllFinished(workers, 8);
       const failures = workers.flatMap((worker) => worker.of('failure'));
-      expect(failures.map((failure) => failure.code)).toContain('ERR_LAC_REDIS_LEASE_LOST');
+      // ERR_LAC_REDIS_LEASE_LOST as a rule; ERR_LAC_REDIS_UNAVAILABLE for a holder whose command the failover
+      // paused for longer than its timeout (1 s here). The in-process case above asserts the former.
+      expect(failures.length).toBeGreaterThan(0);
       for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
       const { max, aboveUs, spans } = overlap(workers, 4);
       console.info(
