@@ -17,5 +17,5 @@
  */
 export { RedisSlots, redisSlots } from './redis-slots.js';
 export type { RedisClient, RedisLease, RedisSlotsOptions, RedisSlotsStats, RedisSubscriber } from './options.js';
-export type { NodeRedisClient, NodeRedisConnection } from './node-redis.js';
+export type { NodeRedisClient, NodeRedisCluster, NodeRedisConnection } from './node-redis.js';
 export { RedisSlotsError } from './errors.js';

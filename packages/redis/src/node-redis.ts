@@ -16,7 +16,22 @@ export interface NodeRedisClient {
   listenerCount?(event: 'error'): number;
 }
 
-/** The subscriber connection a node-redis `duplicate()` returns. */
+/**
+ * The part of a node-redis cluster client (`await createCluster({ rootNodes }).connect()`, v4 or v5)
+ * this package uses. Its `sendCommand` routes by the first key it is given: every key of one limit
+ * shares one hash tag, so each script runs on the master that owns the limit's slot.
+ */
+export interface NodeRedisCluster {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  /** Only told apart from a single client by this (a cluster's `sendCommand` takes a key first). */
+  getSlotMaster(slot: number): unknown;
+  /** An unconnected copy with the same settings; connected for the pub/sub subscription while anyone waits. */
+  duplicate(): NodeRedisConnection;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  listenerCount?(event: 'error'): number;
+}
+
+/** The subscriber connection a node-redis `duplicate()` returns (of a client or of a cluster). */
 export interface NodeRedisConnection {
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
@@ -27,8 +42,8 @@ export interface NodeRedisConnection {
   disconnect?(): Promise<unknown>;
 }
 
-/** A node-redis client has `sendCommand` and no lowercase `evalsha` (ioredis has both). */
-export function isNodeRedisClient(client: object): client is NodeRedisClient {
+/** A node-redis client or cluster has `sendCommand` and no lowercase `evalsha` (ioredis has both). */
+export function isNodeRedisClient(client: object): client is NodeRedisClient | NodeRedisCluster {
   const candidate = client as Partial<Record<'evalsha' | 'sendCommand' | 'duplicate' | 'on', unknown>>;
   return (
     typeof candidate.evalsha !== 'function' &&
@@ -43,11 +58,19 @@ function command(name: string, first: string, numKeys: number, args: (string | n
   return [name, first, String(numKeys), ...args.map(String)];
 }
 
-/** Wraps a node-redis client so it reads like the ioredis client the source was written for. */
-export function fromNodeRedis(client: NodeRedisClient): RedisClient {
+function isCluster(client: NodeRedisClient | NodeRedisCluster): client is NodeRedisCluster {
+  return typeof (client as Partial<NodeRedisCluster>).getSlotMaster === 'function';
+}
+
+/** Wraps a node-redis client or cluster so it reads like the ioredis client the source was written for. */
+export function fromNodeRedis(client: NodeRedisClient | NodeRedisCluster): RedisClient {
+  // A cluster is sent each script with its first key (every script has one), to route it by its slot.
+  const send = isCluster(client)
+    ? (args: string[]) => client.sendCommand(args[3], false, args)
+    : (args: string[]) => client.sendCommand(args);
   return {
-    evalsha: (sha, numKeys, ...args) => client.sendCommand(command('EVALSHA', sha, numKeys, args)),
-    eval: (script, numKeys, ...args) => client.sendCommand(command('EVAL', script, numKeys, args)),
+    evalsha: (sha, numKeys, ...args) => send(command('EVALSHA', sha, numKeys, args)),
+    eval: (script, numKeys, ...args) => send(command('EVAL', script, numKeys, args)),
     duplicate: () => new NodeRedisSubscriber(client.duplicate()),
     on: (event, listener) => client.on(event, listener),
     // No `off`: node-redis throws an error event nobody hears (crashing the process), so the listener a

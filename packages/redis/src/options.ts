@@ -1,6 +1,6 @@
 // The public option and result types of `RedisSlots`, and their validation (once, at construction).
 import { describe } from '@lac/shared';
-import { fromNodeRedis, isNodeRedisClient, type NodeRedisClient } from './node-redis.js';
+import { fromNodeRedis, isNodeRedisClient, type NodeRedisClient, type NodeRedisCluster } from './node-redis.js';
 
 /**
  * The part of a Redis client this package uses. An `ioredis` client (`new Redis(...)`, v5 or v6)
@@ -33,13 +33,16 @@ export interface RedisSlotsOptions {
   /**
    * A connected Redis client: ioredis (`new Redis()`, v5 or v6) or node-redis (`redis` on npm, v4
    * or v5: `await createClient().connect()`), told apart by their methods; or any object with the
-   * methods of `RedisClient`. It stays yours: `close()` does not quit it.
+   * methods of `RedisClient`. A Redis Cluster client works too: ioredis `new Cluster(nodes)` or
+   * node-redis `await createCluster({ rootNodes }).connect()`. It stays yours: `close()` does not quit it.
    */
-  readonly client: RedisClient | NodeRedisClient;
+  readonly client: RedisClient | NodeRedisClient | NodeRedisCluster;
   /**
    * Names the shared limit: every process that uses the same key (and Redis) shares one limit.
-   * The state lives in `{key}:leases`, `{key}:queue` and `{key}:waiting`; releases are announced on
-   * `{key}:released` (one hash tag, so the scripts also fit Redis Cluster).
+   * The state lives in `{key}:leases`, `{key}:queue`, `{key}:waiting`, `{key}:epoch` and
+   * `{key}:token`; releases are announced on `{key}:released`. One hash tag: on Redis Cluster every
+   * key of a limit is in one slot, so each script runs on the one master that owns it (so a key
+   * may not start with `}`: the tag would be empty).
    */
   readonly key: string;
   /** Slots held at once across all processes. An integer >= 1. */
@@ -185,6 +188,13 @@ export function resolveOptions(options: RedisSlotsOptions): ResolvedOptions {
   }
   if (typeof key !== 'string' || key.length === 0) {
     throw new TypeError(`Expected \`options.key\` to be a non-empty string, got ${describe(key)}`);
+  }
+  // The names are `{key}:...`; with a leading `}` their hash tag would be the empty `{}`, which Redis
+  // Cluster ignores, hashing each whole name to its own slot (the scripts would fail with CROSSSLOT).
+  if (key.startsWith('}')) {
+    throw new TypeError(
+      `Expected \`options.key\` to be a non-empty string not starting with \`}\` (on Redis Cluster its names would hash to different slots), got ${describe(key)}`,
+    );
   }
   if (!(Number.isInteger(limit) && limit >= 1)) {
     throw new TypeError(`Expected \`options.limit\` to be an integer >= 1, got ${describe(limit)}`);
