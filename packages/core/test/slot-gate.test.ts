@@ -188,7 +188,7 @@ describe('options.slots with maxPendingAcquires', () => {
     for (const maxPending of [undefined, 4]) {
       const slots = new ManualSlots(maxPending, true);
       const gate = deferred();
-      const run = limitedAsCompleted([() => gate.promise, () => 2, () => 3], 4, { slots });
+      const run = limitedAsCompleted<unknown>([() => gate.promise, () => 2, () => 3], 4, { slots });
       const first = run.next();
       await flush();
       slots.calls[0]!.grant();
