@@ -16,6 +16,8 @@ import { ABANDON, ACQUIRE, RELEASE } from './scripts.js';
 /** A released lease kept until the end of the tick: a same-tick acquire or a waiter takes it over, or it goes back in the tick's one round trip. */
 interface Returning {
   readonly lease: HeldLease;
+  /** Kept as a spare for this process's next acquire while nobody waits (not a grant nobody here asked for any more). */
+  readonly isKept: boolean;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
 }
@@ -41,7 +43,12 @@ interface Waiter {
    */
   placeUntil: number;
   isSettled: boolean;
-  onAbort: (() => void) | undefined;
+}
+
+/** The waiters of one signal: a run passes one signal to all its pending acquires, so one listener serves them all. */
+interface SignalWaiters {
+  readonly waiters: Set<Waiter>;
+  readonly onAbort: () => void;
 }
 
 function ignore(): void {}
@@ -106,6 +113,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
   /** When (local clock, at sending) Redis last reported an empty queue: handoffs are allowed for `handoffMs` after. */
   #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
+  /** The waiters by their acquire's signal (one abort listener per signal). */
+  readonly #bySignal = new Map<AbortSignal, SignalWaiters>();
   /** Waiting acquires in arrival order, by id. */
   readonly #waiters = new Map<string, Waiter>();
   /**
@@ -177,10 +186,12 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#ownsErrorListener = true;
     }
     this.#releases = new ReleaseChannel(resolved.client, this.#channel, this.#pollMs, this.#runner, {
-      onRelease: () => {
+      onRelease: (message) => {
         // Releases are announced only while someone waits.
         this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
         this.#releaseSpares();
+        // The ids entitled to the free slots, when the announcement names them: only their process asks.
+        if (message !== '' && !message.split(',').some((id) => this.#waiters.has(id))) return;
         // One round trip for all of this process's waiters, however many are woken.
         for (const waiter of this.#waiters.values()) this.#try(waiter);
       },
@@ -256,12 +267,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
         isEntitled: false,
         placeUntil: 0,
         isSettled: false,
-        onAbort: undefined,
       };
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#onWaiterAbort(waiter);
-        signal.addEventListener('abort', waiter.onAbort);
-      }
+      if (signal !== undefined) this.#listen(signal, waiter);
       this.#waiters.set(waiter.id, waiter);
       this.#try(waiter);
     });
@@ -281,7 +288,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     // Kept to the end of the tick: the run usually asks for its next slot right after releasing one.
     return new Promise<void>((resolve, reject) => {
-      this.#returning.push({ lease: held, resolve, reject });
+      this.#returning.push({ lease: held, isKept: true, resolve, reject });
       this.#scheduleFlush();
     });
   }
@@ -322,7 +329,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
       let kept = 0;
       for (let i = 0; i < returning.length; i++) {
         const entry = returning[i]!;
-        if (this.#mayHandOff(entry.lease)) {
+        if (entry.isKept && this.#mayHandOff(entry.lease)) {
           this.#held.set(entry.lease.id, entry.lease);
           this.#spares.push(entry.lease);
           entry.resolve();
@@ -503,7 +510,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
 
   /** Passes on a lease nobody in this process asked for (yet): to a same-tick acquire or a waiter, else back to Redis. */
   #returnSpare(lease: HeldLease): void {
-    this.#returning.push({ lease, resolve: ignore, reject: ignore });
+    this.#returning.push({ lease, isKept: false, resolve: ignore, reject: ignore });
     this.#scheduleFlush();
   }
 
@@ -632,6 +639,29 @@ export class RedisSlots implements SlotSource<RedisLease> {
     this.#pollAt = Number.POSITIVE_INFINITY;
   }
 
+  #listen(signal: AbortSignal, waiter: Waiter): void {
+    let entry = this.#bySignal.get(signal);
+    if (entry === undefined) {
+      const waiters = new Set<Waiter>();
+      entry = {
+        waiters,
+        onAbort: () => {
+          for (const each of [...waiters]) this.#onWaiterAbort(each);
+        },
+      };
+      this.#bySignal.set(signal, entry);
+      signal.addEventListener('abort', entry.onAbort);
+    }
+    entry.waiters.add(waiter);
+  }
+
+  #unlisten(signal: AbortSignal, waiter: Waiter): void {
+    const entry = this.#bySignal.get(signal);
+    if (entry === undefined || !entry.waiters.delete(waiter) || entry.waiters.size > 0) return;
+    this.#bySignal.delete(signal);
+    signal.removeEventListener('abort', entry.onAbort);
+  }
+
   #onWaiterAbort(waiter: Waiter): void {
     if (waiter.isSettled) return;
     this.#settle(waiter, waiter.signal!.reason, true);
@@ -644,7 +674,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (waiter.isSettled) return;
     waiter.isSettled = true;
     this.#waiters.delete(waiter.id);
-    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    if (waiter.signal !== undefined) this.#unlisten(waiter.signal, waiter);
     if (isRejection) waiter.reject(reason);
     else waiter.resolve(lease!);
     if (this.#waiters.size === 0) {

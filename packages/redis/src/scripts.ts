@@ -63,7 +63,8 @@ end
  * Each asking id, in order, is granted a lease when fewer than `limit` are live, no earlier waiter is
  * entitled to the free capacity (FIFO: a waiter may take a slot when fewer than `free` waiters are
  * ahead of it; one not queued yet counts every queued waiter as ahead), and the epoch is out of
- * quarantine. Otherwise it joins (or keeps) its place in the queue.
+ * quarantine. Otherwise it joins (or keeps) its place in the queue. When capacity freed by this
+ * call is left while others wait, the release is announced with the ids entitled to it.
  * Returns {epoch, waiters queued after this call, ms until the earliest lease expires or the
  * quarantine ends (-1: none), leases released of those asked, {ids of this process's at the head of
  * the queue, in order}, {fencing token per asking id, 0 when not granted}}.
@@ -117,8 +118,9 @@ for i = 10 + r + a, #ARGV do
 end
 local queued = redis.call('ZCARD', KEYS[2])
 -- Capacity freed or left over while others wait: let them look again now rather than at their next poll.
+-- Named: the waiters entitled to the free slots (the first free places), so only their processes ask.
 if queued > 0 and free > 0 and isOpen and (released > 0 or abandoned > 0 or dequeued > 0) then
-  redis.call('PUBLISH', ARGV[5], '')
+  redis.call('PUBLISH', ARGV[5], table.concat(redis.call('ZRANGE', KEYS[2], 0, free - 1), ','))
 end
 local head = {}
 local scan = tonumber(ARGV[7])
