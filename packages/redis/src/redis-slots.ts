@@ -57,9 +57,12 @@ function ignore(): void {}
  * A `SlotSource` for `@lac/core` (`options.slots`) that keeps one concurrency limit in Redis, shared
  * by every process and machine using the same `key`. Each slot is a lease with a server-side expiry,
  * renewed while its task runs, so a crashed process cannot leak slots. Waiters queue in Redis in
- * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll. While
- * nobody waits, a slot released by a finished task passes to the same process's next task without a
- * round trip (see `handoffMs`).
+ * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll. Each
+ * process makes at most one round trip per tick for all it does: releases, places given up, and a
+ * block of asks (a run keeps up to `limit - running` pending, see `maxPendingAcquires`). A slot
+ * released by a finished task passes to a waiter of the same process without a round trip where
+ * FIFO allows it (its place is at the head, with only this process's waiters ahead), or while
+ * nobody waits (see `handoffMs`).
  *
  * Failure policy: the client's own reconnection absorbs short blips; a command that fails or takes
  * longer than `timeoutMs`, or a lease that expired before its renewal, makes the source fail for
