@@ -358,13 +358,14 @@ export class RedisSlots implements SlotSource<RedisLease> {
   };
 
   /**
-   * Who here may take `lease` without a round trip: the oldest waiter that is entitled by FIFO
+   * Who here may take `lease` without a round trip (never with `handoffMs` 0): the oldest waiter that is entitled by FIFO
    * (Redis reported it at the head of the queue, with only this process's waiters ahead), or, while
    * nobody waited a moment ago (`handoffMs`), the oldest waiter. Never on a lease with less than
    * half its time left.
    */
   #localTaker(lease: HeldLease): Waiter | undefined {
-    if (lease.deadline - performance.now() <= this.#leaseMs / 2) return undefined;
+    // handoffMs 0 promises every task a grant (and a fencing token) of its own.
+    if (this.#handoffMs === 0 || lease.deadline - performance.now() <= this.#leaseMs / 2) return undefined;
     const isQueueEmpty = this.#mayHandOff(lease);
     for (const waiter of this.#waiters.values()) {
       if (waiter.isSettled) continue;

@@ -143,9 +143,9 @@ describe.skipIf(!hasRedisServer)('round trips (real redis-server)', () => {
   it('hands a released slot to a local waiter without a round trip only when no other process’s waiter is ahead of it (FIFO across processes)', async () => {
     const key = `fifo-handoff-${nextKey++}`;
     const keys = keysOf(key);
-    // handoffMs 0: no handoff on the strength of an empty queue; only the FIFO rule can allow one.
-    const a = makeSlots(key, 2);
-    const b = makeSlots(key, 2);
+    // Once B waits, no handoff on the strength of an empty queue (handoffMs): only the FIFO rule can allow one.
+    const a = makeSlots(key, 2, { handoffMs: 50 });
+    const b = makeSlots(key, 2, { handoffMs: 50 });
     const [first, second] = await Promise.all([a.acquire(), a.acquire()]);
     const order: string[] = [];
     const note = (name: string) => (lease: RedisLease) => {
