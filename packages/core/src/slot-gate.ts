@@ -1,6 +1,7 @@
 import { isThenable } from './is-thenable.js';
 import { Queue } from './queue.js';
 import type { SlotFailure, SlotSource } from './slots.js';
+import { describe } from './validate.js';
 
 /** What the `slots` gate tells its run. */
 export interface SlotGateHost {
@@ -13,14 +14,6 @@ export interface SlotGateHost {
   onReleased(): void;
   /** `acquire`, `release` or the source's signal failed: fail the run fast. */
   onSlotError(error: unknown): void;
-}
-
-function noSlotsNeeded(): unknown {
-  const message = 'The run needs no more slots (its source is done, or it drains)';
-  if (typeof DOMException === 'function') return new DOMException(message, 'AbortError');
-  const error = new Error(message);
-  error.name = 'AbortError';
-  return error;
 }
 
 /**
@@ -52,7 +45,10 @@ export class SlotGate {
   constructor(slots: SlotSource, host: SlotGateHost) {
     this.#slots = slots;
     this.#host = host;
-    this.#maxPending = slots.maxPendingAcquires ?? 1;
+    const max = slots.maxPendingAcquires;
+    if (max !== undefined && !(Number.isInteger(max) && max >= 1))
+      throw new TypeError(`Expected \`options.slots.maxPendingAcquires\` to be an integer >= 1, got ${describe(max)}`);
+    this.#maxPending = max ?? 1;
   }
 
   get signal(): AbortSignal | undefined {
@@ -100,7 +96,8 @@ export class SlotGate {
 
   /** No start will use what is held or pending now (the source is done, or the run drains): give it back. */
   drop(): void {
-    if (this.#pending > 0) this.#giveUpWaiting(noSlotsNeeded());
+    // No reason of ours: the default one is an AbortError, which is what the acquires should reject with.
+    if (this.#pending > 0) this.#giveUpWaiting(undefined);
     while (this.#held.size > 0) this.release(this.#held.shift());
   }
 

@@ -41,7 +41,8 @@ export interface SlotSource<TSlot = unknown> {
    * `min(n, maxPendingAcquires)` acquires pending, so a source that answers over the network can
    * grant them together (`@lac/redis` grants them in one round trip). The run still starts at most
    * `limit` tasks, holds no more slots than it could start, and gives back each slot it does not use.
-   * An integer >= 1 (finite: a run with `limit: Infinity` would otherwise ask without end).
+   * An integer >= 1 (finite: a run with `limit: Infinity` would otherwise ask without end). Read by
+   * the runs of `limitedAsCompleted` and its siblings; `createLimiter` asks one at a time.
    * @default 1
    */
   readonly maxPendingAcquires?: number;
@@ -74,13 +75,7 @@ function fromGovernor(governor: Governor): SlotSource<GovernorToken> {
 /** `options.slots` and `allOf` take a `SlotSource` or a governor (an `acquire()` without `release`). */
 export function toSlotSource(value: unknown, name: string): SlotSource {
   if (value !== null && typeof value === 'object' && typeof (value as SlotSource).acquire === 'function') {
-    if (typeof (value as SlotSource).release === 'function') {
-      const max = (value as SlotSource).maxPendingAcquires;
-      if (max !== undefined && !(Number.isInteger(max) && max >= 1)) {
-        throw new TypeError(`Expected \`${name}.maxPendingAcquires\` to be an integer >= 1, got ${describe(max)}`);
-      }
-      return value as SlotSource;
-    }
+    if (typeof (value as SlotSource).release === 'function') return value as SlotSource;
     return fromGovernor(value as Governor);
   }
   throw new TypeError(
