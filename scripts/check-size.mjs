@@ -29,8 +29,11 @@ const budgets = [
   // Issue 14 (adaptive limits) added 170 B and 190 B: the hooks that hand a task's outcome to an
   // adaptive controller; the algorithms themselves are reached only through adaptive() and are not bundled.
   // Measured after merging issues 13 (rest), 14, 16 and the shared helpers: 1618 B and 7061 B.
+  // Issue 16 item 4 (several slot acquires pending: the slots gate's rounds, its held-slot queue and
+  // the maxPendingAcquires check) adds 130 B to limitedAsCompleted while the slots gate is still in
+  // the engine: 7192 B. It leaves the plain bundle with the slots gate once slots take feature values.
   { imports: ['createLimiter'], budget: 1200, allowance: 1620 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7070 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7200 },
 ];
 
 let failed = 0;

@@ -1141,6 +1141,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     get isActive(): boolean {
       return this.run.#state === ACTIVE;
     },
+    get room(): number {
+      const run = this.run;
+      return Math.min(run.#limit, run.#window - run.#buffered) - run.#running;
+    },
     onSlot(): void {
       this.run.#pump();
     },

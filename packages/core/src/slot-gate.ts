@@ -1,9 +1,13 @@
 import { isThenable } from './is-thenable.js';
+import { Queue } from './queue.js';
 import type { SlotFailure, SlotSource } from './slots.js';
+import { describe } from './validate.js';
 
 /** What the `slots` gate tells its run. */
 export interface SlotGateHost {
   readonly isActive: boolean;
+  /** How many more tasks the run's own bounds (`limit`, the buffer) would let start now. */
+  readonly room: number;
   /** A slot arrived: a start may be possible now. */
   onSlot(): void;
   /** A release's promise settled: the run may be able to end now. */
@@ -12,21 +16,26 @@ export interface SlotGateHost {
   onSlotError(error: unknown): void;
 }
 
-const NONE = 0;
-const ACQUIRING = 1;
-const HELD = 2;
-
 /**
- * The `options.slots` gate: holds at most one slot for the next start, asked for only when a task
- * could start, and gives back every slot it took exactly once.
+ * The `options.slots` gate: asks for slots only when a task could start (up to the source's
+ * `maxPendingAcquires` at once, never more than the run could start), holds them for the next
+ * starts, and gives back every slot it took exactly once: to the task that used it, or at once when
+ * no start will use it.
+ *
+ * Every acquire belongs to a round: all acquires made since the gate last gave up waiting share one
+ * signal. Giving up (a stop, a drain, the source done) aborts that signal and starts a new round, so
+ * a slot or a rejection that arrives for an abandoned round is recognised by its signal.
  */
 export class SlotGate {
   readonly #slots: SlotSource;
   readonly #host: SlotGateHost;
-  /** The slot for the next start: none, being acquired (one request at a time), or held. */
-  #state = NONE;
-  #slot: unknown;
-  /** Aborts a pending `acquire()` when the run stops. */
+  /** The most acquires pending at once: the source's `maxPendingAcquires`, 1 by default. */
+  readonly #maxPending: number;
+  /** Slots acquired for the next starts (at most the room the run had when each arrived). */
+  readonly #held = new Queue<unknown>();
+  /** Acquires of the current round that have not settled. */
+  #pending = 0;
+  /** Aborts the current round's acquires when the gate gives up waiting. */
   #controller: AbortController | undefined;
   /** Its signal, read once (a getter each time otherwise). */
   #acquireSignal: AbortSignal | undefined;
@@ -36,53 +45,65 @@ export class SlotGate {
   constructor(slots: SlotSource, host: SlotGateHost) {
     this.#slots = slots;
     this.#host = host;
+    const max = slots.maxPendingAcquires;
+    if (max !== undefined && !(Number.isInteger(max) && max >= 1))
+      throw new TypeError(`Expected \`options.slots.maxPendingAcquires\` to be an integer >= 1, got ${describe(max)}`);
+    this.#maxPending = max ?? 1;
   }
 
   get signal(): AbortSignal | undefined {
     return this.#slots.signal;
   }
 
-  /** True when a slot is held for the next start; otherwise asks for one (unless a request is pending). */
+  /**
+   * True when a slot is held for the next start. Otherwise asks for slots: one at a time while the
+   * source hands them out at once, and up to `min(room, maxPendingAcquires)` pending.
+   */
   allowStart(): boolean {
-    if (this.#state === HELD) return true;
-    if (this.#state === ACQUIRING) return false;
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      this.#acquireSignal = this.#controller.signal;
+    if (this.#held.size > 0) return true;
+    // Called only when a start is possible: at least one is wanted whatever the room says.
+    const wanted = Math.min(this.#maxPending, Math.max(1, this.#host.room));
+    while (this.#pending < wanted) {
+      if (this.#controller === undefined) {
+        this.#controller = new AbortController();
+        this.#acquireSignal = this.#controller.signal;
+      }
+      const signal = this.#acquireSignal!;
+      let acquired: unknown;
+      try {
+        acquired = this.#slots.acquire(signal);
+      } catch (error) {
+        this.#host.onSlotError(error);
+        return false;
+      }
+      if (!isThenable(acquired)) {
+        this.#held.push(acquired);
+        return true;
+      }
+      this.#pending++;
+      Promise.resolve(acquired).then(
+        (slot) => this.#onSlot(slot, signal),
+        (error: unknown) => this.#onSlotFailed(error, signal),
+      );
     }
-    let acquired: unknown;
-    try {
-      acquired = this.#slots.acquire(this.#acquireSignal!);
-    } catch (error) {
-      this.#host.onSlotError(error);
-      return false;
-    }
-    if (isThenable(acquired)) {
-      this.#state = ACQUIRING;
-      Promise.resolve(acquired).then(this.#onSlot, this.#onSlotFailed);
-      return false;
-    }
-    this.#slot = acquired;
-    this.#state = HELD;
-    return true;
+    return false;
   }
 
-  /** A task starts: it takes the held slot (to give to `release` when it settles). */
+  /** A task starts: it takes the oldest held slot (to give to `release` when it settles). */
   take(): unknown {
-    const slot = this.#slot;
-    this.#slot = undefined;
-    this.#state = NONE;
-    return slot;
+    return this.#held.shift();
   }
 
-  /** Gives back the slot held for a start that will not happen. */
+  /** No start will use what is held or pending now (the source is done, or the run drains): give it back. */
   drop(): void {
-    if (this.#state === HELD) this.release(this.take());
+    // No reason of ours: the default one is an AbortError, which is what the acquires should reject with.
+    if (this.#pending > 0) this.#giveUpWaiting(undefined);
+    while (this.#held.size > 0) this.release(this.#held.shift());
   }
 
-  /** The run stopped: abort a pending acquire and give back the held slot. */
+  /** The run stopped: abort the pending acquires and give back the held slots. */
   stop(reason: unknown): void {
-    this.#controller?.abort(reason);
+    if (this.#controller !== undefined) this.#giveUpWaiting(reason);
     this.drop();
   }
 
@@ -100,23 +121,41 @@ export class SlotGate {
     }
   }
 
-  readonly #onSlot = (slot: unknown): void => {
-    this.#state = NONE;
-    if (!this.#host.isActive) {
-      // The run stopped while waiting: nothing will start, so the slot goes straight back.
+  /** Aborts the current round; what its acquires still hand out goes straight back (see #onSlot). */
+  #giveUpWaiting(reason: unknown): void {
+    const controller = this.#controller!;
+    this.#controller = undefined;
+    this.#acquireSignal = undefined;
+    this.#pending = 0;
+    controller.abort(reason);
+  }
+
+  #onSlot(slot: unknown, signal: AbortSignal): void {
+    // An abandoned round's slot, or the run stopped while waiting: nothing will start on it.
+    if (signal.aborted) {
       this.release(slot);
       return;
     }
-    this.#slot = slot;
-    this.#state = HELD;
+    this.#pending--;
+    if (!this.#host.isActive) {
+      this.release(slot);
+      return;
+    }
+    // The room shrank while waiting (a lower limit, results piling up): hold no more than could start.
+    if (this.#held.size >= Math.max(1, this.#host.room)) {
+      this.release(slot);
+      return;
+    }
+    this.#held.push(slot);
     this.#host.onSlot();
-  };
+  }
 
-  readonly #onSlotFailed = (error: unknown): void => {
-    this.#state = NONE;
-    // After a stop (the acquire was aborted) this is a no-op: the run already has its outcome.
+  #onSlotFailed(error: unknown, signal: AbortSignal): void {
+    // An abandoned round's acquire: whatever it rejects with, the run no longer waits for it.
+    if (signal.aborted) return;
+    this.#pending--;
     this.#host.onSlotError(error);
-  };
+  }
 
   readonly #onReleased = (): void => {
     this.releasing--;

@@ -5,16 +5,19 @@ import { describe } from './validate.js';
  * runs, processes or machines (`@lac/redis` keeps one in Redis). Pass it as `options.slots`; a task
  * then starts only when the run's own `limit` allows it and the source handed out a slot.
  *
- * The run asks for one slot at a time, only when it could start a task, and before it pulls the next
- * item (so a lazy source stays lazy). Each task holds its slot until it settles or times out; a slot
- * the run cannot use (it stopped, or the source turned out to be done) is released at once.
+ * The run asks for slots only when it could start a task, and before it pulls the next item (so a
+ * lazy source stays lazy): one at a time, or, when the source sets `maxPendingAcquires`, up to that
+ * many at once while that many tasks could start. Each task holds its slot until it settles or times
+ * out; a slot the run cannot use (it stopped, drains, or the source turned out to be done) is
+ * released at once, exactly once.
  */
 export interface SlotSource<TSlot = unknown> {
   /**
-   * Resolves with a slot once one is free. `signal` aborts when the run stops while waiting: the
-   * source should then stop waiting and must not keep a slot for this call (a slot it still hands out
-   * is released at once, and a rejection after the stop is ignored). A rejection while the run is
-   * active fails the run with that error. The run passes the same signal to every call, so remove any
+   * Resolves with a slot once one is free. `signal` aborts when the run gives up waiting (it stops,
+   * drains, or its source is done): the source should then stop waiting and must not keep a slot for
+   * this call (a slot it still hands out is released at once, and a rejection after the abort is
+   * ignored). A rejection while the run is active fails the run with that error. The run passes one
+   * signal to all the calls it makes until it gives up waiting (a new one after that), so remove any
    * listener you add to it once the call settles.
    */
   acquire(signal: AbortSignal): TSlot | PromiseLike<TSlot>;
@@ -32,6 +35,17 @@ export interface SlotSource<TSlot = unknown> {
    * @default undefined
    */
   readonly signal?: AbortSignal;
+  /**
+   * How many `acquire` calls a run may have pending at once. With more than 1, a run that could
+   * start n more tasks (n = its `limit` minus its running tasks, within its buffer) keeps up to
+   * `min(n, maxPendingAcquires)` acquires pending, so a source that answers over the network can
+   * grant them together (`@lac/redis` grants them in one round trip). The run still starts at most
+   * `limit` tasks, holds no more slots than it could start, and gives back each slot it does not use.
+   * An integer >= 1 (finite: a run with `limit: Infinity` would otherwise ask without end). Read by
+   * the runs of `limitedAsCompleted` and its siblings; `createLimiter` asks one at a time.
+   * @default 1
+   */
+  readonly maxPendingAcquires?: number;
 }
 
 /** How the task that held a slot failed: what `release` is told, besides the slot. */

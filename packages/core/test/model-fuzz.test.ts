@@ -63,6 +63,7 @@ const caseArbForTally: fc.Arbitrary<FuzzCase> = fc
         isAsync: fc.boolean(),
         failAt: fc.option(fc.integer({ min: 1, max: 12 }), { nil: undefined }),
         failKind: fc.constantFrom('acquireRejects' as const, 'releaseThrows' as const, 'releaseRejects' as const),
+        maxPending: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
       }),
       { nil: undefined, freq: 4 },
     ),

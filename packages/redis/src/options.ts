@@ -72,8 +72,11 @@ export interface RedisSlotsOptions {
    * For how long after Redis last reported nobody waiting a process may pass a slot its finished
    * task released straight to its own next task, with no round trip, in milliseconds. The slot's
    * lease stays in Redis throughout, so the limit holds; what it trades is fairness: a process that
-   * starts waiting meanwhile is served up to this much later than strict arrival order. 0 sends
-   * every slot back through Redis (the release and the next acquire then share one round trip).
+   * starts waiting meanwhile is served up to this much later than strict arrival order. Besides, a
+   * released slot passes to a waiter here that FIFO entitles to it (its place at the head of the
+   * queue, with only this process's waiters ahead). 0 sends every slot back through Redis, so every
+   * task gets a grant and a fencing token of its own (the release and the next acquire then share
+   * one round trip).
    * @default 50
    */
   readonly handoffMs?: number;

@@ -13,9 +13,11 @@ import { ReleaseChannel } from './release-channel.js';
 import { ScriptRunner } from './script-runner.js';
 import { ABANDON, ACQUIRE, RELEASE } from './scripts.js';
 
-/** A released lease kept until the end of the tick, for a same-tick acquire to take over or swap. */
+/** A released lease kept until the end of the tick: a same-tick acquire or a waiter takes it over, or it goes back in the tick's one round trip. */
 interface Returning {
   readonly lease: HeldLease;
+  /** Kept as a spare for this process's next acquire while nobody waits (not a grant nobody here asked for any more). */
+  readonly isKept: boolean;
   readonly resolve: () => void;
   readonly reject: (reason: unknown) => void;
 }
@@ -25,13 +27,28 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   readonly resolve: (lease: RedisLease) => void;
   readonly reject: (reason: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** A lease to release in the same round trip as this waiter's first attempt. */
-  swap: Returning | undefined;
+  /** In the next round trip's block of asking ids. */
+  isDue: boolean;
   isTrying: boolean;
   wantsRetry: boolean;
+  /**
+   * Redis reported this waiter's place among the first of the queue with only this process's ahead
+   * of it: no other process's waiter can ever be ahead of it (newcomers queue behind), so FIFO lets
+   * it take a slot released here without a round trip.
+   */
+  isEntitled: boolean;
+  /**
+   * Until when (monotonic clock) its place surely stays in the queue: the send time of its last
+   * attempt plus `waiterTtlMs` (Redis set the place's expiry after that send).
+   */
+  placeUntil: number;
   isSettled: boolean;
-  onAbort: (() => void) | undefined;
+}
+
+/** The waiters of one signal: a run passes one signal to all its pending acquires, so one listener serves them all. */
+interface SignalWaiters {
+  readonly waiters: Set<Waiter>;
+  readonly onAbort: () => void;
 }
 
 function ignore(): void {}
@@ -40,9 +57,12 @@ function ignore(): void {}
  * A `SlotSource` for `@lac/core` (`options.slots`) that keeps one concurrency limit in Redis, shared
  * by every process and machine using the same `key`. Each slot is a lease with a server-side expiry,
  * renewed while its task runs, so a crashed process cannot leak slots. Waiters queue in Redis in
- * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll. While
- * nobody waits, a slot released by a finished task passes to the same process's next task without a
- * round trip (see `handoffMs`).
+ * arrival order and are woken by pub/sub when a slot frees, with a bounded fallback poll. Each
+ * process makes at most one round trip per tick for all it does: releases, places given up, and a
+ * block of asks (a run keeps up to `limit - running` pending, see `maxPendingAcquires`). A slot
+ * released by a finished task passes to a waiter of the same process without a round trip where
+ * FIFO allows it (its place is at the head, with only this process's waiters ahead), or while
+ * nobody waits (see `handoffMs`).
  *
  * Failure policy: the client's own reconnection absorbs short blips; a command that fails or takes
  * longer than `timeoutMs`, or a lease that expired before its renewal, makes the source fail for
@@ -70,7 +90,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
   readonly #runner: ScriptRunner;
   readonly #renewal: LeaseRenewal;
   readonly #releases: ReleaseChannel;
-  readonly #prefix = randomUUID();
+  /** Starts every id of this process (the scripts tell its places in the queue by it). */
+  readonly #prefix = `${randomUUID()}:`;
   #nextId = 0;
 
   readonly #controller = new AbortController();
@@ -81,20 +102,32 @@ export class RedisSlots implements SlotSource<RedisLease> {
   readonly #held = new Map<string, HeldLease>();
   /** Released this tick: a same-tick acquire takes one over (handoff) or releases it with its own attempt (swap). */
   #returning: Returning[] = [];
+  /** Waiters to ask for in the tick's round trip, in arrival order. */
+  #due: Waiter[] = [];
+  /** Places to give up in the tick's round trip (waiters served locally or aborted). */
+  #toAbandon: string[] = [];
   #isFlushScheduled = false;
+  /** The fallback poll, one for all waiters of this process, and when it is due. */
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollAt = Number.POSITIVE_INFINITY;
   /** Leases no task holds, kept (at most `handoffMs`, while nobody waits) for this process's next acquire. */
   #spares: HeldLease[] = [];
   #spareTimer: ReturnType<typeof setTimeout> | undefined;
   /** When (local clock, at sending) Redis last reported an empty queue: handoffs are allowed for `handoffMs` after. */
   #queueEmptyAt = Number.NEGATIVE_INFINITY;
 
-  readonly #waiters = new Set<Waiter>();
+  /** The waiters by their acquire's signal (one abort listener per signal). */
+  readonly #bySignal = new Map<AbortSignal, SignalWaiters>();
+  /** Waiting acquires in arrival order, by id. */
+  readonly #waiters = new Map<string, Waiter>();
   /**
    * Ids of waiters that an attempt may have put in the Redis queue and that have neither been
    * granted nor given their place up yet. `close()` gives them all up at once: a place left behind
    * would hold up every other process's waiters until it lapses (`waiterTtlMs`, seconds).
    */
   readonly #placed = new Set<string>();
+  /** Ids whose attempt is on the wire: one may be granted a lease whose answer comes after `close()`. */
+  readonly #asking = new Set<string>();
 
   #acquired = 0;
   #ownsErrorListener = false;
@@ -156,15 +189,26 @@ export class RedisSlots implements SlotSource<RedisLease> {
       this.#ownsErrorListener = true;
     }
     this.#releases = new ReleaseChannel(resolved.client, this.#channel, this.#pollMs, this.#runner, {
-      onRelease: () => {
+      onRelease: (message) => {
         // Releases are announced only while someone waits.
         this.#queueEmptyAt = Number.NEGATIVE_INFINITY;
         this.#releaseSpares();
-        for (const waiter of this.#waiters) this.#try(waiter);
+        // The ids entitled to the free slots, when the announcement names them: only their process asks.
+        if (message !== '' && !message.split(',').some((id) => this.#waiters.has(id))) return;
+        // One round trip for all of this process's waiters, however many are woken.
+        for (const waiter of this.#waiters.values()) this.#try(waiter);
       },
       onError: (error) => this.#failWith(error),
       hasWaiters: () => this.#waiters.size > 0,
     });
+  }
+
+  /**
+   * A run may have up to `limit` acquires pending at once (`@lac/core` asks for as many as it could
+   * start): the acquires made in one tick go to Redis in one round trip, granted as a block.
+   */
+  get maxPendingAcquires(): number {
+    return this.#limit;
   }
 
   /** Aborts with a `RedisSlotsError` once the source failed; runs using it fail fast with that error. */
@@ -194,18 +238,18 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     // A stalled process must not start a task on a lease it may have lost meanwhile.
     if (this.#renewal.checkDeadlines()) return Promise.reject(this.#error);
-    let swap: Returning | undefined;
     if (this.#returning.length > 0) {
-      swap = this.#returning.pop()!;
-      if (this.#mayHandOff(swap.lease)) {
+      const entry = this.#returning[this.#returning.length - 1]!;
+      if (this.#mayHandOff(entry.lease)) {
         // Nobody waited a moment ago: the finished task's lease goes on to the next one as it is.
-        this.#held.set(swap.lease.id, swap.lease);
+        this.#returning.pop();
+        this.#held.set(entry.lease.id, entry.lease);
         this.#handoffs++;
-        swap.resolve();
-        return Promise.resolve(swap.lease);
+        entry.resolve();
+        return Promise.resolve(entry.lease);
       }
     }
-    if (swap === undefined && this.#spares.length > 0) {
+    if (this.#returning.length === 0 && this.#spares.length > 0) {
       const spare = this.#spares[this.#spares.length - 1]!;
       if (this.#mayHandOff(spare)) {
         this.#handoffs++;
@@ -216,22 +260,19 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     return new Promise<RedisLease>((resolve, reject) => {
       const waiter: Waiter = {
-        id: `${this.#prefix}:${this.#nextId++}`,
+        id: `${this.#prefix}${this.#nextId++}`,
         signal,
         resolve,
         reject,
-        timer: undefined,
-        swap,
+        isDue: false,
         isTrying: false,
         wantsRetry: false,
+        isEntitled: false,
+        placeUntil: 0,
         isSettled: false,
-        onAbort: undefined,
       };
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#onWaiterAbort(waiter);
-        signal.addEventListener('abort', waiter.onAbort);
-      }
-      this.#waiters.add(waiter);
+      if (signal !== undefined) this.#listen(signal, waiter);
+      this.#waiters.set(waiter.id, waiter);
       this.#try(waiter);
     });
   }
@@ -250,33 +291,40 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     // Kept to the end of the tick: the run usually asks for its next slot right after releasing one.
     return new Promise<void>((resolve, reject) => {
-      this.#returning.push({ lease: held, resolve, reject });
-      if (!this.#isFlushScheduled) {
-        this.#isFlushScheduled = true;
-        queueMicrotask(this.#flush);
-      }
+      this.#returning.push({ lease: held, isKept: true, resolve, reject });
+      this.#scheduleFlush();
     });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#isFlushScheduled) return;
+    this.#isFlushScheduled = true;
+    queueMicrotask(this.#flush);
   }
 
   readonly #releaseLease = (lease: HeldLease): Promise<void> => this.release(lease);
 
-  /** Sends back, in one round trip, the leases released this tick that no acquire took over. */
+  /**
+   * The tick's one round trip: the leases released this tick that no waiter here took over, the
+   * places given up, and a block of asks for the waiters due, all in one script call.
+   */
   readonly #flush = (): void => {
     this.#isFlushScheduled = false;
     const returning = this.#returning;
-    if (returning.length === 0) return;
     this.#returning = [];
-    // A waiter of this process takes a released lease over, if nobody waited in Redis a moment ago.
-    while (returning.length > 0 && this.#waiters.size > 0 && this.#mayHandOff(returning[0]!.lease)) {
-      const waiter = this.#waiters.values().next().value!;
+    // A waiter of this process takes a released lease over where FIFO across processes allows it.
+    while (returning.length > 0 && this.#waiters.size > 0) {
+      const lease = returning[0]!.lease;
+      const waiter = this.#localTaker(lease);
+      if (waiter === undefined) break;
       const entry = returning.shift()!;
-      this.#held.set(entry.lease.id, entry.lease);
+      this.#held.set(lease.id, lease);
       this.#handoffs++;
       entry.resolve();
-      this.#settle(waiter, undefined, false, entry.lease);
-      // Its place goes at once, even with its attempt still on the wire: Redis runs the two in order,
-      // and a place left until the attempt answers would hold up other processes' waiters meanwhile.
-      // An attempt that was granted brings a spare lease.
+      this.#settle(waiter, undefined, false, lease);
+      // Its place goes in this same round trip, even with an attempt of its still on the wire: Redis
+      // runs the two in order, and a place left until the attempt answers would hold up other
+      // processes' waiters meanwhile. An attempt that was granted brings a spare lease.
       this.#abandon(waiter.id);
     }
     if (this.#error === undefined && !this.#isClosed) {
@@ -284,7 +332,7 @@ export class RedisSlots implements SlotSource<RedisLease> {
       let kept = 0;
       for (let i = 0; i < returning.length; i++) {
         const entry = returning[i]!;
-        if (this.#mayHandOff(entry.lease)) {
+        if (entry.isKept && this.#mayHandOff(entry.lease)) {
           this.#held.set(entry.lease.id, entry.lease);
           this.#spares.push(entry.lease);
           entry.resolve();
@@ -297,33 +345,114 @@ export class RedisSlots implements SlotSource<RedisLease> {
       }
     }
     if (this.#held.size === 0) this.#renewal.stop();
-    if (returning.length === 0) return;
-    const sentAt = performance.now();
-    this.#runner
-      .run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...returning.map((entry) => entry.lease.id)])
-      .then(
-        (reply) => {
-          const [removed, queued] = reply as [number, number];
-          this.#noteQueue(queued, sentAt);
-          if (removed === returning.length) {
-            for (const entry of returning) entry.resolve();
-            return;
-          }
-          const error = this.#fail(
-            'ERR_LAC_REDIS_LEASE_LOST',
-            `${returning.length - removed} lease(s) had expired before they were released`,
-          );
-          for (const entry of returning) entry.reject(error);
-        },
-        (error: unknown) => {
-          const failure = this.#failWith(error);
-          for (const entry of returning) entry.reject(failure);
-        },
-      );
+    const due = this.#due.filter((waiter) => !waiter.isSettled);
+    this.#due = [];
+    const abandons = this.#toAbandon;
+    this.#toAbandon = [];
+    if (this.#error !== undefined) {
+      for (const entry of returning) entry.reject(this.#error);
+      return;
+    }
+    if (returning.length === 0 && abandons.length === 0 && due.length === 0) return;
+    this.#send(returning, abandons, due);
   };
 
-  /** Gives the kept spare leases back to Redis (their time is up, someone waits, or the source closes). */
-  readonly #releaseSpares = (): void => {
+  /**
+   * Who here may take `lease` without a round trip (never with `handoffMs` 0): the oldest waiter that is entitled by FIFO
+   * (Redis reported it at the head of the queue, with only this process's waiters ahead), or, while
+   * nobody waited a moment ago (`handoffMs`), the oldest waiter. Never on a lease with less than
+   * half its time left.
+   */
+  #localTaker(lease: HeldLease): Waiter | undefined {
+    // handoffMs 0 promises every task a grant (and a fencing token) of its own.
+    if (this.#handoffMs === 0 || lease.deadline - performance.now() <= this.#leaseMs / 2) return undefined;
+    const isQueueEmpty = this.#mayHandOff(lease);
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.isSettled) continue;
+      // An entitled waiter whose place may have lapsed (a stall) could be behind others by now.
+      if (isQueueEmpty || (waiter.isEntitled && performance.now() < waiter.placeUntil)) return waiter;
+    }
+    return undefined;
+  }
+
+  #send(returning: Returning[], abandons: string[], due: Waiter[]): void {
+    for (const waiter of due) {
+      waiter.isDue = false;
+      waiter.isTrying = true;
+      this.#placed.add(waiter.id);
+      this.#asking.add(waiter.id);
+    }
+    const args: (string | number)[] = [
+      this.#quarantineMs,
+      this.#limit,
+      this.#leaseMs,
+      this.#waiterTtlMs,
+      this.#channel,
+      this.#prefix,
+      this.#waiters.size,
+      returning.length,
+      abandons.length,
+    ];
+    for (const entry of returning) args.push(entry.lease.id);
+    for (const id of abandons) args.push(id);
+    for (const waiter of due) args.push(waiter.id);
+    const sentAt = performance.now();
+    this.#runner.run(ACQUIRE, this.#keys, args).then(
+      (reply) => {
+        for (const waiter of due) this.#asking.delete(waiter.id);
+        const [epoch, queued, untilExpiry, released, head, tokens] = reply as [
+          string,
+          number,
+          number,
+          number,
+          string[],
+          number[],
+        ];
+        if (this.#noteEpoch(epoch)) {
+          for (const waiter of due) waiter.isTrying = false;
+          for (const entry of returning) entry.reject(this.#error);
+          return;
+        }
+        // Places given up alone say nothing of what a release here may do next (as before blocks).
+        if (due.length > 0 || returning.length > 0 || queued > 0) this.#noteQueue(queued, sentAt);
+        if (released === returning.length) {
+          for (const entry of returning) entry.resolve();
+        } else {
+          const error = this.#fail(
+            'ERR_LAC_REDIS_LEASE_LOST',
+            `${returning.length - released} lease(s) had expired before they were released`,
+          );
+          for (const entry of returning) entry.reject(error);
+        }
+        for (const id of head) {
+          const waiter = this.#waiters.get(id);
+          if (waiter !== undefined) waiter.isEntitled = true;
+        }
+        for (let i = 0; i < due.length; i++) {
+          const waiter = due[i]!;
+          const token = tokens[i]!;
+          if (token === 0) waiter.placeUntil = sentAt + this.#waiterTtlMs;
+          const lease =
+            token > 0 ? new HeldLease(waiter.id, token, sentAt + this.#leaseMs, this.#releaseLease) : undefined;
+          this.#onTried(waiter, lease, untilExpiry);
+        }
+      },
+      (error: unknown) => {
+        for (const waiter of due) {
+          waiter.isTrying = false;
+          this.#asking.delete(waiter.id);
+        }
+        const failure = this.#failWith(error);
+        for (const entry of returning) entry.reject(failure);
+      },
+    );
+  }
+
+  /**
+   * Gives the kept spare leases back to Redis (their time is up, someone waits, or the source closes:
+   * then with the script's source, so that a NOSCRIPT reload cannot come after the client quits).
+   */
+  readonly #releaseSpares = (isClosing = false): void => {
     if (this.#spareTimer !== undefined) {
       clearTimeout(this.#spareTimer);
       this.#spareTimer = undefined;
@@ -334,21 +463,24 @@ export class RedisSlots implements SlotSource<RedisLease> {
     for (const lease of spares) this.#held.delete(lease.id);
     if (this.#held.size === 0) this.#renewal.stop();
     if (this.#error !== undefined) return;
-    void this.#runner
-      .run(RELEASE, [this.#leases, this.#queue], [this.#channel, ...spares.map((lease) => lease.id)])
-      .then(
-        (reply) => {
-          const [removed] = reply as [number, number];
-          if (removed < spares.length)
-            this.#fail(
-              'ERR_LAC_REDIS_LEASE_LOST',
-              `${spares.length - removed} lease(s) had expired before they were released`,
-            );
-        },
-        (error: unknown) => {
-          this.#failWith(error);
-        },
-      );
+    const args = [this.#channel, ...spares.map((lease) => lease.id)];
+    void (
+      isClosing
+        ? this.#runner.runSource(RELEASE, [this.#leases, this.#queue], args)
+        : this.#runner.run(RELEASE, [this.#leases, this.#queue], args)
+    ).then(
+      (reply) => {
+        const [removed] = reply as [number, number];
+        if (removed < spares.length)
+          this.#fail(
+            'ERR_LAC_REDIS_LEASE_LOST',
+            `${spares.length - removed} lease(s) had expired before they were released`,
+          );
+      },
+      (error: unknown) => {
+        this.#failWith(error);
+      },
+    );
   };
 
   /**
@@ -374,17 +506,16 @@ export class RedisSlots implements SlotSource<RedisLease> {
       );
       return true;
     }
+    // A new epoch dropped the queue: no waiter here keeps a place at its head.
+    for (const waiter of this.#waiters.values()) waiter.isEntitled = false;
     this.#epoch = epoch;
     return false;
   }
 
   /** Passes on a lease nobody in this process asked for (yet): to a same-tick acquire or a waiter, else back to Redis. */
   #returnSpare(lease: HeldLease): void {
-    this.#returning.push({ lease, resolve: ignore, reject: ignore });
-    if (!this.#isFlushScheduled) {
-      this.#isFlushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#returning.push({ lease, isKept: false, resolve: ignore, reject: ignore });
+    this.#scheduleFlush();
   }
 
   #noteQueue(queued: number, sentAt: number): void {
@@ -403,13 +534,24 @@ export class RedisSlots implements SlotSource<RedisLease> {
     if (this.#isClosed) return;
     this.#isClosed = true;
     const error = new Error(`RedisSlots for key ${JSON.stringify(this.#key)} was closed`);
-    for (const waiter of this.#waiters) this.#settle(waiter, error);
-    if (this.#placed.size > 0 && this.#error === undefined) {
-      // Sent before the caller can quit the client; an attempt still on the wire was sent before this, so it lands first.
-      void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [this.#channel, ...this.#placed]).catch(ignore);
+    for (const waiter of [...this.#waiters.values()]) this.#settle(waiter, error);
+    this.#stopPoll();
+    // Every id that may still have a place, or a grant this source will not act on: not the leases held here.
+    const gone = new Set([...this.#placed, ...this.#asking, ...this.#toAbandon]);
+    this.#toAbandon = [];
+    for (const id of this.#held.keys()) gone.delete(id);
+    // What this tick released goes now, before the caller can quit the client (and before the places below).
+    if (this.#isFlushScheduled) this.#flush();
+    if (gone.size > 0 && this.#error === undefined) {
+      // An attempt still on the wire was sent before this, so it lands first, and a lease it was
+      // granted goes too (its answer may never be read).
+      void this.#runner
+        .runSource(ABANDON, [this.#queue, this.#waiting, this.#leases], [this.#channel, ...gone])
+        .catch(ignore);
     }
     this.#placed.clear();
-    this.#releaseSpares();
+    this.#asking.clear();
+    this.#releaseSpares(true);
     this.#renewal.stop();
     this.#releases.disconnect();
     this.#dropErrorListener();
@@ -425,64 +567,19 @@ export class RedisSlots implements SlotSource<RedisLease> {
     this.close();
   }
 
-  /** One attempt for a waiter; a wake-up that arrives meanwhile makes it try again right after. */
+  /**
+   * Puts a waiter in the tick's round trip; a wake-up that arrives while its attempt is on the wire
+   * makes it try again right after.
+   */
   #try(waiter: Waiter): void {
-    if (waiter.isSettled) return;
+    if (waiter.isSettled || waiter.isDue) return;
     if (waiter.isTrying) {
       waiter.wantsRetry = true;
       return;
     }
-    if (waiter.timer !== undefined) {
-      clearTimeout(waiter.timer);
-      waiter.timer = undefined;
-    }
-    waiter.isTrying = true;
-    const swap = waiter.swap;
-    waiter.swap = undefined;
-    const args: (string | number)[] = [
-      this.#quarantineMs,
-      waiter.id,
-      this.#limit,
-      this.#leaseMs,
-      this.#waiterTtlMs,
-      this.#channel,
-    ];
-    if (swap !== undefined) args.push(swap.lease.id);
-    this.#placed.add(waiter.id);
-    const sentAt = performance.now();
-    this.#runner.run(ACQUIRE, this.#keys, args).then(
-      (reply) => {
-        const [isGranted, untilExpiry, queued, released, token, epoch] = reply as [
-          number,
-          number,
-          number,
-          number,
-          number,
-          string,
-        ];
-        if (this.#noteEpoch(epoch)) {
-          waiter.isTrying = false;
-          swap?.reject(this.#error);
-          return;
-        }
-        this.#noteQueue(queued, sentAt);
-        if (swap !== undefined) {
-          if (released === 1) swap.resolve();
-          else
-            swap.reject(
-              this.#fail('ERR_LAC_REDIS_LEASE_LOST', `lease ${swap.lease.id} had expired before it was released`),
-            );
-        }
-        const lease: HeldLease | undefined =
-          isGranted === 1 ? new HeldLease(waiter.id, token, sentAt + this.#leaseMs, this.#releaseLease) : undefined;
-        this.#onTried(waiter, lease, untilExpiry);
-      },
-      (error: unknown) => {
-        waiter.isTrying = false;
-        const failure = this.#failWith(error);
-        swap?.reject(failure);
-      },
-    );
+    waiter.isDue = true;
+    this.#due.push(waiter);
+    this.#scheduleFlush();
   }
 
   #onTried(waiter: Waiter, lease: HeldLease | undefined, untilExpiry: number): void {
@@ -517,14 +614,56 @@ export class RedisSlots implements SlotSource<RedisLease> {
     }
     // Sleep until woken, the earliest lease is due to expire, or pollMs passes; never less than 1 ms.
     const delay = untilExpiry >= 0 ? Math.min(this.#pollMs, untilExpiry + 1) : this.#pollMs;
-    waiter.timer = setTimeout(
-      () => {
-        waiter.timer = undefined;
-        this.#polls++;
-        this.#try(waiter);
-      },
-      Math.max(1, delay),
-    );
+    this.#schedulePoll(Math.max(1, delay));
+  }
+
+  /** One fallback poll for every waiter of this process: due at the earliest any of them asked for. */
+  #schedulePoll(delay: number): void {
+    const at = performance.now() + delay;
+    if (this.#pollTimer !== undefined && this.#pollAt <= at) return;
+    this.#stopPoll();
+    this.#pollAt = at;
+    this.#pollTimer = setTimeout(this.#poll, delay);
+  }
+
+  readonly #poll = (): void => {
+    this.#pollTimer = undefined;
+    this.#pollAt = Number.POSITIVE_INFINITY;
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.isTrying || waiter.isDue) continue;
+      this.#polls++;
+      this.#try(waiter);
+    }
+  };
+
+  #stopPoll(): void {
+    if (this.#pollTimer === undefined) return;
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    this.#pollAt = Number.POSITIVE_INFINITY;
+  }
+
+  #listen(signal: AbortSignal, waiter: Waiter): void {
+    let entry = this.#bySignal.get(signal);
+    if (entry === undefined) {
+      const waiters = new Set<Waiter>();
+      entry = {
+        waiters,
+        onAbort: () => {
+          for (const each of [...waiters]) this.#onWaiterAbort(each);
+        },
+      };
+      this.#bySignal.set(signal, entry);
+      signal.addEventListener('abort', entry.onAbort);
+    }
+    entry.waiters.add(waiter);
+  }
+
+  #unlisten(signal: AbortSignal, waiter: Waiter): void {
+    const entry = this.#bySignal.get(signal);
+    if (entry === undefined || !entry.waiters.delete(waiter) || entry.waiters.size > 0) return;
+    this.#bySignal.delete(signal);
+    signal.removeEventListener('abort', entry.onAbort);
   }
 
   #onWaiterAbort(waiter: Waiter): void {
@@ -538,18 +677,22 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #settle(waiter: Waiter, reason: unknown, isRejection = reason !== undefined, lease?: HeldLease): void {
     if (waiter.isSettled) return;
     waiter.isSettled = true;
-    this.#waiters.delete(waiter);
-    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    this.#waiters.delete(waiter.id);
+    if (waiter.signal !== undefined) this.#unlisten(waiter.signal, waiter);
     if (isRejection) waiter.reject(reason);
     else waiter.resolve(lease!);
-    if (this.#waiters.size === 0) this.#releases.scheduleIdle();
+    if (this.#waiters.size === 0) {
+      this.#stopPoll();
+      this.#releases.scheduleIdle();
+    }
   }
 
+  /** Gives up a waiter's place in the tick's round trip. */
   #abandon(id: string): void {
     // Not placed: never sent, or already given up by close().
     if (!this.#placed.delete(id) || this.#error !== undefined) return;
-    void this.#runner.run(ABANDON, [this.#queue, this.#waiting], [this.#channel, id]).catch(ignore);
+    this.#toAbandon.push(id);
+    this.#scheduleFlush();
   }
 
   #failWith(error: unknown): RedisSlotsError {
@@ -573,7 +716,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
   #failed(error: RedisSlotsError): RedisSlotsError {
     if (this.#error !== undefined) return this.#error;
     this.#error = error;
-    for (const waiter of this.#waiters) this.#settle(waiter, error);
+    for (const waiter of [...this.#waiters.values()]) this.#settle(waiter, error);
+    this.#stopPoll();
     if (this.#spareTimer !== undefined) clearTimeout(this.#spareTimer);
     this.#spareTimer = undefined;
     this.#spares = [];

@@ -4,8 +4,8 @@ import type { ScriptRunner } from './script-runner.js';
 function ignore(): void {}
 
 export interface ReleaseChannelHooks {
-  /** A release was announced (announcements are made only while someone waits). */
-  readonly onRelease: () => void;
+  /** A release was announced (announcements are made only while someone waits), naming the waiters entitled to the free slots or '' (anyone may look). */
+  readonly onRelease: (message: string) => void;
   /** Turns a failed or timed-out SUBSCRIBE into the source's failure, which the subscription rejects with. */
   readonly onError: (error: unknown) => unknown;
   /** Whether anyone in this process still waits. */
@@ -46,9 +46,9 @@ export class ReleaseChannel {
     this.#subscriber = subscriber;
     // The connection reports errors as events; failures reach runs through command timeouts instead.
     subscriber.on('error', ignore);
-    subscriber.on('message', (channel) => {
+    subscriber.on('message', (channel, message) => {
       if (channel !== this.#channel) return;
-      this.#hooks.onRelease();
+      this.#hooks.onRelease(String(message));
     });
     const subscribed = this.#runner
       .withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE')

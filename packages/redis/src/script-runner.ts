@@ -31,6 +31,15 @@ export class ScriptRunner {
     return this.withTimeout(call, 'a slot script');
   }
 
+  /**
+   * Runs a script by its source (one round trip, whether or not the server has it): for what must
+   * land before the caller quits the client, where a NOSCRIPT reload would come too late.
+   */
+  runSource(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+    this.commands++;
+    return this.withTimeout(this.#client.eval(script.source, keys.length, ...keys, ...args), 'a slot script');
+  }
+
   /** Settles like `promise`, or rejects with `ERR_LAC_REDIS_UNAVAILABLE` once `timeoutMs` passes first. */
   withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {

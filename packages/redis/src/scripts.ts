@@ -53,52 +53,95 @@ end
 `;
 
 /**
+ * One round trip of a process: releases, gives up places and asks for slots, all at once.
  * KEYS: leases (zset id -> expiry ms), queue (zset id -> arrival µs), waiting (zset id -> waiter expiry ms),
  * epoch (hash), token (the fencing counter).
- * ARGV: quarantineMs, id, limit, leaseMs, waiterTtlMs, channel, then lease ids to release first (a swap:
- * one round trip for a task's end and the next one's start).
- * Grants a lease when fewer than `limit` are live and no earlier waiter is entitled to the free
- * capacity (FIFO: a waiter may take a slot when fewer than `free` waiters are ahead of it), and the
- * epoch is out of quarantine. Otherwise the caller joins (or stays in) the queue.
- * Returns {granted 1/0, ms until the earliest lease expires or the quarantine ends (or -1), waiters
- * queued after this call, leases released of those asked, fencing token (0 when not granted), epoch}.
+ * ARGV: quarantineMs, limit, leaseMs, waiterTtlMs, channel, prefix (of this process's ids), scan
+ * (how many of the queue's first places to look at for this process's), releases r, abandons a,
+ * then r lease ids to release, a waiter ids whose places go, then the ids asking for a slot (a block:
+ * each granted one gets a lease of its own, with its own token).
+ * Each asking id, in order, is granted a lease when fewer than `limit` are live, no earlier waiter is
+ * entitled to the free capacity (FIFO: a waiter may take a slot when fewer than `free` waiters are
+ * ahead of it; one not queued yet counts every queued waiter as ahead), and the epoch is out of
+ * quarantine. Otherwise it joins (or keeps) its place in the queue. When capacity freed by this
+ * call is left while others wait, the release is announced with the ids entitled to it.
+ * Returns {epoch, waiters queued after this call, ms until the earliest lease expires or the
+ * quarantine ends (-1: none), leases released of those asked, {ids of this process's at the head of
+ * the queue, in order}, {fencing token per asking id, 0 when not granted}}.
  */
 export const ACQUIRE = script(`${NOW}${EPOCH}
-local id = ARGV[2]
+local r = tonumber(ARGV[8])
+local a = tonumber(ARGV[9])
 local released = 0
-for i = 7, #ARGV do released = released + redis.call('ZREM', KEYS[1], ARGV[i]) end
-if released > 0 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[6], '') end
+for i = 10, 9 + r do released = released + redis.call('ZREM', KEYS[1], ARGV[i]) end
+local abandoned = 0
+for i = 10 + r, 9 + r + a do
+  abandoned = abandoned + redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[3], ARGV[i])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
 for i = 1, #dead do redis.call('ZREM', KEYS[2], dead[i]) end
 if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
-local free = tonumber(ARGV[3]) - redis.call('ZCARD', KEYS[1])
-if free > 0 and now >= quarantined then
-  local rank = redis.call('ZRANK', KEYS[2], id)
-  local ahead = rank
-  if not rank then ahead = redis.call('ZCARD', KEYS[2]) end
-  if ahead < free then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), id)
-    local token = redis.call('INCR', KEYS[5])
-    if rank then
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[3], id)
-      -- Capacity is left and others wait: let them look again now rather than at their next poll.
-      if free > 1 and redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[6], '') end
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+local isOpen = now >= quarantined
+local expiry = now + tonumber(ARGV[3])
+-- A string: Lua would print a number this large with 14 digits and lose the microseconds.
+local arrival = t[1] .. string.format('%06d', tonumber(t[2]))
+local tokens = {}
+local missed = 0
+local dequeued = 0
+for i = 10 + r + a, #ARGV do
+  local id = ARGV[i]
+  local token = 0
+  if free > 0 and isOpen then
+    local rank = redis.call('ZRANK', KEYS[2], id)
+    local ahead = rank
+    if not rank then ahead = redis.call('ZCARD', KEYS[2]) end
+    if ahead < free then
+      redis.call('ZADD', KEYS[1], expiry, id)
+      token = redis.call('INCR', KEYS[5])
+      free = free - 1
+      if rank then
+        redis.call('ZREM', KEYS[2], id)
+        redis.call('ZREM', KEYS[3], id)
+        dequeued = dequeued + 1
+      end
     end
-    return {1, 0, redis.call('ZCARD', KEYS[2]), released, token, epoch}
+  end
+  if token == 0 then
+    missed = missed + 1
+    if not redis.call('ZSCORE', KEYS[2], id) then redis.call('ZADD', KEYS[2], arrival, id) end
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
+  end
+  tokens[#tokens + 1] = token
+end
+local queued = redis.call('ZCARD', KEYS[2])
+-- Capacity freed or left over while others wait: let them look again now rather than at their next poll.
+-- Named: the waiters entitled to the free slots (the first free places), so only their processes ask.
+if queued > 0 and free > 0 and isOpen and (released > 0 or abandoned > 0 or dequeued > 0) then
+  redis.call('PUBLISH', ARGV[5], table.concat(redis.call('ZRANGE', KEYS[2], 0, free - 1), ','))
+end
+local head = {}
+local scan = tonumber(ARGV[7])
+if scan > 0 and queued > 0 then
+  local prefix = ARGV[6]
+  local front = redis.call('ZRANGE', KEYS[2], 0, scan - 1)
+  for i = 1, #front do
+    if string.sub(front[i], 1, #prefix) ~= prefix then break end
+    head[#head + 1] = front[i]
   end
 end
-if not redis.call('ZSCORE', KEYS[2], id) then
-  -- A string: Lua would print a number this large with 14 digits and lose the microseconds.
-  redis.call('ZADD', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])), id)
+local untilExpiry = -1
+if missed > 0 then
+  if not isOpen then
+    untilExpiry = quarantined - now
+  else
+    local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    if first[2] then untilExpiry = tonumber(first[2]) - now end
+  end
 end
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), id)
-local queued = redis.call('ZCARD', KEYS[2])
-if now < quarantined then return {0, quarantined - now, queued, released, 0, epoch} end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[2] then return {0, tonumber(first[2]) - now, queued, released, 0, epoch} end
-return {0, -1, queued, released, 0, epoch}
+return {epoch, queued, untilExpiry, released, head, tokens}
 `);
 
 /**
@@ -113,12 +156,17 @@ if removed > 0 and queued > 0 then redis.call('PUBLISH', ARGV[1], '') end
 return {removed, queued}
 `);
 
-/** KEYS: queue, waiting. ARGV: channel, id... Waiters give up their places. */
+/**
+ * KEYS: queue, waiting, and optionally leases. ARGV: channel, id... Waiters give up their places;
+ * with the leases key (a source closing), also a lease granted to one of them by an attempt whose
+ * answer the source will no longer act on.
+ */
 export const ABANDON = script(`
 local removed = 0
 for i = 2, #ARGV do
   removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
   redis.call('ZREM', KEYS[2], ARGV[i])
+  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[i]) end
 end
 if removed > 0 and redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[1], '') end
 return removed

@@ -174,10 +174,10 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
       for await (const _ of limitedAsCompleted(tasks(), 4, { slots })) count++;
       expect(count).toBe(50);
       await waitUntil(() => slots.stats.held === 0);
-      // 51 slots were asked for (one found the source done): each took one round trip or was handed
-      // over, plus one round trip for the last release.
+      // 51 slots were asked for (one found the source done): each took at most one round trip or was
+      // handed over, plus one round trip for the last release (asks made in one tick share one).
       const { commands, handoffs } = slots.stats;
-      expect(commands + handoffs).toBe(52);
+      expect(commands + handoffs).toBeLessThanOrEqual(52);
       if (handoffMs === 0) expect(handoffs).toBe(0);
       else expect(handoffs).toBeGreaterThan(0);
     }
@@ -233,8 +233,9 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     await waitUntil(() => meterA.started === 4);
     const b = limitedAsCompleted(holdingTasks(10, meterB), 8, { slots: makeSlots(key, 4) });
     void b.next().catch(() => {});
-    // A holds all 4 slots and waits for a fifth in the queue; B waits in the queue too.
-    await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
+    // A holds all 4 slots and waits for more in the queue (4 places: as many as it could start, up to
+    // the shared limit); B waits in the queue too (4 places).
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 8);
     expect(meterB.started).toBe(0);
 
     await a.return();
@@ -242,8 +243,8 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     await waitUntil(() => meterB.started === 4);
     expect(meterA.max + meterB.max).toBeLessThanOrEqual(8);
     expect(meterA.running + meterB.running).toBe(4);
-    // A's pending place in the queue was given up: only B waits now.
-    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    // A's pending places in the queue were given up: only B waits now (for the 4 it could start besides).
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 4);
     await b.return();
     await waitUntil(async () => (await client.zcard(keys.leases)) === 0 && (await client.zcard(keys.queue)) === 0);
   });
@@ -257,7 +258,8 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     const run = limitedAsCompleted(holdingTasks(5, meter), 5, { slots, signal: controller.signal });
     const next = run.next();
     await waitUntil(() => meter.started === 3);
-    await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+    // The two tasks beyond the shared limit wait in the queue (one place each).
+    await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
     const reason = new Error('stop');
     controller.abort(reason);
     await expect(next).rejects.toBe(reason);
@@ -310,7 +312,8 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     await client.script('FLUSH');
     const before = slots.stats.commands;
     await slots.release(await slots.acquire());
-    expect(slots.stats.commands - before).toBe(4);
+    // The acquire's script is reloaded (NOSCRIPT, then EVAL: 2); the release runs the same script (1).
+    expect(slots.stats.commands - before).toBe(3);
   });
 
   it('fails every run with ERR_LAC_REDIS_LEASE_LOST when a lease vanishes from Redis while its task runs', async () => {
@@ -441,7 +444,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)',
         ),
       );
       await waitUntil(() => meter.started === 4);
-      await waitUntil(() => all.some((slots) => slots.stats.waiting === 1));
+      await waitUntil(() => all.some((slots) => slots.stats.waiting > 0));
       await own.stop();
       const errors = await Promise.all(outcomes);
       for (const error of errors) {

@@ -62,6 +62,8 @@ export interface FuzzCase {
         readonly isAsync: boolean;
         readonly failAt?: number | undefined;
         readonly failKind: 'acquireRejects' | 'releaseThrows' | 'releaseRejects';
+        /** The source's `maxPendingAcquires` (undefined: one acquire at a time). */
+        readonly maxPending?: number | undefined;
       }
     | undefined;
   readonly source: {
@@ -159,6 +161,13 @@ class Harness {
   running = 0;
   readonly startTimes: number[] = [];
   readonly stops: StopEvent[] = [];
+  /**
+   * Failures the run may report or ignore: those of a slot acquire the run had given up (its signal
+   * aborted: with several acquires pending, the source turned out to be done) before it saw them.
+   */
+  readonly maybeStops: StopEvent[] = [];
+  /** The signal of the acquire each slot was handed out to. */
+  readonly slotSignals = new WeakMap<object, AbortSignal>();
 
   // The source.
   pulls = 0;
@@ -573,23 +582,32 @@ class Harness {
   makeSlots(): SlotSource {
     const spec = this.c.slots!;
     // A rejection reaches the engine some microtasks later: by the end of the step at the latest.
-    const fail = (what: string, isAsync = false) => {
+    const fail = (what: string, isAsync = false, isOptional = false) => {
       const seq = this.next();
-      this.stops.push({ what, lo: seq, hi: isAsync ? Number.POSITIVE_INFINITY : seq, error: this.slotError });
+      const stop = { what, lo: seq, hi: isAsync ? Number.POSITIVE_INFINITY : seq, error: this.slotError };
+      (isOptional ? this.maybeStops : this.stops).push(stop);
     };
     return {
+      ...(spec.maxPending === undefined ? {} : { maxPendingAcquires: spec.maxPending }),
       acquire: (signal) => {
         this.acquireCalls++;
         if (this.acquireSignal !== undefined && this.acquireSignal !== signal) this.acquireSignal = signal;
         this.acquireSignal = signal;
         if (spec.failKind === 'acquireRejects' && this.acquireCalls === spec.failAt) {
-          fail('slots.acquire() rejected');
-          return Promise.reject(this.slotError);
+          const rejected = Promise.reject(this.slotError);
+          // Looked at right after the run's own handler (attached when acquire returns): with several
+          // acquires pending, the run may have given this one up (its source is done) before it saw
+          // the rejection, and then need not fail.
+          queueMicrotask(() => {
+            rejected.then(undefined, () => fail('slots.acquire() rejected', false, signal.aborted));
+          });
+          return rejected;
         }
         const take = () => {
           this.slotsHeld++;
           const slot = { n: this.acquireCalls };
           this.liveSlots.add(slot);
+          this.slotSignals.set(slot, signal);
           return slot;
         };
         if (this.slotsHeld < spec.capacity && this.slotWaiters.length === 0) {
@@ -614,6 +632,8 @@ class Harness {
       },
       release: (slot) => {
         this.releaseCalls++;
+        // A slot of an acquire the run gave up may come back after the run ended (where a failure is ignored).
+        const isAbandoned = this.slotSignals.get(slot as object)?.aborted === true;
         if (!this.liveSlots.has(slot as object))
           this.violation(`slots.release() got a slot that is not held: ${JSON.stringify(slot)}`);
         else {
@@ -621,11 +641,11 @@ class Harness {
           this.slotsHeld--;
         }
         if (spec.failKind === 'releaseThrows' && this.releaseCalls === spec.failAt) {
-          fail('slots.release() threw');
+          fail('slots.release() threw', false, isAbandoned);
           throw this.slotError;
         }
         if (spec.failKind === 'releaseRejects' && this.releaseCalls === spec.failAt) {
-          fail('slots.release() rejected', true);
+          fail('slots.release() rejected', true, isAbandoned);
           return Promise.reject(this.slotError);
         }
         return undefined;
@@ -1061,7 +1081,7 @@ class Harness {
     const stopsBeforeEnd = this.stops.filter((s) => s.lo < this.finishedSeq || !this.isFinished);
     if (finalCall !== undefined) {
       const error = finalCall.settled!.error;
-      const candidates = this.stops.filter((s) => s.lo <= stopHi && !s.isErrorless);
+      const candidates = [...this.stops, ...this.maybeStops].filter((s) => s.lo <= stopHi && !s.isErrorless);
       const isKnown = candidates.some((s) =>
         s.error === 'TimeoutError' ? (error as Error)?.name === 'TimeoutError' : s.error === error,
       );
