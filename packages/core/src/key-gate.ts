@@ -1,5 +1,6 @@
+import { Gates, kFeature, type Feature } from './gates.js';
 import { Queue } from './queue.js';
-import { describe } from './validate.js';
+import { describe, expected, fail, isCount, validateFunction } from './validate.js';
 
 /** One key's count and the items of it that wait for room. A task holds its key's state while it runs (see `release`). */
 export interface KeyState<TWaiting> {
@@ -178,4 +179,24 @@ export class KeyGate<TWaiting> {
     }
     return state;
   }
+}
+
+/** `key`, `perKey` and `lookahead`'s value: validates them and installs the key gate in a run's gates. */
+export function keyFeature(key: unknown, perKey: unknown = 1, lookahead?: unknown): Feature {
+  if (key !== undefined) validateFunction(key, 'options.key');
+  if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
+    expected(perKey, 'options.perKey', 'an integer >= 1, Infinity or a function of the key');
+  }
+  if (key === undefined)
+    fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
+  if (lookahead !== undefined && !isCount(lookahead, 1))
+    expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  return {
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.keys = new KeyGate(perKey as number | ((key: unknown) => number), (lookahead as number) ?? host.limit);
+      gates.keyOf = key as (item: never, index: number) => unknown;
+      return gates;
+    },
+  };
 }

@@ -1,5 +1,7 @@
+import { Gates, kFeature, type Feature } from './gates.js';
 import type { RateOptions } from './options.js';
 import { Queue } from './queue.js';
+import { expected, fail, MAX_DELAY } from './validate.js';
 
 /**
  * One sliding window: the starts of the last `interval` ms as (time, count) buckets, oldest first.
@@ -89,4 +91,40 @@ export class RateGate {
       this.#timer = undefined;
     }
   }
+}
+
+/** `rate`'s value: validates the windows (`rate`, one or an array) and installs their gate in a run's gates. */
+export function rateFeature(rate: unknown): Feature {
+  const windows = resolveRate(rate);
+  return {
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.rate = new RateGate(windows, host.pump);
+      return gates;
+    },
+  };
+}
+
+function resolveRate(rate: unknown): RateOptions[] {
+  if (Array.isArray(rate)) {
+    if (rate.length === 0)
+      fail(
+        'Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)',
+      );
+    return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
+  }
+  return [resolveWindow(rate, 'options.rate')];
+}
+
+function resolveWindow(rate: unknown, name: string): RateOptions {
+  if (rate === null || typeof rate !== 'object') expected(rate, name, 'an object { limit, interval }');
+  const { limit, interval } = rate as RateOptions;
+  if (!(Number.isInteger(limit) && limit >= 1)) expected(limit, `${name}.limit`, 'an integer >= 1');
+  if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
+    expected(interval, `${name}.interval`, 'a finite number of milliseconds > 0');
+  }
+  if (interval > MAX_DELAY) {
+    expected(interval, `${name}.interval`, `at most ${MAX_DELAY} ms (the longest setTimeout can wait)`);
+  }
+  return { limit, interval };
 }

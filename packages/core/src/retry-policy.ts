@@ -1,5 +1,6 @@
-/** setTimeout's longest delay. */
-const MAX_DELAY = 2_147_483_647;
+import { Gates, kFeature, type Feature } from './gates.js';
+import type { RetryOptions } from './options.js';
+import { expected, MAX_DELAY, validateFunction } from './validate.js';
 
 /** `options.retry`, validated, with its defaults. */
 export interface ResolvedRetry {
@@ -38,4 +39,41 @@ function isDelay(value: unknown): value is number {
 function backoff(retry: ResolvedRetry, attempt: number): number {
   const delay = Math.min(retry.maxDelay, retry.minDelay * retry.factor ** (attempt - 1));
   return retry.jitter ? Math.random() * delay : delay;
+}
+
+/** `retry`'s value: validates `retry` (named `name` in errors) and installs it in a run's gates. */
+export function retryFeature(retry: unknown, name = 'options.retry'): Feature {
+  const resolved = resolveRetry(retry, name);
+  return {
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.retry = (error, attempt) => retryDelay(resolved, error, attempt);
+      return gates;
+    },
+  };
+}
+
+function resolveRetry(retry: unknown, name: string): ResolvedRetry {
+  if (retry === null || typeof retry !== 'object') expected(retry, name, 'an object { retries, ... }');
+  const {
+    retries,
+    minDelay = 100,
+    maxDelay = Number.POSITIVE_INFINITY,
+    factor = 2,
+    jitter = false,
+    shouldRetry,
+    retryDelay,
+  } = retry as RetryOptions;
+  if (!(Number.isInteger(retries) && retries >= 0)) expected(retries, `${name}.retries`, 'an integer >= 0');
+  if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
+    expected(minDelay, `${name}.minDelay`, 'a finite number of milliseconds >= 0');
+  }
+  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay))
+    expected(maxDelay, `${name}.maxDelay`, `a number >= minDelay (${minDelay})`);
+  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor)))
+    expected(factor, `${name}.factor`, 'a finite number >= 1');
+  if (typeof jitter !== 'boolean') expected(jitter, `${name}.jitter`, 'a boolean');
+  if (shouldRetry !== undefined) validateFunction(shouldRetry, `${name}.shouldRetry`);
+  if (retryDelay !== undefined) validateFunction(retryDelay, `${name}.retryDelay`);
+  return { retries, minDelay, maxDelay, factor, jitter, shouldRetry, retryDelay };
 }

@@ -1,4 +1,7 @@
-import { describe } from './validate.js';
+import { Gates, kFeature, type Feature } from './gates.js';
+import { isAbortSignal } from '@lac/shared';
+import { SlotGate } from './slot-gate.js';
+import { describe, expected } from './validate.js';
 
 /**
  * Hands out and takes back slots of a limit that lives outside the run: a limit shared with other
@@ -67,4 +70,18 @@ export function toSlotSource(value: unknown, name: string): SlotSource {
   throw new TypeError(
     `Expected \`${name}\` to be an object with \`acquire\` and \`release\` methods (a SlotSource), or a governor (\`acquire()\` resolving to a token with \`release()\`), got ${describe(value)}`,
   );
+}
+
+/** `slots`' value: a `SlotSource` or a governor (named `name` in errors), installed as a run's slot gate. */
+export function slotsFeature(value: unknown, name: string): Feature {
+  const source = toSlotSource(value, name);
+  if (source.signal !== undefined && !isAbortSignal(source.signal))
+    expected(source.signal, `${name}.signal`, 'an AbortSignal');
+  return {
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.slots = new SlotGate(source, gates);
+      return gates;
+    },
+  };
 }
