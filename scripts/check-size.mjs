@@ -30,7 +30,8 @@ const budgets = [
   // adaptive controller; the algorithms themselves are reached only through adaptive() and are not bundled.
   // Measured after merging issues 13 (rest), 14, 16 and the shared helpers: 1618 B and 7061 B.
   { imports: ['createLimiter'], budget: 1200, allowance: 1620 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7070 },
+  // The gates' move out of the engine (behind feature values) adds 460 B until the options take the values themselves.
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 7530 },
 ];
 
 let failed = 0;

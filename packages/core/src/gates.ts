@@ -16,12 +16,6 @@ export const kFeature = Symbol.for('@lac/core.feature');
 /** A feature value: installs its gate (and makes the run's `Gates` when it is the first). */
 export type Feature = { readonly [kFeature]: (gates: Gates | undefined, host: GateHost) => Gates };
 
-export function isFeature(value: unknown): value is Feature {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { [kFeature]?: unknown })[kFeature] === 'function'
-  );
-}
-
 /** What the gates may ask of their run. */
 export interface GateHost {
   /** The run is active (not failing, stopped or done). */

@@ -3,7 +3,7 @@ import type { RetryOptions } from './options.js';
 import { expected, MAX_DELAY, validateFunction } from './validate.js';
 
 /** `options.retry`, validated, with its defaults. */
-export interface ResolvedRetry {
+interface ResolvedRetry {
   readonly retries: number;
   readonly minDelay: number;
   readonly maxDelay: number;
@@ -18,7 +18,7 @@ export interface ResolvedRetry {
  * failed (1 for the first). Returns the backoff in ms, or undefined for no retry. A `shouldRetry`
  * or `retryDelay` that throws throws here (the run fails with that error).
  */
-export function retryDelay(retry: ResolvedRetry, error: unknown, attempt: number): number | undefined {
+function retryDelay(retry: ResolvedRetry, error: unknown, attempt: number): number | undefined {
   if (attempt > retry.retries) return undefined;
   if (retry.shouldRetry !== undefined && !retry.shouldRetry(error, attempt)) return undefined;
   let delay = retry.retryDelay?.(error, attempt);
