@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, slotsFrom, type TaskContext } from '@lac/core';
 import { type RedisLease, redisSlots } from '@lac/redis';
 
 /** The protected resource: it accepts a write only with a token at least as high as any it has seen. */
@@ -40,7 +40,8 @@ const tasks = ['draft', 'final'].map((value) => ({ slot }: TaskContext) => {
   return store.write(token, value);
 });
 try {
-  for await (const accepted of limitedAsCompleted(tasks, 1, { slots })) console.log(`write accepted: ${accepted}`);
+  for await (const accepted of limitedAsCompleted(tasks, 1, { slots: slotsFrom(slots) }))
+    console.log(`write accepted: ${accepted}`);
   // A holder that stalled past its lease comes back and writes with the token it had: refused.
   console.log(`late write with the older token accepted: ${store.write(tokens[0]!, 'stale draft')}`);
   console.log(`store holds: ${store.values.join(', ')}`);

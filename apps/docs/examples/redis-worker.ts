@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { limitedAsCompleted } from '@lac/core';
+import { limitedAsCompleted, slotsFrom } from '@lac/core';
 import { redisSlots } from '@lac/redis';
 
 // One worker process. Start as many as you like, on as many machines: they share the key's limit.
@@ -17,7 +17,7 @@ const tasks = Array.from({ length: 20 }, (_, i) => async ({ signal }: { signal: 
 
 let done = 0;
 // At most 3 at once in this process, and at most 5 across every process using 'partner-api'.
-for await (const _ of limitedAsCompleted(tasks, 3, { slots })) done++;
+for await (const _ of limitedAsCompleted(tasks, 3, { slots: slotsFrom(slots) })) done++;
 slots.close();
 redis.disconnect();
 console.log(JSON.stringify({ done, peak }));

@@ -342,7 +342,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     validateLimit(perKey, 'perKey');
     const keys = this.#gates?.keys;
     if (keys === undefined)
-      throw new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`');
+      throw new TypeError(
+        'Expected a run made with `options.perKey` to change `perKey`, got a run without `options.perKey`',
+      );
     keys.setPerKey(perKey);
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();
   }

@@ -1,5 +1,5 @@
 import { Gates, kFeature, type Feature } from './gates.js';
-import type { RateOptions } from './options.js';
+import type { RateLimit, RateOptions } from './options.js';
 import { Queue } from './queue.js';
 import { expected, fail, MAX_DELAY } from './validate.js';
 
@@ -93,27 +93,34 @@ export class RateGate {
   }
 }
 
-/** `rate`'s value: validates the windows (`rate`, one or an array) and installs their gate in a run's gates. */
-export function rateFeature(rate: unknown): Feature {
-  const windows = resolveRate(rate);
-  return {
+/**
+ * Makes the value of `options.rate`: at most `limit` task starts in any `interval` milliseconds (a
+ * sliding window), for each window given; a start needs room in every one.
+ *
+ * @param windows - One or more `{ limit, interval }`: starts allowed (an integer >= 1) per `interval` ms (a number > 0).
+ *
+ * @returns A `RateLimit`, for `options.rate`. Each run counts its own starts (share one budget between runs with `slots`).
+ *
+ * @throws TypeError when no window is given or one is invalid, naming it (`windows[i].limit`, ...), the value and its type.
+ *
+ * @example
+ * ```ts
+ * const rate = rateLimit({ limit: 60, interval: 60_000 }, { limit: 4, interval: 1_000 });
+ * for await (const page of limitedMap(urls, 8, fetchPage, { rate })) save(page);
+ * ```
+ */
+export function rateLimit(...windows: readonly RateOptions[]): RateLimit {
+  if (windows.length === 0) fail('Expected `windows` to be at least one { limit, interval }, got none');
+  const resolved = windows.map((window, i) => resolveWindow(window, `windows[${i}]`));
+  const feature: Feature & { '~lac': string } = {
+    '~lac': 'rateLimit',
     [kFeature](gates, host) {
       gates ??= new Gates(host);
-      gates.rate = new RateGate(windows, host.pump);
+      gates.rate = new RateGate(resolved, host.pump);
       return gates;
     },
   };
-}
-
-function resolveRate(rate: unknown): RateOptions[] {
-  if (Array.isArray(rate)) {
-    if (rate.length === 0)
-      fail(
-        'Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)',
-      );
-    return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
-  }
-  return [resolveWindow(rate, 'options.rate')];
+  return feature as unknown as RateLimit;
 }
 
 function resolveWindow(rate: unknown, name: string): RateOptions {

@@ -1,5 +1,5 @@
 import { Gates, kFeature, type Feature } from './gates.js';
-import type { RetryOptions } from './options.js';
+import type { RetryOptions, RetryPolicy } from './options.js';
 import { expected, MAX_DELAY, validateFunction } from './validate.js';
 
 /** `options.retry`, validated, with its defaults. */
@@ -41,16 +41,33 @@ function backoff(retry: ResolvedRetry, attempt: number): number {
   return retry.jitter ? Math.random() * delay : delay;
 }
 
-/** `retry`'s value: validates `retry` (named `name` in errors) and installs it in a run's gates. */
-export function retryFeature(retry: unknown, name = 'options.retry'): Feature {
-  const resolved = resolveRetry(retry, name);
-  return {
+/**
+ * Makes the value of `options.retry`: failed tasks are tried again, up to `retries` times, with an
+ * exponential backoff (`minDelay`, `factor`, `maxDelay`, `jitter`), an `error.retryAfter` hint or
+ * your own `retryDelay`; `shouldRetry` picks the failures worth another try.
+ *
+ * @param retry - `{ retries, minDelay?, maxDelay?, factor?, jitter?, shouldRetry?, retryDelay? }` (see `RetryOptions`).
+ *
+ * @returns A `RetryPolicy`, for `options.retry` of any number of runs.
+ *
+ * @throws TypeError when a field is invalid, naming it (`retry.retries`, ...), the value and its type.
+ *
+ * @example
+ * ```ts
+ * const pages = limitedMap(urls, 8, fetchPage, { retry: retryPolicy({ retries: 3, minDelay: 200 }) });
+ * ```
+ */
+export function retryPolicy(retry: RetryOptions): RetryPolicy {
+  const resolved = resolveRetry(retry, 'retry');
+  const feature: Feature & { '~lac': string } = {
+    '~lac': 'retryPolicy',
     [kFeature](gates, host) {
       gates ??= new Gates(host);
       gates.retry = (error, attempt) => retryDelay(resolved, error, attempt);
       return gates;
     },
   };
+  return feature as unknown as RetryPolicy;
 }
 
 function resolveRetry(retry: unknown, name: string): ResolvedRetry {

@@ -1,10 +1,6 @@
 import { describe, isAbortSignal } from '@lac/shared';
-import type { Feature } from './gates.js';
-import { keyFeature } from './key-gate.js';
+import { kFeature, type Feature } from './gates.js';
 import type { LimitOptions } from './options.js';
-import { rateFeature } from './rate-gate.js';
-import { retryFeature } from './retry-policy.js';
-import { slotsFeature } from './slots.js';
 
 // One copy for every package (@lac/shared, bundled into core's build); re-exported for core's other modules.
 export { describe };
@@ -61,6 +57,27 @@ export interface ResolvedOptions {
 /** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
 export const MAX_DELAY = 2_147_483_647;
 
+/**
+ * `rate`, `retry`, `perKey` and `slots` take the values their factories make: each brings its code,
+ * so an app that sets none of them bundles none of it. A plain object (the options of 0.1) is told
+ * what to write instead.
+ */
+function feature(value: unknown, name: string, fix: string, features: Feature[]): void {
+  if (value === undefined) return;
+  if (value === null || typeof (value as Feature)[kFeature] !== 'function') {
+    let shown = describe(value);
+    try {
+      // An object literal shows what it held: the shape a 0.1 option had.
+      if (Object.getPrototypeOf(value) === Object.prototype || Array.isArray(value))
+        shown = `\`${JSON.stringify(value)}\` (${Array.isArray(value) ? 'array' : 'object'})`;
+    } catch {
+      // A value JSON cannot show (a cycle, a BigInt): its description stands.
+    }
+    fail(`Expected \`${name}\` to be ${fix}, got ${shown}`);
+  }
+  features.push(value as Feature);
+}
+
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
   if (options === undefined)
     return {
@@ -72,22 +89,12 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
       features: undefined,
     };
   if (options === null || typeof options !== 'object') expected(options, 'options', 'an object');
-  const {
-    ordered = false,
-    buffer = limit,
-    signal,
-    timeout,
-    rate,
-    slots,
-    retry,
-    key,
-    perKey,
-    lookahead,
-  } = options as LimitOptions<never>;
-  const features: Feature[] = [];
-  if (key !== undefined || perKey !== undefined) features.push(keyFeature(key, perKey, lookahead));
-  else if (lookahead !== undefined && !isCount(lookahead, 1))
-    expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, perKey } = options as LimitOptions;
+  const { key, lookahead } = options as { key?: unknown; lookahead?: unknown };
+  if (key !== undefined || lookahead !== undefined)
+    fail(
+      'Expected `options.perKey` to be perKey(key, perKey, { lookahead }) instead of `options.key` and `options.lookahead`',
+    );
   if (typeof ordered !== 'boolean') expected(ordered, 'options.ordered', 'a boolean');
   if (!isCount(buffer, 0)) expected(buffer, 'options.buffer', 'an integer >= 0 or Infinity');
   if (signal !== undefined && !isAbortSignal(signal)) expected(signal, 'options.signal', 'an AbortSignal');
@@ -97,9 +104,11 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
     expected(timeout, 'options.timeout', `at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity`);
   }
-  if (rate !== undefined) features.push(rateFeature(rate));
-  if (slots !== undefined) features.push(slotsFeature(slots, 'options.slots'));
-  if (retry !== undefined) features.push(retryFeature(retry));
+  const features: Feature[] = [];
+  feature(perKey, 'options.perKey', 'perKey((item) => key, perKey)', features);
+  feature(rate, 'options.rate', 'rateLimit({ limit, interval })', features);
+  feature(slots, 'options.slots', 'createSharedLimit(n), allOf(...) or slotsFrom(source)', features);
+  feature(retry, 'options.retry', 'retryPolicy({ retries })', features);
   return {
     ordered,
     buffer,

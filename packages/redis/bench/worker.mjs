@@ -2,7 +2,7 @@
 // (with or without the shared Redis limit) and prints one JSON line of measurements.
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { limitedAsCompleted } from '@lac/core';
+import { limitedAsCompleted, slotsFrom } from '@lac/core';
 import { redisSlots } from '../dist/index.js';
 
 const config = JSON.parse(process.argv[2]);
@@ -43,7 +43,8 @@ for await (const line of lines) if (line === 'go') break;
 lines.close();
 const started = now();
 let count = 0;
-for await (const _ of limitedAsCompleted(tasks(), config.local, slots ? { slots } : undefined)) count++;
+for await (const _ of limitedAsCompleted(tasks(), config.local, slots ? { slots: slotsFrom(slots) } : undefined))
+  count++;
 const finished = now();
 process.stdout.write(
   `${JSON.stringify({ count, started, finished, busy, firstStart, lastEnd, commands: slots?.stats.commands ?? 0, stats: slots?.stats })}\n`,

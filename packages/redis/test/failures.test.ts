@@ -3,7 +3,7 @@
 // monotonic clock (CLOCK_MONOTONIC, shared by every process on one Linux machine), in µs.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
-import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, slotsFrom, type TaskContext } from '@lac/core';
 import { type RedisLease, RedisSlotsError, redisSlots } from '../src/index.ts';
 import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 import { fencedWorkerFile, Worker, type WorkerEvent } from './fixtures/workers.ts';
@@ -138,7 +138,7 @@ describe.skipIf(!hasRedisServer)('Redis frozen (SIGSTOP for 3 s)', () => {
           );
         });
       const outcomes = all.map((slots) =>
-        limitedAsCompleted(holding(), 3, { slots })
+        limitedAsCompleted(holding(), 3, { slots: slotsFrom(slots) })
           .next()
           .then(
             () => new Error('expected a rejection'),
@@ -253,7 +253,7 @@ describe.skipIf(!hasRedisServer)('epochs and quarantine', () => {
           }),
         );
       });
-      const run = limitedAsCompleted(tasks, 2, { slots }).next();
+      const run = limitedAsCompleted(tasks, 2, { slots: slotsFrom(slots) }).next();
       await waitUntil(() => slots.stats.held === 2);
       const before = Number(await c.get(keysOf('restart').token));
       await own.stop();

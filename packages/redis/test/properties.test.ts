@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, slotsFrom, type TaskContext } from '@lac/core';
 import { redisSlots } from '../src/index.ts';
 import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
 
@@ -61,7 +61,7 @@ describe.skipIf(!hasRedisServer)('shared limit properties (fast-check, real redi
                   });
                 });
                 const results: number[] = [];
-                for await (const index of limitedAsCompleted(tasks, worker.localLimit, { slots: all[w]! })) {
+                for await (const index of limitedAsCompleted(tasks, worker.localLimit, { slots: slotsFrom(all[w]!) })) {
                   if (worker.exitAfter !== undefined && results.length >= worker.exitAfter) break;
                   results.push(index);
                 }

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { allOf, createSharedLimit, limitedAsCompleted, type TaskContext } from '@lac/core';
+import { allOf, createSharedLimit, limitedAsCompleted, slotsFrom, type TaskContext } from '@lac/core';
 import {
   type NodeRedisClient,
   type RedisClient,
@@ -171,7 +171,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
       });
       opened.push(slots);
       let count = 0;
-      for await (const _ of limitedAsCompleted(tasks(), 4, { slots })) count++;
+      for await (const _ of limitedAsCompleted(tasks(), 4, { slots: slotsFrom(slots) })) count++;
       expect(count).toBe(50);
       await waitUntil(() => slots.stats.held === 0);
       // 51 slots were asked for (one found the source done): each took one round trip or was handed
@@ -228,10 +228,10 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     const keys = keysOf(key);
     const meterA = newMeter();
     const meterB = newMeter();
-    const a = limitedAsCompleted(holdingTasks(10, meterA), 8, { slots: makeSlots(key, 4) });
+    const a = limitedAsCompleted(holdingTasks(10, meterA), 8, { slots: slotsFrom(makeSlots(key, 4)) });
     void a.next().catch(() => {});
     await waitUntil(() => meterA.started === 4);
-    const b = limitedAsCompleted(holdingTasks(10, meterB), 8, { slots: makeSlots(key, 4) });
+    const b = limitedAsCompleted(holdingTasks(10, meterB), 8, { slots: slotsFrom(makeSlots(key, 4)) });
     void b.next().catch(() => {});
     // A holds all 4 slots and waits for a fifth in the queue; B waits in the queue too.
     await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
@@ -254,7 +254,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     const slots = makeSlots(key, 3);
     const controller = new AbortController();
     const meter = newMeter();
-    const run = limitedAsCompleted(holdingTasks(5, meter), 5, { slots, signal: controller.signal });
+    const run = limitedAsCompleted(holdingTasks(5, meter), 5, { slots: slotsFrom(slots), signal: controller.signal });
     const next = run.next();
     await waitUntil(() => meter.started === 3);
     await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
@@ -266,7 +266,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
 
     const boom = new Error('boom');
     const failing = [...holdingTasks(2, newMeter()), () => new Promise((_, reject) => setTimeout(reject, 20, boom))];
-    await expect(limitedAsCompleted(failing, 3, { slots }).next()).rejects.toBe(boom);
+    await expect(limitedAsCompleted(failing, 3, { slots: slotsFrom(slots) }).next()).rejects.toBe(boom);
     await waitUntil(async () => (await client.zcard(keys.leases)) === 0);
     expect(slots.stats.held).toBe(0);
   });
@@ -317,7 +317,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     const key = `lost-${nextKey++}`;
     const slots = makeSlots(key, 2, { leaseMs: 300 });
     const meter = newMeter();
-    const run = limitedAsCompleted(holdingTasks(2, meter), 2, { slots });
+    const run = limitedAsCompleted(holdingTasks(2, meter), 2, { slots: slotsFrom(slots) });
     const next = run.next();
     await waitUntil(() => meter.started === 2);
     await client.del(keysOf(key).leases);
@@ -361,7 +361,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     });
     const other = makeSlots(key, 3);
     const otherMeter = newMeter();
-    const otherRun = limitedAsCompleted(holdingTasks(2, otherMeter), 2, { slots: other });
+    const otherRun = limitedAsCompleted(holdingTasks(2, otherMeter), 2, { slots: slotsFrom(other) });
     void otherRun.next().catch(() => {});
     await waitUntil(() => otherMeter.started === 2);
     const results: number[] = [];
@@ -433,7 +433,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)',
           () => reconnects[i]!++,
         );
       });
-      const runs = all.map((slots) => limitedAsCompleted(holdingTasks(6, meter), 3, { slots }));
+      const runs = all.map((slots) => limitedAsCompleted(holdingTasks(6, meter), 3, { slots: slotsFrom(slots) }));
       const outcomes = runs.map((run) =>
         run.next().then(
           () => new Error('expected a rejection'),
