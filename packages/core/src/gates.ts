@@ -20,8 +20,6 @@ export type Feature = { readonly [kFeature]: (gates: Gates | undefined, host: Ga
 export interface GateHost {
   /** The run is active (not failing, stopped or done). */
   readonly isActive: boolean;
-  /** No pull is pending and the source is neither done nor closed. */
-  readonly isSourceIdle: boolean;
   /** The limit the run was made with (the default look-ahead). */
   readonly limit: number;
   readonly pump: () => void;
@@ -144,13 +142,17 @@ export class Gates implements SlotGateHost {
     this.host.fail(this.slots!.signal!.reason);
   };
 
-  /** With room for a new item (`hasRoom`: the window): the source may be pulled, or a start is waiting. */
-  mayStart(hasRoom: boolean): boolean {
-    return (hasRoom && (this.#mayPull() || this.isHolding)) || this.#hasStartWaiting();
+  /**
+   * With room for a new item (`hasRoom`: the window): the source may be pulled, or a start is waiting.
+   * `isSourceIdle`: no pull is pending and the source is neither done nor closed (passed in, not read
+   * through the host: a getter there is not inlined, and this runs once per start).
+   */
+  mayStart(hasRoom: boolean, isSourceIdle: boolean): boolean {
+    return (hasRoom && (this.#mayPull(isSourceIdle) || this.isHolding)) || this.#hasStartWaiting();
   }
 
-  #mayPull(): boolean {
-    return this.host.isSourceIdle && (this.keys === undefined || this.keys.hasRoom());
+  #mayPull(isSourceIdle: boolean): boolean {
+    return isSourceIdle && (this.keys === undefined || this.keys.hasRoom());
   }
 
   /**
@@ -169,7 +171,7 @@ export class Gates implements SlotGateHost {
    * A start that is waiting already goes first (a held item, a due retry, an item whose key has
    * room), after the slot gate said yes. PULL when none waits and the source may be pulled.
    */
-  startWaiting(): typeof STARTED | typeof PULL | typeof BLOCKED {
+  startWaiting(isSourceIdle: boolean): typeof STARTED | typeof PULL | typeof BLOCKED {
     // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
     if (this.slots !== undefined && !this.slots.allowStart()) return BLOCKED;
     // A held item first: it already has its place (and its key's slot).
@@ -198,7 +200,7 @@ export class Gates implements SlotGateHost {
       this.#startOrHold(pending.item, pending);
       return STARTED;
     }
-    return this.#mayPull() ? PULL : BLOCKED;
+    return this.#mayPull(isSourceIdle) ? PULL : BLOCKED;
   }
 
   /** A pulled item takes its key's slot (or waits for it), or is held for the rate window (false). */

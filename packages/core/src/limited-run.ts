@@ -252,9 +252,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       get isActive(): boolean {
         return run.#state === ACTIVE;
       },
-      get isSourceIdle(): boolean {
-        return run.#source === IDLE;
-      },
       limit: run.#limit,
       pump: () => run.#pump(),
       fail: (error) => run.#fail(error),
@@ -459,14 +456,14 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         this.#hasFreeSlot() &&
         (gates === undefined
           ? this.#hasRoomInWindow() && this.#source === IDLE
-          : gates.mayStart(this.#hasRoomInWindow()))
+          : gates.mayStart(this.#hasRoomInWindow(), this.#source === IDLE))
       ) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
         if (gates !== undefined) {
-          const step = gates.startWaiting();
+          const step = gates.startWaiting(this.#source === IDLE);
           if (step === BLOCKED) break;
           if (step === STARTED) {
             starts++;
