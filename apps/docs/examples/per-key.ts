@@ -1,4 +1,4 @@
-import { limitedMap } from '@lac/core';
+import { limitedMap, perKey } from '@lac/core';
 
 // Crawl many hosts: at most 2 requests per host, 6 in all; a busy host does not stall the others.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,5 +16,5 @@ const fetchPage = async (url: string) => {
 };
 
 let count = 0;
-for await (const _ of limitedMap(urls, 6, fetchPage, { key: (url) => new URL(url).host, perKey: 2 })) count++;
+for await (const _ of limitedMap(urls, 6, fetchPage, { perKey: perKey((url) => new URL(url).host, 2) })) count++;
 console.log(`${count} pages, at most ${peakPerHost} at once per host`);

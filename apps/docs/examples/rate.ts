@@ -1,4 +1,4 @@
-import { limitedAsCompleted } from '@lac/core';
+import { limitedAsCompleted, rateLimit } from '@lac/core';
 
 // An API that allows 3 calls per 200 ms: at most 3 task starts in any 200 ms window.
 // The window is measured in Date.now() milliseconds, so measure with the same clock.
@@ -9,7 +9,7 @@ const tasks = Array.from({ length: 9 }, (_, index) => () => {
   return index;
 });
 
-for await (const _ of limitedAsCompleted(tasks, 9, { rate: { limit: 3, interval: 200 } })) {
+for await (const _ of limitedAsCompleted(tasks, 9, { rate: rateLimit({ limit: 3, interval: 200 }) })) {
   // consume
 }
 // Count the starts in each 200 ms window after the first start of each group.

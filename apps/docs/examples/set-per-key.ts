@@ -1,4 +1,4 @@
-import { limitedMap } from '@lac/core';
+import { limitedMap, perKey } from '@lac/core';
 
 // A host says "too many requests": from now on, one request at a time per host (setPerKey).
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -18,7 +18,7 @@ const fetchPage = async (url: string) => {
   return url.endsWith('/1') ? 429 : 200;
 };
 
-const pages = limitedMap(urls, 6, fetchPage, { key: (url) => new URL(url).host, perKey: 2 });
+const pages = limitedMap(urls, 6, fetchPage, { perKey: perKey((url) => new URL(url).host, 2) });
 let count = 0;
 for await (const status of pages) {
   count++;

@@ -8,6 +8,7 @@ import {
   type LimitOptions,
   limitedMap,
   limitedMapSettled,
+  rateLimit,
   type Settled,
 } from '@lac/core';
 import type { LineReader, ListSource } from './line-reader.js';
@@ -212,7 +213,10 @@ export class UrlFetcher {
     }
 
     const fetchOne = (url: string, { index }: { index: number }) => this.#fetchOne(url, index + 1, namer);
-    const runOptions = { ordered: options.keepOrder, rate: options.rate };
+    const runOptions = {
+      ordered: options.keepOrder,
+      ...(options.rate === undefined ? {} : { rate: rateLimit(options.rate) }),
+    };
     const results =
       typeof options.jobs === 'number'
         ? limitedMap(urls(), options.jobs, fetchOne, runOptions)

@@ -4,7 +4,7 @@
 // - createSharedLimit as `slots` for 8 runs at once (limit 16 each, the shared limit 128, so it
 //   never holds one back), against the same 8 runs with no shared limit (target ≤ 1.3x).
 // Usage: node bench/limits.mjs   (needs core built; LIMITS_TASKS, LIMITS_ROUNDS to change the size)
-import { createSharedLimit, limitedAsCompleted } from '@lac/core';
+import { createSharedLimit, limitedAsCompleted, perKey } from '@lac/core';
 
 const count = Number(process.env.LIMITS_TASKS ?? 100_000);
 const rounds = Number(process.env.LIMITS_ROUNDS ?? 9);
@@ -22,7 +22,7 @@ async function consume(iterator) {
 const cases = {
   'plain, limit 64': () => consume(limitedAsCompleted(source(count), 64)),
   'per key (1,000 keys, perKey 2), limit 64': () =>
-    consume(limitedAsCompleted(source(count), 64, { key: (_, index) => index % 1000, perKey: 2 })),
+    consume(limitedAsCompleted(source(count), 64, { perKey: perKey((_, index) => index % 1000, 2) })),
   '8 runs, limit 16 each': () =>
     Promise.all(Array.from({ length: 8 }, () => consume(limitedAsCompleted(source(count / 8), 16)))),
   '8 runs, limit 16 each, createSharedLimit(128) as slots': () => {
@@ -51,7 +51,7 @@ for (let round = 0; round <= rounds; round++) {
 const ms = Object.fromEntries(names.map((name) => [name, median(times[name])]));
 for (const name of names)
   console.log(`${name.padEnd(56)} ${ms[name].toFixed(1)} ms (${((ms[name] * 1000) / count).toFixed(3)} µs/task)`);
-const perKey = ms[names[1]] / ms[names[0]];
+const perKeyRatio = ms[names[1]] / ms[names[0]];
 const shared = ms[names[3]] / ms[names[2]];
-console.log(`per key / plain: ${perKey.toFixed(2)}x (target ≤ 1.5x: ${perKey <= 1.5 ? 'met' : 'missed'})`);
+console.log(`per key / plain: ${perKeyRatio.toFixed(2)}x (target ≤ 1.5x: ${perKeyRatio <= 1.5 ? 'met' : 'missed'})`);
 console.log(`shared limit / none: ${shared.toFixed(2)}x (target ≤ 1.3x: ${shared <= 1.3 ? 'met' : 'missed'})`);

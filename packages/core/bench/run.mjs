@@ -20,7 +20,7 @@ import PQueue from 'p-queue';
 import { from as rxFrom, lastValueFrom, mergeMap, reduce } from 'rxjs';
 import { transform } from 'streaming-iterables';
 import asyncPool from 'tiny-async-pool';
-import { createLimiter, limitedAsCompleted, limitedMap } from '@lac/core';
+import { createLimiter, limitedAsCompleted, limitedMap, perKey, rateLimit, retryPolicy } from '@lac/core';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 import { ratioChart } from './chart.mjs';
 
@@ -42,10 +42,9 @@ const call = (task) => task();
  * never fail.
  */
 const neverBinding = {
-  key: (_, index) => index % 1000,
-  perKey: 1,
-  rate: { limit: 1e9, interval: 1000 },
-  retry: { retries: 3 },
+  perKey: perKey((_, index) => index % 1000, 1),
+  rate: rateLimit({ limit: 1e9, interval: 1000 }),
+  retry: retryPolicy({ retries: 3 }),
 };
 
 /**

@@ -16,7 +16,7 @@ import { getIterator, resolveOptions, validateFunction } from './validate.js';
  *
  * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
  *
- * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, and `rate: rateLimit(...)`, `retry: retryPolicy(...)`, `perKey: perKey(...)`, `slots` (see `LimitOptions`); all optional.
  *
  * @returns An async iterator (`for await`) of each task's value, as it finishes, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
  *
@@ -54,7 +54,7 @@ export function limitedAsCompleted<TResult>(
  *
  * @param limit - The most tasks running at once: an integer >= 1, or `Infinity`.
  *
- * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, and `rate: rateLimit(...)`, `retry: retryPolicy(...)`, `perKey: perKey(...)`, `slots` (see `LimitOptions`); all optional.
  *
  * @returns An async iterator (`for await`) of every task's outcome, `{ status, value | reason, index }`, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
  *
@@ -95,7 +95,7 @@ export function limitedAsSettled<TResult>(
  *
  * @param mapper - Called as `mapper(item, context)` for each item; `context.signal` aborts on failure, early exit, `options.signal` and `timeout`.
  *
- * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, and `rate: rateLimit(...)`, `retry: retryPolicy(...)`, `perKey: perKey(...)`, `slots` (see `LimitOptions`); all optional.
  *
  * @returns An async iterator (`for await`) of each mapper's value (`skip` results left out), with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
  *
@@ -131,7 +131,7 @@ export function limitedMap<TInput, TResult>(
  *
  * @param mapper - Called as `mapper(item, context)` for each item; `context.signal` aborts on failure, early exit, `options.signal` and `timeout`.
  *
- * @param options - `ordered`, `buffer`, `signal`, `timeout`, `rate`, `retry`, `key`/`perKey`, `slots` and the rest of `LimitOptions`; all optional.
+ * @param options - `ordered`, `buffer`, `signal`, `timeout`, and `rate: rateLimit(...)`, `retry: retryPolicy(...)`, `perKey: perKey(...)`, `slots` (see `LimitOptions`); all optional.
  *
  * @returns An async iterator (`for await`) of every item's outcome, `{ status, value | reason, index }`, with `stats`, `drain()` and `setLimit(n)`; leaving the loop early aborts in-flight tasks and closes the source.
  *

@@ -19,7 +19,11 @@ export type { LimitedFunction, Limiter, LimiterOptions } from './limiter.js';
 export { TimeoutError } from './errors.js';
 export { adaptive } from './adaptive.js';
 export type { AdaptiveLimit, AdaptiveOptions, LimitChangeReason } from './adaptive.js';
-export type { Governor, GovernorToken, SlotSource } from './slots.js';
+export { slotsFrom } from './slots.js';
+export type { Governor, GovernorToken, SlotFailure, SlotSource } from './slots.js';
+export { rateLimit } from './rate-gate.js';
+export { retryPolicy } from './retry-policy.js';
+export { perKey } from './key-gate.js';
 export { allOf, createSharedLimit } from './shared-limit.js';
 export type { SharedLimit, SharedSlot } from './shared-limit.js';
 export type {
@@ -27,9 +31,15 @@ export type {
   LimitedStats,
   LimitOptions,
   Mapper,
+  PerKeyLimit,
+  PerKeyOptions,
+  RateLimit,
   RateOptions,
+  RetryOptions,
+  RetryPolicy,
   Settled,
   Skip,
+  Slots,
   Task,
   TaskContext,
   TaskSource,

@@ -40,7 +40,7 @@ export interface ConsumedRun {
   drain(): void;
   /** Changes `limit` from now on, as `LimitedIterator.setLimit` does. */
   setLimit(limit: number): void;
-  /** Changes `perKey` from now on, as `LimitedIterator.setPerKey` does (a run made with `options.key` only). */
+  /** Changes `perKey` from now on, as `LimitedIterator.setPerKey` does (a run made with `options.perKey` only). */
   setPerKey(perKey: number): void;
   /** Stops early: nothing new starts, in-flight tasks' signals abort, the source (if any) is closed. No callback follows. */
   return(): Promise<unknown>;

@@ -1,5 +1,7 @@
+import { Gates, kFeature, type Feature } from './gates.js';
 import { Queue } from './queue.js';
-import { describe } from './validate.js';
+import type { PerKeyLimit, PerKeyOptions } from './options.js';
+import { describe, expected, isCount, validateFunction } from './validate.js';
 
 /** One key's count and the items of it that wait for room. A task holds its key's state while it runs (see `release`). */
 export interface KeyState<TWaiting> {
@@ -22,7 +24,7 @@ export interface KeyState<TWaiting> {
 const MAX_IDLE = 1024;
 
 /**
- * The per-key gate (`key`, `perKey`, `lookahead`): at most `perKey` running per key. Items whose key
+ * The per-key gate (`perKey(key, perKey, { lookahead })`): at most `perKey` running per key. Items whose key
  * is full wait here, at most `lookahead` in all; a key that gets room back with items waiting goes
  * into a FIFO of ready keys, so each step is O(1) however many keys there are. A key's entry lives
  * only while it runs or has items waiting,
@@ -170,7 +172,7 @@ export class KeyGate<TWaiting> {
       const limit = typeof perKey === 'number' ? perKey : perKey(key);
       if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 1))) {
         throw new TypeError(
-          `Expected \`options.perKey(key)\` to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`,
+          `Expected the \`perKey\` function to return an integer >= 1 or Infinity, got ${describe(limit)} for key ${describe(key)}`,
         );
       }
       state = { key, limit, running: 0, waiting: undefined, isReady: false, isIdle: false };
@@ -178,4 +180,51 @@ export class KeyGate<TWaiting> {
     }
     return state;
   }
+}
+
+/**
+ * Makes the value of `options.perKey`: at most `perKey` tasks of one key run at once (and the run's
+ * `limit` in all). The key is of each item (`limitedMap`) or task (`limitedAsCompleted`): its host,
+ * its tenant. Items whose key is full wait, at most `lookahead` of them, while the others go on.
+ *
+ * @param key - `(item, index) => key`: a string or number; a throw fails the run.
+ *
+ * @param perKey - Tasks of one key at once: an integer >= 1 or `Infinity`, or `(key) => n` (called once per key while the key is in use). Default 1.
+ *
+ * @param options - `{ lookahead }`: how many pulled items may wait for their key (default: the run's limit).
+ *
+ * @returns A `PerKeyLimit`, for `options.perKey`; change the number of a run with `iterator.setPerKey(n)`.
+ *
+ * @throws TypeError when `key` is not a function, or `perKey` or `lookahead` is not an integer >= 1 or `Infinity`, naming the value and its type.
+ *
+ * @example
+ * ```ts
+ * const byHost = perKey((url: string) => new URL(url).host, 2);
+ * for await (const page of limitedMap(urls, 16, fetchPage, { perKey: byHost })) save(page);
+ * ```
+ */
+export function perKey<TInput>(
+  key: (item: TInput, index: number) => string | number,
+  perKey: number | ((key: string | number) => number) = 1,
+  options?: PerKeyOptions,
+): PerKeyLimit<TInput> {
+  validateFunction(key, 'key');
+  if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
+    expected(perKey, 'perKey', 'an integer >= 1, Infinity or a function of the key');
+  }
+  if (options !== undefined && (options === null || typeof options !== 'object'))
+    expected(options, 'options', 'an object { lookahead }');
+  const lookahead = options?.lookahead;
+  if (lookahead !== undefined && !isCount(lookahead, 1))
+    expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  const feature: Feature & { '~lac': string } = {
+    '~lac': 'perKey',
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.keys = new KeyGate(perKey as number | ((key: unknown) => number), lookahead ?? host.limit);
+      gates.keyOf = key as (item: never, index: number) => unknown;
+      return gates;
+    },
+  };
+  return feature as unknown as PerKeyLimit<TInput>;
 }

@@ -1,14 +1,12 @@
 import { TimeoutError, earlyExitReason, failFastReason } from './errors.js';
 import { skip, type LimitedIterator, type LimitedStats, type Mapper, type TaskContext } from './options.js';
 import { Queue } from './queue.js';
-import { RateGate } from './rate-gate.js';
-import { retryDelay, type ResolvedRetry } from './retry-policy.js';
-import { KeyGate, type KeyState } from './key-gate.js';
+import type { KeyState } from './key-gate.js';
 import { HOLE, OrderedDelivery } from './ordered-delivery.js';
-import { isThenable } from './is-thenable.js';
+import { ignore, isThenable, observeDropped } from './is-thenable.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
-import { SlotGate } from './slot-gate.js';
+import { BLOCKED, kFeature, STARTED, type GateHost, type Gates, type Pending } from './gates.js';
 import { describe, validateLimit, type ResolvedOptions } from './validate.js';
 
 const ACTIVE = 0;
@@ -29,11 +27,6 @@ const CLOSED = 3;
  */
 const STARTS_PER_PASS = 1024;
 
-/** What `#startWaiting` did: started a waiting start, found none (the source may be pulled), or may not start. */
-const STARTED = 0;
-const PULL = 1;
-const BLOCKED = 2;
-
 const kAbort = Symbol('abort');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
@@ -53,7 +46,7 @@ class Context implements TaskContext {
   /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
   declare item: unknown;
   declare pendingAttempt: number | undefined;
-  /** `key`: the task's key, and its state in the key gate (whose slot it holds). */
+  /** `perKey`: the task's key, and its state in the key gate (whose slot it holds). */
   declare key: unknown;
   declare keyState: KeyState<Pending> | undefined;
   /** An adaptive limit: when the task started (its clock). */
@@ -108,32 +101,6 @@ class Context implements TaskContext {
   startTimer(timeout: number, onTimeout: (context: Context) => void): void {
     this.#timer = setTimeout(onTimeout, timeout, this);
   }
-}
-
-function ignore(): void {}
-
-/** An item that will never start may be a rejected promise: observe it, so it is not an unhandled rejection. */
-function observeDropped(item: unknown): void {
-  try {
-    if (isThenable(item)) Promise.resolve(item).then(undefined, ignore);
-  } catch {
-    // A `then` getter that throws: nothing was started and nothing can be observed.
-  }
-}
-
-/** A start that waits: a failed attempt in its backoff or due (`retry`), or an item waiting for its key (`key`). */
-interface Pending {
-  readonly item: unknown;
-  readonly index: number;
-  /** The attempt it will be. */
-  readonly attempt: number;
-  readonly key: unknown;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
-function dropPending(pending: Pending): boolean {
-  observeDropped(pending.item);
-  return false;
 }
 
 /** for-of throws a TypeError when an iterator's next() gives a non-object; a run fails with one instead. */
@@ -202,20 +169,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   readonly #isOrdered: boolean;
   readonly #timeout: number | undefined;
   readonly #signal: AbortSignal | undefined;
-  /** The gates beyond `limit` and the window; undefined when their option is not set. */
-  readonly #rateGate: RateGate | undefined;
-  readonly #slotGate: SlotGate | undefined;
-  readonly #retry: ResolvedRetry | undefined;
-  readonly #keyOf: ((item: TItem, index: number) => unknown) | undefined;
-  readonly #keyGate: KeyGate<Pending> | undefined;
-  /** Any of the gates above (or `retry`) is set: the pump's plain path checks this one flag instead of each. */
-  readonly #isGated: boolean;
-  /** `retry`: attempts in backoff, and those whose backoff is over (they start before new items). */
-  #backoffs: Set<Pending> | undefined;
-  #retriesDue: Queue<Pending> | undefined;
-  /** Attempts in backoff or due: they count toward the window, so failures cannot pile up without bound. */
-  #retrying = 0;
-  #retries = 0;
+  /**
+   * The gates beyond `limit` and the window (`slots`, `rate`, `perKey`, `retry`), installed by their
+   * options' values; undefined when none is set, and the pump's plain path checks only that.
+   */
+  readonly #gates: Gates | undefined;
 
   #state = ACTIVE;
   #error: unknown;
@@ -250,11 +208,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** In-flight tasks that own a signal or a timer: what a stop must abort. */
   readonly #live = new Set<Context>();
-  /** `rate`: an item pulled while the window was full, started when it opens. */
-  #heldItem: TItem | undefined;
-  /** With `key` or for a retry: what the held item is (its index, key and attempt). */
-  #heldPending: Pending | undefined;
-  #isHolding = false;
 
   constructor(config: RunConfig<TItem>) {
     const { options } = config;
@@ -276,26 +229,45 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#timeout = options.timeout;
     this.#signal = options.signal;
     if (this.#isOrdered) this.#ordered = new OrderedDelivery();
-    if (options.rate !== undefined) this.#rateGate = new RateGate(options.rate, () => this.#pump());
-    if (options.slots !== undefined) this.#slotGate = new SlotGate(options.slots, this.#slotHost);
-    this.#retry = options.retry;
-    if (options.key !== undefined) {
-      this.#keyOf = options.key as (item: TItem, index: number) => unknown;
-      this.#keyGate = new KeyGate(options.perKey, options.lookahead ?? this.#limit);
+    const { features } = options;
+    if (features !== undefined) {
+      const host = this.#gateHost();
+      let gates: Gates | undefined;
+      for (const feature of features) gates = feature[kFeature](gates, host);
+      this.#gates = gates;
     }
-    if (this.#retry !== undefined) {
-      this.#backoffs = new Set();
-      this.#retriesDue = new Queue();
-    }
-    this.#isGated =
-      this.#rateGate !== undefined ||
-      this.#slotGate !== undefined ||
-      this.#keyGate !== undefined ||
-      this.#retry !== undefined;
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
-    else if (this.#slotGate?.signal?.aborted === true) this.#fail(this.#slotGate.signal.reason);
-    // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
-    else if (this.#consumer !== undefined) this.#begin();
+    else {
+      const slotsSignal = this.#gates?.slots?.signal;
+      if (slotsSignal?.aborted === true) this.#fail(slotsSignal.reason);
+      // Push mode has no first next(): a stream stage must hear an abort while nobody reads it.
+      else if (this.#consumer !== undefined) this.#begin();
+    }
+  }
+
+  /** What the gates may ask of this run. */
+  #gateHost(): GateHost {
+    const run = this as LimitedRun<unknown, unknown>;
+    return {
+      get isActive(): boolean {
+        return run.#state === ACTIVE;
+      },
+      limit: run.#limit,
+      get room(): number {
+        return Math.min(run.#limit, run.#window - run.#buffered) - run.#running;
+      },
+      pump: () => run.#pump(),
+      fail: (error) => run.#fail(error),
+      checkDone: () => run.#checkDone(),
+      start: (item, index) => run.#start(item, index),
+      nextIndex: () => run.#nextIndex++,
+      skipIndex: (index) => {
+        if (run.#ordered !== undefined) run.#placeInOrder(index, HOLE);
+      },
+      moveWindow: (delta) => {
+        run.#window += delta;
+      },
+    };
   }
 
   /** The first `next()`: listen to the signals now (they may have aborted since the run was made). */
@@ -309,11 +281,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       }
       signal.addEventListener('abort', this.#onAbort);
     }
-    const slotsSignal = this.#slotGate?.signal;
-    if (slotsSignal !== undefined) {
-      if (slotsSignal.aborted) this.#fail(slotsSignal.reason);
-      else slotsSignal.addEventListener('abort', this.#onSlotsAbort);
-    }
+    this.#gates?.begin();
   }
 
   [Symbol.asyncIterator](): this {
@@ -329,9 +297,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       completed: this.#completed,
       failed: this.#failed,
       buffered: this.#buffered,
-      waiting: (this.#isHolding ? 1 : 0) + (this.#keyGate?.waiting ?? 0),
-      retrying: this.#retrying,
-      retries: this.#retries,
+      waiting: this.#gates?.waiting ?? 0,
+      retrying: this.#gates?.retrying ?? 0,
+      retries: this.#gates?.retries ?? 0,
     };
   }
 
@@ -352,7 +320,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** The one path that changes the limit (`setLimit` and an adaptive controller); the caller pumps. */
   readonly #resize = (limit: number): void => {
     this.#limit = limit;
-    this.#window = limit + this.#buffer - this.#retrying;
+    this.#window = limit + this.#buffer - (this.#gates?.retrying ?? 0);
   };
 
   /** An adaptive limit hears how a task went; a throwing `isOverload` or `onLimitChange` fails the run. */
@@ -372,9 +340,12 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    */
   setPerKey(perKey: number): void {
     validateLimit(perKey, 'perKey');
-    if (this.#keyGate === undefined)
-      throw new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`');
-    this.#keyGate.setPerKey(perKey);
+    const keys = this.#gates?.keys;
+    if (keys === undefined)
+      throw new TypeError(
+        'Expected a run made with `options.perKey` to change `perKey`, got a run without `options.perKey`',
+      );
+    keys.setPerKey(perKey);
     if (this.#state === ACTIVE && this.#isStarted) this.#pump();
   }
 
@@ -386,18 +357,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   drain(): void {
     if (this.#state !== ACTIVE || this.#isDraining) return;
     this.#isDraining = true;
-    // A retry held for the rate window is work in flight: it stays. A new item held there is dropped.
-    if (this.#isHolding && !(this.#heldPending !== undefined && this.#heldPending.attempt > 1)) {
-      if (this.#heldPending === undefined) observeDropped(this.#heldItem);
-      else this.#dropOnDrain(this.#heldPending);
-      if (this.#keyGate !== undefined) this.#keyGate.release(this.#keyGate.heldState(this.#heldPending!.key));
-      this.#isHolding = false;
-      this.#heldItem = undefined;
-      this.#heldPending = undefined;
-    }
-    // Items waiting for their key have not started: they are dropped. Retries waiting for it are work in flight: kept.
-    this.#keyGate?.clearWaiting(this.#keepRetries);
-    this.#slotGate?.drop();
+    this.#gates?.drain();
     this.#isInputEnded = true;
     void this.#closeSource();
     if (this.#isInputBlocked) {
@@ -492,18 +452,21 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#isPumping) return;
     this.#isPumping = true;
     let starts = 0;
+    const gates = this.#gates;
     try {
       while (
         this.#isActive() &&
         this.#hasFreeSlot() &&
-        (this.#isGated ? this.#gatesMayStart() : this.#hasRoomInWindow() && this.#source === IDLE)
+        (gates === undefined
+          ? this.#hasRoomInWindow() && this.#source === IDLE
+          : gates.mayStart(this.#hasRoomInWindow(), this.#source === IDLE))
       ) {
         if (starts === STARTS_PER_PASS) {
           this.#yieldToEventLoop();
           break;
         }
-        if (this.#isGated) {
-          const step = this.#startWaiting();
+        if (gates !== undefined) {
+          const step = gates.startWaiting(this.#source === IDLE);
           if (step === BLOCKED) break;
           if (step === STARTED) {
             starts++;
@@ -538,7 +501,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
         }
         if (isDone) {
           this.#source = EXHAUSTED;
-          this.#slotGate?.drop();
+          gates?.sourceDone();
           break;
         }
         this.#source = IDLE;
@@ -548,11 +511,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
           this.#closeSource();
           break;
         }
-        if (this.#isGated) {
-          if (!this.#admit(item as TItem)) break;
-        } else {
-          this.#start(item as TItem);
-        }
+        if (gates === undefined) this.#start(item, this.#nextIndex++);
+        else if (!gates.admit(item)) break;
         starts++;
       }
     } finally {
@@ -561,76 +521,10 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#checkDone();
   }
 
-  /**
-   * With any of `slots`, `rate`, `key` or `retry`: a start that is waiting already goes first (a
-   * held item, a due retry, an item whose key has room), after the slot gate said yes. PULL when
-   * none waits and the source may be pulled.
-   */
-  #startWaiting(): typeof STARTED | typeof PULL | typeof BLOCKED {
-    // The slot comes first: a rate token taken while waiting for it would start the task later than recorded.
-    if (this.#slotGate !== undefined && !this.#slotGate.allowStart()) return BLOCKED;
-    // A held item first: it already has its place (and its key's slot).
-    if (this.#isHolding) {
-      if (!this.#rateGate!.tryTake()) return BLOCKED;
-      const item = this.#heldItem as TItem;
-      const pending = this.#heldPending;
-      this.#isHolding = false;
-      this.#heldItem = undefined;
-      this.#heldPending = undefined;
-      this.#start(item, pending);
-      return STARTED;
-    }
-    if (this.#hasPendingDue()) {
-      const retry = this.#retriesDue!.shift();
-      this.#retrying--;
-      this.#window++;
-      this.#retries++;
-      // Its key is full again: it waits for it like a pulled item (counted as a start of this pass all the same).
-      if (this.#keyGate === undefined || this.#keyGate.admit(retry.key, retry))
-        this.#startOrHold(retry.item as TItem, retry);
-      return STARTED;
-    }
-    if (this.#hasReadyKey()) {
-      const pending = this.#keyGate!.takeReady();
-      this.#startOrHold(pending.item as TItem, pending);
-      return STARTED;
-    }
-    return this.#mayPull() ? PULL : BLOCKED;
-  }
-
-  /** With gates: a pulled item takes its key's slot (or waits for it), or is held for the rate window (false). */
-  #admit(item: TItem): boolean {
-    if (this.#keyGate !== undefined) {
-      this.#admitKeyed(item);
-      return true;
-    }
-    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) {
-      this.#hold(item);
-      return false;
-    }
-    this.#start(item);
-    return true;
-  }
-
   // The start rule, one named condition each. Methods, not getters: V8 (Node 20) does not inline
   // private getters, and as getters they cost this loop ~15% at a task's scale.
   #isActive(): boolean {
     return this.#state === ACTIVE && !this.#isYielding;
-  }
-
-  /** With gates: room for a new item (window, source, look-ahead, a held one) or a start waiting already. */
-  #gatesMayStart(): boolean {
-    return (this.#hasRoomInWindow() && (this.#mayPull() || this.#isHolding)) || this.#hasStartWaiting();
-  }
-
-  /** `retry`: an attempt's backoff is over; it starts before new items. */
-  #hasPendingDue(): boolean {
-    return this.#retriesDue !== undefined && this.#retriesDue.size > 0;
-  }
-
-  /** No pull is pending and the source is neither done nor closed. */
-  #mayPull(): boolean {
-    return this.#source === IDLE && (this.#keyGate === undefined || this.#keyGate.hasRoom());
   }
 
   /** Fewer than `limit` tasks run. */
@@ -651,18 +545,19 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (input.size === 0) {
       if (this.#isInputEnded) {
         this.#source = EXHAUSTED;
-        this.#slotGate?.drop();
+        this.#gates?.sourceDone();
       }
       return false;
     }
     const item = input.shift();
-    if (this.#isGated) this.#admit(item);
-    else this.#start(item);
+    const gates = this.#gates;
+    if (gates === undefined) this.#start(item, this.#nextIndex++);
+    else gates.admit(item);
     if (input.size === 0 && this.#isInputBlocked) {
       this.#isInputBlocked = false;
       this.#consumer!.onReady();
     }
-    return !this.#isHolding;
+    return gates === undefined || !gates.isHolding;
   }
 
   /**
@@ -717,7 +612,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     if (isDone) {
       this.#source = EXHAUSTED;
-      this.#slotGate?.drop();
+      this.#gates?.sourceDone();
     } else {
       this.#source = IDLE;
     }
@@ -729,84 +624,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
     if (!isDone) {
-      if (this.#isGated) this.#admit(item as TItem);
-      else this.#start(item as TItem);
+      const gates = this.#gates;
+      if (gates === undefined) this.#start(item, this.#nextIndex++);
+      else gates.admit(item);
     }
     this.#pump();
   };
-
-  /**
-   * With `rate`, an item is pulled as soon as a slot is free and waits here for the window (at most
-   * one at a time): taking the token before pulling would keep a finished source from ending the run
-   * until the next window opened.
-   */
-  #hold(item: TItem, pending?: Pending): void {
-    this.#heldItem = item;
-    this.#heldPending = pending;
-    this.#isHolding = true;
-  }
-
-  /** Starts `item` now, or holds it for the rate window. */
-  #startOrHold(item: TItem, pending: Pending): void {
-    if (this.#rateGate !== undefined && !this.#rateGate.tryTake()) this.#hold(item, pending);
-    else this.#start(item, pending);
-  }
-
-  readonly #keepRetries = (pending: Pending): boolean => pending.attempt > 1 || this.#dropOnDrain(pending);
-
-  /** drain(): an item that had its index (it waited for its key) never starts; ordered delivery moves past it. */
-  #dropOnDrain(pending: Pending): boolean {
-    observeDropped(pending.item);
-    if (this.#ordered !== undefined) this.#placeInOrder(pending.index, HOLE);
-    return false;
-  }
-
-  /** `key`: a pulled item takes a slot of its key and starts (or holds for `rate`), or waits in the look-ahead for its key. */
-  #admitKeyed(item: TItem): void {
-    const index = this.#nextIndex++;
-    let key: unknown;
-    let keyState: KeyState<Pending> | undefined;
-    try {
-      key = this.#keyOf!(item, index);
-      keyState = this.#keyGate!.tryTake(key);
-      if (keyState === undefined) {
-        // Only an item that waits is given a record: most start at once.
-        this.#keyGate!.wait(key, { item, index, attempt: 1, key, timer: undefined });
-        return;
-      }
-    } catch (error) {
-      // A key function (or perKey function) that throws fails the run, as the source throwing would.
-      this.#fail(error);
-      return;
-    }
-    if (this.#rateGate !== undefined && !this.#rateGate.tryTake())
-      this.#hold(item, { item, index, attempt: 1, key, timer: undefined });
-    else this.#start(item, undefined, index, key, keyState);
-  }
-
-  /**
-   * A start that was pulled (or failed) already is waiting: a due retry, an item whose key has room
-   * again, or one of those held for the rate window. Only `limit` (and the gates) hold it back, not
-   * the window: it is counted in memory already (`retrying` in the window, the rest in the
-   * look-ahead), and in ordered mode the results filling the window may be waiting for it.
-   */
-  #hasStartWaiting(): boolean {
-    return this.#hasPendingDue() || this.#hasReadyKey() || (this.#isHolding && this.#heldPending !== undefined);
-  }
-
-  /** `key`: an item whose key now has room is waiting. */
-  #hasReadyKey(): boolean {
-    return this.#keyGate?.hasReady() === true;
-  }
 
   readonly #onPullFailed = (error: unknown): void => {
     this.#source = EXHAUSTED;
     this.#fail(error);
   };
 
-  /** Starts `item`: a new one, a `retry` (or any waiting start) with its record, or a keyed one that had its index and key already. */
-  #start(item: TItem, retry?: Pending, keyedIndex?: number, key?: unknown, keyState?: KeyState<Pending>): void {
-    const index = retry !== undefined ? retry.index : keyedIndex !== undefined ? keyedIndex : this.#nextIndex++;
+  /** Starts `item` as `index` (a waiting start's record, or a keyed item's key, is with the gates). */
+  #start(item: unknown, index: number): void {
     const mapper = this.#mapper;
     if (mapper === undefined && typeof item !== 'function') {
       this.#fail(
@@ -815,16 +646,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return;
     }
     const context = new Context(index, this as LimitedRun<unknown, unknown>);
-    if (this.#slotGate !== undefined) context.slot = this.#slotGate.take();
-    if (retry !== undefined) {
-      context.pendingAttempt = retry.attempt;
-      context.key = retry.key;
-      if (this.#keyGate !== undefined) context.keyState = this.#keyGate.heldState(retry.key);
-    } else if (keyedIndex !== undefined) {
-      context.key = key;
-      context.keyState = keyState;
-    }
-    if (this.#retry !== undefined) context.item = item;
+    if (this.#gates !== undefined) this.#gates.onStart(context, item);
     if (this.#timeout !== undefined) {
       context.startTimer(this.#timeout, this.#onTimeout);
       this.#live.add(context);
@@ -838,7 +660,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     try {
       if (mapper === undefined) value = (item as (context: TaskContext) => unknown)(context);
       else if (isThenable(item)) value = this.#mapWhenResolved(item, mapper, context);
-      else value = mapper(item, context);
+      else value = mapper(item as TItem, context);
       if (isThenable(value)) {
         const onFulfilled = (result: unknown) => this.#settle(context, true, result);
         const onRejected = (error: unknown) => this.#settle(context, false, error);
@@ -869,18 +691,24 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // A timed-out task was sampled at its deadline.
     if (this.#adaptive !== undefined && context.isTimedOut !== true) this.#sample(context, !isFulfilled, value);
     this.#running--;
-    if (this.#keyGate !== undefined) this.#keyGate.release(context.keyState!);
+    const gates = this.#gates;
+    if (gates !== undefined) gates.onSettled(context);
     // The counter first: runs without a timed-out task never look up the (usually absent) field.
     if (this.#timedOutRunning > 0 && context.isTimedOut === true) {
       // Its outcome went out at the deadline; only now is its slot free.
       this.#timedOutRunning--;
-      this.#slotGate?.release(context.slot, { error: new TimeoutError(context.index, this.#timeout!) });
+      gates?.release(context, { error: new TimeoutError(context.index, this.#timeout!) });
       this.#pump();
       return;
     }
-    if (!isFulfilled && this.#retry !== undefined && this.#state === ACTIVE && this.#retryLater(context, value)) {
+    if (
+      !isFulfilled &&
+      gates?.retry !== undefined &&
+      this.#state === ACTIVE &&
+      this.#retryLater(gates, context, value)
+    ) {
       // Its slot is free during the backoff.
-      this.#slotGate?.release(context.slot, { error: value });
+      gates.release(context, { error: value });
       this.#pump();
       return;
     }
@@ -889,49 +717,27 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state !== ACTIVE) {
       // The task was in flight at the stop: record it, so a later first read of its signal sees the abort.
       if (this.#isStopped) context[kAbort](this.#stopReason);
-      this.#slotGate?.release(context.slot);
+      gates?.release(context);
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
     this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
-    this.#slotGate?.release(context.slot, isFulfilled ? undefined : { error: value });
+    gates?.release(context, isFulfilled ? undefined : { error: value });
     this.#pump();
   }
 
-  /** `retry`: schedules the next attempt of a failed one; false when it is not retried (its failure stands). */
-  #retryLater(context: Context, error: unknown): boolean {
-    const attempt = context.attempt;
-    let delay: number | undefined;
+  /** `retry`: the next attempt of a failed one is scheduled (true), or its failure stands (false). */
+  #retryLater(gates: Gates, context: Context, error: unknown): boolean {
     try {
-      delay = retryDelay(this.#retry!, error, attempt);
+      return gates.retryLater(context, error);
     } catch (thrown) {
-      // A shouldPending or retryDelay that throws fails the run with what it threw.
+      // A shouldRetry or retryDelay that throws fails the run with what it threw.
       this.#failed++;
       this.#fail(thrown);
       return true;
     }
-    if (delay === undefined) return false;
-    const retry: Pending = {
-      item: context.item,
-      index: context.index,
-      attempt: attempt + 1,
-      key: context.key,
-      timer: undefined,
-    };
-    this.#retrying++;
-    // Counted in the window while it waits (the window shrinks rather than the hot check growing a term).
-    this.#window--;
-    this.#backoffs!.add(retry);
-    retry.timer = setTimeout(this.#onBackoffOver, delay, retry);
-    return true;
   }
-
-  readonly #onBackoffOver = (retry: Pending): void => {
-    this.#backoffs!.delete(retry);
-    this.#retriesDue!.push(retry);
-    this.#pump();
-  };
 
   /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
   #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
@@ -942,7 +748,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     } else if (this.#isSettledMode) {
       const settled = isFulfilled
         ? { status: 'fulfilled' as const, value, index }
-        : this.#retry === undefined
+        : this.#gates?.retry === undefined
           ? { status: 'rejected' as const, reason: value, index }
           : { status: 'rejected' as const, reason: value, index, attempts: attempt ?? 1 };
       result = { value: settled as TOut, done: false };
@@ -1055,11 +861,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#source < EXHAUSTED ||
       // Timed-out tasks count: a run is over only when nothing it started still runs.
       this.#running > 0 ||
-      this.#retrying > 0 ||
-      this.#isHolding ||
-      (this.#keyGate !== undefined && this.#keyGate.waiting > 0) ||
       this.#results.size > 0 ||
-      (this.#slotGate !== undefined && this.#slotGate.releasing > 0)
+      (this.#gates !== undefined && !this.#gates.isIdle)
     ) {
       return;
     }
@@ -1082,16 +885,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#stopReason = reason;
     for (const context of this.#live) context[kAbort](reason);
     this.#live.clear();
-    if (this.#isHolding) {
-      // The item waiting for a rate window will never start.
-      observeDropped(this.#heldItem);
-      this.#isHolding = false;
-      this.#heldItem = undefined;
-      this.#heldPending = undefined;
-    }
-    // Items waiting for their key will never start either.
-    this.#keyGate?.clearWaiting(dropPending);
-    this.#slotGate?.stop(reason);
+    this.#gates?.stop(reason);
     this.#release();
     return this.#closeSource();
   }
@@ -1102,15 +896,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#cancelYield();
       this.#cancelYield = undefined;
     }
-    this.#rateGate?.stop();
-    if (this.#backoffs !== undefined) {
-      for (const retry of this.#backoffs) clearTimeout(retry.timer);
-      this.#backoffs.clear();
-      this.#retriesDue!.clear();
-      this.#retrying = 0;
-    }
+    this.#gates?.end();
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#slotGate?.signal?.removeEventListener('abort', this.#onSlotsAbort);
   }
 
   /** Calls the source's `return()` so it frees its resources (a generator's `finally` runs). */
@@ -1135,31 +922,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
     return undefined;
   }
-
-  readonly #slotHost = {
-    run: this as LimitedRun<TItem, TOut>,
-    get isActive(): boolean {
-      return this.run.#state === ACTIVE;
-    },
-    get room(): number {
-      const run = this.run;
-      return Math.min(run.#limit, run.#window - run.#buffered) - run.#running;
-    },
-    onSlot(): void {
-      this.run.#pump();
-    },
-    onSlotError(error: unknown): void {
-      this.run.#fail(error);
-    },
-    onReleased(): void {
-      this.run.#checkDone();
-    },
-  };
-
-  /** The slot source can no longer vouch for the slots it handed out: fail fast with its reason. */
-  readonly #onSlotsAbort = (): void => {
-    this.#fail(this.#slotGate!.signal!.reason);
-  };
 
   /** A task read its signal: abort it with the others on a stop (at once if the run already stopped). */
   [kTrack](context: Context): void {

@@ -1,5 +1,6 @@
 import { Queue } from './queue.js';
-import { toSlotSource, type Governor, type SlotSource } from './slots.js';
+import { kSlots, type LimiterJob, type SlotRunner } from './slots.js';
+import type { Slots } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import { describe, validateFunction, validateLimit } from './validate.js';
@@ -13,13 +14,12 @@ export interface LimiterOptions {
    */
   readonly rejectOnClear?: boolean;
   /**
-   * A limit shared beyond this limiter (`createSharedLimit(n)`, `allOf(...)`, a Redis one or a
-   * governor): a call starts only when `concurrency` allows it and a slot was acquired; the slot is
-   * released when the call settles. A failed acquire rejects that call's promise.
+   * A limit shared beyond this limiter (`createSharedLimit(n)`, `allOf(...)`, or `slotsFrom(source)`
+   * for a Redis one or a governor): a call starts only when `concurrency` allows it and a slot was
+   * acquired; the slot is released when the call settles. A failed acquire rejects that call's promise.
    * @default undefined (only `concurrency` applies)
    */
-  // biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; each call hands its lease back as it came.
-  readonly slots?: SlotSource<any> | Governor;
+  readonly slots?: Slots;
 }
 
 /** A function that runs `fn(...args)` once fewer than `concurrency` calls are active; drop-in for p-limit's. */
@@ -43,11 +43,8 @@ export interface Limiter {
   ): Promise<TResult[]>;
 }
 
-interface Job {
-  /** Lets the call start (its continuation was registered in the caller's async context); `onDone` runs when its promise settles. */
-  readonly run: (onDone: () => void) => void;
-  readonly reject: (reason: unknown) => void;
-}
+/** A call waiting: `run` lets it start (its continuation was registered in the caller's async context); `onDone` runs when its promise settles. */
+type Job = LimiterJob;
 
 /**
  * Creates a limiter with the same contract as p-limit's default export: `limit(fn, ...args)` returns
@@ -67,14 +64,21 @@ interface Job {
  */
 export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptions): Limiter {
   let rejectOnClear = false;
-  let slots: SlotSource | undefined;
+  let slots: SlotRunner | undefined;
   if (typeof concurrency === 'object' && concurrency !== null && !isAdaptive(concurrency)) {
     let slotsOption: unknown;
     ({ concurrency, rejectOnClear = false, slots: slotsOption } = concurrency);
     if (typeof rejectOnClear !== 'boolean') {
       throw new TypeError(`Expected \`rejectOnClear\` to be a boolean, got ${describe(rejectOnClear)}`);
     }
-    if (slotsOption !== undefined) slots = toSlotSource(slotsOption, 'slots');
+    if (slotsOption !== undefined) {
+      // The value brings the code that takes and gives back its slots: see `slotsFrom`.
+      slots = (slotsOption as { [kSlots]?: SlotRunner })?.[kSlots];
+      if (typeof slots !== 'function')
+        throw new TypeError(
+          `Expected \`slots\` to be createSharedLimit(n), allOf(...) or slotsFrom(source), got ${describe(slotsOption)}`,
+        );
+    }
   }
   let limit = initialLimit(concurrency, 'concurrency');
   const queue = new Queue<Job>();
@@ -103,46 +107,13 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
       activeCount++;
       const job = queue.shift();
       if (slots === undefined) job.run(onSettled);
-      else runWithSlot(slots, job);
+      else slots(job, onSettled);
     }
   };
   const onSettled = (): void => {
     activeCount--;
     startNext();
   };
-  // A limiter never gives up on a queued call (clearQueue drops calls before they acquire), so one signal serves all.
-  const neverAborted = new AbortController();
-  /** The call holds its `slots` slot from its start until it settles; a failed acquire fails the call. */
-  const runWithSlot = (source: SlotSource, job: Job): void => {
-    const onSlot = (slot: unknown): void =>
-      job.run(() => {
-        try {
-          void Promise.resolve(source.release(slot)).catch(() => {});
-        } catch {
-          // A release that fails has no call left to tell: the call already settled.
-        }
-        onSettled();
-      });
-    const onFailed = (error: unknown): void => {
-      job.reject(error);
-      onSettled();
-    };
-    try {
-      const acquired = source.acquire(neverAborted.signal);
-      if (
-        acquired !== null &&
-        typeof acquired === 'object' &&
-        typeof (acquired as PromiseLike<unknown>).then === 'function'
-      ) {
-        Promise.resolve(acquired).then(onSlot, onFailed);
-      } else {
-        onSlot(acquired);
-      }
-    } catch (error) {
-      onFailed(error);
-    }
-  };
-
   const limiter = (<TArgs extends unknown[], TResult>(
     fn: (...args: TArgs) => TResult | PromiseLike<TResult>,
     ...args: TArgs

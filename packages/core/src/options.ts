@@ -1,5 +1,4 @@
 import type { AdaptiveLimit } from './adaptive.js';
-import type { Governor, SlotSource } from './slots.js';
 
 /** What every task receives when it is started. */
 export interface TaskContext {
@@ -47,7 +46,7 @@ export type Mapper<TInput, TResult> = (
   context: TaskContext,
 ) => TResult | Skip | PromiseLike<TResult | Skip>;
 
-/** How fast tasks may start: at most `limit` task starts in any window of `interval` milliseconds. */
+/** One rate window for `rateLimit()`: at most `limit` task starts in any `interval` milliseconds. */
 export interface RateOptions {
   /** Task starts allowed per window. An integer >= 1. */
   readonly limit: number;
@@ -55,7 +54,7 @@ export interface RateOptions {
   readonly interval: number;
 }
 
-/** How failed tasks are tried again: see `LimitOptions.retry`. */
+/** How failed tasks are tried again: the argument of `retryPolicy()`. */
 export interface RetryOptions {
   /** Retries after the first attempt (so at most `retries + 1` attempts). An integer >= 0. */
   readonly retries: number;
@@ -77,6 +76,46 @@ export interface RetryOptions {
    * (ms) when there is one, else the exponential backoff. Use it to honour an HTTP `Retry-After`.
    */
   readonly retryDelay?: (error: unknown, attempt: number) => number | undefined;
+}
+
+/** The options of `perKey()` beyond the key function and the limit. */
+export interface PerKeyOptions {
+  /**
+   * How many pulled items may wait for their key to have room. When that many wait, the source is
+   * not pulled (backpressure), so memory stays bounded by `limit + lookahead + buffer` and one busy
+   * key does not stall the others while there is room. An integer >= 1 or `Infinity`.
+   * @default the run's limit
+   */
+  readonly lookahead?: number;
+}
+
+/**
+ * What `rateLimit()` makes: the value of `options.rate`. Each value made by an option factory says
+ * which it is in `~lac` (so a plain object is a type error, and every copy of the package agrees);
+ * what it does is hidden.
+ */
+export interface RateLimit {
+  readonly '~lac': 'rateLimit';
+}
+
+/** What `retryPolicy()` makes: the value of `options.retry`. */
+export interface RetryPolicy {
+  readonly '~lac': 'retryPolicy';
+}
+
+/** What `perKey()` makes: the value of `options.perKey`, for items (or tasks) of type `TInput`. */
+export interface PerKeyLimit<TInput = unknown> {
+  readonly '~lac': 'perKey';
+  /** Only a type: the items its key function takes. */
+  readonly '~item'?: (item: TInput) => void;
+}
+
+/**
+ * A limit shared beyond one run, as `options.slots` (and `createLimiter`'s `slots`) take it:
+ * `createSharedLimit(n)`, `allOf(...)`, or `slotsFrom(source)` for any `SlotSource` or governor.
+ */
+export interface Slots {
+  readonly '~lac': 'slots';
 }
 
 export interface LimitOptions<TInput = unknown> {
@@ -108,49 +147,36 @@ export interface LimitOptions<TInput = unknown> {
    */
   readonly timeout?: number;
   /**
-   * At most `rate.limit` task starts in any `rate.interval` milliseconds (a sliding window).
+   * How fast tasks may start: `rateLimit({ limit, interval }, ...)`, at most `limit` task starts in
+   * any `interval` milliseconds (a sliding window), for every window given.
    * @default undefined (no rate limit)
    */
-  readonly rate?: RateOptions | readonly RateOptions[];
+  readonly rate?: RateLimit;
   /**
    * A limit shared beyond this run (other runs, processes or machines): a task starts only when
-   * `limit` allows it and `slots.acquire()` handed out a slot, which is released when the task
-   * settles or times out. See `SlotSource`; `createSharedLimit(n)` makes one to share in this
-   * process, `allOf(...)` combines several, and `@lac/redis` provides one backed by Redis. A governor
-   * of the TC39 concurrency-control proposal (an `acquire()` that resolves to a token with
-   * `release()`) is accepted too.
+   * `limit` allows it and the shared limit handed out a slot, which is released when the task
+   * settles or times out. `createSharedLimit(n)` makes one to share in this process, `allOf(...)`
+   * combines several, and `slotsFrom(source)` takes any `SlotSource` (`@lac/redis`'s `redisSlots`,
+   * say) or a governor of the TC39 concurrency-control proposal.
    * @default undefined (only `limit` applies)
    */
-  // biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; the run hands each lease back as it came.
-  readonly slots?: SlotSource<any> | Governor;
+  readonly slots?: Slots;
   /**
-   * Try failed tasks again with backoff. A failed attempt gives its slot (and `slots` slot) back
-   * while it waits; a retry that is due starts before new items; `rate` counts every attempt;
-   * `context.attempt` tells which attempt runs. Once retries are exhausted the task fails with its
-   * last error (in the settled forms, a rejected record with `attempts`). Abort and early exit
-   * cancel the backoffs at once. Timeouts are not retried.
+   * Try failed tasks again with backoff: `retryPolicy({ retries, ... })`. A failed attempt gives its
+   * slot (and `slots` slot) back while it waits; a retry that is due starts before new items; `rate`
+   * counts every attempt; `context.attempt` tells which attempt runs. Once retries are exhausted the
+   * task fails with its last error (in the settled forms, a rejected record with `attempts`). Abort
+   * and early exit cancel the backoffs at once. Timeouts are not retried.
    * @default undefined (no retries)
    */
-  readonly retry?: RetryOptions;
+  readonly retry?: RetryPolicy;
   /**
-   * Per-key concurrency: the key of each item (`limitedMap`) or task (`limitedAsCompleted`), such as
-   * its host or tenant. At most `perKey` tasks of one key run at once, and `limit` in all.
+   * Per-key concurrency: `perKey((item) => key, n, { lookahead })`, at most `n` tasks of one key
+   * (such as its host or tenant) run at once, and `limit` in all. The key is of each item
+   * (`limitedMap`) or task (`limitedAsCompleted`).
    * @default undefined (no per-key limit)
    */
-  readonly key?: (item: TInput, index: number) => string | number;
-  /**
-   * With `key`: tasks of one key running at once; a number, or a function giving each key its own
-   * (called once per key while the key is in use). An integer >= 1 or `Infinity`.
-   * @default 1
-   */
-  readonly perKey?: number | ((key: string | number) => number);
-  /**
-   * With `key`: how many pulled items may wait for their key to have room. When that many wait,
-   * the source is not pulled (backpressure), so memory stays bounded by `limit + lookahead + buffer`
-   * and one busy key does not stall the others while there is room. An integer >= 1 or `Infinity`.
-   * @default limit
-   */
-  readonly lookahead?: number;
+  readonly perKey?: PerKeyLimit<TInput>;
 }
 
 /** Counters of a run, read at any time from `iterator.stats`. */
@@ -193,7 +219,7 @@ export interface LimitedIterator<TResult> extends AsyncIterableIterator<TResult>
    * Changes `perKey` from now on, for every key (a number; it replaces a `perKey` function). Raising
    * it starts the waiting items of keys with room at once; lowering it starts nothing new of a key
    * until fewer than the new value of it run. Throws a TypeError for a value that is not an
-   * integer >= 1 or `Infinity`, and for a run made without `options.key`.
+   * integer >= 1 or `Infinity`, and for a run made without `options.perKey`.
    */
   setPerKey(perKey: number): void;
   /**

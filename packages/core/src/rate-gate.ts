@@ -1,5 +1,7 @@
-import type { RateOptions } from './options.js';
+import { Gates, kFeature, type Feature } from './gates.js';
+import type { RateLimit, RateOptions } from './options.js';
 import { Queue } from './queue.js';
+import { expected, fail, MAX_DELAY } from './validate.js';
 
 /**
  * One sliding window: the starts of the last `interval` ms as (time, count) buckets, oldest first.
@@ -89,4 +91,47 @@ export class RateGate {
       this.#timer = undefined;
     }
   }
+}
+
+/**
+ * Makes the value of `options.rate`: at most `limit` task starts in any `interval` milliseconds (a
+ * sliding window), for each window given; a start needs room in every one.
+ *
+ * @param windows - One or more `{ limit, interval }`: starts allowed (an integer >= 1) per `interval` ms (a number > 0).
+ *
+ * @returns A `RateLimit`, for `options.rate`. Each run counts its own starts (share one budget between runs with `slots`).
+ *
+ * @throws TypeError when no window is given or one is invalid, naming it (`windows[i].limit`, ...), the value and its type.
+ *
+ * @example
+ * ```ts
+ * const rate = rateLimit({ limit: 60, interval: 60_000 }, { limit: 4, interval: 1_000 });
+ * for await (const page of limitedMap(urls, 8, fetchPage, { rate })) save(page);
+ * ```
+ */
+export function rateLimit(...windows: readonly RateOptions[]): RateLimit {
+  if (windows.length === 0) fail('Expected `windows` to be at least one { limit, interval }, got none');
+  const resolved = windows.map((window, i) => resolveWindow(window, `windows[${i}]`));
+  const feature: Feature & { '~lac': string } = {
+    '~lac': 'rateLimit',
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.rate = new RateGate(resolved, host.pump);
+      return gates;
+    },
+  };
+  return feature as unknown as RateLimit;
+}
+
+function resolveWindow(rate: unknown, name: string): RateOptions {
+  if (rate === null || typeof rate !== 'object') expected(rate, name, 'an object { limit, interval }');
+  const { limit, interval } = rate as RateOptions;
+  if (!(Number.isInteger(limit) && limit >= 1)) expected(limit, `${name}.limit`, 'an integer >= 1');
+  if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
+    expected(interval, `${name}.interval`, 'a finite number of milliseconds > 0');
+  }
+  if (interval > MAX_DELAY) {
+    expected(interval, `${name}.interval`, `at most ${MAX_DELAY} ms (the longest setTimeout can wait)`);
+  }
+  return { limit, interval };
 }

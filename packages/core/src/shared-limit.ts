@@ -1,5 +1,6 @@
 import { Queue } from './queue.js';
-import { toSlotSource, type Governor, type SlotSource } from './slots.js';
+import { slotsOf, toSlotSource, type Governor, type SlotSource } from './slots.js';
+import type { Slots } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
 import type { SlotFailure } from './slots.js';
@@ -20,11 +21,11 @@ export interface SharedSlot {
 
 /**
  * One concurrency limit shared by any number of runs, limiters and plain callers in one process.
- * It is a `SlotSource` (pass it as `options.slots`), and its `acquire()` has the shape of the TC39
+ * Pass it as `options.slots` (it is a `SlotSource` too), and its `acquire()` has the shape of the TC39
  * concurrency-control proposal's governor: it resolves to a token with `release()` and
  * `Symbol.dispose`.
  */
-export interface SharedLimit extends SlotSource<SharedSlot> {
+export interface SharedLimit extends SlotSource<SharedSlot>, Slots {
   /** At most this many slots are out at once (with `adaptive()`, the limit now). */
   readonly limit: number;
   /** Slots handed out and not released yet. */
@@ -69,7 +70,7 @@ interface Waiter {
  */
 export function createSharedLimit(limit: number | AdaptiveLimit): SharedLimit {
   const initial = initialLimit(limit);
-  return new Limit(initial, isAdaptive(limit) ? limit : undefined);
+  return new Limit(initial, isAdaptive(limit) ? limit : undefined) as unknown as SharedLimit;
 }
 
 /** One slot; a class, so a slot costs one small object and no closures. */
@@ -95,7 +96,8 @@ class Slot implements SharedSlot {
   }
 }
 
-class Limit implements SharedLimit {
+/** A `SharedLimit` (its `Slots` brand is type-only: what it carries is the gate `slotsOf` adds). */
+class Limit implements Omit<SharedLimit, keyof Slots> {
   limit: number;
   readonly #adaptive: LimitController | undefined;
   readonly #waiters = new Queue<Waiter>();
@@ -105,6 +107,8 @@ class Limit implements SharedLimit {
   constructor(limit: number, spec: AdaptiveLimit | undefined) {
     this.limit = limit;
     if (spec !== undefined) this.#adaptive = createController(spec, this.#resize);
+    // It carries its own gate: `options.slots: limit` needs no wrapping.
+    Object.assign(this, slotsOf(this));
   }
 
   /** An adaptive limit changed: a raise serves waiters at once (a release does otherwise). */
@@ -178,7 +182,7 @@ class Limit implements SharedLimit {
  *
  * @param limits - Slot sources (`createSharedLimit`, `redisSlots`, your own) or TC39 governors, acquired in this order.
  *
- * @returns A slot source for `options.slots` whose slot holds one slot of each.
+ * @returns A slot source, and a value for `options.slots` (no `slotsFrom()` needed), whose slot holds one slot of each.
  *
  * @throws TypeError when an argument is neither a slot source nor a governor, naming its position (`limits[i]`).
  *
@@ -188,7 +192,7 @@ class Limit implements SharedLimit {
  * ```
  */
 // biome-ignore lint/suspicious/noExplicitAny: sources of any lease type combine; each gets its own lease back.
-export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> {
+export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotSource<unknown[]> & Slots {
   const sources = limits.map((limit, i) => toSlotSource(limit, `limits[${i}]`));
   const signals = sources
     .map((source) => source.signal)
@@ -230,7 +234,7 @@ export function allOf(...limits: readonly (SlotSource<any> | Governor)[]): SlotS
     },
     release: (held, failure) => releaseAll(held, failure),
   };
-  if (signals.length === 1) return { ...source, signal: signals[0] };
-  if (signals.length > 1) return { ...source, signal: AbortSignal.any(signals) };
-  return source;
+  const combined =
+    signals.length === 0 ? source : { ...source, signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) };
+  return Object.assign(combined, slotsOf(combined)) as unknown as SlotSource<unknown[]> & Slots;
 }

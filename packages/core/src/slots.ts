@@ -1,8 +1,13 @@
-import { describe } from './validate.js';
+import { isAbortSignal } from '@lac/shared';
+import { Gates, kFeature, type Feature } from './gates.js';
+import { ignore, isThenable } from './is-thenable.js';
+import type { Slots } from './options.js';
+import { SlotGate } from './slot-gate.js';
+import { describe, expected } from './validate.js';
 
 /**
  * Hands out and takes back slots of a limit that lives outside the run: a limit shared with other
- * runs, processes or machines (`@lac/redis` keeps one in Redis). Pass it as `options.slots`; a task
+ * runs, processes or machines (`@lac/redis` keeps one in Redis). Pass it as `options.slots: slotsFrom(source)`; a task
  * then starts only when the run's own `limit` allows it and the source handed out a slot.
  *
  * The run asks for slots only when it could start a task, and before it pulls the next item (so a
@@ -81,4 +86,83 @@ export function toSlotSource(value: unknown, name: string): SlotSource {
   throw new TypeError(
     `Expected \`${name}\` to be an object with \`acquire\` and \`release\` methods (a SlotSource), or a governor (\`acquire()\` resolving to a token with \`release()\`), got ${describe(value)}`,
   );
+}
+
+/** `createLimiter`'s side of a `Slots` value, under this registered symbol: runs a call once it holds a slot. */
+export const kSlots = Symbol.for('@lac/core.slots');
+
+/** A call of `createLimiter` waiting to start: `run(onDone)` lets it go, `reject` fails its promise. */
+export interface LimiterJob {
+  readonly run: (onDone: () => void) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/** Runs `job` once it holds a slot (released when the call settles, then `onSettled`); a failed acquire fails the call. */
+export type SlotRunner = (job: LimiterJob, onSettled: () => void) => void;
+
+/** What a `Slots` value carries: the run's slot gate, and the limiter's runner. */
+export interface SlotsValue {
+  readonly '~lac': 'slots';
+  readonly [kFeature]: Feature[typeof kFeature];
+  readonly [kSlots]: SlotRunner;
+}
+
+/** The two sides of a `Slots` value for `source` (validated already). */
+export function slotsOf(source: SlotSource): SlotsValue {
+  if (source.signal !== undefined && !isAbortSignal(source.signal))
+    expected(source.signal, 'source.signal', 'an AbortSignal');
+  // A limiter never gives up on a queued call (clearQueue drops calls before they acquire), so one signal serves all.
+  const neverAborted = new AbortController().signal;
+  return {
+    '~lac': 'slots',
+    [kFeature](gates, host) {
+      gates ??= new Gates(host);
+      gates.slots = new SlotGate(source, gates);
+      return gates;
+    },
+    [kSlots](job, onSettled) {
+      const onSlot = (slot: unknown): void =>
+        job.run(() => {
+          try {
+            void Promise.resolve(source.release(slot)).catch(ignore);
+          } catch {
+            // A release that fails has no call left to tell: the call already settled.
+          }
+          onSettled();
+        });
+      const onFailed = (error: unknown): void => {
+        job.reject(error);
+        onSettled();
+      };
+      try {
+        const acquired = source.acquire(neverAborted);
+        if (isThenable(acquired)) Promise.resolve(acquired).then(onSlot, onFailed);
+        else onSlot(acquired);
+      } catch (error) {
+        onFailed(error);
+      }
+    },
+  };
+}
+
+/**
+ * Makes the value of `options.slots` (and `createLimiter`'s `slots`) from any `SlotSource` of your own
+ * or a governor of the TC39 concurrency-control proposal (an `acquire()` resolving to a token with
+ * `release()`). `createSharedLimit()`, `allOf()` and `@lac/redis`'s `redisSlots()` need no wrapping.
+ *
+ * @param source - An object with `acquire(signal)` and `release(slot, failure?)` (and optionally a `signal`), or a governor.
+ *
+ * @returns A `Slots` value: every run (or limiter) given it takes a slot from `source` for each task it starts.
+ *
+ * @throws TypeError when `source` is neither a slot source nor a governor, or its `signal` is not an AbortSignal, naming the value and its type.
+ *
+ * @example
+ * ```ts
+ * const slots = slotsFrom(myPool); // any { acquire(signal), release(slot) }
+ * for await (const page of limitedMap(urls, 8, fetchPage, { slots })) save(page);
+ * ```
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any lease type is accepted; the run hands each lease back as it came.
+export function slotsFrom(source: SlotSource<any> | Governor): Slots {
+  return slotsOf(toSlotSource(source, 'source')) as unknown as Slots;
 }

@@ -1,21 +1,20 @@
 import { describe, isAbortSignal } from '@lac/shared';
-import type { LimitOptions, RateOptions, RetryOptions } from './options.js';
-import type { ResolvedRetry } from './retry-policy.js';
-import { toSlotSource, type SlotSource } from './slots.js';
+import { kFeature, type Feature } from './gates.js';
+import type { LimitOptions } from './options.js';
 
 // One copy for every package (@lac/shared, bundled into core's build); re-exported for core's other modules.
 export { describe };
 
-function fail(message: string): never {
+export function fail(message: string): never {
   throw new TypeError(message);
 }
 
 /** Throws the boundary's TypeError: ``Expected `name` to be what, got `value` (type)``. */
-function expected(value: unknown, name: string, what: string): never {
+export function expected(value: unknown, name: string, what: string): never {
   return fail(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
 }
 
-function isCount(value: unknown, min: number): value is number {
+export function isCount(value: unknown, min: number): value is number {
   return value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= min);
 }
 
@@ -51,17 +50,33 @@ export interface ResolvedOptions {
   readonly window: number;
   readonly signal: AbortSignal | undefined;
   readonly timeout: number | undefined;
-  /** Every window of `options.rate` (one or several). */
-  readonly rate: readonly RateOptions[] | undefined;
-  readonly slots: SlotSource | undefined;
-  readonly retry: ResolvedRetry | undefined;
-  readonly key: ((item: never, index: number) => unknown) | undefined;
-  readonly perKey: number | ((key: unknown) => number);
-  readonly lookahead: number | undefined;
+  /** The values of `slots`, `rate`, `perKey` and `retry` that were set: each installs its gate. */
+  readonly features: readonly Feature[] | undefined;
 }
 
 /** setTimeout's longest delay: a longer one fires after 1 ms instead (Node, browsers, Deno and Bun alike). */
-const MAX_DELAY = 2_147_483_647;
+export const MAX_DELAY = 2_147_483_647;
+
+/**
+ * `rate`, `retry`, `perKey` and `slots` take the values their factories make: each brings its code,
+ * so an app that sets none of them bundles none of it. A plain object (the options of 0.1) is told
+ * what to write instead.
+ */
+function feature(value: unknown, name: string, fix: string, features: Feature[]): void {
+  if (value === undefined) return;
+  if (value === null || typeof (value as Feature)[kFeature] !== 'function') {
+    let shown = describe(value);
+    try {
+      // An object literal shows what it held: the shape a 0.1 option had.
+      if (Object.getPrototypeOf(value) === Object.prototype || Array.isArray(value))
+        shown = `\`${JSON.stringify(value)}\` (${Array.isArray(value) ? 'array' : 'object'})`;
+    } catch {
+      // A value JSON cannot show (a cycle, a BigInt): its description stands.
+    }
+    fail(`Expected \`${name}\` to be ${fix}, got ${shown}`);
+  }
+  features.push(value as Feature);
+}
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
   if (options === undefined)
@@ -71,34 +86,15 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
       window: limit * 2,
       signal: undefined,
       timeout: undefined,
-      rate: undefined,
-      slots: undefined,
-      retry: undefined,
-      key: undefined,
-      perKey: 1,
-      lookahead: undefined,
+      features: undefined,
     };
   if (options === null || typeof options !== 'object') expected(options, 'options', 'an object');
-  const {
-    ordered = false,
-    buffer = limit,
-    signal,
-    timeout,
-    rate,
-    slots,
-    retry,
-    key,
-    perKey = 1,
-    lookahead,
-  } = options as LimitOptions<never>;
-  if (key !== undefined) validateFunction(key, 'options.key');
-  if (typeof perKey !== 'function' && !isCount(perKey, 1)) {
-    expected(perKey, 'options.perKey', 'an integer >= 1, Infinity or a function of the key');
-  }
-  if (key === undefined && (options as LimitOptions).perKey !== undefined)
-    fail('Expected `options.key` (a function of the item) with `options.perKey`, got `undefined` (undefined)');
-  if (lookahead !== undefined && !isCount(lookahead, 1))
-    expected(lookahead, 'options.lookahead', 'an integer >= 1 or Infinity');
+  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, perKey } = options as LimitOptions;
+  const { key, lookahead } = options as { key?: unknown; lookahead?: unknown };
+  if (key !== undefined || lookahead !== undefined)
+    fail(
+      'Expected `options.perKey` to be perKey(key, perKey, { lookahead }) instead of `options.key` and `options.lookahead`',
+    );
   if (typeof ordered !== 'boolean') expected(ordered, 'options.ordered', 'a boolean');
   if (!isCount(buffer, 0)) expected(buffer, 'options.buffer', 'an integer >= 0 or Infinity');
   if (signal !== undefined && !isAbortSignal(signal)) expected(signal, 'options.signal', 'an AbortSignal');
@@ -108,71 +104,17 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
     expected(timeout, 'options.timeout', `at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity`);
   }
-  const rates = rate === undefined ? undefined : resolveRate(rate);
-  const slotSource = slots === undefined ? undefined : toSlotSource(slots, 'options.slots');
-  if (slotSource?.signal !== undefined && !isAbortSignal(slotSource.signal)) {
-    expected(slotSource.signal, 'options.slots.signal', 'an AbortSignal');
-  }
+  const features: Feature[] = [];
+  feature(perKey, 'options.perKey', 'perKey((item) => key, perKey)', features);
+  feature(rate, 'options.rate', 'rateLimit({ limit, interval })', features);
+  feature(slots, 'options.slots', 'createSharedLimit(n), allOf(...) or slotsFrom(source)', features);
+  feature(retry, 'options.retry', 'retryPolicy({ retries })', features);
   return {
     ordered,
     buffer,
     window: limit + buffer,
     signal,
     timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
-    rate: rates,
-    slots: slotSource,
-    retry: retry === undefined ? undefined : resolveRetry(retry),
-    key,
-    perKey: perKey as number | ((key: unknown) => number),
-    lookahead,
+    features: features.length > 0 ? features : undefined,
   };
-}
-
-function resolveRetry(retry: unknown): ResolvedRetry {
-  if (retry === null || typeof retry !== 'object') expected(retry, 'options.retry', 'an object { retries, ... }');
-  const {
-    retries,
-    minDelay = 100,
-    maxDelay = Number.POSITIVE_INFINITY,
-    factor = 2,
-    jitter = false,
-    shouldRetry,
-    retryDelay,
-  } = retry as RetryOptions;
-  if (!(Number.isInteger(retries) && retries >= 0)) expected(retries, 'options.retry.retries', 'an integer >= 0');
-  if (!(typeof minDelay === 'number' && minDelay >= 0 && Number.isFinite(minDelay))) {
-    expected(minDelay, 'options.retry.minDelay', 'a finite number of milliseconds >= 0');
-  }
-  if (!(typeof maxDelay === 'number' && maxDelay >= minDelay))
-    expected(maxDelay, 'options.retry.maxDelay', `a number >= minDelay (${minDelay})`);
-  if (!(typeof factor === 'number' && factor >= 1 && Number.isFinite(factor)))
-    expected(factor, 'options.retry.factor', 'a finite number >= 1');
-  if (typeof jitter !== 'boolean') expected(jitter, 'options.retry.jitter', 'a boolean');
-  if (shouldRetry !== undefined) validateFunction(shouldRetry, 'options.retry.shouldRetry');
-  if (retryDelay !== undefined) validateFunction(retryDelay, 'options.retry.retryDelay');
-  return { retries, minDelay, maxDelay, factor, jitter, shouldRetry, retryDelay };
-}
-
-function resolveRate(rate: unknown): RateOptions[] {
-  if (Array.isArray(rate)) {
-    if (rate.length === 0)
-      fail(
-        'Expected `options.rate` to be an object { limit, interval } or a non-empty array of them, got `[]` (array)',
-      );
-    return rate.map((window, i) => resolveWindow(window, `options.rate[${i}]`));
-  }
-  return [resolveWindow(rate, 'options.rate')];
-}
-
-function resolveWindow(rate: unknown, name: string): RateOptions {
-  if (rate === null || typeof rate !== 'object') expected(rate, name, 'an object { limit, interval }');
-  const { limit, interval } = rate as RateOptions;
-  if (!(Number.isInteger(limit) && limit >= 1)) expected(limit, `${name}.limit`, 'an integer >= 1');
-  if (!(typeof interval === 'number' && interval > 0 && Number.isFinite(interval))) {
-    expected(interval, `${name}.interval`, 'a finite number of milliseconds > 0');
-  }
-  if (interval > MAX_DELAY) {
-    expected(interval, `${name}.interval`, `at most ${MAX_DELAY} ms (the longest setTimeout can wait)`);
-  }
-  return { limit, interval };
 }

@@ -2,7 +2,7 @@
 // Core imports no node: module; these tests may, to observe what a Node user sees.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { limitedAsCompleted, limitedMap, type SlotSource, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, limitedMap, slotsFrom, type SlotSource, type TaskContext } from '@lac/core';
 import { ManualAsyncSource, deferred, drain, flush } from './helpers.js';
 
 const als = new AsyncLocalStorage<string>();
@@ -47,8 +47,8 @@ describe('a task runs in the async context of the code that iterates its run', (
     const seenA: string[] = [];
     const seenB: string[] = [];
     const [a, b] = await Promise.all([
-      als.run('A', () => drain(limitedAsCompleted(recordingTasks(5, seenA), 1, { slots }))),
-      als.run('B', () => drain(limitedAsCompleted(recordingTasks(5, seenB), 1, { slots }))),
+      als.run('A', () => drain(limitedAsCompleted(recordingTasks(5, seenA), 1, { slots: slotsFrom(slots) }))),
+      als.run('B', () => drain(limitedAsCompleted(recordingTasks(5, seenB), 1, { slots: slotsFrom(slots) }))),
     ]);
     expect(a.values).toHaveLength(5);
     expect(b.values).toHaveLength(5);

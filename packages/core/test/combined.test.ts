@@ -1,7 +1,7 @@
 /** key + retry + rate together (fake timers): the bounds hold at once and retries are exact. */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { limitedMapSettled } from '@lac/core';
+import { limitedMapSettled, perKey, rateLimit, retryPolicy } from '@lac/core';
 import { assertProperty } from './helpers.js';
 
 // The unhandled-rejection watch is test/setup.ts's, which also restores real timers after each test.
@@ -31,7 +31,7 @@ describe('per-key limits, retries and rate windows at once', () => {
         ),
         fc.boolean(),
         fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
-        async (limit, perKey, retries, rate, specs, ordered, drainAfter) => {
+        async (limit, perKeyLimit, retries, rate, specs, ordered, drainAfter) => {
           const calls = specs.map(() => 0);
           const running = new Map<string, number>();
           const starts: number[] = [];
@@ -47,7 +47,7 @@ describe('per-key limits, retries and rate windows at once', () => {
               total++;
               running.set(item.key, (running.get(item.key) ?? 0) + 1);
               if (total > limit) violations.push(`total ${total} > ${limit}`);
-              if (running.get(item.key)! > perKey) violations.push(`key ${item.key} over ${perKey}`);
+              if (running.get(item.key)! > perKeyLimit) violations.push(`key ${item.key} over ${perKeyLimit}`);
               return new Promise<number>((resolve, reject) =>
                 setTimeout(() => {
                   total--;
@@ -58,11 +58,10 @@ describe('per-key limits, retries and rate windows at once', () => {
               );
             },
             {
-              key: (item) => item.key,
-              perKey,
-              retry: { retries, minDelay: 5 },
+              perKey: perKey((item: (typeof items)[number]) => item.key, perKeyLimit),
+              retry: retryPolicy({ retries, minDelay: 5 }),
               ordered,
-              ...(rate === undefined ? {} : { rate }),
+              ...(rate === undefined ? {} : { rate: rateLimit(rate) }),
             },
           );
           let startedAtDrain: number[] | undefined;

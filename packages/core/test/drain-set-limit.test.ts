@@ -4,8 +4,11 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
+import { limitedAsCompleted, limitedAsSettled, limitedMap, perKey, rateLimit, type Task } from '@lac/core';
 import { assertProperty, drain, flush, ManualAsyncSource, Script, ticks, trackedSource } from './helpers.js';
+
+/** `perKey()`, for the property below whose `perKey` is a number. */
+const byKey = perKey;
 
 describe('drain()', () => {
   it('delivers every running task result, starts nothing new, closes the source and ends normally without aborting', async () => {
@@ -66,7 +69,9 @@ describe('drain()', () => {
   it('drops an item held back by a rate window and clears the rate timer', async () => {
     vi.useFakeTimers();
     try {
-      const iterator = limitedAsCompleted([() => 0, () => 1, () => 2], 2, { rate: { limit: 1, interval: 1000 } });
+      const iterator = limitedAsCompleted([() => 0, () => 1, () => 2], 2, {
+        rate: rateLimit({ limit: 1, interval: 1000 }),
+      });
       expect(await iterator.next()).toEqual({ value: 0, done: false });
       expect(iterator.stats.waiting).toBe(1);
       iterator.drain();
@@ -86,7 +91,7 @@ describe('drain()', () => {
         yield Promise.resolve(1);
         yield Promise.reject(new Error('dropped'));
       }
-      const iterator = limitedMap(items(), 2, (n) => n, { rate: { limit: 1, interval: 1000 } });
+      const iterator = limitedMap(items(), 2, (n) => n, { rate: rateLimit({ limit: 1, interval: 1000 }) });
       expect(await iterator.next()).toEqual({ value: 1, done: false });
       expect(iterator.stats.waiting).toBe(1);
       iterator.drain();
@@ -254,7 +259,10 @@ describe('setPerKey()', () => {
   it('raising perKey starts waiting items of keys with room at once; lowering it starts nothing of a key until fewer run', async () => {
     const script = new Script();
     const keyOf = (index: number): string => (index < 4 ? 'a' : 'b');
-    const iterator = limitedAsSettled(script.tasks(6), 6, { key: (_, index) => keyOf(index), perKey: 1, buffer: 10 });
+    const iterator = limitedAsSettled(script.tasks(6), 6, {
+      perKey: perKey((_: Task<number>, index) => keyOf(index), 1),
+      buffer: 10,
+    });
     void iterator.next();
     await flush();
     expect(script.started).toEqual([0, 4]);
@@ -276,7 +284,12 @@ describe('setPerKey()', () => {
 
   it('replaces a perKey function with a number', async () => {
     const script = new Script();
-    const iterator = limitedAsCompleted(script.tasks(4), 4, { key: () => 'same', perKey: () => 1 });
+    const iterator = limitedAsCompleted(script.tasks(4), 4, {
+      perKey: perKey(
+        () => 'same',
+        () => 1,
+      ),
+    });
     void iterator.next();
     await flush();
     expect(script.started).toEqual([0]);
@@ -286,17 +299,17 @@ describe('setPerKey()', () => {
   });
 
   it.each([0, -1, 1.5, Number.NaN, '2', null])('rejects %s with a TypeError naming `perKey`', (value) => {
-    const iterator = limitedAsCompleted([() => 1], 1, { key: () => 1 });
+    const iterator = limitedAsCompleted([() => 1], 1, { perKey: perKey(() => 1) });
     expect(() => iterator.setPerKey(value as number)).toThrow(TypeError);
     expect(() => iterator.setPerKey(value as number)).toThrow(
       /Expected `perKey` to be an integer >= 1 or Infinity, got/,
     );
   });
 
-  it('a run without options.key: a TypeError that says so', () => {
+  it('a run without options.perKey: a TypeError that says so', () => {
     const iterator = limitedAsCompleted([() => 1], 1);
     expect(() => iterator.setPerKey(2)).toThrow(
-      new TypeError('Expected a run made with `options.key` to change `perKey`, got a run without `options.key`'),
+      new TypeError('Expected a run made with `options.perKey` to change `perKey`, got a run without `options.perKey`'),
     );
   });
 
@@ -332,7 +345,9 @@ describe('setPerKey()', () => {
                 });
               },
           );
-          const iterator = limitedAsCompleted(tasks, limit, { key: (_, index) => keys[index]!, perKey: initial });
+          const iterator = limitedAsCompleted(tasks, limit, {
+            perKey: byKey((_: Task<number>, index) => keys[index]!, initial),
+          });
           let target = initial;
           let isDone = false;
           let delivered = 0;

@@ -1,7 +1,7 @@
 // The push-style entry the stream adapters use: same engine, results and failures to callbacks.
 import { describe, expect, it, vi } from 'vitest';
 import { limitedAsCompletedPush, limitedMapPush, type RunConsumer } from '../src/internal.js';
-import type { TaskContext } from '../src/index.js';
+import { perKey, type TaskContext } from '../src/index.js';
 import { deferred, type Deferred } from './helpers.js';
 
 const flush = async (turns = 5): Promise<void> => {
@@ -352,7 +352,7 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
     await run.return();
   });
 
-  it('setPerKey() on a pushed run with options.key', () => {
+  it('setPerKey() on a pushed run with options.perKey', () => {
     const rec = recorder<string>();
     const started: string[] = [];
     const run = limitedMapPush(
@@ -362,7 +362,7 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
         return new Promise<string>(() => {});
       },
       rec.consumer,
-      { key: (x: string) => x[0]!, perKey: 1 },
+      { perKey: perKey((x: string) => x[0]!, 1) },
     );
     run.resume();
     for (const item of ['a1', 'a2', 'a3', 'b1']) run.write(item);

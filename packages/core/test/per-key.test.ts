@@ -1,8 +1,10 @@
-/** Per-key concurrency (`key`, `perKey`, `lookahead`), with deferred tasks and fc.scheduler(). */
+/** Per-key concurrency (`perKey(key, n, { lookahead })`), with deferred tasks and fc.scheduler(). */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { limitedAsCompleted, limitedMap } from '@lac/core';
+import { limitedAsCompleted, limitedMap, perKey } from '@lac/core';
 import { assertProperty, deferred, drain, flush, trackedSource, type Deferred } from './helpers.js';
+
+type Item = { id: number; key: string };
 
 /** Items `{ id, key }` whose mapper waits for a deferred the test settles. */
 function keyed(keys: string[]) {
@@ -17,10 +19,10 @@ function keyed(keys: string[]) {
   return { items: keys.map((key, id) => ({ id, key })), started, handles, mapper };
 }
 
-describe('options.key and perKey', () => {
+describe('options.perKey: perKey(key, n, { lookahead })', () => {
   it('at most perKey per key: an item whose key is full waits, the others pass it', async () => {
     const { items, started, handles, mapper } = keyed(['a', 'a', 'a', 'b', 'c']);
-    const iterator = limitedMap(items, 3, mapper, { key: (item) => item.key, perKey: 1 });
+    const iterator = limitedMap(items, 3, mapper, { perKey: perKey((item: Item) => item.key, 1) });
     const first = iterator.next();
     await flush();
     expect(started).toEqual([0, 3, 4]);
@@ -38,7 +40,7 @@ describe('options.key and perKey', () => {
 
   it('the look-ahead is bounded: when `lookahead` items wait, the source is not pulled', async () => {
     const { source, state } = trackedSource(() => () => new Promise<number>(() => {}));
-    const iterator = limitedAsCompleted(source, 4, { key: () => 'same', perKey: 1, lookahead: 2 });
+    const iterator = limitedAsCompleted(source, 4, { perKey: perKey(() => 'same', 1, { lookahead: 2 }) });
     void iterator.next();
     await flush();
     expect(state.pulled).toBe(3);
@@ -50,8 +52,10 @@ describe('options.key and perKey', () => {
   it('perKey as a function gives each key its own limit', async () => {
     const { items, started, mapper } = keyed(['big', 'big', 'big', 'small', 'small']);
     const iterator = limitedMap(items, 10, mapper, {
-      key: (item) => item.key,
-      perKey: (key) => (key === 'big' ? 2 : 1),
+      perKey: perKey(
+        (item: Item) => item.key,
+        (key) => (key === 'big' ? 2 : 1),
+      ),
     });
     void iterator.next();
     await flush();
@@ -61,25 +65,38 @@ describe('options.key and perKey', () => {
 
   it('a key function that throws fails the run with its error', async () => {
     const iterator = limitedMap([1, 2], 2, (n) => n, {
-      key: () => {
+      perKey: perKey(() => {
         throw new Error('no key');
-      },
+      }),
     });
     expect((await drain(iterator)).error).toEqual(new Error('no key'));
   });
 
   it.each([
-    [{ key: 5 }, /Expected `options.key` to be a function, got `5` \(number\)/],
+    [[5], /Expected `key` to be a function, got `5` \(number\)/],
     [
-      { key: (): number => 1, perKey: 0 },
-      /Expected `options.perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/,
+      [(): number => 1, 0],
+      /Expected `perKey` to be an integer >= 1, Infinity or a function of the key, got `0` \(number\)/,
     ],
-    [{ perKey: 2 }, /Expected `options.key` \(a function of the item\) with `options.perKey`/],
     [
-      { key: (): number => 1, lookahead: 0 },
+      [(): number => 1, 1, { lookahead: 0 }],
       /Expected `options.lookahead` to be an integer >= 1 or Infinity, got `0` \(number\)/,
     ],
-  ])('rejects %j with a TypeError naming the option', (options, message) => {
+    [[(): number => 1, 1, 5], /Expected `options` to be an object \{ lookahead \}, got `5` \(number\)/],
+  ])('perKey(%j) throws a TypeError naming the argument', (args, message) => {
+    const make = () => perKey(...(args as Parameters<typeof perKey>));
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(message);
+  });
+
+  it.each([
+    [{ perKey: 2 }, /Expected `options.perKey` to be perKey\(\(item\) => key, perKey\), got `2` \(number\)/],
+    [
+      { key: (): number => 1, perKey: 2 },
+      /Expected `options.perKey` to be perKey\(key, perKey, \{ lookahead \}\) instead of `options.key`/,
+    ],
+    [{ lookahead: 2 }, /instead of `options.key` and `options.lookahead`/],
+  ])('the options of 0.1 (%j) get a TypeError that says what to write', (options, message) => {
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(TypeError);
     expect(() => limitedMap([], 1, (n) => n, options as never)).toThrow(message);
   });
@@ -93,7 +110,7 @@ describe('options.key and perKey', () => {
         fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 16 }),
         fc.boolean(),
         fc.scheduler(),
-        async (limit, perKey, lookahead, keys, ordered, s) => {
+        async (limit, perKeyLimit, lookahead, keys, ordered, s) => {
           const running = new Map<string, number>();
           let total = 0;
           let pulled = 0;
@@ -109,7 +126,7 @@ describe('options.key and perKey', () => {
             started++;
             total++;
             running.set(item.key, (running.get(item.key) ?? 0) + 1);
-            if (running.get(item.key)! > perKey) violations.push(`key ${item.key} over ${perKey}`);
+            if (running.get(item.key)! > perKeyLimit) violations.push(`key ${item.key} over ${perKeyLimit}`);
             if (total > limit) violations.push(`total over ${limit}`);
             // Pulled but not started: waiting for a key, at most `lookahead` (the one just pulled may start).
             if (pulled - started > lookahead) violations.push(`${pulled - started} waiting, lookahead ${lookahead}`);
@@ -118,7 +135,10 @@ describe('options.key and perKey', () => {
             running.set(item.key, running.get(item.key)! - 1);
             return item.id;
           };
-          const iterator = limitedMap(source(), limit, mapper, { key: (item) => item.key, perKey, lookahead, ordered });
+          const iterator = limitedMap(source(), limit, mapper, {
+            perKey: perKey((item: Item) => item.key, perKeyLimit, { lookahead }),
+            ordered,
+          });
           let isDone = false;
           const consume = drain(iterator).then((result) => {
             isDone = true;
@@ -158,11 +178,13 @@ describe('options.key and perKey', () => {
             return item.id;
           },
           {
-            key: (item) => item.key,
-            perKey: (key) => {
-              perKeyCalls.set(key as number, (perKeyCalls.get(key as number) ?? 0) + 1);
-              return (key as number) % 2 === 0 ? 1 : 2;
-            },
+            perKey: perKey(
+              (item: { id: number; key: number }) => item.key,
+              (key) => {
+                perKeyCalls.set(key as number, (perKeyCalls.get(key as number) ?? 0) + 1);
+                return (key as number) % 2 === 0 ? 1 : 2;
+              },
+            ),
           },
         ),
       );

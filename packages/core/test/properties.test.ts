@@ -11,6 +11,7 @@ import {
   limitedAsCompleted,
   limitedAsSettled,
   limitedMap,
+  rateLimit,
   TimeoutError,
   type LimitedIterator,
   type Settled,
@@ -412,7 +413,7 @@ describe('properties of timeout and rate under random task durations (fake timer
             }
             const options = {
               ordered,
-              ...(rate === undefined ? {} : { rate }),
+              ...(rate === undefined ? {} : { rate: rateLimit(rate) }),
               ...(timeout === undefined ? {} : { timeout }),
             };
             const iterator = limitedAsSettled(isAsyncSource ? asyncTasks() : tasks, limit, options);

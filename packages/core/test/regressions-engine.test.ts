@@ -1,6 +1,6 @@
 // Regression tests for the engine defects of issue 10: each failed before its fix.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { limitedAsCompleted, limitedAsSettled, limitedMap, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, limitedAsSettled, limitedMap, rateLimit, slotsFrom, type TaskContext } from '@lac/core';
 import { Script, deferred, drain, flush, ticks, trackedSource } from './helpers.js';
 
 /** A task that settles at once and hands its context out, to be read only later. */
@@ -239,7 +239,9 @@ describe('defect 7: a slots.release() that fails delivers the result already ear
           return Promise.reject(failure);
         },
       };
-      const iterator = limitedAsCompleted([() => 'earned', () => new Promise(() => {})], 1, { slots });
+      const iterator = limitedAsCompleted([() => 'earned', () => new Promise(() => {})], 1, {
+        slots: slotsFrom(slots),
+      });
       expect(await iterator.next()).toEqual({ value: 'earned', done: false });
       await expect(iterator.next()).rejects.toBe(failure);
       expect(await iterator.next()).toEqual({ value: undefined, done: true });
@@ -256,7 +258,7 @@ describe('defect 7, at the end of a run: a release that rejects fails the run in
       // The task's release rejects; the slot taken for a next start, given back when the source ends, does not.
       release: () => (++released === 1 ? Promise.reject(failure) : Promise.resolve()),
     };
-    const iterator = limitedAsCompleted([() => 1], 1, { slots });
+    const iterator = limitedAsCompleted([() => 1], 1, { slots: slotsFrom(slots) });
     const first = iterator.next();
     const second = iterator.next();
     expect(await first).toEqual({ value: 1, done: false });
@@ -267,7 +269,7 @@ describe('defect 7, at the end of a run: a release that rejects fails the run in
   it('the slot acquired for a start that never comes (the source is empty) is released, and its rejection fails the run', async () => {
     const failure = new Error('drop release rejects');
     const slots = { acquire: () => 'slot', release: () => Promise.reject(failure) };
-    const iterator = limitedAsCompleted([], 1, { slots });
+    const iterator = limitedAsCompleted([], 1, { slots: slotsFrom(slots) });
     await expect(iterator.next()).rejects.toBe(failure);
   });
 });
@@ -298,7 +300,9 @@ describe('a rejected promise item held for a rate window when the run stops is o
   it('the first item fails the run while the second waits for the window', async () => {
     const first = new Error('item 0 rejected');
     const items = [Promise.reject(first), Promise.reject(new Error('item 1 rejected'))];
-    const iterator = limitedMap(items, 2, async (value: number) => value, { rate: { limit: 1, interval: 60_000 } });
+    const iterator = limitedMap(items, 2, async (value: number) => value, {
+      rate: rateLimit({ limit: 1, interval: 60_000 }),
+    });
     await expect(iterator.next()).rejects.toBe(first);
     await flush();
     // test/setup.ts asserts that no rejection went unhandled.
@@ -316,7 +320,7 @@ describe('defect 8: a run listens to options.signal only once it is iterated', (
     const slots = { acquire: () => 0, release: () => {}, signal: slotsSignal.signal };
     const gate = deferred<number>();
     const runs = Array.from({ length: 1000 }, () =>
-      limitedAsCompleted([() => gate.promise], 1, { signal: shutdown.signal, slots }),
+      limitedAsCompleted([() => gate.promise], 1, { signal: shutdown.signal, slots: slotsFrom(slots) }),
     );
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
     expect(getEventListeners(slotsSignal.signal, 'abort')).toHaveLength(0);
@@ -355,7 +359,7 @@ describe('defect 8: a run listens to options.signal only once it is iterated', (
     const slotsSignal = new AbortController();
     const slots = { acquire: () => 0, release: () => {}, signal: slotsSignal.signal };
     const script = new Script();
-    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots });
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: slotsFrom(slots) });
     slotsSignal.abort('lost');
     await expect(iterator.next()).rejects.toBe('lost');
     expect(script.started).toEqual([]);
@@ -370,7 +374,9 @@ describe('defect 9: validation checks every method the run uses', () => {
       /Expected `options.signal` to be an AbortSignal, got `\[object Object\]` \(object\)/,
     );
     const slots = { acquire: () => 0, release() {}, signal };
-    expect(() => limitedAsCompleted([], 1, { slots })).toThrow(/Expected `options.slots.signal` to be an AbortSignal/);
+    expect(() => limitedAsCompleted([], 1, { slots: slotsFrom(slots) })).toThrow(
+      /Expected `source.signal` to be an AbortSignal/,
+    );
   });
 });
 

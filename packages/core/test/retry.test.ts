@@ -1,7 +1,7 @@
 /** `retry`: backoff without holding a slot, exactly as many attempts as configured. Fake timers only. */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { limitedAsCompleted, limitedAsSettled, limitedMap, type Task, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, limitedAsSettled, limitedMap, retryPolicy, type Task, type TaskContext } from '@lac/core';
 import { assertProperty, drain, ticks } from './helpers.js';
 
 // The unhandled-rejection watch is test/setup.ts's, which also restores real timers after each test.
@@ -22,7 +22,7 @@ describe('options.retry', () => {
   it('retries exactly `retries` times with exponential backoff, then fails with the last error', async () => {
     const t0 = Date.now();
     const log: { time: number; attempt: number }[] = [];
-    const done = drain(limitedAsCompleted([flaky(10, log)], 1, { retry: { retries: 2, minDelay: 100 } }));
+    const done = drain(limitedAsCompleted([flaky(10, log)], 1, { retry: retryPolicy({ retries: 2, minDelay: 100 }) }));
     await vi.advanceTimersByTimeAsync(10_000);
     const { error, isThrown } = await done;
     expect(isThrown).toBe(true);
@@ -48,7 +48,7 @@ describe('options.retry', () => {
       };
     const t0 = Date.now();
     const iterator = limitedAsCompleted([task('a', 1, 10), task('b', 0, 200), task('c', 0, 10)], 1, {
-      retry: { retries: 1, minDelay: 50 },
+      retry: retryPolicy({ retries: 1, minDelay: 50 }),
     });
     const done = drain(iterator);
     await vi.advanceTimersByTimeAsync(15);
@@ -74,7 +74,7 @@ describe('options.retry', () => {
         ? Promise.reject(Object.assign(new Error('busy'), { retryAfter: 700 }))
         : Promise.resolve(1);
     };
-    const done = drain(limitedAsCompleted([withHint], 1, { retry: { retries: 3 } }));
+    const done = drain(limitedAsCompleted([withHint], 1, { retry: retryPolicy({ retries: 3 }) }));
     await vi.advanceTimersByTimeAsync(5000);
     expect((await done).values).toEqual([1]);
     expect(times).toEqual([0, 700]);
@@ -89,7 +89,7 @@ describe('options.retry', () => {
           hookTimes.push(Date.now() - start), context.attempt < 3 ? Promise.reject(new Error('x')) : 'ok'
         ),
         {
-          retry: { retries: 5, retryDelay: (_error, attempt) => attempt * 1000 },
+          retry: retryPolicy({ retries: 5, retryDelay: (_error, attempt) => attempt * 1000 }),
         },
       ),
     );
@@ -99,7 +99,9 @@ describe('options.retry', () => {
 
     const log: { time: number; attempt: number }[] = [];
     const refused = drain(
-      limitedAsCompleted([flaky(5, log)], 1, { retry: { retries: 5, shouldRetry: (_error, attempt) => attempt < 2 } }),
+      limitedAsCompleted([flaky(5, log)], 1, {
+        retry: retryPolicy({ retries: 5, shouldRetry: (_error, attempt) => attempt < 2 }),
+      }),
     );
     await vi.advanceTimersByTimeAsync(10_000);
     expect((await refused).isThrown).toBe(true);
@@ -108,7 +110,9 @@ describe('options.retry', () => {
 
   it('settled mode: an exhausted task is a rejected record carrying its attempt count', async () => {
     const log: { time: number; attempt: number }[] = [];
-    const done = drain(limitedAsSettled([flaky(9, log), flaky(1, log, 7)], 2, { retry: { retries: 2, minDelay: 10 } }));
+    const done = drain(
+      limitedAsSettled([flaky(9, log), flaky(1, log, 7)], 2, { retry: retryPolicy({ retries: 2, minDelay: 10 }) }),
+    );
     await vi.advanceTimersByTimeAsync(1000);
     const { values } = await done;
     expect(values).toContainEqual({ status: 'fulfilled', value: 7, index: 1 });
@@ -122,7 +126,7 @@ describe('options.retry', () => {
 
   it('early exit and abort cancel pending backoffs at once', async () => {
     const log: { time: number; attempt: number }[] = [];
-    const iterator = limitedAsCompleted([flaky(9, log)], 1, { retry: { retries: 5, minDelay: 1000 } });
+    const iterator = limitedAsCompleted([flaky(9, log)], 1, { retry: retryPolicy({ retries: 5, minDelay: 1000 }) });
     const pending = iterator.next();
     await ticks();
     expect(iterator.stats.retrying).toBe(1);
@@ -133,7 +137,10 @@ describe('options.retry', () => {
 
     const controller = new AbortController();
     const aborted = drain(
-      limitedAsCompleted([flaky(9, log)], 1, { retry: { retries: 5, minDelay: 1000 }, signal: controller.signal }),
+      limitedAsCompleted([flaky(9, log)], 1, {
+        retry: retryPolicy({ retries: 5, minDelay: 1000 }),
+        signal: controller.signal,
+      }),
     );
     await ticks();
     controller.abort(new Error('stop'));
@@ -145,12 +152,12 @@ describe('options.retry', () => {
     const log: { time: number; attempt: number }[] = [];
     const done = drain(
       limitedAsCompleted([flaky(1, log)], 1, {
-        retry: {
+        retry: retryPolicy({
           retries: 1,
           shouldRetry: () => {
             throw new Error('bad hook');
           },
-        },
+        }),
       }),
     );
     await vi.advanceTimersByTimeAsync(1000);
@@ -158,17 +165,17 @@ describe('options.retry', () => {
   });
 
   it.each([
-    [null, /Expected `options.retry` to be an object \{ retries, \.\.\. \}, got `null` \(null\)/],
-    [{ retries: -1 }, /Expected `options.retry.retries` to be an integer >= 0, got `-1` \(number\)/],
+    [null, /Expected `retry` to be an object \{ retries, \.\.\. \}, got `null` \(null\)/],
+    [{ retries: -1 }, /Expected `retry.retries` to be an integer >= 0, got `-1` \(number\)/],
     [
       { retries: 1, minDelay: 'x' },
-      /Expected `options.retry.minDelay` to be a finite number of milliseconds >= 0, got `"x"` \(string\)/,
+      /Expected `retry.minDelay` to be a finite number of milliseconds >= 0, got `"x"` \(string\)/,
     ],
-    [{ retries: 1, factor: 0.5 }, /Expected `options.retry.factor` to be a finite number >= 1, got `0.5` \(number\)/],
-    [{ retries: 1, shouldRetry: 5 }, /Expected `options.retry.shouldRetry` to be a function, got `5` \(number\)/],
-  ])('rejects retry %j with a TypeError naming the field', (retry, message) => {
-    expect(() => limitedAsCompleted([], 1, { retry: retry as never })).toThrow(TypeError);
-    expect(() => limitedAsCompleted([], 1, { retry: retry as never })).toThrow(message);
+    [{ retries: 1, factor: 0.5 }, /Expected `retry.factor` to be a finite number >= 1, got `0.5` \(number\)/],
+    [{ retries: 1, shouldRetry: 5 }, /Expected `retry.shouldRetry` to be a function, got `5` \(number\)/],
+  ])('retryPolicy(%j) throws a TypeError naming the field', (retry, message) => {
+    expect(() => retryPolicy(retry as never)).toThrow(TypeError);
+    expect(() => retryPolicy(retry as never)).toThrow(message);
   });
 
   it('property: every task runs exactly min(failures, retries) + 1 times, never more than limit at once', async () => {
@@ -200,7 +207,7 @@ describe('options.retry', () => {
                 );
               },
           );
-          const iterator = limitedAsSettled(tasks, limit, { retry: { retries, minDelay } });
+          const iterator = limitedAsSettled(tasks, limit, { retry: retryPolicy({ retries, minDelay }) });
           const done = drain(iterator);
           await vi.advanceTimersByTimeAsync(100_000);
           const { values } = await done;

@@ -10,6 +10,8 @@ import {
   createSharedLimit,
   limitedAsCompleted,
   limitedMap,
+  rateLimit,
+  slotsFrom,
   type SharedSlot,
   type Task,
 } from '@lac/core';
@@ -163,7 +165,7 @@ describe('createLimiter({ slots })', () => {
     expect([shared.running, shared.pending, limiter.activeCount]).toEqual([0, 0, 0]);
     const failing = createLimiter({
       concurrency: 1,
-      slots: { acquire: () => Promise.reject(new Error('no slot')), release: () => {} },
+      slots: slotsFrom({ acquire: () => Promise.reject(new Error('no slot')), release: () => {} }),
     });
     await expect(failing(() => 1)).rejects.toThrow('no slot');
     expect(failing.activeCount).toBe(0);
@@ -171,7 +173,7 @@ describe('createLimiter({ slots })', () => {
 
   it('rejects slots that are neither a SlotSource nor a governor', () => {
     expect(() => createLimiter({ concurrency: 1, slots: 5 as never })).toThrow(
-      /Expected `slots` to be an object with `acquire` and `release` methods .*got `5` \(number\)/,
+      /Expected `slots` to be createSharedLimit\(n\), allOf\(\.\.\.\) or slotsFrom\(source\), got `5` \(number\)/,
     );
   });
 });
@@ -192,7 +194,7 @@ describe('a governor (TC39 concurrency-control shape) as options.slots', () => {
       },
     };
     const script = new Script();
-    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: governor });
+    const iterator = limitedAsCompleted(script.tasks(2), 2, { slots: slotsFrom(governor) });
     const first = iterator.next();
     await flush();
     expect(script.started).toEqual([0, 1]);
@@ -262,10 +264,7 @@ describe('options.rate as several windows', () => {
       const tasks = Array.from({ length: 5 }, (): Task<number> => () => (starts.push(Date.now() - t0), 0));
       const done = drain(
         limitedAsCompleted(tasks, 5, {
-          rate: [
-            { limit: 2, interval: 1000 },
-            { limit: 3, interval: 10_000 },
-          ],
+          rate: rateLimit({ limit: 2, interval: 1000 }, { limit: 3, interval: 10_000 }),
         }),
       );
       await vi.advanceTimersByTimeAsync(25_000);
@@ -296,7 +295,9 @@ describe('options.rate as several windows', () => {
                   return new Promise((resolve) => setTimeout(resolve, duration, 0));
                 },
             );
-            const done = drain(limitedMap(tasks, limit, (task, context) => task(context), { rate }));
+            const done = drain(
+              limitedMap(tasks, limit, (task, context) => task(context), { rate: rateLimit(...rate) }),
+            );
             await vi.advanceTimersByTimeAsync(20_000);
             expect((await done).values.length).toBe(durations.length);
             for (const window of rate) {
@@ -315,23 +316,20 @@ describe('options.rate as several windows', () => {
   });
 
   it.each([
-    [
-      [],
-      /Expected `options.rate` to be an object \{ limit, interval \} or a non-empty array of them, got `\[\]` \(array\)/,
-    ],
+    [[], /Expected `windows` to be at least one \{ limit, interval \}, got none/],
     [
       [
         { limit: 1, interval: 10 },
         { limit: 0, interval: 10 },
       ],
-      /Expected `options.rate\[1\].limit` to be an integer >= 1, got `0` \(number\)/,
+      /Expected `windows\[1\].limit` to be an integer >= 1, got `0` \(number\)/,
     ],
     [
       [{ limit: 1, interval: 10 }, 5],
-      /Expected `options.rate\[1\]` to be an object \{ limit, interval \}, got `5` \(number\)/,
+      /Expected `windows\[1\]` to be an object \{ limit, interval \}, got `5` \(number\)/,
     ],
-  ])('rejects rate %j with a TypeError naming the window', (rate, message) => {
-    expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(TypeError);
-    expect(() => limitedAsCompleted([], 1, { rate: rate as never })).toThrow(message);
+  ])('rateLimit(...%j) throws a TypeError naming the window', (windows, message) => {
+    expect(() => rateLimit(...(windows as never[]))).toThrow(TypeError);
+    expect(() => rateLimit(...(windows as never[]))).toThrow(message);
   });
 });

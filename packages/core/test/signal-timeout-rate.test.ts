@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { TimeoutError, limitedAsCompleted, limitedAsSettled, limitedMap, type Task } from '@lac/core';
+import { limitedAsCompleted, limitedAsSettled, limitedMap, rateLimit, TimeoutError, type Task } from '@lac/core';
 import { Script, drain, flush, ticks, trackedSource } from './helpers.js';
 
 describe('rule 8: options.signal', () => {
@@ -220,7 +220,7 @@ describe('rule 9: rate (fake timers)', () => {
     [1, 100, 4],
     [2, 1000, 10],
     [3, 250, 16],
-  ])('never more than rate.limit (%i) starts in any %i ms window (limit %i)', async (rateLimit, interval, limit) => {
+  ])('never more than rate.limit (%i) starts in any %i ms window (limit %i)', async (perWindow, interval, limit) => {
     const startTimes: number[] = [];
     const total = 12;
     const tasks = Array.from({ length: total }, (_, i) => () => {
@@ -228,23 +228,23 @@ describe('rule 9: rate (fake timers)', () => {
       return i;
     });
     const t0 = Date.now();
-    const iterator = limitedAsCompleted(tasks, limit, { rate: { limit: rateLimit, interval } });
+    const iterator = limitedAsCompleted(tasks, limit, { rate: rateLimit({ limit: perWindow, interval }) });
     const results = drain(iterator);
     for (let step = 0; step < 100 && startTimes.length < total; step++) await vi.advanceTimersByTimeAsync(interval / 4);
     const { values } = await results;
     expect([...values].sort((a, b) => a - b)).toEqual([...Array(total).keys()]);
-    for (let i = rateLimit; i < startTimes.length; i++) {
-      expect(startTimes[i]! - startTimes[i - rateLimit]!).toBeGreaterThanOrEqual(interval);
+    for (let i = perWindow; i < startTimes.length; i++) {
+      expect(startTimes[i]! - startTimes[i - perWindow]!).toBeGreaterThanOrEqual(interval);
     }
     // The first burst starts at once and the rate is used fully, not just respected.
-    expect(startTimes.slice(0, rateLimit)).toEqual(Array(rateLimit).fill(t0));
-    expect(startTimes.at(-1)! - t0).toBe(Math.ceil(total / rateLimit - 1) * interval);
+    expect(startTimes.slice(0, perWindow)).toEqual(Array(perWindow).fill(t0));
+    expect(startTimes.at(-1)! - t0).toBe(Math.ceil(total / perWindow - 1) * interval);
     expect(vi.getTimerCount()).toBe(0);
   });
 
   it('the rate and the concurrency bound hold together', async () => {
     const script = new Script({ readsSignal: false });
-    const iterator = limitedAsCompleted(script.tasks(6), 2, { rate: { limit: 3, interval: 1000 } });
+    const iterator = limitedAsCompleted(script.tasks(6), 2, { rate: rateLimit({ limit: 3, interval: 1000 }) });
     const results = drain(iterator);
     await ticks();
     expect(script.started).toEqual([0, 1]);
@@ -266,7 +266,7 @@ describe('rule 9: rate (fake timers)', () => {
   });
 
   it('the run ends as soon as its last task is consumed, not one rate interval later', async () => {
-    const iterator = limitedAsCompleted([() => 1, () => 2], 2, { rate: { limit: 1, interval: 60_000 } });
+    const iterator = limitedAsCompleted([() => 1, () => 2], 2, { rate: rateLimit({ limit: 1, interval: 60_000 }) });
     expect(await iterator.next()).toEqual({ value: 1, done: false });
     await vi.advanceTimersByTimeAsync(60_000);
     expect(await iterator.next()).toEqual({ value: 2, done: false });
@@ -285,7 +285,7 @@ describe('rule 9: rate (fake timers)', () => {
   it('a rate-limited run pulls at most one item ahead of the window, only when a slot is free', async () => {
     const script = new Script({ readsSignal: false });
     const { source, state } = trackedSource((i) => script.task(i));
-    const iterator = limitedAsCompleted(source, 3, { rate: { limit: 1, interval: 1000 } });
+    const iterator = limitedAsCompleted(source, 3, { rate: rateLimit({ limit: 1, interval: 1000 }) });
     void iterator.next();
     await ticks();
     expect(script.started).toEqual([0]);
@@ -305,7 +305,7 @@ describe('rule 9: rate (fake timers)', () => {
     const iterator = limitedAsCompleted(
       Array.from({ length: 5 }, () => () => 1),
       5,
-      { rate: { limit: 1, interval: 10_000 } },
+      { rate: rateLimit({ limit: 1, interval: 10_000 }) },
     );
     expect(await iterator.next()).toEqual({ value: 1, done: false });
     await ticks();

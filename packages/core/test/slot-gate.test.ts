@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { limitedAsCompleted, type SlotSource, type TaskContext } from '@lac/core';
+import { limitedAsCompleted, type SlotSource, slotsFrom, type TaskContext } from '@lac/core';
 import { assertProperty } from './helpers.js';
 
 async function flush(): Promise<void> {
@@ -108,8 +108,8 @@ describe('options.slots with maxPendingAcquires', () => {
   it('rejects a maxPendingAcquires that is not an integer >= 1 with a TypeError naming it', () => {
     for (const bad of [0, 1.5, Number.POSITIVE_INFINITY, '2', null]) {
       const slots = { acquire: () => 0, release: () => {}, maxPendingAcquires: bad };
-      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(TypeError);
-      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(
+      expect(() => limitedAsCompleted([], 1, { slots: slotsFrom(slots as never) })).toThrow(TypeError);
+      expect(() => limitedAsCompleted([], 1, { slots: slotsFrom(slots as never) })).toThrow(
         /^Expected `options.slots.maxPendingAcquires` to be an integer >= 1, got `.*` \(/,
       );
     }
@@ -127,7 +127,7 @@ describe('options.slots with maxPendingAcquires', () => {
       await gate.promise;
       running--;
     });
-    const run = limitedAsCompleted(tasks, 4, { slots });
+    const run = limitedAsCompleted(tasks, 4, { slots: slotsFrom(slots) });
     const results = (async () => {
       let count = 0;
       for await (const _ of run) count++;
@@ -165,7 +165,7 @@ describe('options.slots with maxPendingAcquires', () => {
 
   it('when the source is done, aborts the acquires still pending and gives back the slots held', async () => {
     const slots = new ManualSlots(8);
-    const run = limitedAsCompleted([() => 1], 8, { slots });
+    const run = limitedAsCompleted([() => 1], 8, { slots: slotsFrom(slots) });
     const results = (async () => {
       const out: number[] = [];
       for await (const value of run) out.push(value);
@@ -188,7 +188,7 @@ describe('options.slots with maxPendingAcquires', () => {
     for (const maxPending of [undefined, 4]) {
       const slots = new ManualSlots(maxPending, true);
       const gate = deferred();
-      const run = limitedAsCompleted<unknown>([() => gate.promise, () => 2, () => 3], 4, { slots });
+      const run = limitedAsCompleted<unknown>([() => gate.promise, () => 2, () => 3], 4, { slots: slotsFrom(slots) });
       const first = run.next();
       await flush();
       slots.calls[0]!.grant();
@@ -254,7 +254,7 @@ describe('options.slots with maxPendingAcquires', () => {
               })()
             : items;
           const run = limitedAsCompleted(source, c.limit, {
-            slots,
+            slots: slotsFrom(slots),
             signal: controller.signal,
             ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
           });

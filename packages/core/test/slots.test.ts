@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { type Deferred, deferred } from '@lac/test-tools/deferred';
-import { limitedAsCompleted, limitedAsSettled, limitedMap, type SlotSource, type TaskContext } from '@lac/core';
+import {
+  limitedAsCompleted,
+  limitedAsSettled,
+  limitedMap,
+  slotsFrom,
+  type SlotSource,
+  type TaskContext,
+} from '@lac/core';
 
 /** Lets every queued promise callback run. */
 async function flush(): Promise<void> {
@@ -104,15 +111,22 @@ function countingSource<T>(items: T[]): { source: Iterable<T>; pulled: () => num
 }
 
 describe('options.slots', () => {
-  it('rejects a slot source without acquire and release functions with a TypeError naming the option', () => {
+  it('slotsFrom() rejects a slot source without acquire and release functions with a TypeError naming it', () => {
     const bad: unknown[] = [null, 5, 'slots', {}, { release: () => {} }, { acquire: 1, release: () => {} }];
-    for (const slots of bad) {
-      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(TypeError);
-      expect(() => limitedAsCompleted([], 1, { slots } as never)).toThrow(
-        /Expected `options.slots` to be an object with `acquire` and `release` methods \(a SlotSource\), or a governor .*, got `.*` \(/,
+    for (const source of bad) {
+      expect(() => slotsFrom(source as never)).toThrow(TypeError);
+      expect(() => slotsFrom(source as never)).toThrow(
+        /Expected `source` to be an object with `acquire` and `release` methods \(a SlotSource\), or a governor .*, got `.*` \(/,
       );
     }
-    expect(() => limitedAsCompleted([], 1, { slots: null } as never)).toThrow('got `null` (null)');
+    expect(() => slotsFrom(null as never)).toThrow('got `null` (null)');
+  });
+
+  it('a SlotSource passed as options.slots without slotsFrom() is a TypeError that names the fix', () => {
+    const source = new MemorySlots(1);
+    expect(() => limitedAsCompleted([], 1, { slots: source } as never)).toThrow(
+      /^Expected `options.slots` to be createSharedLimit\(n\), allOf\(\.\.\.\) or slotsFrom\(source\), got `\[object Object\]` \(object\)$/,
+    );
   });
 
   it('never runs more than the shared limit when it is tighter than the local one, and runs every task once', async () => {
@@ -127,7 +141,7 @@ describe('options.slots', () => {
       running--;
       return i;
     });
-    for await (const value of limitedAsCompleted(tasks, 8, { slots })) seen.push(value);
+    for await (const value of limitedAsCompleted(tasks, 8, { slots: slotsFrom(slots) })) seen.push(value);
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     expect(maxRunning).toBe(3);
     expect(slots.maxHeld).toBe(3);
@@ -150,7 +164,7 @@ describe('options.slots', () => {
       running--;
     });
     let count = 0;
-    for await (const _ of limitedAsCompleted(tasks, 4, { slots })) count++;
+    for await (const _ of limitedAsCompleted(tasks, 4, { slots: slotsFrom(slots) })) count++;
     expect(count).toBe(30);
     expect(maxRunning).toBe(4);
     expect(maxExcess).toBeLessThanOrEqual(1);
@@ -161,7 +175,7 @@ describe('options.slots', () => {
     const slots = new MemorySlots(Infinity, true);
     const gates = [deferred<number>(), deferred<number>(), deferred<number>()];
     const { source, pulled } = countingSource(gates.map((gate) => () => gate.promise));
-    const iterator = limitedAsCompleted(source, 3, { slots });
+    const iterator = limitedAsCompleted(source, 3, { slots: slotsFrom(slots) });
     const first = iterator.next();
     await flush();
     expect(slots.acquires).toBe(1);
@@ -205,7 +219,7 @@ describe('options.slots', () => {
           })()
         : tasks;
       const out: number[] = [];
-      for await (const value of limitedAsCompleted(source, 2, { slots })) out.push(value);
+      for await (const value of limitedAsCompleted(source, 2, { slots: slotsFrom(slots) })) out.push(value);
       expect(out.sort()).toEqual([1, 2]);
       expect(slots.acquires).toBe(3);
       expect(slots.released).toHaveLength(3);
@@ -228,7 +242,7 @@ describe('options.slots', () => {
       return slot;
     });
     const results: unknown[] = [];
-    for await (const slot of limitedAsCompleted(tasks, 2, { slots })) results.push(slot);
+    for await (const slot of limitedAsCompleted(tasks, 2, { slots: slotsFrom(slots) })) results.push(slot);
     expect(seen.map((slot) => (slot as { id: number }).id).sort()).toEqual([0, 1, 2]);
     for (const slot of seen) expect(released).toContain(slot);
     const withoutSlots: unknown[] = [];
@@ -253,7 +267,8 @@ describe('options.slots', () => {
       },
     };
     const out: number[] = [];
-    for await (const value of limitedMap([1, 2, 3, 4, 5], 2, async (n) => n * 2, { slots })) out.push(value);
+    for await (const value of limitedMap([1, 2, 3, 4, 5], 2, async (n) => n * 2, { slots: slotsFrom(slots) }))
+      out.push(value);
     expect(out.sort((a, b) => a - b)).toEqual([2, 4, 6, 8, 10]);
     expect(held).toBe(0);
     expect(releases).toBe(6);
@@ -263,7 +278,10 @@ describe('options.slots', () => {
   it('a task that times out keeps its slot until it settles, then releases it once', async () => {
     const slots = new MemorySlots(1);
     const late = deferred();
-    const iterator = limitedAsSettled<unknown>([() => late.promise, () => 'second'], 2, { slots, timeout: 5 });
+    const iterator = limitedAsSettled<unknown>([() => late.promise, () => 'second'], 2, {
+      slots: slotsFrom(slots),
+      timeout: 5,
+    });
     const first = await iterator.next();
     expect(first.value).toMatchObject({ status: 'rejected', reason: { name: 'TimeoutError' } });
     // The shared slot is still held by the timed-out task, which still runs: nothing else started.
@@ -290,7 +308,7 @@ describe('options.slots', () => {
       ({ signal }: TaskContext) =>
         new Promise((_, reject) => signal.addEventListener('abort', () => setImmediate(reject, signal.reason))),
     ];
-    const iterator = limitedAsCompleted(tasks, 4, { slots });
+    const iterator = limitedAsCompleted(tasks, 4, { slots: slotsFrom(slots) });
     const next = iterator.next();
     await flush();
     // Three running tasks, plus the fourth slot went back when the source turned out to be done.
@@ -319,7 +337,7 @@ describe('options.slots', () => {
       },
     };
     const { source, pulled, isClosed } = countingSource([() => new Promise(() => {}), () => 2]);
-    const iterator = limitedAsCompleted(source, 2, { slots });
+    const iterator = limitedAsCompleted(source, 2, { slots: slotsFrom(slots) });
     void iterator.next();
     await flush();
     grants[0]!.resolve('a');
@@ -340,7 +358,7 @@ describe('options.slots', () => {
     const controller = new AbortController();
     const task = deferred();
     const iterator = limitedAsCompleted<unknown>([() => task.promise, () => 2], 2, {
-      slots,
+      slots: slotsFrom(slots),
       signal: controller.signal,
     });
     const next = iterator.next();
@@ -363,7 +381,7 @@ describe('options.slots', () => {
   it('fails fast with the error of an acquire that rejects while the run is active, after the results before it', async () => {
     const slots = new MemorySlots(Infinity, true);
     const { source, isClosed } = countingSource([() => 1, () => 2, () => 3]);
-    const iterator = limitedAsCompleted(source, 1, { slots, buffer: 5 });
+    const iterator = limitedAsCompleted(source, 1, { slots: slotsFrom(slots), buffer: 5 });
     const first = iterator.next();
     await flush();
     slots.grant();
@@ -385,7 +403,7 @@ describe('options.slots', () => {
       },
       release: () => {},
     };
-    await expect(limitedAsCompleted([() => 1], 1, { slots }).next()).rejects.toBe(broken);
+    await expect(limitedAsCompleted([() => 1], 1, { slots: slotsFrom(slots) }).next()).rejects.toBe(broken);
   });
 
   it('fails the run when release rejects while it is active or at its end, and ignores a release failure after return()', async () => {
@@ -395,7 +413,7 @@ describe('options.slots', () => {
       acquire: () => acquired++,
       release: (slot) => (slot === 0 ? Promise.reject(refused) : undefined),
     };
-    const iterator = limitedAsCompleted([() => 1, () => new Promise(() => {})], 1, { slots: failing });
+    const iterator = limitedAsCompleted([() => 1, () => new Promise(() => {})], 1, { slots: slotsFrom(failing) });
     const results: unknown[] = [];
     await expect(
       (async () => {
@@ -410,7 +428,7 @@ describe('options.slots', () => {
     const out: number[] = [];
     await expect(
       (async () => {
-        for await (const value of limitedAsCompleted([() => 1], 1, { slots: late })) out.push(value);
+        for await (const value of limitedAsCompleted([() => 1], 1, { slots: slotsFrom(late) })) out.push(value);
       })(),
     ).rejects.toBe(lateFailure);
     expect(out).toEqual([1]);
@@ -421,7 +439,7 @@ describe('options.slots', () => {
       acquire: () => 0,
       release: () => Promise.reject(new Error('after return')),
     };
-    const stopped = limitedAsCompleted([() => gate.promise], 1, { slots: afterReturn });
+    const stopped = limitedAsCompleted([() => gate.promise], 1, { slots: slotsFrom(afterReturn) });
     const pending = stopped.next();
     await stopped.return();
     expect(await pending).toEqual({ value: undefined, done: true });
@@ -449,7 +467,7 @@ describe('options.slots', () => {
             }),
           ),
     );
-    const iterator = limitedAsCompleted(tasks, 4, { slots });
+    const iterator = limitedAsCompleted(tasks, 4, { slots: slotsFrom(slots) });
     const next = iterator.next();
     await flush();
     expect(held).toBe(2);
@@ -459,9 +477,9 @@ describe('options.slots', () => {
     expect(aborted).toHaveLength(2);
     await flush();
     expect(held).toBe(0);
-    await expect(limitedAsCompleted(tasks, 1, { slots }).next()).rejects.toBe(lost);
-    expect(() => limitedAsCompleted([], 1, { slots: { ...slots, signal: 'no' } } as never)).toThrow(
-      'Expected `options.slots.signal` to be an AbortSignal, got `"no"` (string)',
+    await expect(limitedAsCompleted(tasks, 1, { slots: slotsFrom(slots) }).next()).rejects.toBe(lost);
+    expect(() => slotsFrom({ ...slots, signal: 'no' } as never)).toThrow(
+      'Expected `source.signal` to be an AbortSignal, got `"no"` (string)',
     );
   });
 });

@@ -8,6 +8,11 @@ import {
   limitedAsCompleted,
   limitedAsSettled,
   limitedMap,
+  perKey,
+  rateLimit,
+  retryPolicy,
+  createSharedLimit,
+  slotsFrom,
   type Settled,
   type TaskContext,
 } from '@lac/core';
@@ -76,5 +81,37 @@ describe('Limiter', () => {
     expectTypeOf(limit.activeCount).toEqualTypeOf<number>();
     expectTypeOf(limit.pendingCount).toEqualTypeOf<number>();
     expectTypeOf(limit.concurrency).toEqualTypeOf<number>();
+  });
+});
+
+describe('the option values (rateLimit, retryPolicy, perKey, slots)', () => {
+  it("types perKey's key function with the item type of the run, from the context", () => {
+    limitedMap(['https://a.example/x'], 4, (url) => url.length, {
+      perKey: perKey((url) => {
+        expectTypeOf(url).toEqualTypeOf<string>();
+        return new URL(url).host;
+      }, 2),
+      rate: rateLimit({ limit: 60, interval: 60_000 }, { limit: 4, interval: 1_000 }),
+      retry: retryPolicy({ retries: 3 }),
+      slots: createSharedLimit(8),
+    });
+    limitedAsCompleted([() => 1], 1, { slots: slotsFrom({ acquire: () => 1, release: () => {} }) });
+  });
+
+  it('rejects the plain objects of 0.1 at compile time', () => {
+    // @ts-expect-error: options.rate takes rateLimit({ limit, interval })
+    limitedAsCompleted([() => 1], 1, { rate: { limit: 5, interval: 1000 } });
+    // @ts-expect-error: options.retry takes retryPolicy({ retries })
+    limitedAsCompleted([() => 1], 1, { retry: { retries: 3 } });
+    // @ts-expect-error: options.perKey takes perKey(key, n)
+    limitedAsCompleted([() => 1], 1, { perKey: 2 });
+    // @ts-expect-error: a SlotSource needs slotsFrom()
+    limitedAsCompleted([() => 1], 1, { slots: { acquire: () => 1, release: () => {} } });
+  });
+
+  it('rejects a perKey made for another item type', () => {
+    const byLength = perKey((item: string) => item.length);
+    // @ts-expect-error: the run's items are numbers
+    limitedMap([1, 2], 1, (n) => n, { perKey: byLength });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLimiter, limitedAsCompleted, limitedAsSettled, limitedMap } from '@lac/core';
+import { createLimiter, limitedAsCompleted, limitedAsSettled, limitedMap, rateLimit } from '@lac/core';
 
 /** Rule 10: bad input gets a TypeError at call time whose message names the argument and shows the value and its type. */
 
@@ -92,29 +92,43 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
       2 ** 31,
       /`options\.timeout` to be at most 2147483647 ms \(the longest setTimeout can wait\) or Infinity, got `2147483648` \(number\)/,
     ],
-    ['rate', 5, /`options\.rate` to be an object \{ limit, interval \}, got `5` \(number\)/],
-    ['rate', null, /`options\.rate` to be an object \{ limit, interval \}, got `null` \(null\)/],
-    ['rate', { limit: 0, interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `0` \(number\)/],
-    ['rate', { limit: 1.5, interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `1\.5` \(number\)/],
-    ['rate', { interval: 100 }, /`options\.rate\.limit` to be an integer >= 1, got `undefined` \(undefined\)/],
+    ['rate', 5, /`options\.rate` to be rateLimit\(\{ limit, interval \}\), got `5` \(number\)/],
+    ['rate', null, /`options\.rate` to be rateLimit\(\{ limit, interval \}\), got `null` \(null\)/],
+    // The plain object of 0.1 is shown, with the factory to wrap it in.
     [
       'rate',
-      { limit: 2, interval: 0 },
-      /`options\.rate\.interval` to be a finite number of milliseconds > 0, got `0` \(number\)/,
+      { limit: 5, interval: 1000 },
+      /^Expected `options\.rate` to be rateLimit\(\{ limit, interval \}\), got `\{"limit":5,"interval":1000\}` \(object\)$/,
     ],
+    ['retry', { retries: 3 }, /`options\.retry` to be retryPolicy\(\{ retries \}\), got `\{"retries":3\}` \(object\)/],
+    ['perKey', 2, /`options\.perKey` to be perKey\(\(item\) => key, perKey\), got `2` \(number\)/],
     [
-      'rate',
-      { limit: 2, interval: Number.POSITIVE_INFINITY },
-      /`options\.rate\.interval` .* got `Infinity` \(number\)/,
-    ],
-    ['rate', { limit: 2, interval: '1s' }, /`options\.rate\.interval` .* got `"1s"` \(string\)/],
-    [
-      'rate',
-      { limit: 2, interval: 2 ** 31 },
-      /`options\.rate\.interval` to be at most 2147483647 ms .* got `2147483648` \(number\)/,
+      'slots',
+      5,
+      /`options\.slots` to be createSharedLimit\(n\), allOf\(\.\.\.\) or slotsFrom\(source\), got `5` \(number\)/,
     ],
   ])('option %s = %s throws a TypeError naming the option and showing the value', (key, value, pattern) => {
     expectTypeError(() => call(tasks, 2, { [key]: value }), pattern);
+  });
+
+  it.each([
+    ['rate', { limit: 0, interval: 100 }, /`windows\[0\]\.limit` to be an integer >= 1, got `0` \(number\)/],
+    ['rate', { limit: 1.5, interval: 100 }, /`windows\[0\]\.limit` to be an integer >= 1, got `1\.5` \(number\)/],
+    ['rate', { interval: 100 }, /`windows\[0\]\.limit` to be an integer >= 1, got `undefined` \(undefined\)/],
+    [
+      'rate',
+      { limit: 2, interval: 0 },
+      /`windows\[0\]\.interval` to be a finite number of milliseconds > 0, got `0` \(number\)/,
+    ],
+    ['rate', { limit: 2, interval: Number.POSITIVE_INFINITY }, /`windows\[0\]\.interval` .* got `Infinity` \(number\)/],
+    ['rate', { limit: 2, interval: '1s' }, /`windows\[0\]\.interval` .* got `"1s"` \(string\)/],
+    [
+      'rate',
+      { limit: 2, interval: 2 ** 31 },
+      /`windows\[0\]\.interval` to be at most 2147483647 ms .* got `2147483648` \(number\)/,
+    ],
+  ])('rateLimit(%s = %j) throws a TypeError naming the window and showing the value', (_, window, pattern) => {
+    expectTypeError(() => rateLimit(window as never), pattern);
   });
 
   it.each([
@@ -134,11 +148,13 @@ describe.each(Object.entries(forms))('%s rejects bad input at call time', (name,
       buffer: 0,
       signal: new AbortController().signal,
       timeout: 1000,
-      rate: { limit: 3, interval: 10 },
+      rate: rateLimit({ limit: 3, interval: 10 }),
     };
     expect(() => call(tasks, 2, valid)).not.toThrow();
     expect(() => call(tasks, 2, { buffer: Number.POSITIVE_INFINITY, timeout: Number.POSITIVE_INFINITY })).not.toThrow();
-    expect(() => call(tasks, 2, { timeout: 2 ** 31 - 1, rate: { limit: 1, interval: 2 ** 31 - 1 } })).not.toThrow();
+    expect(() =>
+      call(tasks, 2, { timeout: 2 ** 31 - 1, rate: rateLimit({ limit: 1, interval: 2 ** 31 - 1 }) }),
+    ).not.toThrow();
     expect(() => call(tasks, 2, {})).not.toThrow();
     expect(() => call(tasks, 2, undefined)).not.toThrow();
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SlotSource } from '@lac/core';
+import { type SlotSource, type Slots, slotsFrom } from '@lac/core';
 import { RedisSlotsError } from './errors.js';
 import { HeldLease, LeaseRenewal } from './lease-renewal.js';
 import {
@@ -68,8 +68,12 @@ function ignore(): void {}
  * longer than `timeoutMs`, or a lease that expired before its renewal, makes the source fail for
  * good: its `signal` aborts with a `RedisSlotsError`, so every run using it fails fast (aborting its
  * tasks) instead of running over the limit. Make a new `RedisSlots` to try again.
+ *
+ * It is also a value for `options.slots` as it is (like `createSharedLimit()`'s): no `slotsFrom()` needed.
  */
-export class RedisSlots implements SlotSource<RedisLease> {
+export class RedisSlots implements SlotSource<RedisLease>, Slots {
+  /** Marks it as a value for `options.slots`; the code a run uses it with is set in the constructor. */
+  declare readonly '~lac': 'slots';
   readonly #key: string;
   readonly #limit: number;
   readonly #leaseMs: number;
@@ -201,6 +205,8 @@ export class RedisSlots implements SlotSource<RedisLease> {
       onError: (error) => this.#failWith(error),
       hasWaiters: () => this.#waiters.size > 0,
     });
+    // What a run and createLimiter use it with (the slots gate), so it goes to `options.slots` as it is.
+    Object.assign(this, slotsFrom(this));
   }
 
   /**

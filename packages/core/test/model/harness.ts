@@ -16,7 +16,9 @@ import {
   limitedAsSettled,
   limitedMap,
   limitedMapSettled,
+  rateLimit,
   skip,
+  slotsFrom,
   type LimitedIterator,
   type LimitOptions,
   type SlotSource,
@@ -775,12 +777,12 @@ class Harness {
     const options: { -readonly [K in keyof LimitOptions]: LimitOptions[K] } = { ordered: c.ordered };
     if (c.buffer !== undefined) options.buffer = c.buffer;
     if (c.timeout !== undefined) options.timeout = c.timeout;
-    if (c.rate !== undefined) options.rate = c.rate;
+    if (c.rate !== undefined) options.rate = rateLimit(c.rate);
     if (c.abortAt !== undefined) {
       this.controller = new AbortController();
       options.signal = this.controller.signal;
     }
-    if (c.slots !== undefined) options.slots = this.slotSource = this.makeSlots();
+    if (c.slots !== undefined) options.slots = slotsFrom((this.slotSource = this.makeSlots()));
     const source = this.makeSource();
     if (this.isMapForm) {
       const mapper = (item: number, context: TaskContext) => {

@@ -1,7 +1,7 @@
 // Behaviour checks for @lac/core's public API in plain ESM, so that the same file runs under vitest
 // on Node and, bundled with the built package, on Deno, Bun and in Chromium (core-runtimes.test.ts).
 // The assertion helper and harness come from @lac/test-tools, shared with @lac/web-streams' checks.
-import { createLimiter, limitedAsCompleted, limitedAsSettled, limitedMap } from '@lac/core';
+import { createLimiter, limitedAsCompleted, limitedAsSettled, limitedMap, rateLimit } from '@lac/core';
 import { atMost, deepEqual, deferred, equal, ok, rejects, settle, throwsTypeError } from '@lac/test-tools/assert';
 
 const range = (n) => Array.from({ length: n }, (_, i) => i);
@@ -237,7 +237,7 @@ export const checks = [
         limitedAsCompleted(
           range(6).map((n) => () => n),
           6,
-          { rate: { limit: 3, interval: 5 } },
+          { rate: rateLimit({ limit: 3, interval: 5 }) },
         ),
       );
       deepEqual(
