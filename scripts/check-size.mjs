@@ -30,9 +30,10 @@ const core = `${root}packages/core/dist/index.js`;
  *   reached only from internal.ts, and `ordered`/settled delivery behind the functions that need them.
  */
 const budgets = [
-  // Measured after issue 15 (the option values bring their code): 1448 B and 4887 B.
+  // Measured after issue 15 (the option values bring their code): 1448 B and 4887 B; with issue 16's
+  // several pending acquires merged (the gates' host tells the slots gate the run's room): 1447 B and 4907 B.
   { imports: ['createLimiter'], budget: 1200, allowance: 1450 },
-  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 4890 },
+  { imports: ['limitedAsCompleted'], budget: 3500, allowance: 4910 },
 ];
 
 let failed = 0;
