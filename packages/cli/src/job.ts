@@ -14,6 +14,8 @@ import {
   existsSync,
   fstatSync,
   openSync,
+  readdirSync,
+  readFileSync,
   readSync,
   statSync,
   unlinkSync,
@@ -35,6 +37,38 @@ const SPAWN_OPTIONS: SpawnOptionsWithStdioTuple<StdioNull, StdioPipe, StdioPipe>
 };
 
 const resolved = new Map<string, string>();
+
+/**
+ * Whether any process of group `pgid` is still running. Linux: a look through /proc that skips
+ * zombies (an orphan stays one forever under a PID 1 that does not reap, as in some containers);
+ * elsewhere: whether the group can still be signalled.
+ */
+function isGroupRunning(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so read after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z' && Number(fields[2]) === pgid) return true;
+  }
+  return false;
+}
 
 /**
  * The program's path as execvp would find it, looked up once per name: otherwise every job's
@@ -221,6 +255,8 @@ export class RunningJob {
   #pid: number | undefined;
   #isExited = false;
   #killTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A signal went to the job's process group: it ends when the whole group has. */
+  #isStopped = false;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
   #isTimedOut = false;
 
@@ -339,9 +375,30 @@ export class RunningJob {
         void error;
       });
       child.on('close', (code, signal) => {
-        finish(code ?? 0, signal === null ? 0 : (constants.signals[signal] ?? 0));
+        const end = () => finish(code ?? 0, signal === null ? 0 : (constants.signals[signal] ?? 0));
+        if (this.#isStopped) this.#whenGroupGone(end);
+        else end();
       });
     });
+  }
+
+  /**
+   * After a stop, the job ends only once its whole process group has: a background child of its
+   * shell got the same signal but may still be exiting when the shell closes. Bounded: SIGKILL goes
+   * to the group after the grace period (terminate's timer), and past twice that nobody is waited for.
+   */
+  #whenGroupGone(then: () => void): void {
+    const pgid = this.#pid;
+    if (pgid === undefined) {
+      then();
+      return;
+    }
+    const deadline = performance.now() + 2 * KILL_GRACE_MS;
+    const check = (): void => {
+      if (!isGroupRunning(pgid) || performance.now() > deadline) then();
+      else setTimeout(check, 5);
+    };
+    check();
   }
 
   /** SIGTERM to the job's process group, then SIGKILL if it has not exited after a grace period. */
@@ -358,6 +415,7 @@ export class RunningJob {
 
   #signal(signal: NodeJS.Signals): void {
     if (this.#pid === undefined) return;
+    this.#isStopped = true;
     try {
       process.kill(-this.#pid, signal);
     } catch {

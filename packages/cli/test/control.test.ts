@@ -197,4 +197,21 @@ describe('exit status', () => {
       for (const pid of started) expect(isAlive(pid)).toBe(false);
     });
   }
+
+  it("on SIGTERM, exits only after a job's background child that takes a while to stop has stopped", async () => {
+    dir = tempDir();
+    const pids = join(dir.path, 'pids');
+    // The background child traps SIGTERM and needs half a second to exit; the job's shell dies at once.
+    const slow = `sh -c 'trap "sleep 0.5; exit 0" TERM; while :; do sleep 0.05; done' & echo $! >> ${pids}; wait`;
+    const { child, result } = start(['-j', '1', `: {}; ${slow}`, ':::', '1']);
+    const [background] = await waitFor(
+      () => (readLines(pids).length >= 1 ? readLines(pids).map(Number) : undefined),
+      'the job to start its background child',
+    );
+    expect(isAlive(background!)).toBe(true);
+    child.kill('SIGTERM');
+    const { code } = await result;
+    expect(code).toBe(143);
+    expect(isAlive(background!)).toBe(false);
+  });
 });
