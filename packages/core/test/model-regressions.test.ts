@@ -180,4 +180,15 @@ describe('fuzzer counterexamples, fixed after the first round', () => {
       }),
     );
   });
+
+  it('a case that reaches the step cap with no next() outstanding ends there, not as a liveness failure (seed 1438056573)', async () => {
+    // Endless source of plain values, fast consumer: every step delivers, and step 250 used to be reported as
+    // "the consumer waits forever" although no next() was pending (the harness bug, not the engine).
+    const c = fuzzCase({
+      limit: 5,
+      tasks: [{ kind: 'value', readsSignal: false }],
+      source: { kind: 'syncGen', length: 0, returnKind: 'normal', isEndless: true },
+    });
+    await expectNoViolations(c);
+  });
 });

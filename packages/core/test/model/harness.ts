@@ -808,10 +808,15 @@ class Harness {
       if (this.isFinished || this.isStopped) break;
       const actions = this.actions();
       if (actions.length === 0) {
-        if (this.outstanding === 0 && this.step++ < MAX_STEPS) {
-          this.consumerAct(true);
-          await this.drain();
-          continue;
+        if (this.outstanding === 0) {
+          // The consumer is not waiting: it gets another turn, until the step cap ends the case.
+          if (this.step++ < MAX_STEPS) {
+            this.consumerAct(true);
+            await this.drain();
+            continue;
+          }
+          this.stop('return', true);
+          break;
         }
         // Nothing can happen and the consumer waits: legitimate only while a task hangs until aborted.
         const isHangRunning = [...this.tasks.values()].some((r) => r.spec.kind === 'hang' && r.settleSeq === undefined);
