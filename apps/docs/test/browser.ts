@@ -1,6 +1,6 @@
 // Headless Chromium (Debian's /usr/bin/chromium, or LAC_CHROMIUM) through playwright-core, for the
 // tests that look at the built site the way a reader's browser does.
-import { CHROMIUM_ENV, findChromium, missingProgram } from '@lac/test-tools';
+import { CHROMIUM_ARGS, CHROMIUM_ENV, findChromium, missingProgram } from '@lac/test-tools';
 import { type Browser, chromium } from 'playwright-core';
 
 export const chromiumPath = findChromium();
@@ -17,13 +17,6 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_ARGS],
   });
 }

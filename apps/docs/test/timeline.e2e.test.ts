@@ -2,20 +2,10 @@
 // the page runs @lac/core in the browser, and these tests read what it drew.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM_ENV, findChromium, missingProgram } from '@lac/test-tools';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { chromiumPath, launchChromium } from './browser.js';
 import { docsDir, serveSite } from './site.js';
-
-const chromiumPath = findChromium();
-if (chromiumPath === undefined) {
-  console.warn(
-    missingProgram(
-      'Chromium',
-      `Debian: apt-get install chromium; elsewhere set ${CHROMIUM_ENV} to a Chromium or Chrome binary`,
-    ),
-  );
-}
 
 interface DrawnBar {
   index: number;
@@ -34,18 +24,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   site = await serveSite();
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
   page.on('pageerror', (error) => pageErrors.push(String(error)));
   page.on('console', (message) => {

@@ -4,4 +4,11 @@
  *
  * @packageDocumentation
  */
-export { CHROMIUM_ENV, findChromium, findProgram, missingProgram, type ProgramLookup } from './programs.js';
+export {
+  CHROMIUM_ARGS,
+  CHROMIUM_ENV,
+  findChromium,
+  findProgram,
+  missingProgram,
+  type ProgramLookup,
+} from './programs.js';

@@ -4,6 +4,16 @@ import { delimiter, join } from 'node:path';
 /** The one environment variable that names the Chromium (or Chrome) binary for every browser test. */
 export const CHROMIUM_ENV = 'LAC_CHROMIUM';
 
+/** Headless Chromium's flags for this machine and CI: no sandbox (root), no GPU, no network of its own. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 export interface ProgramLookup {
   /** Where to look: `PATH` by default. */
   readonly path?: string | undefined;

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CHROMIUM_ENV, findChromium, findProgram } from './programs.js';
+import { CHROMIUM_ARGS, CHROMIUM_ENV, findChromium, findProgram } from './programs.js';
 
 const packagesDir = fileURLToPath(new URL('../../', import.meta.url));
 const testToolsDir = join(packagesDir, 'test-tools');
@@ -68,14 +68,6 @@ function provisionRuntime(name: keyof typeof RUNTIME_PACKAGES): {
   }
   return { path: cached, problem: undefined };
 }
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const RUN_TIMEOUT_MS = 90_000;
 
 export interface CheckResult {
@@ -202,7 +194,7 @@ async function runChromium(bundle: string, executablePath: string): Promise<Runt
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] });
   const pageErrors: string[] = [];
   try {
     const tab = await browser.newPage();
