@@ -127,6 +127,12 @@ export interface RunConsumer<TOut> {
   onReady(): void;
 }
 
+/**
+ * Makes a settled-mode outcome record (`attempts`: only with `retry`). Passed in by the settled
+ * forms, so a bundle without them leaves it out.
+ */
+export type ToSettled = (isFulfilled: boolean, value: unknown, index: number, attempts: number | undefined) => unknown;
+
 export interface RunConfig<TItem> {
   /** Where items come from; undefined when they are pushed with `write()`. */
   readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
@@ -135,8 +141,8 @@ export interface RunConfig<TItem> {
   readonly limit: number | AdaptiveLimit;
   /** Call each item with this mapper; without one, items are tasks and are called themselves. */
   readonly mapper: Mapper<TItem, unknown> | undefined;
-  /** Deliver failures as `Settled` records instead of failing fast. */
-  readonly isSettledMode: boolean;
+  /** Settled mode: deliver every outcome as the record this makes instead of failing fast. */
+  readonly settled: ToSettled | undefined;
   readonly options: ResolvedOptions;
   /** Push mode: deliver to these callbacks instead of to `next()`. */
   readonly consumer?: RunConsumer<unknown> | undefined;
@@ -165,7 +171,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** `limit + buffer`: no start while running plus finished-but-unconsumed reach it. */
   #window: number;
   readonly #mapper: Mapper<TItem, unknown> | undefined;
-  readonly #isSettledMode: boolean;
+  readonly #settled: ToSettled | undefined;
   readonly #isOrdered: boolean;
   readonly #timeout: number | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -224,7 +230,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#buffer = options.buffer;
     this.#window = options.window;
     this.#mapper = config.mapper;
-    this.#isSettledMode = config.isSettledMode;
+    this.#settled = config.settled;
     this.#isOrdered = options.ordered;
     this.#timeout = options.timeout;
     this.#signal = options.signal;
@@ -572,14 +578,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#pump();
     };
     // setImmediate where there is one (Node, Bun, Deno): setTimeout(0) waits at least 1 ms in Node.
-    const host = globalThis as {
+    const { setImmediate: later, clearImmediate: cancel } = globalThis as {
       setImmediate?: (callback: () => void) => unknown;
       clearImmediate?: (handle: unknown) => void;
     };
-    if (typeof host.setImmediate === 'function' && typeof host.clearImmediate === 'function') {
-      const { clearImmediate } = host;
-      const handle = host.setImmediate(resume);
-      this.#cancelYield = () => clearImmediate(handle);
+    if (typeof later === 'function' && typeof cancel === 'function') {
+      const handle = later(resume);
+      this.#cancelYield = () => cancel(handle);
     } else {
       const handle = setTimeout(resume, 0);
       this.#cancelYield = () => clearTimeout(handle);
@@ -745,13 +750,9 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (isFulfilled && value === skip) {
       if (this.#ordered !== undefined) this.#placeInOrder(index, HOLE);
       return;
-    } else if (this.#isSettledMode) {
-      const settled = isFulfilled
-        ? { status: 'fulfilled' as const, value, index }
-        : this.#gates?.retry === undefined
-          ? { status: 'rejected' as const, reason: value, index }
-          : { status: 'rejected' as const, reason: value, index, attempts: attempt ?? 1 };
-      result = { value: settled as TOut, done: false };
+    } else if (this.#settled !== undefined) {
+      const attempts = this.#gates?.retry === undefined ? undefined : (attempt ?? 1);
+      result = { value: this.#settled(isFulfilled, value, index, attempts) as TOut, done: false };
     } else if (isFulfilled) {
       result = { value: value as TOut, done: false };
     } else {
