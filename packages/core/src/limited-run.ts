@@ -28,6 +28,8 @@ const CLOSED = 3;
 const STARTS_PER_PASS = 1024;
 
 const kAbort = Symbol('abort');
+/** A task's abort reason before it is aborted. */
+const LIVE = Symbol('live');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
 
@@ -55,8 +57,8 @@ class Context implements TaskContext {
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #isSettled = false;
-  #isAborted = false;
-  #abortReason: unknown;
+  /** Why the task was aborted; `LIVE` until it is (one field for the flag and the reason: one is made per task). */
+  #abortReason: unknown = LIVE;
 
   constructor(index: number, run: LimitedRun<unknown, unknown>) {
     this.index = index;
@@ -71,7 +73,7 @@ class Context implements TaskContext {
     if (this.#controller === undefined) {
       const controller = new AbortController();
       this.#controller = controller;
-      if (this.#isAborted) controller.abort(this.#abortReason);
+      if (this.#abortReason !== LIVE) controller.abort(this.#abortReason);
       else if (!this.#isSettled) this.#run[kTrack](this);
     }
     return this.#controller.signal;
@@ -83,8 +85,7 @@ class Context implements TaskContext {
    * controller is made for it.
    */
   [kAbort](reason: unknown): void {
-    if (this.#isAborted) return;
-    this.#isAborted = true;
+    if (this.#abortReason !== LIVE) return;
     this.#abortReason = reason;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#controller?.abort(reason);
@@ -388,12 +389,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return Promise.reject(this.#error);
     }
     if (this.#state === DONE) return Promise.resolve({ value: undefined, done: true });
-    return new Promise<IteratorResult<TOut>>((resolve, reject) => {
-      this.#waiters.push(resolve);
-      this.#rejecters.push(reject);
-      this.#pump();
-    });
+    return new Promise<IteratorResult<TOut>>(this.#wait);
   }
+
+  /** A pending `next()`'s executor, made once per run rather than once per call. */
+  readonly #wait = (resolve: (result: IteratorResult<TOut>) => void, reject: (reason: unknown) => void): void => {
+    this.#waiters.push(resolve);
+    this.#rejecters.push(reject);
+    this.#pump();
+  };
 
   /**
    * Stops early: nothing new starts, in-flight tasks' signals abort, and the source's `return()` is
