@@ -28,8 +28,6 @@ const CLOSED = 3;
 const STARTS_PER_PASS = 1024;
 
 const kAbort = Symbol('abort');
-/** A task's abort reason before it is aborted. */
-const LIVE = Symbol('live');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
 
@@ -57,8 +55,8 @@ class Context implements TaskContext {
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #isSettled = false;
-  /** Why the task was aborted; `LIVE` until it is (one field for the flag and the reason: one is made per task). */
-  #abortReason: unknown = LIVE;
+  /** Why the task was aborted, or `kAbort` (never a reason) until it is: one field for the flag and the reason. */
+  #abortReason: unknown = kAbort;
 
   constructor(index: number, run: LimitedRun<unknown, unknown>) {
     this.index = index;
@@ -73,7 +71,7 @@ class Context implements TaskContext {
     if (this.#controller === undefined) {
       const controller = new AbortController();
       this.#controller = controller;
-      if (this.#abortReason !== LIVE) controller.abort(this.#abortReason);
+      if (this.#abortReason !== kAbort) controller.abort(this.#abortReason);
       else if (!this.#isSettled) this.#run[kTrack](this);
     }
     return this.#controller.signal;
@@ -85,7 +83,7 @@ class Context implements TaskContext {
    * controller is made for it.
    */
   [kAbort](reason: unknown): void {
-    if (this.#abortReason !== LIVE) return;
+    if (this.#abortReason !== kAbort) return;
     this.#abortReason = reason;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#controller?.abort(reason);
@@ -207,9 +205,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #buffered = 0;
 
   readonly #results = new Queue<IteratorResult<TOut>>();
-  /** Pending `next()` calls: their resolve functions, and their reject functions in the same order (two queues, no object per call). */
-  readonly #waiters = new Queue<(result: IteratorResult<TOut>) => void>();
-  readonly #rejecters = new Queue<(reason: unknown) => void>();
+  /**
+   * Pending `next()` calls, oldest first: `#waiting` of them. The oldest is in two fields (a `for await`
+   * loop only ever has one pending, so it never touches the queue); the others' resolve and reject
+   * functions in a queue, in pairs (no object per call).
+   */
+  #waiting = 0;
+  #resolveFirst: ((result: IteratorResult<TOut>) => void) | undefined;
+  #rejectFirst: ((reason: unknown) => void) | undefined;
+  readonly #waiters = new Queue<((result: IteratorResult<TOut>) => void) | ((reason: unknown) => void)>();
   /** Ordered mode: holds back results until their turn. */
   readonly #ordered: OrderedDelivery<IteratorResult<TOut>> | undefined;
 
@@ -394,8 +398,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** A pending `next()`'s executor, made once per run rather than once per call. */
   readonly #wait = (resolve: (result: IteratorResult<TOut>) => void, reject: (reason: unknown) => void): void => {
-    this.#waiters.push(resolve);
-    this.#rejecters.push(reject);
+    if (this.#waiting++ === 0) {
+      this.#resolveFirst = resolve;
+      this.#rejectFirst = reject;
+    } else {
+      this.#waiters.push(resolve);
+      this.#waiters.push(reject);
+    }
     this.#pump();
   };
 
@@ -413,7 +422,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // consumer first): its reason is then the reason the tasks see, whichever listener ran first.
     const signal = this.#signal;
     const closing = this.#stop(signal?.aborted === true ? signal.reason : earlyExitReason());
-    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
+    while (this.#waiting > 0) this.#resolveWaiter({ value: undefined, done: true });
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
@@ -730,7 +739,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
-    this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
+    this.#outcome(context.index, isFulfilled, value, context);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
     gates?.release(context, isFulfilled ? undefined : { error: value });
     this.#pump();
@@ -748,14 +757,19 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
   }
 
-  /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
-  #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
+  /**
+   * Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing
+   * (`skip`), or fail fast. `settled` is the task's context when it settled (not at a timeout): with
+   * `retry`, a settled record tells its attempt. Read only then: a plain task's context has no
+   * attempt field, and reading a missing field costs a lookup on every settle.
+   */
+  #outcome(index: number, isFulfilled: boolean, value: unknown, settled?: Context): void {
     let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
       if (this.#ordered !== undefined) this.#placeInOrder(index, HOLE);
       return;
     } else if (this.#settled !== undefined) {
-      const attempts = this.#gates?.retry === undefined ? undefined : (attempt ?? 1);
+      const attempts = this.#gates?.retry === undefined ? undefined : (settled?.pendingAttempt ?? 1);
       result = { value: this.#settled(isFulfilled, value, index, attempts) as TOut, done: false };
     } else if (isFulfilled) {
       result = { value: value as TOut, done: false };
@@ -788,7 +802,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       } else if (!this.#consumer.onResult(result.value as TOut)) {
         this.#isPaused = true;
       }
-    } else if (this.#waiters.size > 0) {
+    } else if (this.#waiting > 0) {
       this.#resolveWaiter(result);
     } else {
       this.#results.push(result);
@@ -837,7 +851,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** Hands waiting consumers what is left after a failure: buffered results first, then the error once. */
   #drain(): void {
-    while (this.#waiters.size > 0) {
+    while (this.#waiting > 0) {
       if (this.#results.size > 0) {
         this.#buffered--;
         this.#resolveWaiter(this.#results.shift());
@@ -851,13 +865,26 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   #resolveWaiter(result: IteratorResult<TOut>): void {
-    this.#rejecters.shift();
-    this.#waiters.shift()(result);
+    const resolve = this.#resolveFirst!;
+    this.#shiftWaiter();
+    resolve(result);
   }
 
   #rejectWaiter(reason: unknown): void {
-    this.#waiters.shift();
-    this.#rejecters.shift()(reason);
+    const reject = this.#rejectFirst!;
+    this.#shiftWaiter();
+    reject(reason);
+  }
+
+  /** The oldest pending `next()` is answered: the next oldest moves up. */
+  #shiftWaiter(): void {
+    if (--this.#waiting === 0) {
+      this.#resolveFirst = undefined;
+      this.#rejectFirst = undefined;
+    } else {
+      this.#resolveFirst = this.#waiters.shift() as (result: IteratorResult<TOut>) => void;
+      this.#rejectFirst = this.#waiters.shift() as (reason: unknown) => void;
+    }
   }
 
   #checkDone(): void {
@@ -874,7 +901,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#state = DONE;
     this.#release();
     if (this.#consumer !== undefined) this.#consumer.onDone();
-    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
+    while (this.#waiting > 0) this.#resolveWaiter({ value: undefined, done: true });
   }
 
   #discardResults(): void {

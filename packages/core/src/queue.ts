@@ -10,13 +10,15 @@ export class Queue<T> {
 
   push(item: T): void {
     let items = this.#items;
-    if (this.size === items.length) {
-      // Full: unrolled into an array twice as long, oldest first.
-      const head = this.#head;
-      this.#items = items = [...items.slice(head), ...items.slice(0, head), ...new Array<undefined>(items.length)];
-      this.#head = 0;
-    }
+    if (this.size === items.length) items = this.#grow(items);
     items[(this.#head + this.size++) & (items.length - 1)] = item;
+  }
+
+  /** Full: unrolled into an array twice as long, oldest first (its own method, so that `push` stays small enough to inline). */
+  #grow(items: (T | undefined)[]): (T | undefined)[] {
+    const head = this.#head;
+    this.#head = 0;
+    return (this.#items = [...items.slice(head), ...items.slice(0, head), ...new Array<undefined>(items.length)]);
   }
 
   /** The oldest item, left in place; only call when `size > 0`. */
