@@ -1,8 +1,42 @@
-import { LimitedRun } from './limited-run.js';
+import { LimitedRun, type ToSettled } from './limited-run.js';
 import type { LimitedIterator, LimitOptions, Mapper, Settled, Task, TaskSource } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { initialLimit } from './adaptive-limit.js';
 import { getIterator, resolveOptions, validateFunction } from './validate.js';
+
+/**
+ * The four functions' common start: the arguments are checked in order (`limit` and `mapper` by the
+ * caller, as its arguments are evaluated; then `options` and the source), then the run starts. `settled` is passed only by the settled forms, so an app that uses neither
+ * does not bundle the records.
+ */
+function run<TOut>(
+  source: unknown,
+  name: string,
+  limit: number | AdaptiveLimit,
+  initial: number,
+  mapper: Mapper<never, unknown> | undefined,
+  options: unknown,
+  settled: ToSettled | undefined,
+): LimitedIterator<TOut> {
+  const resolved = resolveOptions(initial, options);
+  const { iterator, isAsync } = getIterator<unknown>(source, name);
+  return new LimitedRun<unknown, TOut>({
+    iterator,
+    isAsync,
+    limit,
+    mapper: mapper as Mapper<unknown, unknown> | undefined,
+    settled,
+    options: resolved,
+  });
+}
+
+/** A task's outcome as the settled forms deliver it (`attempts` only for a run with `retry`). */
+const toSettled: ToSettled = (isFulfilled, value, index, attempts) =>
+  isFulfilled
+    ? { status: 'fulfilled', value, index }
+    : attempts === undefined
+      ? { status: 'rejected', reason: value, index }
+      : { status: 'rejected', reason: value, index, attempts };
 
 /**
  * Runs tasks from `tasks` with at most `limit` running at once and yields their results in the order
@@ -33,16 +67,7 @@ export function limitedAsCompleted<TResult>(
   limit: number | AdaptiveLimit,
   options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<TResult> {
-  const resolved = resolveOptions(initialLimit(limit), options);
-  const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
-  return new LimitedRun<unknown, TResult>({
-    iterator,
-    isAsync,
-    limit,
-    mapper: undefined,
-    isSettledMode: false,
-    options: resolved,
-  });
+  return run(tasks, 'tasks', limit, initialLimit(limit), undefined, options, undefined);
 }
 
 /**
@@ -72,16 +97,7 @@ export function limitedAsSettled<TResult>(
   limit: number | AdaptiveLimit,
   options?: LimitOptions<Task<TResult>>,
 ): LimitedIterator<Settled<TResult>> {
-  const resolved = resolveOptions(initialLimit(limit), options);
-  const { iterator, isAsync } = getIterator<unknown>(tasks, 'tasks');
-  return new LimitedRun<unknown, Settled<TResult>>({
-    iterator,
-    isAsync,
-    limit,
-    mapper: undefined,
-    isSettledMode: true,
-    options: resolved,
-  });
+  return run(tasks, 'tasks', limit, initialLimit(limit), undefined, options, toSettled);
 }
 
 /**
@@ -112,11 +128,7 @@ export function limitedMap<TInput, TResult>(
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions<TInput>,
 ): LimitedIterator<TResult> {
-  const initial = initialLimit(limit);
-  validateFunction(mapper, 'mapper');
-  const resolved = resolveOptions(initial, options);
-  const { iterator, isAsync } = getIterator<TInput>(items, 'items');
-  return new LimitedRun<TInput, TResult>({ iterator, isAsync, limit, mapper, isSettledMode: false, options: resolved });
+  return run(items, 'items', limit, initialLimit(limit), validateFunction(mapper, 'mapper'), options, undefined);
 }
 
 /**
@@ -150,16 +162,5 @@ export function limitedMapSettled<TInput, TResult>(
   mapper: Mapper<TInput, TResult>,
   options?: LimitOptions<TInput>,
 ): LimitedIterator<Settled<TResult>> {
-  const initial = initialLimit(limit);
-  validateFunction(mapper, 'mapper');
-  const resolved = resolveOptions(initial, options);
-  const { iterator, isAsync } = getIterator<TInput>(items, 'items');
-  return new LimitedRun<TInput, Settled<TResult>>({
-    iterator,
-    isAsync,
-    limit,
-    mapper,
-    isSettledMode: true,
-    options: resolved,
-  });
+  return run(items, 'items', limit, initialLimit(limit), validateFunction(mapper, 'mapper'), options, toSettled);
 }

@@ -5,10 +5,10 @@
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
   readonly code = 'ERR_LAC_TIMEOUT';
-  /** The task's position in the source, from 0. */
-  readonly index: number;
+  /** The task's position in the source, from 0. (`declare`d: set in the constructor, no field initializer to emit.) */
+  declare readonly index: number;
   /** The timeout that ran out, in milliseconds. */
-  readonly timeout: number;
+  declare readonly timeout: number;
 
   /**
    * Made by the scheduler when a task runs past `options.timeout`; you do not construct it yourself.

@@ -72,7 +72,7 @@ export function limitedMapPush<TInput, TResult>(
     isAsync: false,
     limit,
     mapper,
-    isSettledMode: false,
+    settled: undefined,
     options: resolved,
     consumer: consumer as RunConsumer<unknown>,
   });
@@ -95,7 +95,7 @@ export function limitedAsCompletedPush<TResult>(
     isAsync,
     limit,
     mapper: undefined,
-    isSettledMode: false,
+    settled: undefined,
     options: resolved,
     consumer: consumer as RunConsumer<unknown>,
   });

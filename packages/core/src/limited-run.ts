@@ -55,8 +55,8 @@ class Context implements TaskContext {
   #controller: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #isSettled = false;
-  #isAborted = false;
-  #abortReason: unknown;
+  /** Why the task was aborted, or `kAbort` (never a reason) until it is: one field for the flag and the reason. */
+  #abortReason: unknown = kAbort;
 
   constructor(index: number, run: LimitedRun<unknown, unknown>) {
     this.index = index;
@@ -71,7 +71,7 @@ class Context implements TaskContext {
     if (this.#controller === undefined) {
       const controller = new AbortController();
       this.#controller = controller;
-      if (this.#isAborted) controller.abort(this.#abortReason);
+      if (this.#abortReason !== kAbort) controller.abort(this.#abortReason);
       else if (!this.#isSettled) this.#run[kTrack](this);
     }
     return this.#controller.signal;
@@ -83,8 +83,7 @@ class Context implements TaskContext {
    * controller is made for it.
    */
   [kAbort](reason: unknown): void {
-    if (this.#isAborted) return;
-    this.#isAborted = true;
+    if (this.#abortReason !== kAbort) return;
     this.#abortReason = reason;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#controller?.abort(reason);
@@ -127,6 +126,12 @@ export interface RunConsumer<TOut> {
   onReady(): void;
 }
 
+/**
+ * Makes a settled-mode outcome record (`attempts`: only with `retry`). Passed in by the settled
+ * forms, so a bundle without them leaves it out.
+ */
+export type ToSettled = (isFulfilled: boolean, value: unknown, index: number, attempts: number | undefined) => unknown;
+
 export interface RunConfig<TItem> {
   /** Where items come from; undefined when they are pushed with `write()`. */
   readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
@@ -135,8 +140,8 @@ export interface RunConfig<TItem> {
   readonly limit: number | AdaptiveLimit;
   /** Call each item with this mapper; without one, items are tasks and are called themselves. */
   readonly mapper: Mapper<TItem, unknown> | undefined;
-  /** Deliver failures as `Settled` records instead of failing fast. */
-  readonly isSettledMode: boolean;
+  /** Settled mode: deliver every outcome as the record this makes instead of failing fast. */
+  readonly settled: ToSettled | undefined;
   readonly options: ResolvedOptions;
   /** Push mode: deliver to these callbacks instead of to `next()`. */
   readonly consumer?: RunConsumer<unknown> | undefined;
@@ -165,7 +170,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   /** `limit + buffer`: no start while running plus finished-but-unconsumed reach it. */
   #window: number;
   readonly #mapper: Mapper<TItem, unknown> | undefined;
-  readonly #isSettledMode: boolean;
+  readonly #settled: ToSettled | undefined;
   readonly #isOrdered: boolean;
   readonly #timeout: number | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -200,9 +205,15 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #buffered = 0;
 
   readonly #results = new Queue<IteratorResult<TOut>>();
-  /** Pending `next()` calls: their resolve functions, and their reject functions in the same order (two queues, no object per call). */
-  readonly #waiters = new Queue<(result: IteratorResult<TOut>) => void>();
-  readonly #rejecters = new Queue<(reason: unknown) => void>();
+  /**
+   * Pending `next()` calls, oldest first: `#waiting` of them. The oldest is in two fields (a `for await`
+   * loop only ever has one pending, so it never touches the queue); the others' resolve and reject
+   * functions in a queue, in pairs (no object per call).
+   */
+  #waiting = 0;
+  #resolveFirst: ((result: IteratorResult<TOut>) => void) | undefined;
+  #rejectFirst: ((reason: unknown) => void) | undefined;
+  readonly #waiters = new Queue<((result: IteratorResult<TOut>) => void) | ((reason: unknown) => void)>();
   /** Ordered mode: holds back results until their turn. */
   readonly #ordered: OrderedDelivery<IteratorResult<TOut>> | undefined;
 
@@ -224,7 +235,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#buffer = options.buffer;
     this.#window = options.window;
     this.#mapper = config.mapper;
-    this.#isSettledMode = config.isSettledMode;
+    this.#settled = config.settled;
     this.#isOrdered = options.ordered;
     this.#timeout = options.timeout;
     this.#signal = options.signal;
@@ -382,12 +393,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       return Promise.reject(this.#error);
     }
     if (this.#state === DONE) return Promise.resolve({ value: undefined, done: true });
-    return new Promise<IteratorResult<TOut>>((resolve, reject) => {
-      this.#waiters.push(resolve);
-      this.#rejecters.push(reject);
-      this.#pump();
-    });
+    return new Promise<IteratorResult<TOut>>(this.#wait);
   }
+
+  /** A pending `next()`'s executor, made once per run rather than once per call. */
+  readonly #wait = (resolve: (result: IteratorResult<TOut>) => void, reject: (reason: unknown) => void): void => {
+    if (this.#waiting++ === 0) {
+      this.#resolveFirst = resolve;
+      this.#rejectFirst = reject;
+    } else {
+      this.#waiters.push(resolve);
+      this.#waiters.push(reject);
+    }
+    this.#pump();
+  };
 
   /**
    * Stops early: nothing new starts, in-flight tasks' signals abort, and the source's `return()` is
@@ -403,7 +422,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     // consumer first): its reason is then the reason the tasks see, whichever listener ran first.
     const signal = this.#signal;
     const closing = this.#stop(signal?.aborted === true ? signal.reason : earlyExitReason());
-    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
+    while (this.#waiting > 0) this.#resolveWaiter({ value: undefined, done: true });
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
@@ -572,14 +591,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#pump();
     };
     // setImmediate where there is one (Node, Bun, Deno): setTimeout(0) waits at least 1 ms in Node.
-    const host = globalThis as {
+    const { setImmediate: later, clearImmediate: cancel } = globalThis as {
       setImmediate?: (callback: () => void) => unknown;
       clearImmediate?: (handle: unknown) => void;
     };
-    if (typeof host.setImmediate === 'function' && typeof host.clearImmediate === 'function') {
-      const { clearImmediate } = host;
-      const handle = host.setImmediate(resume);
-      this.#cancelYield = () => clearImmediate(handle);
+    if (typeof later === 'function' && typeof cancel === 'function') {
+      const handle = later(resume);
+      this.#cancelYield = () => cancel(handle);
     } else {
       const handle = setTimeout(resume, 0);
       this.#cancelYield = () => clearTimeout(handle);
@@ -721,7 +739,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       // Late results are dropped; their rejections were handled here, so none is unhandled.
       return;
     }
-    this.#outcome(context.index, isFulfilled, value, context.pendingAttempt);
+    this.#outcome(context.index, isFulfilled, value, context);
     // After the outcome: a release that throws fails the run, but the result already earned is delivered first.
     gates?.release(context, isFulfilled ? undefined : { error: value });
     this.#pump();
@@ -739,19 +757,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     }
   }
 
-  /** Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing (`skip`), or fail fast. */
-  #outcome(index: number, isFulfilled: boolean, value: unknown, attempt?: number): void {
+  /**
+   * Delivers a task's outcome (while the run is active): a result, a `Settled` record, nothing
+   * (`skip`), or fail fast. `settled` is the task's context when it settled (not at a timeout): with
+   * `retry`, a settled record tells its attempt. Read only then: a plain task's context has no
+   * attempt field, and reading a missing field costs a lookup on every settle.
+   */
+  #outcome(index: number, isFulfilled: boolean, value: unknown, settled?: Context): void {
     let result: IteratorResult<TOut>;
     if (isFulfilled && value === skip) {
       if (this.#ordered !== undefined) this.#placeInOrder(index, HOLE);
       return;
-    } else if (this.#isSettledMode) {
-      const settled = isFulfilled
-        ? { status: 'fulfilled' as const, value, index }
-        : this.#gates?.retry === undefined
-          ? { status: 'rejected' as const, reason: value, index }
-          : { status: 'rejected' as const, reason: value, index, attempts: attempt ?? 1 };
-      result = { value: settled as TOut, done: false };
+    } else if (this.#settled !== undefined) {
+      const attempts = this.#gates?.retry === undefined ? undefined : (settled?.pendingAttempt ?? 1);
+      result = { value: this.#settled(isFulfilled, value, index, attempts) as TOut, done: false };
     } else if (isFulfilled) {
       result = { value: value as TOut, done: false };
     } else {
@@ -783,7 +802,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       } else if (!this.#consumer.onResult(result.value as TOut)) {
         this.#isPaused = true;
       }
-    } else if (this.#waiters.size > 0) {
+    } else if (this.#waiting > 0) {
       this.#resolveWaiter(result);
     } else {
       this.#results.push(result);
@@ -832,7 +851,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
 
   /** Hands waiting consumers what is left after a failure: buffered results first, then the error once. */
   #drain(): void {
-    while (this.#waiters.size > 0) {
+    while (this.#waiting > 0) {
       if (this.#results.size > 0) {
         this.#buffered--;
         this.#resolveWaiter(this.#results.shift());
@@ -846,13 +865,26 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   }
 
   #resolveWaiter(result: IteratorResult<TOut>): void {
-    this.#rejecters.shift();
-    this.#waiters.shift()(result);
+    const resolve = this.#resolveFirst!;
+    this.#shiftWaiter();
+    resolve(result);
   }
 
   #rejectWaiter(reason: unknown): void {
-    this.#waiters.shift();
-    this.#rejecters.shift()(reason);
+    const reject = this.#rejectFirst!;
+    this.#shiftWaiter();
+    reject(reason);
+  }
+
+  /** The oldest pending `next()` is answered: the next oldest moves up. */
+  #shiftWaiter(): void {
+    if (--this.#waiting === 0) {
+      this.#resolveFirst = undefined;
+      this.#rejectFirst = undefined;
+    } else {
+      this.#resolveFirst = this.#waiters.shift() as (result: IteratorResult<TOut>) => void;
+      this.#rejectFirst = this.#waiters.shift() as (reason: unknown) => void;
+    }
   }
 
   #checkDone(): void {
@@ -869,7 +901,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#state = DONE;
     this.#release();
     if (this.#consumer !== undefined) this.#consumer.onDone();
-    while (this.#waiters.size > 0) this.#resolveWaiter({ value: undefined, done: true });
+    while (this.#waiting > 0) this.#resolveWaiter({ value: undefined, done: true });
   }
 
   #discardResults(): void {

@@ -1,9 +1,8 @@
-import { Queue } from './queue.js';
 import { kSlots, type LimiterJob, type SlotRunner } from './slots.js';
 import type { Slots } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { createController, initialLimit, isAdaptive, type LimitController } from './adaptive-limit.js';
-import { describe, validateFunction, validateLimit } from './validate.js';
+import { expected, validateFunction, validateLimit } from './validate.js';
 
 export interface LimiterOptions {
   /** Functions running at once. An integer >= 1, `Infinity`, or `adaptive(...)` (it then finds the number itself). */
@@ -43,8 +42,12 @@ export interface Limiter {
   ): Promise<TResult[]>;
 }
 
-/** A call waiting: `run` lets it start (its continuation was registered in the caller's async context); `onDone` runs when its promise settles. */
-type Job = LimiterJob;
+/**
+ * A call waiting: `run` lets it start (its continuation was registered in the caller's async context);
+ * `onDone` runs when its promise settles. The waiting calls are a linked list through `next`, so
+ * the limiter needs no queue of its own (as p-limit's yocto-queue).
+ */
+type Job = LimiterJob & { next?: Job };
 
 /**
  * Creates a limiter with the same contract as p-limit's default export: `limit(fn, ...args)` returns
@@ -68,31 +71,27 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
   if (typeof concurrency === 'object' && concurrency !== null && !isAdaptive(concurrency)) {
     let slotsOption: unknown;
     ({ concurrency, rejectOnClear = false, slots: slotsOption } = concurrency);
-    if (typeof rejectOnClear !== 'boolean') {
-      throw new TypeError(`Expected \`rejectOnClear\` to be a boolean, got ${describe(rejectOnClear)}`);
-    }
-    if (slotsOption !== undefined) {
-      // The value brings the code that takes and gives back its slots: see `slotsFrom`.
-      slots = (slotsOption as { [kSlots]?: SlotRunner })?.[kSlots];
-      if (typeof slots !== 'function')
-        throw new TypeError(
-          `Expected \`slots\` to be createSharedLimit(n), allOf(...) or slotsFrom(source), got ${describe(slotsOption)}`,
-        );
-    }
+    if (typeof rejectOnClear !== 'boolean') expected(rejectOnClear, 'rejectOnClear', 'a boolean');
+    // The value brings the code that takes and gives back its slots: see `slotsFrom`.
+    slots = (slotsOption as { [kSlots]?: SlotRunner } | undefined)?.[kSlots];
+    if (slotsOption !== undefined && typeof slots !== 'function')
+      expected(slotsOption, 'slots', 'createSharedLimit(n), allOf(...) or slotsFrom(source)');
   }
   let limit = initialLimit(concurrency, 'concurrency');
-  const queue = new Queue<Job>();
+  /** The waiting calls, oldest first. */
+  let first: Job | undefined;
+  let last: Job | undefined;
+  let pendingCount = 0;
   let activeCount = 0;
   let controller: LimitController | undefined;
-  if (isAdaptive(concurrency)) {
-    controller = createController(concurrency, (next) => {
-      limit = next;
-      // A raise starts queued calls at once (a settling call does otherwise).
-      queueMicrotask(() => {
-        while (activeCount < limit && queue.size > 0) startNext();
-      });
+  /** A new limit: a raise starts queued calls at once (a settling call does otherwise). */
+  const setLimit = (next: number): void => {
+    limit = next;
+    queueMicrotask(() => {
+      while (activeCount < limit && first !== undefined) startNext();
     });
-  }
+  };
+  if (isAdaptive(concurrency)) controller = createController(concurrency, setLimit);
   /** An adaptive limit hears how a call went, before its place is freed; a throwing hook has no caller to tell. */
   const sample = (startedAt: number, isFailed: boolean, value: unknown): void => {
     try {
@@ -103,9 +102,12 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
   };
 
   const startNext = (): void => {
-    if (activeCount < limit && queue.size > 0) {
+    const job = first;
+    if (activeCount < limit && job !== undefined) {
       activeCount++;
-      const job = queue.shift();
+      pendingCount--;
+      first = job.next;
+      if (first === undefined) last = undefined;
       if (slots === undefined) job.run(onSettled);
       else slots(job, onSettled);
     }
@@ -148,7 +150,7 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
       // Like p-limit, the call happens a microtask later, never inside limit() itself. Either way it
       // runs in the async context (AsyncLocalStorage) of this caller: a microtask or a promise
       // continuation carries the context of the code that queued or registered it.
-      if (slots === undefined && activeCount < limit && queue.size === 0) {
+      if (slots === undefined && activeCount < limit && first === undefined) {
         activeCount++;
         queueMicrotask(call);
         return;
@@ -159,37 +161,37 @@ export function createLimiter(concurrency: number | AdaptiveLimit | LimiterOptio
       new Promise<void>((startNow) => {
         start = startNow;
       }).then(call);
-      queue.push({
+      const job: Job = {
         run: (done) => {
           onDone = done;
           start();
         },
         reject,
-      });
+      };
+      if (last === undefined) first = job;
+      else last.next = job;
+      last = job;
+      pendingCount++;
       startNext();
     })) as Limiter;
 
   Object.defineProperties(limiter, {
     activeCount: { get: () => activeCount },
-    pendingCount: { get: () => queue.size },
+    pendingCount: { get: () => pendingCount },
     clearQueue: {
       value(): void {
-        if (!rejectOnClear) {
-          queue.clear();
-          return;
-        }
-        const reason = new DOMException('The queued call was cleared', 'AbortError');
-        while (queue.size > 0) queue.shift().reject(reason);
+        const reason = rejectOnClear && new DOMException('The queued call was cleared', 'AbortError');
+        let job = first;
+        first = last = undefined;
+        pendingCount = 0;
+        for (; reason && job !== undefined; job = job.next) job.reject(reason);
       },
     },
     concurrency: {
       get: () => limit,
       set(value: unknown) {
-        limit = validateLimit(value, 'concurrency');
+        setLimit(validateLimit(value, 'concurrency'));
         controller = undefined;
-        queueMicrotask(() => {
-          while (activeCount < limit && queue.size > 0) startNext();
-        });
       },
     },
     map: {

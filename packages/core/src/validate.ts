@@ -11,11 +11,11 @@ export function fail(message: string): never {
 
 /** Throws the boundary's TypeError: ``Expected `name` to be what, got `value` (type)``. */
 export function expected(value: unknown, name: string, what: string): never {
-  return fail(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
+  throw new TypeError(`Expected \`${name}\` to be ${what}, got ${describe(value)}`);
 }
 
 export function isCount(value: unknown, min: number): value is number {
-  return value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && (value as number) >= min);
+  return value === Infinity || (Number.isInteger(value) && (value as number) >= min);
 }
 
 export function validateLimit(value: unknown, name = 'limit'): number {
@@ -23,8 +23,10 @@ export function validateLimit(value: unknown, name = 'limit'): number {
   return value;
 }
 
-export function validateFunction(value: unknown, name: string): void {
+/** Returns `value` once it is checked to be a function. */
+export function validateFunction<T>(value: T, name: string): T {
   if (typeof value !== 'function') expected(value, name, 'a function');
+  return value;
 }
 
 export function getIterator<T>(
@@ -64,7 +66,7 @@ export const MAX_DELAY = 2_147_483_647;
  */
 function feature(value: unknown, name: string, fix: string, features: Feature[]): void {
   if (value === undefined) return;
-  if (value === null || typeof (value as Feature)[kFeature] !== 'function') {
+  if (typeof (value as Partial<Feature> | null)?.[kFeature] !== 'function') {
     let shown = describe(value);
     try {
       // An object literal shows what it held: the shape a 0.1 option had.
@@ -79,18 +81,19 @@ function feature(value: unknown, name: string, fix: string, features: Feature[])
 }
 
 export function resolveOptions(limit: number, options: unknown): ResolvedOptions {
-  if (options === undefined)
-    return {
-      ordered: false,
-      buffer: limit,
-      window: limit * 2,
-      signal: undefined,
-      timeout: undefined,
-      features: undefined,
-    };
-  if (options === null || typeof options !== 'object') expected(options, 'options', 'an object');
-  const { ordered = false, buffer = limit, signal, timeout, rate, slots, retry, perKey } = options as LimitOptions;
-  const { key, lookahead } = options as { key?: unknown; lookahead?: unknown };
+  if (options !== undefined && (options === null || typeof options !== 'object'))
+    expected(options, 'options', 'an object');
+  const {
+    ordered = false,
+    buffer = limit,
+    signal,
+    timeout,
+    rate,
+    slots,
+    retry,
+    perKey,
+  } = (options ?? {}) as LimitOptions;
+  const { key, lookahead } = (options ?? {}) as { key?: unknown; lookahead?: unknown };
   if (key !== undefined || lookahead !== undefined)
     fail(
       'Expected `options.perKey` to be perKey(key, perKey, { lookahead }) instead of `options.key` and `options.lookahead`',
@@ -98,11 +101,12 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
   if (typeof ordered !== 'boolean') expected(ordered, 'options.ordered', 'a boolean');
   if (!isCount(buffer, 0)) expected(buffer, 'options.buffer', 'an integer >= 0 or Infinity');
   if (signal !== undefined && !isAbortSignal(signal)) expected(signal, 'options.signal', 'an AbortSignal');
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && !Number.isNaN(timeout))) {
-    expected(timeout, 'options.timeout', 'a number of milliseconds > 0');
-  }
-  if (timeout !== undefined && timeout > MAX_DELAY && timeout !== Number.POSITIVE_INFINITY) {
-    expected(timeout, 'options.timeout', `at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity`);
+  if (timeout !== undefined) {
+    // NaN is not > 0.
+    if (!(typeof timeout === 'number' && timeout > 0))
+      expected(timeout, 'options.timeout', 'a number of milliseconds > 0');
+    if (timeout > MAX_DELAY && timeout !== Infinity)
+      expected(timeout, 'options.timeout', `at most ${MAX_DELAY} ms (the longest setTimeout can wait) or Infinity`);
   }
   const features: Feature[] = [];
   feature(perKey, 'options.perKey', 'perKey((item) => key, perKey)', features);
@@ -114,7 +118,7 @@ export function resolveOptions(limit: number, options: unknown): ResolvedOptions
     buffer,
     window: limit + buffer,
     signal,
-    timeout: timeout === Number.POSITIVE_INFINITY ? undefined : timeout,
+    timeout: timeout === Infinity ? undefined : timeout,
     features: features.length > 0 ? features : undefined,
   };
 }

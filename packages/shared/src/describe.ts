@@ -3,14 +3,20 @@
  * ``` `[object Object]` (object) ```, ``` `[Array]` (array) ```, ``` `null` (null) ```.
  */
 export function describe(value: unknown): string {
-  let shown: string;
-  if (typeof value === 'string') shown = JSON.stringify(value);
-  else if (typeof value === 'function') shown = value.name ? `[Function ${value.name}]` : '[Function]';
-  else if (typeof value === 'bigint') shown = `${value}n`;
-  else if (typeof value === 'symbol') shown = value.toString();
-  else if (value !== null && typeof value === 'object')
-    shown = Array.isArray(value) ? '[Array]' : Object.prototype.toString.call(value);
-  else shown = String(value);
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  const name = type === 'function' ? (value as { name?: unknown }).name : undefined;
+  const shown =
+    type === 'string'
+      ? JSON.stringify(value)
+      : type === 'function'
+        ? `[Function${name ? ` ${name}` : ''}]`
+        : type === 'bigint'
+          ? `${value}n`
+          : type === 'array'
+            ? '[Array]'
+            : type === 'object'
+              ? Object.prototype.toString.call(value)
+              : // A number, boolean, undefined, null or symbol (String() shows a symbol; a template would throw).
+                String(value);
   return `\`${shown}\` (${type})`;
 }
