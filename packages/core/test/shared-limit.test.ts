@@ -134,6 +134,33 @@ describe('createSharedLimit()', () => {
     );
   });
 
+  it('acquires that gave up leave nothing behind while the limit stays full (heap after 20,000 of them)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const limit = createSharedLimit(1);
+    const held = limit.acquire() as SharedSlot;
+    const giveUp = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        const controller = new AbortController();
+        const acquired = limit.acquire(controller.signal);
+        controller.abort();
+        await (acquired as Promise<SharedSlot>).catch(() => undefined);
+      }
+    };
+    await giveUp(1000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await giveUp(20_000);
+    gc();
+    // A waiter kept in the queue until the next release (with its signal and callbacks) is ~2 KB: 40 MB here.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4 * 1024 * 1024);
+    expect(limit.pending).toBe(0);
+    held.release();
+    expect(limit.running).toBe(0);
+  });
+
   it('a run using the limit as slots starts no task ahead of an acquire() queued before it', async () => {
     const limit = createSharedLimit(1);
     const first = limit.acquire() as SharedSlot;
