@@ -131,8 +131,9 @@ class Limit implements Omit<SharedLimit, keyof Slots> {
   constructor(limit: number, spec: AdaptiveLimit | undefined) {
     this.limit = limit;
     if (spec !== undefined) this.#adaptive = createController(spec, this.#resize);
-    // It carries its own gate: `options.slots: limit` needs no wrapping.
-    Object.assign(this, slotsOf(this));
+    // It carries its own gate: `options.slots: limit` needs no wrapping. The side door is set here, not
+    // declared as a method: bundlers keep a class with a computed method key even when nothing uses it.
+    Object.assign(this, slotsOf(this), { [kTryAcquire]: this.#tryAcquire });
   }
 
   /** An adaptive limit changed: a raise serves waiters at once (a release does otherwise). */
@@ -174,12 +175,12 @@ class Limit implements Omit<SharedLimit, keyof Slots> {
    * before any newcomer), else undefined and the gate calls `acquire(signal)`. No signal to read:
    * the gate asks only while its round's signal is live.
    */
-  [kTryAcquire](): SharedSlot | undefined {
+  readonly #tryAcquire = (): SharedSlot | undefined => {
     if (this.#running >= this.limit || this.#pending > 0) return undefined;
     if (this.#adaptive !== undefined) return this.#newSlot();
     this.#running++;
     return this.#gateSlot;
-  }
+  };
 
   /**
    * What `kTryAcquire` hands out without an adaptive limit: one object for every such slot, as the
