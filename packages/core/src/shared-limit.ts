@@ -95,28 +95,35 @@ export function createSharedLimit(limit: number | AdaptiveLimit): SharedLimit {
   return new Limit(initial, isAdaptive(limit) ? limit : undefined) as unknown as SharedLimit;
 }
 
-/** One slot; a class, so a slot costs one small object and no closures. */
-class Slot implements SharedSlot {
-  readonly #limit: Limit;
-  /** With an adaptive limit: when the slot was handed out. */
-  readonly #startedAt: number | undefined;
-  #isReleased = false;
+/**
+ * One slot; a class, so a slot costs one small object and no closures. Made in a pure call: a class
+ * with a computed method key (`[Symbol.dispose]`) is otherwise kept by bundlers even when unused.
+ */
+const Slot = /* @__PURE__ */ (() => {
+  class Slot implements SharedSlot {
+    readonly #limit: Limit;
+    /** With an adaptive limit: when the slot was handed out. */
+    readonly #startedAt: number | undefined;
+    #isReleased = false;
 
-  constructor(limit: Limit, startedAt: number | undefined) {
-    this.#limit = limit;
-    this.#startedAt = startedAt;
-  }
+    constructor(limit: Limit, startedAt: number | undefined) {
+      this.#limit = limit;
+      this.#startedAt = startedAt;
+    }
 
-  release(failure?: SlotFailure): void {
-    if (this.#isReleased) return;
-    this.#isReleased = true;
-    this.#limit.onRelease(this.#startedAt, failure);
-  }
+    release(failure?: SlotFailure): void {
+      if (this.#isReleased) return;
+      this.#isReleased = true;
+      this.#limit.onRelease(this.#startedAt, failure);
+    }
 
-  [disposeSymbol](): void {
-    this.release();
+    [disposeSymbol](): void {
+      this.release();
+    }
   }
-}
+  return Slot;
+})();
+type Slot = InstanceType<typeof Slot>;
 
 /** A `SharedLimit` (its `Slots` brand is type-only: what it carries is the gate `slotsOf` adds). */
 class Limit implements Omit<SharedLimit, keyof Slots> {
