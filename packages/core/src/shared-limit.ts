@@ -1,4 +1,4 @@
-import { Queue } from './queue.js';
+import { kTryAcquire } from './slot-gate.js';
 import { slotsOf, toSlotSource, type Governor, type SlotSource } from './slots.js';
 import type { Slots } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
@@ -42,13 +42,35 @@ export interface SharedLimit extends SlotSource<SharedSlot>, Slots {
   release(slot: SharedSlot, failure?: SlotFailure): void;
 }
 
-interface Waiter {
-  resolve(slot: SharedSlot): void;
-  reject(reason: unknown): void;
+/**
+ * An `acquire()` waiting for a slot: a node of the limit's FIFO (a doubly linked list, so an abort
+ * takes it out at once in O(1)), and its own abort listener (`handleEvent`: no closure per call).
+ */
+class Waiter {
+  readonly resolve: (slot: SharedSlot) => void;
+  readonly reject: (reason: unknown) => void;
   readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** Aborted while queued: skipped when its turn comes (removing it from the middle of the queue would not be O(1)). */
-  isCancelled: boolean;
+  readonly #limit: Limit;
+  prev: Waiter | undefined;
+  next: Waiter | undefined;
+
+  constructor(
+    limit: Limit,
+    signal: AbortSignal | undefined,
+    resolve: (slot: SharedSlot) => void,
+    reject: (reason: unknown) => void,
+  ) {
+    this.#limit = limit;
+    this.signal = signal;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  /** Its signal aborted while it waited: it leaves the queue now and never gets a slot. */
+  handleEvent(): void {
+    this.#limit.unlink(this);
+    this.reject(this.signal!.reason);
+  }
 }
 
 /**
@@ -73,42 +95,52 @@ export function createSharedLimit(limit: number | AdaptiveLimit): SharedLimit {
   return new Limit(initial, isAdaptive(limit) ? limit : undefined) as unknown as SharedLimit;
 }
 
-/** One slot; a class, so a slot costs one small object and no closures. */
-class Slot implements SharedSlot {
-  readonly #limit: Limit;
-  /** With an adaptive limit: when the slot was handed out. */
-  readonly #startedAt: number | undefined;
-  #isReleased = false;
+/**
+ * One slot; a class, so a slot costs one small object and no closures. Made in a pure call: a class
+ * with a computed method key (`[Symbol.dispose]`) is otherwise kept by bundlers even when unused.
+ */
+const Slot = /* @__PURE__ */ (() => {
+  class Slot implements SharedSlot {
+    readonly #limit: Limit;
+    /** With an adaptive limit: when the slot was handed out. */
+    readonly #startedAt: number | undefined;
+    #isReleased = false;
 
-  constructor(limit: Limit, startedAt: number | undefined) {
-    this.#limit = limit;
-    this.#startedAt = startedAt;
-  }
+    constructor(limit: Limit, startedAt: number | undefined) {
+      this.#limit = limit;
+      this.#startedAt = startedAt;
+    }
 
-  release(failure?: SlotFailure): void {
-    if (this.#isReleased) return;
-    this.#isReleased = true;
-    this.#limit.onRelease(this.#startedAt, failure);
-  }
+    release(failure?: SlotFailure): void {
+      if (this.#isReleased) return;
+      this.#isReleased = true;
+      this.#limit.onRelease(this.#startedAt, failure);
+    }
 
-  [disposeSymbol](): void {
-    this.release();
+    [disposeSymbol](): void {
+      this.release();
+    }
   }
-}
+  return Slot;
+})();
+type Slot = InstanceType<typeof Slot>;
 
 /** A `SharedLimit` (its `Slots` brand is type-only: what it carries is the gate `slotsOf` adds). */
 class Limit implements Omit<SharedLimit, keyof Slots> {
   limit: number;
   readonly #adaptive: LimitController | undefined;
-  readonly #waiters = new Queue<Waiter>();
+  /** The oldest and newest waiting `acquire()`: served from the head, appended at the tail. */
+  #head: Waiter | undefined;
+  #tail: Waiter | undefined;
   #running = 0;
   #pending = 0;
 
   constructor(limit: number, spec: AdaptiveLimit | undefined) {
     this.limit = limit;
     if (spec !== undefined) this.#adaptive = createController(spec, this.#resize);
-    // It carries its own gate: `options.slots: limit` needs no wrapping.
-    Object.assign(this, slotsOf(this));
+    // It carries its own gate: `options.slots: limit` needs no wrapping. The side door is set here, not
+    // declared as a method: bundlers keep a class with a computed method key even when nothing uses it.
+    Object.assign(this, slotsOf(this), { [kTryAcquire]: this.#tryAcquire });
   }
 
   /** An adaptive limit changed: a raise serves waiters at once (a release does otherwise). */
@@ -131,21 +163,37 @@ class Limit implements Omit<SharedLimit, keyof Slots> {
 
   acquire(signal?: AbortSignal): SharedSlot | Promise<SharedSlot> {
     if (signal?.aborted === true) return Promise.reject(signal.reason);
+    // Free and nobody queued ahead: a slot now, with no promise and no listener.
     if (this.#running < this.limit && this.#pending === 0) return this.#newSlot();
     return new Promise<SharedSlot>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined, isCancelled: false };
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          waiter.isCancelled = true;
-          this.#pending--;
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      const waiter = new Waiter(this, signal, resolve, reject);
+      signal?.addEventListener('abort', waiter, { once: true });
       this.#pending++;
-      this.#waiters.push(waiter);
+      const tail = this.#tail;
+      waiter.prev = tail;
+      if (tail === undefined) this.#head = waiter;
+      else tail.next = waiter;
+      this.#tail = waiter;
     });
   }
+
+  /**
+   * What the run's slot gate calls first: a free slot when nobody waits (FIFO: a waiter is served
+   * before any newcomer), else undefined and the gate calls `acquire(signal)`. No signal to read:
+   * the gate asks only while its round's signal is live.
+   */
+  readonly #tryAcquire = (): SharedSlot | undefined => {
+    if (this.#running >= this.limit || this.#pending > 0) return undefined;
+    if (this.#adaptive !== undefined) return this.#newSlot();
+    this.#running++;
+    return this.#gateSlot;
+  };
+
+  /**
+   * What `kTryAcquire` hands out without an adaptive limit: one object for every such slot, as the
+   * gate releases each slot it took exactly once (and has no use for a slot's identity).
+   */
+  readonly #gateSlot: SharedSlot = { release: (failure) => this.onRelease(undefined, failure) };
 
   release(slot: SharedSlot, failure?: SlotFailure): void {
     if (slot === null || typeof slot !== 'object' || typeof slot.release !== 'function') {
@@ -154,7 +202,19 @@ class Limit implements Omit<SharedLimit, keyof Slots> {
     slot.release(failure);
   }
 
-  /** A slot came back: tell an adaptive limit how it went, then give one to the oldest waiter still waiting. */
+  /** Takes `waiter` out of the queue (it aborted, or its turn came). O(1). */
+  unlink(waiter: Waiter): void {
+    const { prev, next } = waiter;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prev = prev;
+    waiter.prev = undefined;
+    waiter.next = undefined;
+    this.#pending--;
+  }
+
+  /** A slot came back: tell an adaptive limit how it went, then give one to the oldest waiter, if any. */
   onRelease(startedAt: number | undefined, failure: SlotFailure | undefined): void {
     if (startedAt !== undefined) {
       try {
@@ -164,13 +224,13 @@ class Limit implements Omit<SharedLimit, keyof Slots> {
       }
     }
     this.#running--;
-    const waiters = this.#waiters;
-    while (this.#running < this.limit && waiters.size > 0) {
-      const waiter = waiters.shift();
-      if (waiter.isCancelled) continue;
-      this.#pending--;
-      if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    let waiter = this.#head;
+    // The slot goes straight to the head waiter: nobody can take it in between (its promise resolves later).
+    while (waiter !== undefined && this.#running < this.limit) {
+      this.unlink(waiter);
+      waiter.signal?.removeEventListener('abort', waiter);
       waiter.resolve(this.#newSlot());
+      waiter = this.#head;
     }
   }
 }

@@ -3,6 +3,23 @@ import { Queue } from './queue.js';
 import type { SlotFailure, SlotSource } from './slots.js';
 import { describe } from './validate.js';
 
+/**
+ * A slot source's synchronous side door for the gate, under this registered symbol (so the ESM and
+ * CommonJS copies agree): a free slot, or undefined when it would have to wait (the gate then calls
+ * `acquire(signal)`). `createSharedLimit` has one: the gate then reads no signal, makes no promise
+ * and checks no thenable per start. Its slots have a `release(failure?)` that returns nothing.
+ */
+export const kTryAcquire = Symbol.for('@lac/core.tryAcquire');
+
+/** A slot of a source with `kTryAcquire`. */
+interface DirectSlot {
+  release(failure?: SlotFailure): void;
+}
+
+interface DirectSource {
+  [kTryAcquire](): DirectSlot | undefined;
+}
+
 /** What the `slots` gate tells its run. */
 export interface SlotGateHost {
   readonly isActive: boolean;
@@ -28,11 +45,16 @@ export interface SlotGateHost {
  */
 export class SlotGate {
   readonly #slots: SlotSource;
+  /** The same source when it has `kTryAcquire`, else undefined. */
+  readonly #direct: DirectSource | undefined;
   readonly #host: SlotGateHost;
   /** The most acquires pending at once: the source's `maxPendingAcquires`, 1 by default. */
   readonly #maxPending: number;
   /** Slots acquired for the next starts (at most the room the run had when each arrived). */
-  readonly #held = new Queue<unknown>();
+  #heldCount = 0;
+  /** The first of them (most runs never hold more than one), then the rest. */
+  #next: unknown;
+  readonly #more = new Queue<unknown>();
   /** Acquires of the current round that have not settled. */
   #pending = 0;
   /** Aborts the current round's acquires when the gate gives up waiting. */
@@ -49,6 +71,8 @@ export class SlotGate {
     if (max !== undefined && !(Number.isInteger(max) && max >= 1))
       throw new TypeError(`Expected \`options.slots.maxPendingAcquires\` to be an integer >= 1, got ${describe(max)}`);
     this.#maxPending = max ?? 1;
+    if (typeof (slots as Partial<DirectSource>)[kTryAcquire] === 'function')
+      this.#direct = slots as unknown as DirectSource;
   }
 
   get signal(): AbortSignal | undefined {
@@ -60,9 +84,19 @@ export class SlotGate {
    * source hands them out at once, and up to `min(room, maxPendingAcquires)` pending.
    */
   allowStart(): boolean {
-    if (this.#held.size > 0) return true;
-    // Called only when a start is possible: at least one is wanted whatever the room says.
-    const wanted = Math.min(this.#maxPending, Math.max(1, this.#host.room));
+    if (this.#heldCount > 0) return true;
+    // Nothing of ours pending, so nothing of ours queued ahead: take a free slot without an acquire.
+    if (this.#direct !== undefined && this.#pending === 0) {
+      const slot = this.#direct[kTryAcquire]();
+      if (slot !== undefined) {
+        this.#hold(slot);
+        return true;
+      }
+    }
+    // Called only when a start is possible: at least one is wanted whatever the room says (read only
+    // when it can matter: it is a getter of the run's).
+    const max = this.#maxPending;
+    const wanted = max === 1 ? 1 : Math.min(max, Math.max(1, this.#host.room));
     while (this.#pending < wanted) {
       if (this.#controller === undefined) {
         this.#controller = new AbortController();
@@ -77,7 +111,7 @@ export class SlotGate {
         return false;
       }
       if (!isThenable(acquired)) {
-        this.#held.push(acquired);
+        this.#hold(acquired);
         return true;
       }
       this.#pending++;
@@ -91,14 +125,22 @@ export class SlotGate {
 
   /** A task starts: it takes the oldest held slot (to give to `release` when it settles). */
   take(): unknown {
-    return this.#held.shift();
+    const slot = this.#next;
+    this.#heldCount--;
+    this.#next = this.#more.size > 0 ? this.#more.shift() : undefined;
+    return slot;
+  }
+
+  #hold(slot: unknown): void {
+    if (this.#heldCount++ === 0) this.#next = slot;
+    else this.#more.push(slot);
   }
 
   /** No start will use what is held or pending now (the source is done, or the run drains): give it back. */
   drop(): void {
     // No reason of ours: the default one is an AbortError, which is what the acquires should reject with.
     if (this.#pending > 0) this.#giveUpWaiting(undefined);
-    while (this.#held.size > 0) this.release(this.#held.shift());
+    while (this.#heldCount > 0) this.release(this.take());
   }
 
   /** The run stopped: abort the pending acquires and give back the held slots. */
@@ -110,6 +152,11 @@ export class SlotGate {
   /** A release that fails while the run is active fails it; after the run ended there is no one left to tell. */
   release(slot: unknown, failure?: SlotFailure): void {
     try {
+      if (this.#direct !== undefined) {
+        // A slot of a source with `kTryAcquire` releases itself, synchronously.
+        (slot as DirectSlot).release(failure);
+        return;
+      }
       const released = failure === undefined ? this.#slots.release(slot) : this.#slots.release(slot, failure);
       if (isThenable(released)) {
         // The run does not end before its releases settle: a rejection is the run's failure, not lost.
@@ -142,11 +189,11 @@ export class SlotGate {
       return;
     }
     // The room shrank while waiting (a lower limit, results piling up): hold no more than could start.
-    if (this.#held.size >= Math.max(1, this.#host.room)) {
+    if (this.#heldCount >= Math.max(1, this.#host.room)) {
       this.release(slot);
       return;
     }
-    this.#held.push(slot);
+    this.#hold(slot);
     this.#host.onSlot();
   }
 

@@ -61,6 +61,171 @@ describe('createSharedLimit()', () => {
     expect(limit.running).toBe(0);
   });
 
+  it('property: acquire, abort and release in any order: slots go first come, first served, an aborted waiter never gets one', async () => {
+    // A model of the queue beside the real one: every grant must go to the oldest waiter still waiting.
+    const op = fc.oneof(
+      fc.constant({ kind: 'acquire' as const }),
+      fc.record({ kind: fc.constant('acquire with signal' as const) }),
+      fc.record({ kind: fc.constant('abort' as const), which: fc.nat() }),
+      fc.record({ kind: fc.constant('release' as const), which: fc.nat() }),
+    );
+    await assertProperty(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.array(op, { maxLength: 40 }), async (size, ops) => {
+        const limit = createSharedLimit(size);
+        const held: SharedSlot[] = [];
+        const granted: number[] = [];
+        const rejected: number[] = [];
+        /** The model: waiters in the order they must be served. */
+        const queue: number[] = [];
+        const controllers = new Map<number, AbortController>();
+        let id = 0;
+        const take = (slot: SharedSlot, me: number): void => {
+          granted.push(me);
+          held.push(slot);
+        };
+        for (const step of ops) {
+          if (step.kind === 'release') {
+            if (held.length === 0) continue;
+            held.splice(step.which % held.length, 1)[0]!.release();
+            // The head waiter gets the slot now (synchronously), so no newcomer can take it first.
+            if (queue.length > 0) expect(limit.pending).toBe(queue.length - 1);
+            queue.shift();
+          } else if (step.kind === 'abort') {
+            // Any call made with a signal: one still waiting leaves the queue at once; for one served already it is too late.
+            const calls = [...controllers.keys()];
+            if (calls.length === 0) continue;
+            const me = calls[step.which % calls.length]!;
+            controllers.get(me)!.abort(new Error(`abort ${me}`));
+            if (queue.includes(me)) queue.splice(queue.indexOf(me), 1);
+            expect(limit.pending).toBe(queue.length);
+          } else {
+            const me = id++;
+            let signal: AbortSignal | undefined;
+            if (step.kind === 'acquire with signal') {
+              const controller = new AbortController();
+              controllers.set(me, controller);
+              signal = controller.signal;
+            }
+            const acquired = limit.acquire(signal);
+            if (acquired instanceof Promise) {
+              queue.push(me);
+              acquired.then(
+                (slot) => take(slot, me),
+                () => rejected.push(me),
+              );
+            } else {
+              // A slot now only when one is free and nobody waits ahead.
+              expect(queue).toEqual([]);
+              take(acquired, me);
+            }
+          }
+          await flush();
+          expect(limit.running).toBe(held.length);
+          expect(limit.running).toBeLessThanOrEqual(size);
+          expect(limit.pending).toBe(queue.length);
+        }
+        // Grants in order of the calls (FIFO), and never to a call that rejected.
+        expect(granted).toEqual([...granted].sort((a, b) => a - b));
+        for (const me of rejected) expect(granted).not.toContain(me);
+        expect(granted.length + rejected.length + queue.length).toBe(id);
+        return true;
+      }),
+      200,
+    );
+  });
+
+  it('acquires that gave up leave nothing behind while the limit stays full (heap after 20,000 of them)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const limit = createSharedLimit(1);
+    const held = limit.acquire() as SharedSlot;
+    const giveUp = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        const controller = new AbortController();
+        const acquired = limit.acquire(controller.signal);
+        controller.abort();
+        await (acquired as Promise<SharedSlot>).catch(() => undefined);
+      }
+    };
+    await giveUp(1000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await giveUp(20_000);
+    gc();
+    // A waiter kept in the queue until the next release (with its signal and callbacks) is ~2 KB: 40 MB here.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4 * 1024 * 1024);
+    expect(limit.pending).toBe(0);
+    held.release();
+    expect(limit.running).toBe(0);
+  });
+
+  it('a run using the limit as slots starts no task ahead of an acquire() queued before it', async () => {
+    const limit = createSharedLimit(1);
+    const first = limit.acquire() as SharedSlot;
+    const order: string[] = [];
+    const queued = (limit.acquire() as Promise<SharedSlot>).then((slot) => {
+      order.push('queued');
+      return slot;
+    });
+    const run = limitedAsCompleted(
+      [
+        () => {
+          order.push(`task (running ${limit.running})`);
+          return 1;
+        },
+      ],
+      1,
+      { slots: limit },
+    );
+    const result = run.next();
+    await ticks();
+    expect(order).toEqual([]);
+    expect(limit.pending).toBe(2);
+    first.release();
+    const slot = await queued;
+    await ticks();
+    expect(order).toEqual(['queued']);
+    slot.release();
+    expect(await result).toEqual({ value: 1, done: false });
+    expect(order).toEqual(['queued', 'task (running 1)']);
+    expect(await run.next()).toEqual({ value: undefined, done: true });
+    expect(limit.running).toBe(0);
+    expect(limit.pending).toBe(0);
+  });
+
+  it('runs that take free slots without waiting give each back once: a slot released twice would free two', async () => {
+    const limit = createSharedLimit(3);
+    const results = await Promise.all(
+      [0, 1].map(async (r) => {
+        const values: number[] = [];
+        for await (const value of limitedAsCompleted(
+          Array.from({ length: 20 }, (_, i) => () => {
+            // Never more than the limit at once, counted by the limit itself.
+            expect(limit.running).toBeLessThanOrEqual(3);
+            return r * 100 + i;
+          }),
+          2,
+          { slots: limit },
+        ))
+          values.push(value);
+        return values.length;
+      }),
+    );
+    expect(results).toEqual([20, 20]);
+    expect(limit.running).toBe(0);
+    // Exactly the limit is free again: three now, the fourth waits.
+    const three = [limit.acquire(), limit.acquire(), limit.acquire()];
+    expect(three.every((slot) => !(slot instanceof Promise))).toBe(true);
+    const fourth = limit.acquire();
+    expect(fourth).toBeInstanceOf(Promise);
+    (three[0] as SharedSlot).release();
+    (await fourth).release();
+    for (const slot of three.slice(1)) (slot as SharedSlot).release();
+    expect(limit.running).toBe(0);
+  });
+
   it('its slots release through Symbol.dispose (for `using`)', () => {
     const limit = createSharedLimit(1);
     const slot = limit.acquire() as SharedSlot & { [key: symbol]: () => void };
