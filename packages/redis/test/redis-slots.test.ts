@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { deferred } from '@lac/test-tools/deferred';
 import { allOf, createSharedLimit, limitedAsCompleted, type TaskContext } from '@lac/core';
 import {
   type NodeRedisClient,
@@ -9,6 +10,7 @@ import {
   RedisSlotsError,
   redisSlots,
   type RedisLease,
+  type RedisSubscriber,
 } from '../src/index.ts';
 import { ABANDON } from '../src/scripts.ts';
 import {
@@ -411,6 +413,42 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     await expect(waiting).rejects.toThrow('was closed');
     await expect(slots.acquire()).rejects.toThrow('is closed');
     await slots.release(lease);
+    expect(await client.zcard(keysOf(key).leases)).toBe(0);
+  });
+});
+
+describe.skipIf(!hasRedisServer)('the release channel (its pub/sub connection)', () => {
+  it('regression: a subscription it drops itself while SUBSCRIBE is on the wire (nobody waits any more) does not fail the source (node-redis v4 rejects it with "Disconnects client")', async () => {
+    const subscribing = deferred<void>();
+    const dropped = deferred<void>();
+    // ioredis, but its subscriber answers SUBSCRIBE only by rejecting it once disconnected, as node-redis v4 does.
+    const subscriber: RedisSubscriber = {
+      subscribe: () => {
+        subscribing.resolve();
+        return dropped.promise.then(() => Promise.reject(new Error('Disconnects client')));
+      },
+      on: () => subscriber,
+      disconnect: () => dropped.resolve(),
+    };
+    const wrapped: RedisClient = {
+      evalsha: (...args) => client.evalsha(...args),
+      eval: (...args) => client.eval(...args),
+      duplicate: () => subscriber,
+    };
+    const key = `dropped-subscription-${nextKey++}`;
+    const slots = makeSlots(key, 1, { client: wrapped, pollMs: 10, handoffMs: 0 });
+    const lease = await slots.acquire();
+    const controller = new AbortController();
+    const waiting = slots.acquire(controller.signal);
+    await subscribing.promise;
+    // Nobody waits any more: pollMs later the channel closes its connection, SUBSCRIBE still unanswered.
+    controller.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    await dropped.promise;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(slots.signal.aborted).toBe(false);
+    await slots.release(lease);
+    await slots.release(await slots.acquire());
     expect(await client.zcard(keysOf(key).leases)).toBe(0);
   });
 });
