@@ -12,7 +12,7 @@ import {
   type RedisLease,
   type RedisSubscriber,
 } from '../src/index.ts';
-import { ABANDON } from '../src/scripts.ts';
+import { ABANDON, ACQUIRE } from '../src/scripts.ts';
 import {
   clientKinds,
   hasRedisServer,
@@ -452,6 +452,81 @@ describe.skipIf(!hasRedisServer)('the release channel (its pub/sub connection)',
     expect(await client.zcard(keysOf(key).leases)).toBe(0);
   });
 });
+
+describe.skipIf(!hasRedisServer)(
+  'a slot freed while another process waits goes to its head waiter without waiting for a poll',
+  () => {
+    it('regression: close() gives back a lease granted to an attempt whose answer it will not read, and wakes the head waiter (the slot came free silently: the waiter was left to its poll)', async () => {
+      const key = `close-granted-${nextKey++}`;
+      const keys = keysOf(key);
+      // The leaving source's script answers are held back: its attempt is granted in Redis, its answer not read yet.
+      const answers = deferred<void>();
+      const held: RedisClient = {
+        evalsha: (...args) => client.evalsha(...args).then((reply) => answers.promise.then(() => reply)),
+        eval: (...args) => client.eval(...args),
+        duplicate: () => client.duplicate(),
+      };
+      const leaving = makeSlots(key, 1, { client: held, handoffMs: 0 });
+      // A poll 60 s away: only the release channel can wake this one in time.
+      const waiter = makeSlots(key, 1, { client, handoffMs: 0, pollMs: 60_000 });
+      await client.script('LOAD', ACQUIRE.source);
+      const granted = leaving.acquire();
+      await waitUntil(async () => (await client.zcard(keys.leases)) === 1);
+      const waiting = waiter.acquire();
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      await waitUntil(async () => Number((await client.pubsub('NUMSUB', keys.channel))[1]) === 1);
+      leaving.close();
+      await expect(granted).rejects.toThrow('was closed');
+      const lease = await waiting;
+      expect(waiter.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+      answers.resolve();
+      await waiter.release(lease);
+      expect(await client.zcard(keys.leases)).toBe(0);
+    });
+
+    it('regression: waiters that went to sleep while the release channel was still subscribing look again once it is, even when the one that subscribed is gone (a release meanwhile was announced to nobody: the others were left to their poll)', async () => {
+      const key = `subscribing-${nextKey++}`;
+      const keys = keysOf(key);
+      const subscribed = deferred<void>();
+      const subscribing = deferred<void>();
+      const late: RedisClient = {
+        evalsha: (...args) => client.evalsha(...args),
+        eval: (...args) => client.eval(...args),
+        duplicate: () => {
+          const subscriber = client.duplicate();
+          return {
+            subscribe: (channel) => {
+              subscribing.resolve();
+              return subscribed.promise.then(() => subscriber.subscribe(channel));
+            },
+            on: (event: 'message' | 'error', listener: (...args: never[]) => void) =>
+              subscriber.on(event, listener as () => void),
+            disconnect: () => subscriber.disconnect(),
+          } as RedisSubscriber;
+        },
+      };
+      const holder = makeSlots(key, 1, { client, handoffMs: 0 });
+      const lease = await holder.acquire();
+      const waiters = makeSlots(key, 1, { client: late, handoffMs: 0, pollMs: 60_000 });
+      const controller = new AbortController();
+      // The first subscribes and then leaves; the second went to sleep meanwhile.
+      const leaving = waiters.acquire(controller.signal);
+      const staying = waiters.acquire();
+      await subscribing.promise;
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
+      controller.abort(new Error('gave up'));
+      await expect(leaving).rejects.toThrow('gave up');
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      // Announced while nobody in that process listens yet.
+      await holder.release(lease);
+      subscribed.resolve();
+      const taken = await staying;
+      expect(waiters.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+      await waiters.release(taken);
+      expect(await client.zcard(keys.leases)).toBe(0);
+    });
+  },
+);
 
 describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)', (kind) => {
   it('fails every run with a clear RedisSlotsError, aborts their tasks, never runs over the limit, and leaves no error event unheard', async () => {
