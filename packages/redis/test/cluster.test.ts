@@ -5,8 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { createCluster } from 'redis';
 import { createCluster as createClusterV4 } from 'redis-v4';
-import { limitedAsCompleted, type TaskContext } from '@lac/core';
+import { limitedAsCompleted } from '@lac/core';
 import { type NodeRedisCluster, type RedisClient, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
+import { holdingTasks, newMeter } from './fixtures/holding-tasks.ts';
 import { type ClusterNode, hasRedisCluster, RedisCluster, slotOf } from './fixtures/redis-cluster.ts';
 import { type ClientKind, clientKinds, keysOf, waitUntil } from './fixtures/redis-server.ts';
 import {
@@ -76,21 +77,6 @@ async function runId(node: ClusterNode): Promise<string> {
   return /run_id:(\w+)/.exec(String(await node.command('INFO', 'server')))![1]!;
 }
 
-function holdingTasks(count: number, meter: { running: number; max: number; started: number; aborted: number }) {
-  return Array.from({ length: count }, () => ({ signal }: TaskContext) => {
-    meter.running++;
-    meter.started++;
-    meter.max = Math.max(meter.max, meter.running);
-    return new Promise((_, reject) =>
-      signal.addEventListener('abort', () => {
-        meter.running--;
-        meter.aborted++;
-        reject(signal.reason);
-      }),
-    );
-  });
-}
-
 describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (kind) => {
   let own: ClusterClient;
   const opened: RedisSlots[] = [];
@@ -151,7 +137,7 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     process.on('unhandledRejection', onUncaught);
     try {
       const slots = redisSlots({ client: c.client, key, limit: 2, leaseMs, pollMs: 50, quarantineMs });
-      const meter = { running: 0, max: 0, started: 0, aborted: 0 };
+      const meter = newMeter();
       const run = limitedAsCompleted(holdingTasks(3, meter), 3, { slots })
         .next()
         .catch((error: unknown) => error);
@@ -242,6 +228,46 @@ function firstStartAfter(workers: Worker[], at: number): number {
   return (Math.min(...starts.filter((start) => start > at)) - at) / 1000;
 }
 
+/**
+ * 6 workers (2 on each client kind, 8 tasks of 300 ms each, retrying a failed source) share a limit
+ * of 4 on `key` while `failOver` makes the replica of the limit's master take over: every task
+ * completes once, the sources that fail do so cleanly, and never more than 4 run at once.
+ */
+async function expectBoundAcrossFailover(
+  key: string,
+  how: string,
+  failOver: (replica: ClusterNode, master: ClusterNode) => Promise<void>,
+): Promise<void> {
+  const leaseMs = 3000;
+  const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
+  await startTogether(workers);
+  const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
+  await withStateDump(
+    workers,
+    '8 tasks start',
+    waitUntil(() => starts() >= 8),
+    30_000,
+  );
+  const master = await cluster.masterOf(slotOf(keysOf(key).leases));
+  const replica = await cluster.replicaOf(master);
+  const failedOverAt = now();
+  await withStateDump(workers, 'the replica takes over', failOver(replica, master), 40_000);
+  const promotedAt = now();
+  await expectAllFinished(workers, 8);
+  const failures = workers.flatMap((worker) => worker.of('failure'));
+  // ERR_LAC_REDIS_LEASE_LOST as a rule; ERR_LAC_REDIS_UNAVAILABLE for a holder whose command the failover
+  // paused for longer than its timeout (1 s here). The in-process case above asserts the former.
+  expect(failures.length).toBeGreaterThan(0);
+  for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
+  const { max, aboveUs, spans } = overlap(workers, 4);
+  const lost = failures.filter((failure) => failure.code === 'ERR_LAC_REDIS_LEASE_LOST').length;
+  console.info(
+    `cluster failover (${how}): replica promoted ${((promotedAt - failedOverAt) / 1000).toFixed(0)} ms after ${how}; first grant ${firstStartAfter(workers, promotedAt).toFixed(0)} ms after the promotion (quarantine ${leaseMs} ms); ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit, ${failures.length} source failures (${lost} lease lost)`,
+  );
+  expect(aboveUs).toBe(0);
+  expect(max).toBe(4);
+}
+
 describe.skipIf(!hasRedisCluster)(
   'worker processes sharing one limit on a Redis Cluster (2 on each client kind)',
   () => {
@@ -257,69 +283,23 @@ describe.skipIf(!hasRedisCluster)(
     }, 120_000);
 
     it('holds the bound across a CLUSTER FAILOVER of the master holding the limit (0 µs above it): holders fail, grants resume after the quarantine', async () => {
-      const key = 'cluster-failover';
-      const leaseMs = 3000;
-      const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
-      await startTogether(workers);
-      await withStateDump(
-        workers,
-        '8 tasks start',
-        waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8),
-        30_000,
-      );
-      const master = await cluster.masterOf(slotOf(keysOf(key).leases));
-      const replica = await cluster.replicaOf(master);
-      const failoverAt = now();
-      await replica.command('CLUSTER', 'FAILOVER');
-      await waitUntil(async () => (await replica.role()) === 'master', 20);
-      const promotedAt = now();
-      await expectAllFinished(workers, 8);
-      const failures = workers.flatMap((worker) => worker.of('failure'));
-      // ERR_LAC_REDIS_LEASE_LOST as a rule; ERR_LAC_REDIS_UNAVAILABLE for a holder whose command the failover
-      // paused for longer than its timeout (1 s here). The in-process case above asserts the former.
-      expect(failures.length).toBeGreaterThan(0);
-      for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
-      const { max, aboveUs, spans } = overlap(workers, 4);
-      console.info(
-        `cluster failover: replica promoted ${((promotedAt - failoverAt) / 1000).toFixed(0)} ms after CLUSTER FAILOVER; first grant ${firstStartAfter(workers, promotedAt).toFixed(0)} ms after the promotion (quarantine ${leaseMs} ms); ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit, ${failures.length} source failures (${failures.filter((failure) => failure.code === 'ERR_LAC_REDIS_LEASE_LOST').length} lease lost)`,
-      );
-      expect(aboveUs).toBe(0);
-      expect(max).toBe(4);
+      await expectBoundAcrossFailover('cluster-failover', 'CLUSTER FAILOVER', async (replica) => {
+        await replica.command('CLUSTER', 'FAILOVER');
+        await waitUntil(async () => (await replica.role()) === 'master', 20, 30_000);
+      });
     }, 120_000);
 
     it('holds the bound when the master holding the limit freezes (SIGSTOP) and its replica takes over', async () => {
-      const key = 'cluster-frozen';
-      const leaseMs = 3000;
-      const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
-      await startTogether(workers);
-      await withStateDump(
-        workers,
-        '8 tasks start',
-        waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8),
-        30_000,
-      );
-      const master = await cluster.masterOf(slotOf(keysOf(key).leases));
-      const replica = await cluster.replicaOf(master);
-      const stoppedAt = now();
-      master.signal('SIGSTOP');
-      cluster.setDown(master, true);
-      try {
-        await waitUntil(async () => (await replica.role()) === 'master', 50);
-      } finally {
-        master.signal('SIGCONT');
-        cluster.setDown(master, false);
-      }
-      const promotedAt = now();
-      await expectAllFinished(workers, 8);
-      const failures = workers.flatMap((worker) => worker.of('failure'));
-      expect(failures.length).toBeGreaterThan(0);
-      for (const failure of failures) expect(failure.code).toMatch(/^ERR_LAC_REDIS_(UNAVAILABLE|LEASE_LOST)$/);
-      const { max, aboveUs, spans } = overlap(workers, 4);
-      console.info(
-        `cluster master frozen: replica promoted ${((promotedAt - stoppedAt) / 1000).toFixed(0)} ms after SIGSTOP; first grant ${firstStartAfter(workers, promotedAt).toFixed(0)} ms after the promotion (quarantine ${leaseMs} ms); ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit, ${failures.length} source failures (${failures.filter((failure) => failure.code === 'ERR_LAC_REDIS_LEASE_LOST').length} lease lost)`,
-      );
-      expect(aboveUs).toBe(0);
-      expect(max).toBe(4);
+      await expectBoundAcrossFailover('cluster-frozen', 'SIGSTOP', async (replica, master) => {
+        master.signal('SIGSTOP');
+        cluster.setDown(master, true);
+        try {
+          await waitUntil(async () => (await replica.role()) === 'master', 50, 30_000);
+        } finally {
+          master.signal('SIGCONT');
+          cluster.setDown(master, false);
+        }
+      });
     }, 120_000);
   },
 );

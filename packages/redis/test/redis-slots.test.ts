@@ -21,6 +21,7 @@ import {
   type TestClient,
   waitUntil,
 } from './fixtures/redis-server.ts';
+import { holdingTasks, newMeter } from './fixtures/holding-tasks.ts';
 
 let server: RedisServer;
 /** ioredis, to look at what the source left in Redis. */
@@ -59,24 +60,6 @@ function makeSlots(
   opened.push(slots);
   return slots;
 }
-
-/** Tasks that run until their signal aborts, counting how many run at once. */
-function holdingTasks(count: number, meter: { running: number; max: number; started: number; aborted: number }) {
-  return Array.from({ length: count }, () => ({ signal }: TaskContext) => {
-    meter.running++;
-    meter.started++;
-    meter.max = Math.max(meter.max, meter.running);
-    return new Promise((_, reject) =>
-      signal.addEventListener('abort', () => {
-        meter.running--;
-        meter.aborted++;
-        reject(signal.reason);
-      }),
-    );
-  });
-}
-
-const newMeter = () => ({ running: 0, max: 0, started: 0, aborted: 0 });
 
 describe.skipIf(!hasRedisServer)('redisSlots options', () => {
   it('rejects bad options with a TypeError naming the option and showing the value', () => {
