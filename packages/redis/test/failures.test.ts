@@ -1,7 +1,7 @@
 // The shared limit when things do not behave: a worker frozen past its lease (SIGSTOP), Redis frozen,
 // Redis restarted with its data lost. Workers are real processes; times are on the machine's
 // monotonic clock (CLOCK_MONOTONIC, shared by every process on one Linux machine), in µs.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
 import { type RedisLease, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
@@ -15,7 +15,14 @@ import {
   waitUntil,
   withOwnServer,
 } from './fixtures/redis-server.ts';
-import { fencedWorkerFile, overlap, startTogether, Worker, type WorkerEvent } from './fixtures/workers.ts';
+import {
+  fencedWorkerFile,
+  overlap,
+  startTogether,
+  Worker,
+  type WorkerEvent,
+  withStateDump,
+} from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
 
 const now = () => Number(process.hrtime.bigint() / 1000n);
@@ -27,6 +34,11 @@ function fencedWorker(config: Omit<FencedWorkerConfig, 'pollMs' | 'quarantineMs'
 
 let server: RedisServer;
 let client: Redis;
+/** The workers of the test running now: killed after it, so a test that failed leaves none behind. */
+const spawned: Worker[] = [];
+afterEach(() => {
+  for (const worker of spawned.splice(0)) worker.kill();
+});
 
 beforeAll(async () => {
   server = await RedisServer.start();
@@ -249,11 +261,19 @@ describe.skipIf(!hasRedisServer)(
             isRetrying: true,
           }),
         );
+        spawned.push(...workers);
         await startTogether(workers);
-        await waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8);
+        const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
+        await withStateDump(
+          workers,
+          '8 tasks start',
+          waitUntil(() => starts() >= 8),
+          30_000,
+        );
         await own.stop();
         own = await RedisServer.start(own.port);
-        const codes = await Promise.all(workers.map((worker) => worker.exited));
+        const exits = Promise.all(workers.map((worker) => worker.exited));
+        const codes = await withStateDump(workers, 'every worker exits', exits, 60_000);
         // stderr first: a worker that exits 1 says why there (an uncaught error is printed before the exit).
         expect(workers.map((worker) => worker.stderr)).toEqual(Array.from({ length: 8 }, () => ''));
         expect(codes).toEqual(Array.from({ length: 8 }, () => 0));
