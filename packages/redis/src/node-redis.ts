@@ -86,7 +86,9 @@ export function fromNodeRedis(client: NodeRedisClient | NodeRedisCluster): Redis
 class NodeRedisSubscriber implements RedisSubscriber {
   readonly #connection: NodeRedisConnection;
   readonly #listeners: ((channel: string, message: string) => void)[] = [];
-  #isOpen = false;
+  /** 'closed' from `disconnect()` on, even while a connect still runs; the connection itself is closed once (`#isClosedNow`). */
+  #state: 'idle' | 'connecting' | 'open' | 'closed' = 'idle';
+  #isClosedNow = false;
 
   constructor(connection: NodeRedisConnection) {
     this.#connection = connection;
@@ -101,17 +103,45 @@ class NodeRedisSubscriber implements RedisSubscriber {
   }
 
   async subscribe(channel: string): Promise<unknown> {
-    this.#isOpen = true;
-    await this.#connection.connect();
+    this.#state = 'connecting';
+    try {
+      await this.#connection.connect();
+    } finally {
+      if (this.#isClosed) this.#close();
+    }
+    if (this.#isClosed) throw new Error('The subscriber connection was closed while it connected');
+    this.#state = 'open';
     return this.#connection.subscribe(channel, (message, from) => {
       for (const listener of this.#listeners) listener(from, message);
     });
   }
 
+  /** Read through a getter: `disconnect()` may set it while `subscribe()` awaits. */
+  get #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
   disconnect(): void {
-    if (!this.#isOpen) return;
-    this.#isOpen = false;
-    // Also stops a connect still retrying (Redis down), so the connection does not keep the process alive.
+    if (this.#state === 'idle' || this.#state === 'closed') return;
+    const isConnecting = this.#state === 'connecting';
+    this.#state = 'closed';
+    if (!isConnecting) {
+      this.#close();
+      return;
+    }
+    // node-redis does not stop a connect midway: told to while it opens a socket, it opens it anyway
+    // and counts itself closed, so nothing can close that connection, which keeps the process alive.
+    // So it is closed once its connect is over (see subscribe), or at a failed attempt, between two
+    // attempts, where closing stops it retrying (Redis down: it would retry for ever).
+    const onError = () => this.#close();
+    this.#connection.on('error', onError);
+    // A cluster client of v5 reports a node's failed attempts as `node-error`.
+    (this.#connection as { on(event: string, listener: () => void): unknown }).on('node-error', onError);
+  }
+
+  #close(): void {
+    if (this.#isClosedNow) return;
+    this.#isClosedNow = true;
     try {
       if (typeof this.#connection.destroy === 'function') this.#connection.destroy();
       else void this.#connection.disconnect?.().catch(ignore);

@@ -200,7 +200,7 @@ export class RedisSlots implements SlotSource<RedisLease>, Slots {
         // The ids entitled to the free slots, when the announcement names them: only their process asks.
         if (message !== '' && !message.split(',').some((id) => this.#waiters.has(id))) return;
         // One round trip for all of this process's waiters, however many are woken.
-        for (const waiter of this.#waiters.values()) this.#try(waiter);
+        this.#tryAll();
       },
       onError: (error) => this.#failWith(error),
       hasWaiters: () => this.#waiters.size > 0,
@@ -588,6 +588,10 @@ export class RedisSlots implements SlotSource<RedisLease>, Slots {
     this.#scheduleFlush();
   }
 
+  readonly #tryAll = (): void => {
+    for (const waiter of this.#waiters.values()) this.#try(waiter);
+  };
+
   #onTried(waiter: Waiter, lease: HeldLease | undefined, untilExpiry: number): void {
     waiter.isTrying = false;
     if (lease !== undefined) {
@@ -609,8 +613,9 @@ export class RedisSlots implements SlotSource<RedisLease>, Slots {
       return;
     }
     if (!this.#releases.isSubscribed) {
-      // First wait: subscribe, then look again (a release between the attempt and the subscription was not heard).
-      this.#releases.subscribe().then(() => this.#try(waiter), ignore);
+      // First wait: subscribe, then look again (a release between the attempt and the subscription was not
+      // heard): every waiter, as those that slept meanwhile missed it too, in one round trip.
+      this.#releases.subscribe().then(this.#tryAll, ignore);
       return;
     }
     if (waiter.wantsRetry) {

@@ -53,6 +53,9 @@ export class ReleaseChannel {
     const subscribed = this.#runner
       .withTimeout(subscriber.subscribe(this.#channel), 'SUBSCRIBE')
       .then(ignore, (error: unknown) => {
+        // A subscriber this channel closed itself (nobody waited, or the source closed or failed) is no
+        // failure of Redis: node-redis v4 rejects its SUBSCRIBE with "Disconnects client" then.
+        if (this.#subscriber !== subscriber) return;
         throw this.#hooks.onError(error);
       });
     this.#subscribed = subscribed;

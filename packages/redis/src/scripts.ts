@@ -159,16 +159,18 @@ return {removed, queued}
 /**
  * KEYS: queue, waiting, and optionally leases. ARGV: channel, id... Waiters give up their places;
  * with the leases key (a source closing), also a lease granted to one of them by an attempt whose
- * answer the source will no longer act on.
+ * answer the source will no longer act on. Returns the places given up.
  */
 export const ABANDON = script(`
 local removed = 0
+local freed = 0
 for i = 2, #ARGV do
   removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
   redis.call('ZREM', KEYS[2], ARGV[i])
-  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[i]) end
+  if KEYS[3] then freed = freed + redis.call('ZREM', KEYS[3], ARGV[i]) end
 end
-if removed > 0 and redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[1], '') end
+-- A place given up lets the next waiters in; a lease given back frees a slot for them.
+if (removed > 0 or freed > 0) and redis.call('ZCARD', KEYS[1]) > 0 then redis.call('PUBLISH', ARGV[1], '') end
 return removed
 `);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
-import { Worker } from './fixtures/workers.ts';
+import { clientKinds, hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
+import { expectExitAfterClosingWhileSubscribing, Worker } from './fixtures/workers.ts';
 import { redisSlots } from '../src/index.ts';
 
 let server: RedisServer;
@@ -213,4 +213,14 @@ describe.skipIf(!hasRedisServer)('cross-process shared limit (4 worker processes
     expect(ends.size).toBe(180);
     expect(await client.zcard(keys.leases)).toBe(0);
   });
+});
+
+describe.skipIf(!hasRedisServer)('a source closed while its subscriber connects', () => {
+  it.each(clientKinds)(
+    'regression: lets its process exit once the client is closed too (%s): told to close while it opened its socket, node-redis (v4 and v5) opened it anyway, and nothing could close it',
+    async (clientKind) => {
+      await expectExitAfterClosingWhileSubscribing({ key: `closing-${clientKind}`, clientKind, port: server.port });
+    },
+    60_000,
+  );
 });

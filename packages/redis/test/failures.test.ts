@@ -1,12 +1,28 @@
 // The shared limit when things do not behave: a worker frozen past its lease (SIGSTOP), Redis frozen,
 // Redis restarted with its data lost. Workers are real processes; times are on the machine's
 // monotonic clock (CLOCK_MONOTONIC, shared by every process on one Linux machine), in µs.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
-import { type RedisLease, RedisSlotsError, redisSlots } from '../src/index.ts';
-import { clientKinds, hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
-import { fencedWorkerFile, overlap, startTogether, Worker, type WorkerEvent } from './fixtures/workers.ts';
+import { type RedisLease, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
+import { holdingTasks, newMeter } from './fixtures/holding-tasks.ts';
+import {
+  clientKinds,
+  hasRedisServer,
+  keysOf,
+  RedisServer,
+  serverTimeMs,
+  waitUntil,
+  withOwnServer,
+} from './fixtures/redis-server.ts';
+import {
+  fencedWorkerFile,
+  overlap,
+  startTogether,
+  Worker,
+  type WorkerEvent,
+  withStateDump,
+} from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
 
 const now = () => Number(process.hrtime.bigint() / 1000n);
@@ -18,6 +34,11 @@ function fencedWorker(config: Omit<FencedWorkerConfig, 'pollMs' | 'quarantineMs'
 
 let server: RedisServer;
 let client: Redis;
+/** The workers of the test running now: killed after it, so a test that failed leaves none behind. */
+const spawned: Worker[] = [];
+afterEach(() => {
+  for (const worker of spawned.splice(0)) worker.kill();
+});
 
 beforeAll(async () => {
   server = await RedisServer.start();
@@ -97,25 +118,12 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis frozen (SIGSTOP for 3 
     process.on('unhandledRejection', onUncaught);
     try {
       const leaseMs = 1500;
-      const meter = { running: 0, max: 0, started: 0, aborted: 0 };
+      const meter = newMeter();
       const all = clients.map((c) =>
         redisSlots({ client: c.client, key: 'frozen', limit: 4, leaseMs, pollMs: 50, quarantineMs: 0 }),
       );
-      const holding = () =>
-        Array.from({ length: 6 }, () => ({ signal }: TaskContext) => {
-          meter.running++;
-          meter.started++;
-          meter.max = Math.max(meter.max, meter.running);
-          return new Promise((_, reject) =>
-            signal.addEventListener('abort', () => {
-              meter.running--;
-              meter.aborted++;
-              reject(signal.reason);
-            }),
-          );
-        });
       const outcomes = all.map((slots) =>
-        limitedAsCompleted(holding(), 3, { slots })
+        limitedAsCompleted(holdingTasks(6, meter), 3, { slots })
           .next()
           .then(
             () => new Error('expected a rejection'),
@@ -152,99 +160,56 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis frozen (SIGSTOP for 3 
 });
 
 describe.skipIf(!hasRedisServer).each(clientKinds)('epochs and quarantine (%s)', (kind) => {
+  /** Waits until `slots`'s new epoch is set, and checks that it is quarantined and grants nothing meanwhile. */
+  async function expectQuarantined(look: Redis, slots: RedisSlots, key: string, atLeastMs: number): Promise<void> {
+    const controller = new AbortController();
+    const waiting = slots.acquire(controller.signal);
+    await waitUntil(async () => (await look.hget(keysOf(key).epoch, 'until')) !== null, 1);
+    const until = Number(await look.hget(keysOf(key).epoch, 'until'));
+    expect(until).toBeGreaterThan((await serverTimeMs(look)) + atLeastMs);
+    expect(slots.stats.acquired).toBe(0);
+    controller.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    slots.close();
+  }
+
   it('a young Redis grants nothing for quarantineMs on a new key; a key new on a long-running one starts at once', async () => {
-    const own = await RedisServer.start();
-    // ioredis looks at what the source left in Redis; the source runs on a client of `kind`.
-    const c = own.client();
-    const sc = await own.connect(kind);
-    try {
-      const slots = redisSlots({
-        client: sc.client,
-        key: 'young',
-        limit: 2,
-        leaseMs: 3000,
-        quarantineMs: 60_000,
-        pollMs: 50,
-      });
-      const controller = new AbortController();
-      const waiting = slots.acquire(controller.signal);
-      await waitUntil(async () => (await c.zcard(keysOf('young').queue)) === 1);
-      const epoch = await c.hgetall(keysOf('young').epoch);
-      const [seconds, micros] = (await c.time()) as [number, number];
-      const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      expect(Number(epoch.until)).toBeGreaterThan(serverNow + 50_000);
-      expect(slots.stats.acquired).toBe(0);
-      controller.abort(new Error('gave up'));
-      await expect(waiting).rejects.toThrow('gave up');
-      slots.close();
+    await withOwnServer(kind, async ({ look, source }) => {
+      const options = { client: source.client, leaseMs: 3000, pollMs: 50 };
+      await expectQuarantined(
+        look,
+        redisSlots({ ...options, key: 'young', limit: 2, quarantineMs: 60_000 }),
+        'young',
+        50_000,
+      );
       // With a quarantine shorter than the server's uptime, a brand-new key is not quarantined.
-      await waitUntil(async () => Number(/uptime_in_seconds:(\d+)/.exec(await c.info('server'))![1]) >= 2, 100);
-      const fresh = redisSlots({ client: sc.client, key: 'old', limit: 1, leaseMs: 3000, quarantineMs: 500 });
+      await waitUntil(async () => Number(/uptime_in_seconds:(\d+)/.exec(await look.info('server'))![1]) >= 2, 100);
+      const fresh = redisSlots({ ...options, key: 'old', limit: 1, quarantineMs: 500 });
       const lease = await fresh.acquire();
       expect(lease.token).toBeGreaterThan(0);
       await fresh.release(lease);
       fresh.close();
-    } finally {
-      sc.close();
-      c.disconnect();
-      await own.stop();
-    }
+    });
   });
 
   it('regression: uptime_in_seconds is truncated, so a Redis that reads 2 s may be up only 1 s (the restart test once ran 6 of 4 for 42 ms)', async () => {
     // uptime_in_seconds counts wall-clock second boundaries since the start: it reads n once n
     // boundaries passed, which may be only n - 1 s after the start. Taken as n s, it let a key new on a
     // just-restarted Redis skip its quarantine while leases of the old epoch were still live.
-    const own = await RedisServer.start();
-    // ioredis looks at what the source left in Redis; the source runs on a client of `kind`.
-    const c = own.client();
-    const sc = await own.connect(kind);
-    const uptime = async () => Number(/uptime_in_seconds:(\d+)/.exec(await c.info('server'))![1]);
-    try {
+    await withOwnServer(kind, async ({ look, source }) => {
+      const uptime = async () => Number(/uptime_in_seconds:(\d+)/.exec(await look.info('server'))![1]);
       await waitUntil(async () => (await uptime()) >= 2, 1);
       // It reads 2 for a whole second; 1.5 s may not have passed since the start, so it must quarantine.
       expect(await uptime()).toBe(2);
-      const fresh = redisSlots({
-        client: sc.client,
-        key: 'two-seconds',
-        limit: 1,
-        leaseMs: 3000,
-        quarantineMs: 1500,
-        pollMs: 50,
-      });
-      const controller = new AbortController();
-      const waiting = fresh.acquire(controller.signal);
-      await waitUntil(async () => (await c.hget(keysOf('two-seconds').epoch, 'until')) !== null, 1);
-      const until = Number(await c.hget(keysOf('two-seconds').epoch, 'until'));
-      const [seconds, micros] = (await c.time()) as [number, number];
-      const serverNow = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      expect(until).toBeGreaterThan(serverNow);
-      expect(fresh.stats.acquired).toBe(0);
-      controller.abort(new Error('gave up'));
-      await expect(waiting).rejects.toThrow('gave up');
-      fresh.close();
-    } finally {
-      sc.close();
-      c.disconnect();
-      await own.stop();
-    }
+      const options = { client: source.client, key: 'two-seconds', limit: 1, leaseMs: 3000, pollMs: 50 };
+      await expectQuarantined(look, redisSlots({ ...options, quarantineMs: 1500 }), 'two-seconds', 0);
+    });
   });
 
   it('a holder that sees the epoch change fails with ERR_LAC_REDIS_LEASE_LOST at once, and tokens stay increasing across the restart', async () => {
-    const own = await RedisServer.start();
-    // ioredis looks at what the source left in Redis; the source runs on a client of `kind`.
-    const c = own.client();
-    const sc = await own.connect(kind);
-    let restarted: RedisServer | undefined;
-    try {
-      const slots = redisSlots({
-        client: sc.client,
-        key: 'restart',
-        limit: 2,
-        leaseMs: 1500,
-        quarantineMs: 0,
-        pollMs: 50,
-      });
+    await withOwnServer(kind, async ({ look, source, restart }) => {
+      const options = { client: source.client, key: 'restart', limit: 2, leaseMs: 1500, quarantineMs: 0, pollMs: 50 };
+      const slots = redisSlots(options);
       const meter = { aborted: 0 };
       const tasks = [0, 1].map(() => ({ signal, slot }: TaskContext) => {
         expect((slot as RedisLease).deadline).toBeGreaterThan(performance.now());
@@ -257,31 +222,18 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('epochs and quarantine (%s)',
       });
       const run = limitedAsCompleted(tasks, 2, { slots }).next();
       await waitUntil(() => slots.stats.held === 2);
-      const before = Number(await c.get(keysOf('restart').token));
-      await own.stop();
-      restarted = await RedisServer.start(own.port);
+      const before = Number(await look.get(keysOf('restart').token));
+      await restart();
       const error = await run.catch((caught: unknown) => caught);
       expect(error).toMatchObject({ name: 'RedisSlotsError', code: 'ERR_LAC_REDIS_LEASE_LOST', key: 'restart' });
       expect(meter.aborted).toBe(2);
       slots.close();
-      const next = redisSlots({
-        client: sc.client,
-        key: 'restart',
-        limit: 2,
-        leaseMs: 1500,
-        quarantineMs: 0,
-        pollMs: 50,
-      });
+      const next = redisSlots(options);
       const lease = await next.acquire();
       expect(lease.token).toBeGreaterThan(before);
       await next.release(lease);
       next.close();
-    } finally {
-      sc.close();
-      c.disconnect();
-      await own.stop();
-      await restarted?.stop();
-    }
+    });
   });
 });
 
@@ -309,11 +261,19 @@ describe.skipIf(!hasRedisServer)(
             isRetrying: true,
           }),
         );
+        spawned.push(...workers);
         await startTogether(workers);
-        await waitUntil(() => workers.reduce((sum, worker) => sum + worker.of('start').length, 0) >= 8);
+        const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
+        await withStateDump(
+          workers,
+          '8 tasks start',
+          waitUntil(() => starts() >= 8),
+          30_000,
+        );
         await own.stop();
         own = await RedisServer.start(own.port);
-        const codes = await Promise.all(workers.map((worker) => worker.exited));
+        const exits = Promise.all(workers.map((worker) => worker.exited));
+        const codes = await withStateDump(workers, 'every worker exits', exits, 60_000);
         // stderr first: a worker that exits 1 says why there (an uncaught error is printed before the exit).
         expect(workers.map((worker) => worker.stderr)).toEqual(Array.from({ length: 8 }, () => ''));
         expect(codes).toEqual(Array.from({ length: 8 }, () => 0));

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { deferred } from '@lac/test-tools/deferred';
 import { allOf, createSharedLimit, limitedAsCompleted, type TaskContext } from '@lac/core';
 import {
   type NodeRedisClient,
@@ -9,8 +10,9 @@ import {
   RedisSlotsError,
   redisSlots,
   type RedisLease,
+  type RedisSubscriber,
 } from '../src/index.ts';
-import { ABANDON } from '../src/scripts.ts';
+import { ABANDON, ACQUIRE } from '../src/scripts.ts';
 import {
   clientKinds,
   hasRedisServer,
@@ -19,6 +21,7 @@ import {
   type TestClient,
   waitUntil,
 } from './fixtures/redis-server.ts';
+import { holdingTasks, newMeter } from './fixtures/holding-tasks.ts';
 
 let server: RedisServer;
 /** ioredis, to look at what the source left in Redis. */
@@ -57,24 +60,6 @@ function makeSlots(
   opened.push(slots);
   return slots;
 }
-
-/** Tasks that run until their signal aborts, counting how many run at once. */
-function holdingTasks(count: number, meter: { running: number; max: number; started: number; aborted: number }) {
-  return Array.from({ length: count }, () => ({ signal }: TaskContext) => {
-    meter.running++;
-    meter.started++;
-    meter.max = Math.max(meter.max, meter.running);
-    return new Promise((_, reject) =>
-      signal.addEventListener('abort', () => {
-        meter.running--;
-        meter.aborted++;
-        reject(signal.reason);
-      }),
-    );
-  });
-}
-
-const newMeter = () => ({ running: 0, max: 0, started: 0, aborted: 0 });
 
 describe.skipIf(!hasRedisServer)('redisSlots options', () => {
   it('rejects bad options with a TypeError naming the option and showing the value', () => {
@@ -414,6 +399,117 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
     expect(await client.zcard(keysOf(key).leases)).toBe(0);
   });
 });
+
+describe.skipIf(!hasRedisServer)('the release channel (its pub/sub connection)', () => {
+  it('regression: a subscription it drops itself while SUBSCRIBE is on the wire (nobody waits any more) does not fail the source (node-redis v4 rejects it with "Disconnects client")', async () => {
+    const subscribing = deferred<void>();
+    const dropped = deferred<void>();
+    // ioredis, but its subscriber answers SUBSCRIBE only by rejecting it once disconnected, as node-redis v4 does.
+    const subscriber: RedisSubscriber = {
+      subscribe: () => {
+        subscribing.resolve();
+        return dropped.promise.then(() => Promise.reject(new Error('Disconnects client')));
+      },
+      on: () => subscriber,
+      disconnect: () => dropped.resolve(),
+    };
+    const wrapped: RedisClient = {
+      evalsha: (...args) => client.evalsha(...args),
+      eval: (...args) => client.eval(...args),
+      duplicate: () => subscriber,
+    };
+    const key = `dropped-subscription-${nextKey++}`;
+    const slots = makeSlots(key, 1, { client: wrapped, pollMs: 10, handoffMs: 0 });
+    const lease = await slots.acquire();
+    const controller = new AbortController();
+    const waiting = slots.acquire(controller.signal);
+    await subscribing.promise;
+    // Nobody waits any more: pollMs later the channel closes its connection, SUBSCRIBE still unanswered.
+    controller.abort(new Error('gave up'));
+    await expect(waiting).rejects.toThrow('gave up');
+    await dropped.promise;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(slots.signal.aborted).toBe(false);
+    await slots.release(lease);
+    await slots.release(await slots.acquire());
+    expect(await client.zcard(keysOf(key).leases)).toBe(0);
+  });
+});
+
+describe.skipIf(!hasRedisServer)(
+  'a slot freed while another process waits goes to its head waiter without waiting for a poll',
+  () => {
+    it('regression: close() gives back a lease granted to an attempt whose answer it will not read, and wakes the head waiter (the slot came free silently: the waiter was left to its poll)', async () => {
+      const key = `close-granted-${nextKey++}`;
+      const keys = keysOf(key);
+      // The leaving source's script answers are held back: its attempt is granted in Redis, its answer not read yet.
+      const answers = deferred<void>();
+      const held: RedisClient = {
+        evalsha: (...args) => client.evalsha(...args).then((reply) => answers.promise.then(() => reply)),
+        eval: (...args) => client.eval(...args),
+        duplicate: () => client.duplicate(),
+      };
+      const leaving = makeSlots(key, 1, { client: held, handoffMs: 0 });
+      // A poll 60 s away: only the release channel can wake this one in time.
+      const waiter = makeSlots(key, 1, { client, handoffMs: 0, pollMs: 60_000 });
+      await client.script('LOAD', ACQUIRE.source);
+      const granted = leaving.acquire();
+      await waitUntil(async () => (await client.zcard(keys.leases)) === 1);
+      const waiting = waiter.acquire();
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      await waitUntil(async () => Number((await client.pubsub('NUMSUB', keys.channel))[1]) === 1);
+      leaving.close();
+      await expect(granted).rejects.toThrow('was closed');
+      const lease = await waiting;
+      expect(waiter.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+      answers.resolve();
+      await waiter.release(lease);
+      expect(await client.zcard(keys.leases)).toBe(0);
+    });
+
+    it('regression: waiters that went to sleep while the release channel was still subscribing look again once it is, even when the one that subscribed is gone (a release meanwhile was announced to nobody: the others were left to their poll)', async () => {
+      const key = `subscribing-${nextKey++}`;
+      const keys = keysOf(key);
+      const subscribed = deferred<void>();
+      const subscribing = deferred<void>();
+      const late: RedisClient = {
+        evalsha: (...args) => client.evalsha(...args),
+        eval: (...args) => client.eval(...args),
+        duplicate: () => {
+          const subscriber = client.duplicate();
+          return {
+            subscribe: (channel) => {
+              subscribing.resolve();
+              return subscribed.promise.then(() => subscriber.subscribe(channel));
+            },
+            on: (event: 'message' | 'error', listener: (...args: never[]) => void) =>
+              subscriber.on(event, listener as () => void),
+            disconnect: () => subscriber.disconnect(),
+          } as RedisSubscriber;
+        },
+      };
+      const holder = makeSlots(key, 1, { client, handoffMs: 0 });
+      const lease = await holder.acquire();
+      const waiters = makeSlots(key, 1, { client: late, handoffMs: 0, pollMs: 60_000 });
+      const controller = new AbortController();
+      // The first subscribes and then leaves; the second went to sleep meanwhile.
+      const leaving = waiters.acquire(controller.signal);
+      const staying = waiters.acquire();
+      await subscribing.promise;
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 2);
+      controller.abort(new Error('gave up'));
+      await expect(leaving).rejects.toThrow('gave up');
+      await waitUntil(async () => (await client.zcard(keys.queue)) === 1);
+      // Announced while nobody in that process listens yet.
+      await holder.release(lease);
+      subscribed.resolve();
+      const taken = await staying;
+      expect(waiters.stats).toMatchObject({ held: 1, waiting: 0, polls: 0 });
+      await waiters.release(taken);
+      expect(await client.zcard(keys.leases)).toBe(0);
+    });
+  },
+);
 
 describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)', (kind) => {
   it('fails every run with a clear RedisSlotsError, aborts their tasks, never runs over the limit, and leaves no error event unheard', async () => {

@@ -1,0 +1,90 @@
+// The node-redis adapter's subscriber connection, against a fake connection that behaves as
+// node-redis does where it matters (no Redis needed).
+import { deferred } from '@lac/test-tools/deferred';
+import { describe, expect, it } from 'vitest';
+import { fromNodeRedis, type NodeRedisConnection } from '../src/node-redis.ts';
+
+/**
+ * A connection that behaves like node-redis's: told to close while it opens a socket, it opens it
+ * anyway and counts itself closed, so that a close afterwards does nothing (cluster clients, v4 and
+ * v5, finish such a connect too). Between two attempts (Redis down: it retries for ever, its connect
+ * never ends) it reports the failed one as an `error` event, and a close then stops it.
+ */
+function nodeRedisLikeConnection(close: 'destroy' | 'disconnect') {
+  const connected = deferred<void>();
+  const onError: ((error: Error) => void)[] = [];
+  const state = {
+    phase: 'idle' as 'idle' | 'opening a socket' | 'between attempts' | 'open',
+    isCountedClosed: false,
+    isSocketOpen: false,
+    closes: 0,
+    subscribed: [] as string[],
+  };
+  const closeNow = () => {
+    state.closes++;
+    if (state.isCountedClosed) return;
+    state.isCountedClosed = true;
+    if (state.phase === 'open') state.isSocketOpen = false;
+  };
+  const connection: NodeRedisConnection = {
+    connect: () => {
+      state.phase = 'opening a socket';
+      return connected.promise.then(() => {
+        state.phase = 'open';
+        state.isSocketOpen = true;
+      });
+    },
+    subscribe: async (channel) => {
+      state.subscribed.push(channel);
+    },
+    on: (event: string, listener: (error: Error) => void) => {
+      if (event === 'error') onError.push(listener);
+      return connection;
+    },
+    ...(close === 'destroy' ? { destroy: closeNow } : { disconnect: async () => closeNow() }),
+  };
+  const client = fromNodeRedis({ sendCommand: async () => 'OK', duplicate: () => connection, on: () => undefined });
+  const failAttempt = () => {
+    state.phase = 'between attempts';
+    for (const listener of onError) listener(new Error('connect ECONNREFUSED'));
+  };
+  return { subscriber: client.duplicate(), state, connected, failAttempt };
+}
+
+describe('the node-redis subscriber connection', () => {
+  it.each(['destroy', 'disconnect'] as const)(
+    'regression: closed while it opens its socket, it is closed once the connect is over (with %s), and subscribes to nothing: closed at once, node-redis opened the socket anyway, and it kept the process alive',
+    async (close) => {
+      const { subscriber, state, connected } = nodeRedisLikeConnection(close);
+      const subscribing = subscriber.subscribe('{limit}:released');
+      expect(state.phase).toBe('opening a socket');
+      subscriber.disconnect();
+      expect(state.closes).toBe(0);
+      connected.resolve();
+      await expect(subscribing).rejects.toThrow('closed while it connected');
+      expect(state).toMatchObject({ isCountedClosed: true, isSocketOpen: false, closes: 1, subscribed: [] });
+    },
+  );
+
+  it('closed while it connects to a Redis that is down, it is closed at the next failed attempt (its connect would never end)', async () => {
+    const { subscriber, state, failAttempt } = nodeRedisLikeConnection('destroy');
+    const subscribing = subscriber.subscribe('{limit}:released');
+    subscriber.disconnect();
+    failAttempt();
+    expect(state).toMatchObject({ isCountedClosed: true, closes: 1 });
+    failAttempt();
+    expect(state.closes).toBe(1);
+    // The fake never connects: nothing waits for this.
+    void subscribing.catch(() => {});
+  });
+
+  it('closed once open, it closes once; a second disconnect does nothing', async () => {
+    const { subscriber, state, connected } = nodeRedisLikeConnection('destroy');
+    connected.resolve();
+    await subscriber.subscribe('{limit}:released');
+    expect(state).toMatchObject({ isSocketOpen: true, subscribed: ['{limit}:released'] });
+    subscriber.disconnect();
+    subscriber.disconnect();
+    expect(state).toMatchObject({ isSocketOpen: false, closes: 1 });
+  });
+});
