@@ -79,7 +79,7 @@ class Waiter {
  *
  * @param limit - How many slots the limit has: an integer >= 1, or `Infinity`.
  *
- * @returns A `SharedLimit`: pass it as `options.slots`, or call `acquire()` and `release()` yourself; `setLimit(n)` changes it.
+ * @returns A `SharedLimit`: pass it as `options.slots`, or call `acquire()` and `release()` yourself.
  *
  * @throws TypeError when `limit` is not an integer >= 1 or `Infinity`, naming the value and its type.
  *
