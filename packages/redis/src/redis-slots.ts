@@ -592,6 +592,11 @@ export class RedisSlots implements SlotSource<RedisLease>, Slots {
     for (const waiter of this.#waiters.values()) this.#try(waiter);
   };
 
+  /** Those with an attempt on the wire look at Redis anyway. */
+  readonly #trySleeping = (): void => {
+    for (const waiter of this.#waiters.values()) if (!waiter.isTrying) this.#try(waiter);
+  };
+
   #onTried(waiter: Waiter, lease: HeldLease | undefined, untilExpiry: number): void {
     waiter.isTrying = false;
     if (lease !== undefined) {
@@ -614,8 +619,8 @@ export class RedisSlots implements SlotSource<RedisLease>, Slots {
     }
     if (!this.#releases.isSubscribed) {
       // First wait: subscribe, then look again (a release between the attempt and the subscription was not
-      // heard): every waiter, as those that slept meanwhile missed it too, in one round trip.
-      this.#releases.subscribe().then(this.#tryAll, ignore);
+      // heard): every waiter asleep, as those that went to sleep meanwhile missed it too, in one round trip.
+      this.#releases.subscribe().then(this.#trySleeping, ignore);
       return;
     }
     if (waiter.wantsRetry) {
