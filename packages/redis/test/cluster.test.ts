@@ -20,8 +20,7 @@ import {
   withStateDump,
 } from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
-
-const now = () => Number(process.hrtime.bigint() / 1000n);
+import { nowUs } from './fixtures/clock.ts';
 
 let cluster: RedisCluster;
 /** ioredis, to look at the cluster's state. */
@@ -250,9 +249,9 @@ async function expectBoundAcrossFailover(
   );
   const master = await cluster.masterOf(slotOf(keysOf(key).leases));
   const replica = await cluster.replicaOf(master);
-  const failedOverAt = now();
+  const failedOverAt = nowUs();
   await withStateDump(workers, 'the replica takes over', failOver(replica, master), 40_000);
-  const promotedAt = now();
+  const promotedAt = nowUs();
   await expectAllFinished(workers, 8);
   const failures = workers.flatMap((worker) => worker.of('failure'));
   // ERR_LAC_REDIS_LEASE_LOST as a rule; ERR_LAC_REDIS_UNAVAILABLE for a holder whose command the failover

@@ -24,8 +24,8 @@ import {
   withStateDump,
 } from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
+import { nowUs } from './fixtures/clock.ts';
 
-const now = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function fencedWorker(config: Omit<FencedWorkerConfig, 'pollMs' | 'quarantineMs'> & Partial<FencedWorkerConfig>) {
@@ -75,7 +75,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)(
 
       victim.signal('SIGSTOP');
       await sleep(2.5 * leaseMs);
-      const resumedAt = now();
+      const resumedAt = nowUs();
       victim.signal('SIGCONT');
       expect(await Promise.all([victim.exited, other.exited])).toEqual([0, 0]);
       expect(victim.stderr + other.stderr).toBe('');
