@@ -17,9 +17,6 @@ export default defineConfig([
       internal: 'src/internal.ts',
       limiter: 'src/limiter.ts',
       'as-completed': 'src/as-completed.ts',
-      // Its module keeps a top-level `Symbol.dispose` lookup (and the class keyed by it) that a bundler
-      // cannot drop: as its own chunk, an app that never imports it does not get it.
-      'shared-limit': 'src/shared-limit.ts',
     },
     format: ['esm'],
     splitting: true,

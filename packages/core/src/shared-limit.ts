@@ -6,9 +6,6 @@ import { createController, initialLimit, isAdaptive, type LimitController } from
 import type { SlotFailure } from './slots.js';
 import { describe } from './validate.js';
 
-/** `Symbol.dispose` where the runtime has it (Node 20 does), else the well-known name TypeScript's polyfill uses. */
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
-
 /**
  * A slot of a shared limit: give it back with `release()`. It also has a `[Symbol.dispose]()` that
  * releases it, for `using` (not in the type, so that projects without the `esnext.disposable` lib
@@ -100,6 +97,8 @@ export function createSharedLimit(limit: number | AdaptiveLimit): SharedLimit {
  * with a computed method key (`[Symbol.dispose]`) is otherwise kept by bundlers even when unused.
  */
 const Slot = /* @__PURE__ */ (() => {
+  /** `Symbol.dispose` where the runtime has it (Node 20 does), else the well-known name TypeScript's polyfill uses. */
+  const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
   class Slot implements SharedSlot {
     readonly #limit: Limit;
     /** With an adaptive limit: when the slot was handed out. */
