@@ -20,6 +20,7 @@
  * @packageDocumentation
  */
 import { kPump, LimitedRun, WAIT, type RunConfig, type RunConsumer } from './limited-run.js';
+import { observeDropped } from './is-thenable.js';
 import { Queue } from './queue.js';
 import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
@@ -108,14 +109,19 @@ class PushInput<TItem> implements Iterator<TItem> {
   /** The run closes its source: it drains (`isDraining`, a blocked writer hears it is free) or it stopped. */
   return(): IteratorResult<TItem> {
     this.#isEnded = true;
-    this.#queue.clear();
+    // Items that will never start may be rejected promises (limitedMap awaits promise items): observed, not unhandled.
+    const queue = this.#queue;
+    while (queue.size > 0) observeDropped(queue.shift());
     if (this.isDraining) this.#ready();
     return { value: undefined, done: true };
   }
 
   write(item: TItem): boolean {
     const queue = this.#queue;
-    if (this.#isEnded) return true;
+    if (this.#isEnded) {
+      observeDropped(item);
+      return true;
+    }
     queue.push(item);
     this.run![kPump]();
     if (queue.size === 0) return true;

@@ -331,6 +331,37 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
     }
   });
 
+  it('written items that are rejected promises and never start (dropped by drain(), return() or a failure) are observed: no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const stop of ['drain', 'return', 'failure'] as const) {
+        const rec = recorder<number>();
+        const first = deferred<number>();
+        const run = limitedMapPush(1, (x: number) => (x === 0 ? first.promise : x), rec.consumer);
+        run.resume();
+        expect(run.write(0)).toBe(true);
+        // A rejected promise as an item: limitedMap awaits items that are promises before the mapper.
+        expect(run.write(Promise.reject(new Error(`dropped by ${stop}`)) as never)).toBe(false);
+        if (stop === 'drain') run.drain();
+        else if (stop === 'return') await run.return();
+        else first.reject(new Error('boom'));
+        first.resolve(0);
+        await flush();
+        // Written after the drain or the stop: dropped too, and observed.
+        expect(run.write(Promise.reject(new Error(`written after ${stop}`)) as never)).toBe(true);
+        await flush();
+      }
+      await flush();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a writer that writes again from inside onReady: the item is taken, nothing is lost or started twice', async () => {
     const gates: Deferred<number>[] = [];
     const calls: number[] = [];
