@@ -88,6 +88,8 @@ export function limitedMapPush<TInput, TResult>(
 class PushInput<TItem> implements Iterator<TItem> {
   readonly #queue = new Queue<TItem>();
   readonly #consumer: RunConsumer<unknown>;
+  /** One step object for every item: the run reads it at once and keeps nothing of it (no object per item). */
+  readonly #step: { value: TItem; done: false } = { value: undefined as TItem, done: false };
   #isEnded = false;
   /** A `write()` returned false: `onReady()` is owed once the run takes what was written. */
   #isBlocked = false;
@@ -101,14 +103,16 @@ class PushInput<TItem> implements Iterator<TItem> {
   next(): IteratorResult<TItem> {
     const queue = this.#queue;
     if (queue.size === 0) return this.#isEnded ? { value: undefined, done: true } : WAIT;
-    const value = queue.shift();
+    const step = this.#step;
+    step.value = queue.shift();
     if (queue.size === 0) this.#ready();
-    return { value, done: false };
+    return step;
   }
 
   /** The run closes its source: it drains (`isDraining`, a blocked writer hears it is free) or it stopped. */
   return(): IteratorResult<TItem> {
     this.#isEnded = true;
+    this.#step.value = undefined as TItem;
     // Items that will never start may be rejected promises (limitedMap awaits promise items): observed, not unhandled.
     const queue = this.#queue;
     while (queue.size > 0) observeDropped(queue.shift());
