@@ -30,7 +30,7 @@ const STARTS_PER_PASS = 1024;
 const kAbort = Symbol('abort');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
-/** Pushed input's way to wake the run (see `PushInput` in push-input.ts). */
+/** Pushed input's way to wake the run (see `PushInput` in internal.ts). */
 export const kPump = Symbol('pump');
 /** What pushed input's next() returns while nothing is written and the input has not ended. */
 export const WAIT: IteratorResult<never> = { value: undefined as never, done: false };
@@ -571,18 +571,20 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * dropped and the deferred close happens now).
    */
   #take(step: unknown): boolean {
-    let item: TItem;
+    let isDone: boolean;
+    let item: TItem | undefined;
     try {
       if (!isStep(step)) throw notAStep(step);
       // Read here, as for-of does: a `done` or `value` getter that throws is the source failing.
-      if ((step as IteratorResult<TItem>).done) {
-        this.#source = EXHAUSTED;
-        this.#gates?.sourceDone();
-        return false;
-      }
-      item = (step as IteratorYieldResult<TItem>).value;
+      isDone = Boolean((step as IteratorResult<TItem>).done);
+      if (!isDone) item = (step as IteratorYieldResult<TItem>).value;
     } catch (error) {
       this.#onPullFailed(error);
+      return false;
+    }
+    if (isDone) {
+      this.#source = EXHAUSTED;
+      this.#gates?.sourceDone();
       return false;
     }
     this.#source = IDLE;
