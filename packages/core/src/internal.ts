@@ -19,7 +19,9 @@
  *
  * @packageDocumentation
  */
-import { LimitedRun, type RunConsumer } from './limited-run.js';
+import { kPump, LimitedRun, WAIT, type RunConfig, type RunConsumer } from './limited-run.js';
+import { observeDropped } from './is-thenable.js';
+import { Queue } from './queue.js';
 import type { LimitedStats, LimitOptions, Mapper, Task, TaskSource } from './options.js';
 import type { AdaptiveLimit } from './adaptive.js';
 import { initialLimit } from './adaptive-limit.js';
@@ -67,8 +69,8 @@ export function limitedMapPush<TInput, TResult>(
   const initial = initialLimit(limit);
   validateFunction(mapper, 'mapper');
   const resolved = resolveOptions(initial, options);
-  return new LimitedRun<TInput, TResult>({
-    iterator: undefined,
+  return new PushedLimitedRun<TInput, TResult>({
+    iterator: new PushInput<TInput>(consumer),
     isAsync: false,
     limit,
     mapper,
@@ -76,6 +78,94 @@ export function limitedMapPush<TInput, TResult>(
     options: resolved,
     consumer: consumer as RunConsumer<unknown>,
   });
+}
+
+/**
+ * Pushed input as the sync source the run pulls: written items in order, `WAIT` while none is
+ * written and the input has not ended (the run pulls again at the next `write()`). Closing it (a
+ * drain or a stop) drops the items not started, and later writes; a blocked writer hears it is free.
+ */
+class PushInput<TItem> implements Iterator<TItem> {
+  readonly #queue = new Queue<TItem>();
+  readonly #consumer: RunConsumer<unknown>;
+  /** One step object for every item: the run reads it at once and keeps nothing of it (no object per item). */
+  readonly #step: { value: TItem; done: false } = { value: undefined as TItem, done: false };
+  #isEnded = false;
+  /** A `write()` returned false: `onReady()` is owed once the run takes what was written. */
+  #isBlocked = false;
+  run: { [kPump](): void } | undefined;
+  isDraining = false;
+
+  constructor(consumer: RunConsumer<unknown>) {
+    this.#consumer = consumer;
+  }
+
+  next(): IteratorResult<TItem> {
+    const queue = this.#queue;
+    if (queue.size === 0) return this.#isEnded ? { value: undefined, done: true } : WAIT;
+    const step = this.#step;
+    step.value = queue.shift();
+    if (queue.size === 0) this.#ready();
+    return step;
+  }
+
+  /** The run closes its source: it drains (`isDraining`, a blocked writer hears it is free) or it stopped. */
+  return(): IteratorResult<TItem> {
+    this.#isEnded = true;
+    this.#step.value = undefined as TItem;
+    // Items that will never start may be rejected promises (limitedMap awaits promise items): observed, not unhandled.
+    const queue = this.#queue;
+    while (queue.size > 0) observeDropped(queue.shift());
+    if (this.isDraining) this.#ready();
+    return { value: undefined, done: true };
+  }
+
+  write(item: TItem): boolean {
+    const queue = this.#queue;
+    if (this.#isEnded) {
+      observeDropped(item);
+      return true;
+    }
+    queue.push(item);
+    this.run![kPump]();
+    if (queue.size === 0) return true;
+    this.#isBlocked = true;
+    return false;
+  }
+
+  end(): void {
+    this.#isEnded = true;
+    this.run![kPump]();
+  }
+
+  #ready(): void {
+    if (!this.#isBlocked) return;
+    this.#isBlocked = false;
+    this.#consumer.onReady();
+  }
+}
+
+class PushedLimitedRun<TInput, TResult> extends LimitedRun<TInput, TResult> implements PushedRun<TInput> {
+  readonly #input: PushInput<TInput>;
+
+  constructor(config: RunConfig<TInput> & { readonly iterator: PushInput<TInput> }) {
+    super(config);
+    this.#input = config.iterator;
+    config.iterator.run = this;
+  }
+
+  write(item: TInput): boolean {
+    return this.#input.write(item);
+  }
+
+  end(): void {
+    this.#input.end();
+  }
+
+  override drain(): void {
+    this.#input.isDraining = true;
+    super.drain();
+  }
 }
 
 /**

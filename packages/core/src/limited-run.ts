@@ -30,6 +30,10 @@ const STARTS_PER_PASS = 1024;
 const kAbort = Symbol('abort');
 const kSettle = Symbol('settle');
 const kTrack = Symbol('track');
+/** Pushed input's way to wake the run (see `PushInput` in internal.ts). */
+export const kPump = Symbol('pump');
+/** What pushed input's next() returns while nothing is written and the input has not ended. */
+export const WAIT: IteratorResult<never> = { value: undefined as never, done: false };
 
 /**
  * What a task receives. Its AbortController is made only when the task reads `signal` (one costs
@@ -133,8 +137,8 @@ export interface RunConsumer<TOut> {
 export type ToSettled = (isFulfilled: boolean, value: unknown, index: number, attempts: number | undefined) => unknown;
 
 export interface RunConfig<TItem> {
-  /** Where items come from; undefined when they are pushed with `write()`. */
-  readonly iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
+  /** Where items come from (pushed input: a `PushInput`, which gives `WAIT` while nothing is written). */
+  readonly iterator: Iterator<TItem> | AsyncIterator<TItem>;
   readonly isAsync: boolean;
   /** A number, or `adaptive()`: it starts at its `initial` and changes as its controller decides. */
   readonly limit: number | AdaptiveLimit;
@@ -153,14 +157,10 @@ export interface RunConfig<TItem> {
  * results to the consumer in completion (or source) order. It is its own async iterator.
  */
 export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
-  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem> | undefined;
+  readonly #iterator: Iterator<TItem> | AsyncIterator<TItem>;
   readonly #isAsync: boolean;
   /** Push mode: where results go. */
   readonly #consumer: RunConsumer<TOut> | undefined;
-  /** Pushed input: items written and not started yet; `#isInputBlocked` when a `write()` returned false. */
-  readonly #input: Queue<TItem> | undefined;
-  #isInputEnded = false;
-  #isInputBlocked = false;
   /** Push mode: the consumer said it can take no more results for now. */
   #isPaused = true;
   #limit: number;
@@ -225,7 +225,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     this.#iterator = config.iterator;
     this.#isAsync = config.isAsync;
     this.#consumer = config.consumer as RunConsumer<TOut> | undefined;
-    if (config.iterator === undefined) this.#input = new Queue<TItem>();
     if (isAdaptive(config.limit)) {
       this.#adaptive = createController(config.limit, this.#resize);
       this.#limit = config.limit.initial;
@@ -369,13 +368,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#state !== ACTIVE || this.#isDraining) return;
     this.#isDraining = true;
     this.#gates?.drain();
-    this.#isInputEnded = true;
     void this.#closeSource();
-    if (this.#isInputBlocked) {
-      // Pushed input: the items written and not started were dropped; a writer waiting for room hears it is free (what it writes now is dropped too).
-      this.#isInputBlocked = false;
-      this.#consumer!.onReady();
-    }
     this.#pump();
   }
 
@@ -426,20 +419,8 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return closing === undefined ? Promise.resolve(done) : closing.then(() => done);
   }
 
-  /** Pushed input: takes `item`; false when it waits for a free slot (`onReady()` follows once it is taken). */
-  write(item: TItem): boolean {
-    const input = this.#input!;
-    if (this.#state !== ACTIVE || this.#isInputEnded) return true;
-    input.push(item);
-    this.#pump();
-    if (input.size === 0) return true;
-    this.#isInputBlocked = true;
-    return false;
-  }
-
-  /** Pushed input: no more items; the run ends once those written have settled and were delivered. */
-  end(): void {
-    this.#isInputEnded = true;
+  /** Pushed input (see `PushInput`): an item was written or the input ended. */
+  [kPump](): void {
     this.#pump();
   }
 
@@ -492,46 +473,26 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
             continue;
           }
         }
-        if (this.#input !== undefined) {
-          if (!this.#takeInput(this.#input)) break;
-          starts++;
-          continue;
-        }
         if (this.#isAsync) {
           this.#pullAsync();
           break;
         }
-        let isDone: boolean;
-        let item: TItem | undefined;
         // Counted as a pull so that a stop from inside next() (the generator aborts options.signal, say)
         // defers closing the source until next() returns: a running generator cannot be return()ed.
         this.#source = PULLING;
+        let step: unknown;
         try {
-          const step = (this.#iterator as Iterator<TItem>).next();
-          if (!isStep(step)) throw notAStep(step);
-          // Read here, as for-of does: a `done` or `value` getter that throws is the source failing.
-          isDone = Boolean(step.done);
-          if (!isDone) item = step.value;
+          step = (this.#iterator as Iterator<TItem>).next();
         } catch (error) {
-          // An iterator whose next() threw is finished: it must not be return()ed.
-          this.#source = EXHAUSTED;
-          this.#fail(error);
+          this.#onPullFailed(error);
           break;
         }
-        if (isDone) {
-          this.#source = EXHAUSTED;
-          gates?.sourceDone();
+        if (step === WAIT) {
+          // Pushed input with nothing written: the next write() pumps.
+          this.#source = IDLE;
           break;
         }
-        this.#source = IDLE;
-        if (this.#state !== ACTIVE || this.#isDraining) {
-          // The run stopped or drains since next() began: the item is dropped, and the deferred close happens now.
-          observeDropped(item);
-          this.#closeSource();
-          break;
-        }
-        if (gates === undefined) this.#start(item, this.#nextIndex++);
-        else if (!gates.admit(item)) break;
+        if (!this.#take(step)) break;
         starts++;
       }
     } finally {
@@ -559,26 +520,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     return this.#running + this.#buffered < this.#window;
   }
 
-  /** Pushed input's pull: starts (or, for `rate`, holds) the next written item; false when there is none. */
-  #takeInput(input: Queue<TItem>): boolean {
-    if (input.size === 0) {
-      if (this.#isInputEnded) {
-        this.#source = EXHAUSTED;
-        this.#gates?.sourceDone();
-      }
-      return false;
-    }
-    const item = input.shift();
-    const gates = this.#gates;
-    if (gates === undefined) this.#start(item, this.#nextIndex++);
-    else gates.admit(item);
-    if (input.size === 0 && this.#isInputBlocked) {
-      this.#isInputBlocked = false;
-      this.#consumer!.onReady();
-    }
-    return gates === undefined || !gates.isHolding;
-  }
-
   /**
    * An endless sync source with room for every item (`limit: Infinity`, say) would otherwise be
    * pulled and started in one synchronous pass forever. A macrotask, so that I/O and timers run too.
@@ -591,17 +532,13 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#pump();
     };
     // setImmediate where there is one (Node, Bun, Deno): setTimeout(0) waits at least 1 ms in Node.
-    const { setImmediate: later, clearImmediate: cancel } = globalThis as {
+    const host = globalThis as {
       setImmediate?: (callback: () => void) => unknown;
       clearImmediate?: (handle: unknown) => void;
     };
-    if (typeof later === 'function' && typeof cancel === 'function') {
-      const handle = later(resume);
-      this.#cancelYield = () => cancel(handle);
-    } else {
-      const handle = setTimeout(resume, 0);
-      this.#cancelYield = () => clearTimeout(handle);
-    }
+    const hasImmediate = typeof host.setImmediate === 'function';
+    const handle = hasImmediate ? host.setImmediate!(resume) : setTimeout(resume, 0);
+    this.#cancelYield = () => (hasImmediate ? host.clearImmediate! : clearTimeout)(handle as never);
   }
 
   #pullAsync(): void {
@@ -617,42 +554,50 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     Promise.resolve(pulled).then(this.#onPulled, this.#onPullFailed);
   }
 
-  readonly #onPulled = (step: IteratorResult<TItem>): void => {
-    let isDone: boolean;
-    let item: TItem | undefined;
-    try {
-      if (!isStep(step)) throw notAStep(step);
-      isDone = Boolean(step.done);
-      if (!isDone) item = step.value;
-    } catch (error) {
-      this.#onPullFailed(error);
-      return;
-    }
-    if (isDone) {
-      this.#source = EXHAUSTED;
-      this.#gates?.sourceDone();
-    } else {
-      this.#source = IDLE;
-    }
-    if (this.#state !== ACTIVE || this.#isDraining) {
-      // The run stopped or drains since this pull began: the item is dropped, and the deferred close happens now.
-      if (!isDone) observeDropped(item);
-      this.#closeSource();
-      this.#checkDone();
-      return;
-    }
-    if (!isDone) {
-      const gates = this.#gates;
-      if (gates === undefined) this.#start(item, this.#nextIndex++);
-      else gates.admit(item);
-    }
+  readonly #onPulled = (step: unknown): void => {
+    this.#take(step);
     this.#pump();
   };
 
+  /** The source failed (its next() threw or rejected, or gave no step): it is finished and must not be return()ed. */
   readonly #onPullFailed = (error: unknown): void => {
     this.#source = EXHAUSTED;
     this.#fail(error);
   };
+
+  /**
+   * A pull's step (sync or async): starts its item, or hands it to the gates (true when the pump may
+   * go on), or the source is done, or the run stopped or drains since the pull began (the item is
+   * dropped and the deferred close happens now).
+   */
+  #take(step: unknown): boolean {
+    let isDone: boolean;
+    let item: TItem | undefined;
+    try {
+      if (!isStep(step)) throw notAStep(step);
+      // Read here, as for-of does: a `done` or `value` getter that throws is the source failing.
+      isDone = Boolean((step as IteratorResult<TItem>).done);
+      if (!isDone) item = (step as IteratorYieldResult<TItem>).value;
+    } catch (error) {
+      this.#onPullFailed(error);
+      return false;
+    }
+    if (isDone) {
+      this.#source = EXHAUSTED;
+      this.#gates?.sourceDone();
+      return false;
+    }
+    this.#source = IDLE;
+    if (this.#state !== ACTIVE || this.#isDraining) {
+      observeDropped(item);
+      this.#closeSource();
+      return false;
+    }
+    const gates = this.#gates;
+    if (gates !== undefined) return gates.admit(item);
+    this.#start(item, this.#nextIndex++);
+    return true;
+  }
 
   /** Starts `item` as `index` (a waiting start's record, or a keyed item's key, is with the gates). */
   #start(item: unknown, index: number): void {
@@ -841,7 +786,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
   #report(error: unknown): void {
     this.#state = DONE;
     this.#discardResults();
-    this.#input?.clear();
     this.#consumer!.onError(error);
   }
 
@@ -938,8 +882,6 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
     if (this.#source !== IDLE) return undefined;
     this.#source = CLOSED;
     const iterator = this.#iterator;
-    this.#input?.clear();
-    if (iterator === undefined) return undefined;
     // Errors while closing have nowhere useful to go: the run already has its outcome. Whatever
     // return() does (a throwing getter, a throw, a rejected promise even from a sync source) is
     // swallowed here, so nothing surfaces as unhandled.

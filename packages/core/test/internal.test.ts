@@ -295,6 +295,117 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
     expect(rec.errors).toEqual([]);
   });
 
+  it('a stop (return(), a failure, options.signal) does not tell a blocked writer it is free: no onReady after it, later writes are dropped', async () => {
+    const stops: Array<[string, (run: ReturnType<typeof limitedMapPush>, controller: AbortController) => unknown]> = [
+      ['return()', (run) => run.return()],
+      ['a failure', (_run, _controller) => undefined],
+      ['options.signal', (_run, controller) => controller.abort(new Error('stop'))],
+    ];
+    for (const [name, stop] of stops) {
+      const rec = recorder<number>();
+      const gates: Deferred<number>[] = [];
+      const calls: number[] = [];
+      const controller = new AbortController();
+      const run = limitedMapPush(
+        1,
+        (x: number) => {
+          calls.push(x);
+          const gate = deferred<number>();
+          gates.push(gate);
+          return gate.promise;
+        },
+        rec.consumer,
+        { signal: controller.signal },
+      );
+      run.resume();
+      expect(run.write(0)).toBe(true);
+      expect(run.write(1)).toBe(false);
+      if (name === 'a failure') gates[0]!.reject(new Error('boom'));
+      else await stop(run, controller);
+      await flush();
+      expect({ name, ready: rec.ready }).toEqual({ name, ready: 0 });
+      expect(run.write(2)).toBe(true);
+      await flush();
+      expect({ name, calls }).toEqual({ name, calls: [0] });
+      expect({ name, errors: rec.errors.length }).toEqual({ name, errors: name === 'return()' ? 0 : 1 });
+    }
+  });
+
+  it('written items that are rejected promises and never start (dropped by drain(), return() or a failure) are observed: no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      for (const stop of ['drain', 'return', 'failure'] as const) {
+        const rec = recorder<number>();
+        const first = deferred<number>();
+        const run = limitedMapPush(1, (x: number) => (x === 0 ? first.promise : x), rec.consumer);
+        run.resume();
+        expect(run.write(0)).toBe(true);
+        // A rejected promise as an item: limitedMap awaits items that are promises before the mapper.
+        expect(run.write(Promise.reject(new Error(`dropped by ${stop}`)) as never)).toBe(false);
+        if (stop === 'drain') run.drain();
+        else if (stop === 'return') await run.return();
+        else first.reject(new Error('boom'));
+        first.resolve(0);
+        await flush();
+        // Written after the drain or the stop: dropped too, and observed.
+        expect(run.write(Promise.reject(new Error(`written after ${stop}`)) as never)).toBe(true);
+        await flush();
+      }
+      await flush();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a writer that writes again from inside onReady: the item is taken, nothing is lost or started twice', async () => {
+    const gates: Deferred<number>[] = [];
+    const calls: number[] = [];
+    const results: number[] = [];
+    let next = 2;
+    let isDone = false;
+    const run = limitedMapPush(
+      1,
+      (x: number) => {
+        calls.push(x);
+        const gate = deferred<number>();
+        gates.push(gate);
+        return gate.promise;
+      },
+      {
+        onResult: (value) => {
+          results.push(value);
+          return true;
+        },
+        onError: (error) => {
+          throw error;
+        },
+        onDone: () => {
+          isDone = true;
+        },
+        onReady: () => {
+          // Keep one item written ahead, as a stream's write callback does.
+          if (next < 6 && !run.write(next++)) return;
+          if (next === 6) run.end();
+        },
+      },
+    );
+    run.resume();
+    expect(run.write(0)).toBe(true);
+    expect(run.write(1)).toBe(false);
+    for (let i = 0; i < 6; i++) {
+      await vi.waitFor(() => expect(gates).toHaveLength(i + 1));
+      gates[i]!.resolve(i * 10);
+    }
+    await vi.waitFor(() => expect(isDone).toBe(true));
+    expect(calls).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(results).toEqual([0, 10, 20, 30, 40, 50]);
+  });
+
   it('drain() with a pulled source: the source is closed, the running tasks deliver, onDone follows', async () => {
     const rec = recorder<number>();
     const gates: Deferred<number>[] = [];
