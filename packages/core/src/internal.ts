@@ -102,8 +102,12 @@ class PushInput<TItem> implements Iterator<TItem> {
 
   next(): IteratorResult<TItem> {
     const queue = this.#queue;
-    if (queue.size === 0) return this.#isEnded ? { value: undefined, done: true } : WAIT;
     const step = this.#step;
+    if (queue.size === 0) {
+      // Nothing written: the step lets go of the last item, so an idle stage does not keep it alive.
+      step.value = undefined as TItem;
+      return this.#isEnded ? { value: undefined, done: true } : WAIT;
+    }
     step.value = queue.shift();
     if (queue.size === 0) this.#ready();
     return step;
