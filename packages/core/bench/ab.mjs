@@ -59,6 +59,21 @@ const allShapes = {
     const options = neverBinding(core);
     return options && drain(core.limitedAsCompleted(source(count), limit, options));
   },
+  /** A rate window that never binds, alone (a billion starts a second). */
+  rate: (core, limit) => {
+    if (core.rateLimit === undefined) return undefined;
+    return drain(
+      core.limitedAsCompleted(source(count), limit, { rate: core.rateLimit({ limit: 1e9, interval: 1000 }) }),
+    );
+  },
+  /** Retries for tasks that never fail, alone. */
+  retry: (core, limit) => {
+    if (core.retryPolicy === undefined) return undefined;
+    return drain(core.limitedAsCompleted(source(count), limit, { retry: core.retryPolicy({ retries: 3 }) }));
+  },
+  /** 8 runs at once with no shared limit: what `shared` is measured against. */
+  plain8: (core, limit) =>
+    Promise.all(Array.from({ length: 8 }, () => drain(core.limitedAsCompleted(source(count / 8), limit)))),
   /** 8 runs at once sharing a `createSharedLimit(8 * limit)` that never holds one back. */
   shared: (core, limit) => {
     if (core.createSharedLimit === undefined) return undefined;

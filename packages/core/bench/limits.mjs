@@ -6,8 +6,15 @@
 //   same runs with a slots source that does nothing (the engine's cost of having a slots gate at all).
 // Each ratio is the median over the rounds of the two cases' times in that round (they run next to each
 // other, so a slower patch of the shared machine hits both), with the spread of those ratios.
-// Usage: node bench/limits.mjs   (needs core built; LIMITS_TASKS, LIMITS_ROUNDS to change the size)
-import { createSharedLimit, limitedAsCompleted, perKey, slotsFrom } from '@lac/core';
+// Usage: node bench/limits.mjs [build.mjs]   (needs core built, or an ESM bundle of packages/core/src/index.ts;
+// LIMITS_TASKS, LIMITS_ROUNDS to change the size)
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const build = process.argv[2];
+const { createSharedLimit, limitedAsCompleted, perKey, slotsFrom } = await import(
+  build === undefined ? '@lac/core' : pathToFileURL(resolve(build)).href
+);
 
 const count = Number(process.env.LIMITS_TASKS ?? 100_000);
 const rounds = Number(process.env.LIMITS_ROUNDS ?? 9);

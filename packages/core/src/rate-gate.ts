@@ -29,6 +29,11 @@ export class RateGate {
   readonly #windows: Window[];
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #onOpen: () => void;
+  /**
+   * The time of the last call, when it took a token: every window dropped what had left it by then,
+   * and its newest bucket is of that millisecond. NaN after any other call.
+   */
+  #lastTaken = Number.NaN;
 
   /** `onOpen` is called when a window that refused a start may allow one again. */
   constructor(rates: readonly RateOptions[], onOpen: () => void) {
@@ -47,6 +52,25 @@ export class RateGate {
   /** Takes a start token from every window; false (and a timer to `onOpen`) when one is full. */
   tryTake(): boolean {
     const now = Date.now();
+    // Another start in the same millisecond (most starts, at a task's scale): nothing has left a
+    // window since the last one, so only the counts can refuse, and the start joins the newest buckets.
+    if (now === this.#lastTaken) {
+      const windows = this.#windows;
+      let i = 0;
+      while (i < windows.length && windows[i]!.count < windows[i]!.limit) i++;
+      if (i === windows.length) {
+        for (const window of windows) {
+          window.count++;
+          window.lastCount++;
+        }
+        return true;
+      }
+    }
+    return this.#tryTakeAt(now);
+  }
+
+  #tryTakeAt(now: number): boolean {
+    this.#lastTaken = Number.NaN;
     for (const window of this.#windows) {
       // The buckets that left the window: a start `interval` old no longer counts.
       const { times, counts, interval } = window;
@@ -73,6 +97,7 @@ export class RateGate {
       window.lastTime = now;
       window.lastCount++;
     }
+    this.#lastTaken = now;
     return true;
   }
 

@@ -440,6 +440,61 @@ describe('options.rate as several windows', () => {
     }
   });
 
+  it('property: every start is as early as every window allows, no earlier (same-millisecond bursts and gaps)', async () => {
+    vi.useFakeTimers();
+    try {
+      await assertProperty(
+        fc.asyncProperty(
+          fc.array(fc.record({ limit: fc.integer({ min: 1, max: 6 }), interval: fc.integer({ min: 1, max: 300 }) }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+          // How long after the previous start the source yields each item (0: in the same millisecond).
+          fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 400 })), { minLength: 1, maxLength: 30 }),
+          async (rate, gaps) => {
+            const starts: number[] = [];
+            const t0 = Date.now();
+            async function* source() {
+              for (const gap of gaps) {
+                if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+                yield (): number => starts.push(Date.now() - t0);
+              }
+            }
+            // The concurrency limit never binds: only the windows decide when each item starts.
+            const done = drain(limitedAsCompleted(source(), gaps.length + 1, { rate: rateLimit(...rate) }));
+            await vi.advanceTimersByTimeAsync(gaps.length * 1000);
+            expect((await done).values.length).toBe(gaps.length);
+            // The model: an item is pulled when the one before it started, arrives `gap` ms later, and
+            // starts at the first millisecond at which every window has had fewer than its limit of
+            // starts in the last `interval` ms (a start `interval` old no longer counts).
+            const expected: number[] = [];
+            let previous = 0;
+            for (const gap of gaps) {
+              let at = previous + gap;
+              for (let moved = true; moved; ) {
+                moved = false;
+                for (const { limit, interval } of rate) {
+                  const inWindow = expected.filter((start) => at - start < interval);
+                  if (inWindow.length >= limit) {
+                    at = inWindow[inWindow.length - limit]! + interval;
+                    moved = true;
+                  }
+                }
+              }
+              expected.push(at);
+              previous = at;
+            }
+            expect(starts).toEqual(expected);
+            return true;
+          },
+        ),
+        80,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('property: in every window, never more than its limit of starts (random windows and durations)', async () => {
     vi.useFakeTimers();
     try {
