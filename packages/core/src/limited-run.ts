@@ -50,8 +50,7 @@ class Context implements TaskContext {
   /** `retry`: the item (to call again) and which attempt this is; `declare`d, as `slot`. */
   declare item: unknown;
   declare pendingAttempt: number | undefined;
-  /** `perKey`: the task's key, and its state in the key gate (whose slot it holds). */
-  declare key: unknown;
+  /** `perKey`: the state of the task's key in the key gate (whose slot it holds; the key is `keyState.key`). */
   declare keyState: KeyState<Pending> | undefined;
   /** An adaptive limit: when the task started (its clock). */
   declare startedAt: number | undefined;
@@ -179,6 +178,11 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * options' values; undefined when none is set, and the pump's plain path checks only that.
    */
   readonly #gates: Gates | undefined;
+  /**
+   * The gates decide about each pulled item (`perKey` or `rate` is set: it may wait for its key or
+   * the window); otherwise it starts at once, as without gates, and only the start and settle hooks run.
+   */
+  readonly #isAdmitting: boolean = false;
 
   #state = ACTIVE;
   #error: unknown;
@@ -245,6 +249,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       let gates: Gates | undefined;
       for (const feature of features) gates = feature[kFeature](gates, host);
       this.#gates = gates;
+      this.#isAdmitting = gates!.keys !== undefined || gates!.rate !== undefined;
     }
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else {
@@ -593,8 +598,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       this.#closeSource();
       return false;
     }
-    const gates = this.#gates;
-    if (gates !== undefined) return gates.admit(item);
+    if (this.#isAdmitting) return this.#gates!.admit(item);
     this.#start(item, this.#nextIndex++);
     return true;
   }
