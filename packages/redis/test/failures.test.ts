@@ -1,10 +1,15 @@
 // The shared limit when things do not behave: a worker frozen past its lease (SIGSTOP), Redis frozen,
 // Redis restarted with its data lost. Workers are real processes; times are on the machine's
 // monotonic clock (CLOCK_MONOTONIC, shared by every process on one Linux machine), in µs.
+import { execFileSync } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import { createClient as createClientV4 } from 'redis-v4';
 import { limitedAsCompleted, type TaskContext } from '@lac/core';
 import { type RedisLease, type RedisSlots, RedisSlotsError, redisSlots } from '../src/index.ts';
+import { fromNodeRedis } from '../src/node-redis.ts';
 import { holdingTasks, newMeter } from './fixtures/holding-tasks.ts';
 import {
   clientKinds,
@@ -49,6 +54,50 @@ afterAll(async () => {
   client?.disconnect();
   await server?.stop();
 });
+
+describe.skipIf(!hasRedisServer).each(['node-redis', 'node-redis v4'] as const)(
+  'a node-redis subscriber whose connection Redis dropped (%s)',
+  (kind) => {
+    it('regression: closed while its reconnect opens a socket, it closes that socket once the reconnect is over: closed at once, node-redis kept the socket open (and subscribed), so the process never exited', async () => {
+      const own = await RedisServer.start();
+      const socket = { port: own.port, host: '127.0.0.1' };
+      const connection = kind === 'node-redis' ? createClient({ socket }) : createClientV4({ socket });
+      connection.on('error', () => {});
+      try {
+        const client = fromNodeRedis({
+          sendCommand: async () => 'OK',
+          duplicate: () => connection,
+          on: () => undefined,
+        });
+        const subscriber = client.duplicate();
+        await subscriber.subscribe('{dropped}:released');
+        // node-redis says `reconnecting`, then opens the new socket at once: a microtask queued then
+        // runs while that socket connects (as when a source fails just as Redis is back after a restart).
+        const closed = new Promise<void>((resolve) =>
+          connection.once('reconnecting', () =>
+            queueMicrotask(() => {
+              subscriber.disconnect();
+              resolve();
+            }),
+          ),
+        );
+        // Not events.once: it rejects on the `error` event the dropped socket reports first.
+        const ready = new Promise<void>((resolve) => connection.once('ready', () => resolve()));
+        execFileSync('redis-cli', ['-p', String(own.port), 'CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        await closed;
+        // node-redis finishes that connect whatever it was told meanwhile.
+        await ready;
+        await new Promise((resolve) => setImmediate(resolve));
+        const handles = (process as unknown as { _getActiveHandles(): Partial<Socket>[] })._getActiveHandles();
+        const open = handles.filter((handle) => handle.remotePort === own.port && handle.destroyed === false);
+        expect(open).toHaveLength(0);
+      } finally {
+        // A socket left open closes with the server (node-redis counts itself closed: no reconnect).
+        await own.stop();
+      }
+    });
+  },
+);
 
 describe.skipIf(!hasRedisServer).each(clientKinds)(
   'a worker stalled past its lease (SIGSTOP for 2.5x the lease, then SIGCONT; %s)',
