@@ -99,6 +99,33 @@ describe.skipIf(!hasRedisServer).each(['node-redis', 'node-redis v4'] as const)(
   },
 );
 
+describe.skipIf(!hasRedisServer).each(clientKinds)('a fenced worker that finishes (%s)', (clientKind) => {
+  it('gives every lease and place back before it exits: none is left to expire', async () => {
+    // A lease far longer than the test: one still in Redis once the worker exited was never given back.
+    const key = `finish-${clientKind}`;
+    const worker = fencedWorker({
+      port: server.port,
+      key,
+      id: 'finisher',
+      clientKind,
+      sharedLimit: 2,
+      localLimit: 2,
+      tasks: 4,
+      taskMs: 20,
+      leaseMs: 30_000,
+    });
+    spawned.push(worker);
+    await startTogether([worker]);
+    expect(await withStateDump([worker], 'the worker exits', worker.exited, 60_000)).toBe(0);
+    expect(worker.stderr).toBe('');
+    expect(worker.of('done')).toMatchObject([{ finished: expect.arrayContaining([0, 1, 2, 3]) }]);
+    expect(worker.of('start').length).toBe(4);
+    const { leases, queue } = keysOf(key);
+    expect(await client.zrange(leases, '0', '-1')).toEqual([]);
+    expect(await client.zcard(queue)).toBe(0);
+  });
+});
+
 describe.skipIf(!hasRedisServer).each(clientKinds)(
   'a worker stalled past its lease (SIGSTOP for 2.5x the lease, then SIGCONT; %s)',
   (clientKind) => {
