@@ -338,7 +338,9 @@ describe.skipIf(!hasRedisServer)(
           }),
         );
         spawned.push(...workers);
-        await startTogether(workers);
+        // Start-up is most of this test's time: 8 processes loading tsx and their client on a shared
+        // machine took 28 to 79 s at load 12 to 20 (the run itself, restart and exits, 5 to 10 s).
+        await withStateDump(workers, 'every worker is ready', startTogether(workers), 90_000);
         const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
         await withStateDump(
           workers,
@@ -369,6 +371,7 @@ describe.skipIf(!hasRedisServer)(
       } finally {
         await own.stop();
       }
-    }, 120_000);
+      // Its waits' own bounds (90 + 30 + 60 s) and the servers: each wait says what the workers wait on.
+    }, 200_000);
   },
 );
