@@ -339,7 +339,8 @@ describe.skipIf(!hasRedisServer)(
         );
         spawned.push(...workers);
         // Start-up is most of this test's time: 8 processes loading tsx and their client on a shared
-        // machine took 28 to 79 s at load 12 to 20 (the run itself, restart and exits, 5 to 10 s).
+        // machine took 15 to 25 s at load 11 to 18 (28 to 79 s when each loaded all three clients);
+        // the run itself, the restart and the exits took 5 to 10 s.
         await withStateDump(workers, 'every worker is ready', startTogether(workers), 90_000);
         const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
         await withStateDump(
