@@ -1,7 +1,6 @@
 // The shared limit when things do not behave: a worker frozen past its lease (SIGSTOP), Redis frozen,
 // Redis restarted with its data lost. Workers are real processes; times are on the machine's
 // monotonic clock (CLOCK_MONOTONIC, shared by every process on one Linux machine), in µs.
-import { execFileSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -83,14 +82,19 @@ describe.skipIf(!hasRedisServer).each(['node-redis', 'node-redis v4'] as const)(
         );
         // Not events.once: it rejects on the `error` event the dropped socket reports first.
         const ready = new Promise<void>((resolve) => connection.once('ready', () => resolve()));
-        execFileSync('redis-cli', ['-p', String(own.port), 'CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        const look = own.client();
+        await look.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
         await closed;
         // node-redis finishes that connect whatever it was told meanwhile.
         await ready;
         await new Promise((resolve) => setImmediate(resolve));
         const handles = (process as unknown as { _getActiveHandles(): Partial<Socket>[] })._getActiveHandles();
-        const open = handles.filter((handle) => handle.remotePort === own.port && handle.destroyed === false);
+        const open = handles.filter(
+          (handle) =>
+            handle.remotePort === own.port && handle.destroyed === false && handle.localPort !== look.stream.localPort,
+        );
         expect(open).toHaveLength(0);
+        look.disconnect();
       } finally {
         // A socket left open closes with the server (node-redis counts itself closed: no reconnect).
         await own.stop();
