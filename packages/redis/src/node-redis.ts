@@ -36,6 +36,9 @@ export interface NodeRedisConnection {
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  /** False while a connection that was open reconnects (its socket dropped); a cluster client has none. */
+  readonly isReady?: boolean;
   /** v5: closes the connection at once. */
   destroy?(): void;
   /** v4 (deprecated in v5 for `destroy`). */
@@ -112,6 +115,8 @@ class NodeRedisSubscriber implements RedisSubscriber {
     if (this.#isClosed) throw new Error('The subscriber connection was closed while it connected');
     this.#state = 'open';
     return this.#connection.subscribe(channel, (message, from) => {
+      // A connection closed while it reconnected resubscribes before it can be closed: not heard any more.
+      if (this.#isClosed) return;
       for (const listener of this.#listeners) listener(from, message);
     });
   }
@@ -123,7 +128,8 @@ class NodeRedisSubscriber implements RedisSubscriber {
 
   disconnect(): void {
     if (this.#state === 'idle' || this.#state === 'closed') return;
-    const isConnecting = this.#state === 'connecting';
+    // Open but not ready: it reconnects on its own (its socket dropped: Redis restarted or failed over).
+    const isConnecting = this.#state === 'connecting' || this.#connection.isReady === false;
     this.#state = 'closed';
     if (!isConnecting) {
       this.#close();
@@ -131,12 +137,14 @@ class NodeRedisSubscriber implements RedisSubscriber {
     }
     // node-redis does not stop a connect midway: told to while it opens a socket, it opens it anyway
     // and counts itself closed, so nothing can close that connection, which keeps the process alive.
-    // So it is closed once its connect is over (see subscribe), or at a failed attempt, between two
-    // attempts, where closing stops it retrying (Redis down: it would retry for ever).
-    const onError = () => this.#close();
-    this.#connection.on('error', onError);
+    // This holds for the first connect and for a reconnect alike. So it is closed once its connect is
+    // over (see subscribe; a reconnect says `ready`), or at a failed attempt, between two attempts,
+    // where closing stops it retrying (Redis down: it would retry for ever).
+    const closeNow = () => this.#close();
+    this.#connection.on('error', closeNow);
+    this.#connection.on('ready', closeNow);
     // A cluster client of v5 reports a node's failed attempts as `node-error`.
-    (this.#connection as { on(event: string, listener: () => void): unknown }).on('node-error', onError);
+    (this.#connection as { on(event: string, listener: () => void): unknown }).on('node-error', closeNow);
   }
 
   #close(): void {

@@ -8,11 +8,14 @@ import { fromNodeRedis, type NodeRedisConnection } from '../src/node-redis.ts';
  * A connection that behaves like node-redis's: told to close while it opens a socket, it opens it
  * anyway and counts itself closed, so that a close afterwards does nothing (cluster clients, v4 and
  * v5, finish such a connect too). Between two attempts (Redis down: it retries for ever, its connect
- * never ends) it reports the failed one as an `error` event, and a close then stops it.
+ * never ends) it reports the failed one as an `error` event, and a close then stops it. The same
+ * holds for a reconnect (its socket dropped: Redis restarted): `isReady` is false meanwhile, and a
+ * reconnect that succeeds is reported as `ready`, even by a connection counted closed.
  */
 function nodeRedisLikeConnection(close: 'destroy' | 'disconnect') {
   const connected = deferred<void>();
   const onError: ((error: Error) => void)[] = [];
+  const onReady: (() => void)[] = [];
   const state = {
     phase: 'idle' as 'idle' | 'opening a socket' | 'between attempts' | 'open',
     isCountedClosed: false,
@@ -39,7 +42,11 @@ function nodeRedisLikeConnection(close: 'destroy' | 'disconnect') {
     },
     on: (event: string, listener: (error: Error) => void) => {
       if (event === 'error') onError.push(listener);
+      if (event === 'ready') onReady.push(listener as () => void);
       return connection;
+    },
+    get isReady() {
+      return state.phase === 'open';
     },
     ...(close === 'destroy' ? { destroy: closeNow } : { disconnect: async () => closeNow() }),
   };
@@ -48,7 +55,18 @@ function nodeRedisLikeConnection(close: 'destroy' | 'disconnect') {
     state.phase = 'between attempts';
     for (const listener of onError) listener(new Error('connect ECONNREFUSED'));
   };
-  return { subscriber: client.duplicate(), state, connected, failAttempt };
+  /** The socket dropped (Redis restarted): node-redis reconnects on its own, opening a new socket. */
+  const dropSocket = () => {
+    state.phase = 'opening a socket';
+    state.isSocketOpen = false;
+  };
+  /** The reconnect's socket opened: node-redis keeps it, and says `ready`, even if told to close meanwhile. */
+  const reconnect = () => {
+    state.phase = 'open';
+    state.isSocketOpen = true;
+    for (const listener of onReady) listener();
+  };
+  return { subscriber: client.duplicate(), state, connected, failAttempt, dropSocket, reconnect };
 }
 
 describe('the node-redis subscriber connection', () => {
@@ -76,6 +94,33 @@ describe('the node-redis subscriber connection', () => {
     expect(state.closes).toBe(1);
     // The fake never connects: nothing waits for this.
     void subscribing.catch(() => {});
+  });
+
+  it.each(['destroy', 'disconnect'] as const)(
+    'regression: closed while it reconnects (its socket dropped: Redis restarted), it is closed once the reconnect is over (with %s): closed at once, node-redis opened the new socket anyway, and it kept the process alive',
+    async (close) => {
+      const { subscriber, state, connected, dropSocket, reconnect } = nodeRedisLikeConnection(close);
+      connected.resolve();
+      await subscriber.subscribe('{limit}:released');
+      dropSocket();
+      subscriber.disconnect();
+      reconnect();
+      expect(state).toMatchObject({ phase: 'open', isCountedClosed: true, isSocketOpen: false, closes: 1 });
+      subscriber.disconnect();
+      expect(state.closes).toBe(1);
+    },
+  );
+
+  it('closed while it reconnects to a Redis that is still down, it is closed at the next failed attempt', async () => {
+    const { subscriber, state, connected, dropSocket, failAttempt } = nodeRedisLikeConnection('destroy');
+    connected.resolve();
+    await subscriber.subscribe('{limit}:released');
+    dropSocket();
+    subscriber.disconnect();
+    failAttempt();
+    expect(state).toMatchObject({ isCountedClosed: true, isSocketOpen: false, closes: 1 });
+    failAttempt();
+    expect(state.closes).toBe(1);
   });
 
   it('closed once open, it closes once; a second disconnect does nothing', async () => {
