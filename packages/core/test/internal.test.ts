@@ -41,6 +41,19 @@ function recorder<T>(accept: (count: number) => boolean = () => true) {
   };
 }
 
+/** A mapper whose calls the test settles by hand: `calls` records each item, `gates[i]` settles the i-th call. */
+function heldMapper() {
+  const gates: Deferred<number>[] = [];
+  const calls: number[] = [];
+  const mapper = (x: number): Promise<number> => {
+    calls.push(x);
+    const gate = deferred<number>();
+    gates.push(gate);
+    return gate.promise;
+  };
+  return { mapper, gates, calls };
+}
+
 describe('limitedMapPush', () => {
   it('delivers every written item once, runs at most limit at once, and ends with onDone after end()', async () => {
     const rec = recorder<number>();
@@ -267,18 +280,8 @@ describe('limitedAsCompletedPush', () => {
 describe('drain(), setLimit() and setPerKey() on the push interface', () => {
   it('drain(): in-flight results go to onResult, then onDone; written items not started are dropped, a blocked writer gets onReady, nothing new starts', async () => {
     const rec = recorder<number>();
-    const gates: Deferred<number>[] = [];
-    const calls: number[] = [];
-    const run = limitedMapPush(
-      2,
-      (x: number) => {
-        calls.push(x);
-        const gate = deferred<number>();
-        gates.push(gate);
-        return gate.promise;
-      },
-      rec.consumer,
-    );
+    const { mapper, gates, calls } = heldMapper();
+    const run = limitedMapPush(2, mapper, rec.consumer);
     run.resume();
     expect(run.write(0)).toBe(true);
     expect(run.write(1)).toBe(true);
@@ -296,32 +299,25 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
   });
 
   it('a stop (return(), a failure, options.signal) does not tell a blocked writer it is free: no onReady after it, later writes are dropped', async () => {
-    const stops: Array<[string, (run: ReturnType<typeof limitedMapPush>, controller: AbortController) => unknown]> = [
+    type Stop = (
+      run: ReturnType<typeof limitedMapPush>,
+      controller: AbortController,
+      first: Deferred<number>,
+    ) => unknown;
+    const stops: Array<[string, Stop]> = [
       ['return()', (run) => run.return()],
-      ['a failure', (_run, _controller) => undefined],
+      ['a failure', (_run, _controller, first) => first.reject(new Error('boom'))],
       ['options.signal', (_run, controller) => controller.abort(new Error('stop'))],
     ];
     for (const [name, stop] of stops) {
       const rec = recorder<number>();
-      const gates: Deferred<number>[] = [];
-      const calls: number[] = [];
+      const { mapper, gates, calls } = heldMapper();
       const controller = new AbortController();
-      const run = limitedMapPush(
-        1,
-        (x: number) => {
-          calls.push(x);
-          const gate = deferred<number>();
-          gates.push(gate);
-          return gate.promise;
-        },
-        rec.consumer,
-        { signal: controller.signal },
-      );
+      const run = limitedMapPush(1, mapper, rec.consumer, { signal: controller.signal });
       run.resume();
       expect(run.write(0)).toBe(true);
       expect(run.write(1)).toBe(false);
-      if (name === 'a failure') gates[0]!.reject(new Error('boom'));
-      else await stop(run, controller);
+      await stop(run, controller, gates[0]!);
       await flush();
       expect({ name, ready: rec.ready }).toEqual({ name, ready: 0 });
       expect(run.write(2)).toBe(true);
@@ -363,37 +359,27 @@ describe('drain(), setLimit() and setPerKey() on the push interface', () => {
   });
 
   it('a writer that writes again from inside onReady: the item is taken, nothing is lost or started twice', async () => {
-    const gates: Deferred<number>[] = [];
-    const calls: number[] = [];
+    const { mapper, gates, calls } = heldMapper();
     const results: number[] = [];
     let next = 2;
     let isDone = false;
-    const run = limitedMapPush(
-      1,
-      (x: number) => {
-        calls.push(x);
-        const gate = deferred<number>();
-        gates.push(gate);
-        return gate.promise;
+    const run = limitedMapPush(1, mapper, {
+      onResult: (value) => {
+        results.push(value);
+        return true;
       },
-      {
-        onResult: (value) => {
-          results.push(value);
-          return true;
-        },
-        onError: (error) => {
-          throw error;
-        },
-        onDone: () => {
-          isDone = true;
-        },
-        onReady: () => {
-          // Keep one item written ahead, as a stream's write callback does.
-          if (next < 6 && !run.write(next++)) return;
-          if (next === 6) run.end();
-        },
+      onError: (error) => {
+        throw error;
       },
-    );
+      onDone: () => {
+        isDone = true;
+      },
+      onReady: () => {
+        // Keep one item written ahead, as a stream's write callback does.
+        if (next < 6 && !run.write(next++)) return;
+        if (next === 6) run.end();
+      },
+    });
     run.resume();
     expect(run.write(0)).toBe(true);
     expect(run.write(1)).toBe(false);
