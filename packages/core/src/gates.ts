@@ -222,6 +222,15 @@ export class Gates implements SlotGateHost {
   }
 
   /** A pulled item takes its key's slot (or waits for it), or is held for the rate window (false). */
+  /**
+   * Whether pulled items must go through `admit` (`perKey` or `rate` is set: an item may wait for its
+   * key or the window). Otherwise the run starts each pulled item itself, as a run without gates does.
+   * Read once, when the run is made: the gates are all installed by then.
+   */
+  get admitsItems(): boolean {
+    return this.keys !== undefined || this.rate !== undefined;
+  }
+
   admit(item: unknown): boolean {
     if (this.keys !== undefined) {
       this.#admitKeyed(item);

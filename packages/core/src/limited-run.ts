@@ -178,10 +178,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
    * options' values; undefined when none is set, and the pump's plain path checks only that.
    */
   readonly #gates: Gates | undefined;
-  /**
-   * The gates decide about each pulled item (`perKey` or `rate` is set: it may wait for its key or
-   * the window); otherwise it starts at once, as without gates, and only the start and settle hooks run.
-   */
+  /** The gates decide about each pulled item (`Gates.admitsItems`); otherwise only their start and settle hooks run. */
   readonly #isAdmitting: boolean = false;
 
   #state = ACTIVE;
@@ -249,7 +246,7 @@ export class LimitedRun<TItem, TOut> implements LimitedIterator<TOut> {
       let gates: Gates | undefined;
       for (const feature of features) gates = feature[kFeature](gates, host);
       this.#gates = gates;
-      this.#isAdmitting = gates!.keys !== undefined || gates!.rate !== undefined;
+      this.#isAdmitting = gates!.admitsItems;
     }
     if (this.#signal?.aborted === true) this.#abort(this.#signal.reason);
     else {
