@@ -20,6 +20,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const lines = [];
+/** The failed tests by name, printed again after the summary so a CI log's tail says what failed. */
+const failures = [];
 
 provision();
 
@@ -33,6 +35,17 @@ if (!process.env.LAC_SKIP_BUILD) {
     lines.push('build: failed (see above)');
   }
 }
+/** The first non-empty line of a failure message, shortened, without terminal colours. */
+function firstLine(message) {
+  const line = String(message ?? '')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colour codes
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .find(Boolean);
+  return line ? (line.length > 300 ? `${line.slice(0, 300)}...` : line) : '(no message)';
+}
+
 /** Sums a package's test-results.json into the totals, as one summary line labelled `label`. */
 function count(label, dir, status) {
   const resultsFile = join(dir, 'test-results.json');
@@ -49,6 +62,16 @@ function count(label, dir, status) {
       (suite) => suite.status === 'failed' && suite.assertionResults.length === 0,
     ).length;
     f += brokenSuites;
+    for (const suite of results.testResults ?? []) {
+      const file = suite.name ? suite.name.slice(dir.length + 1) : '?';
+      if (suite.status === 'failed' && suite.assertionResults.length === 0) {
+        failures.push(`${label} · ${file}: the file failed to load: ${firstLine(suite.message)}`);
+      }
+      for (const test of suite.assertionResults ?? []) {
+        if (test.status !== 'failed') continue;
+        failures.push(`${label} · ${file} · ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+      }
+    }
   }
   if (status !== 0 && f === 0) f = 1;
   passed += p;
@@ -122,6 +145,10 @@ if (check === 'failed') {
   lines.unshift('check: failed (see the check summary above)');
 } else if (check === 'passed') {
   lines.unshift('check: passed');
+}
+if (failures.length > 0) {
+  console.log('\n=== failed tests ===');
+  for (const line of failures) console.log(line);
 }
 console.log('\n=== summary ===');
 for (const line of lines) console.log(line);
