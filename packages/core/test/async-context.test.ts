@@ -2,7 +2,19 @@
 // Core imports no node: module; these tests may, to observe what a Node user sees.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
-import { limitedAsCompleted, limitedMap, slotsFrom, type SlotSource, type TaskContext } from '@lac/core';
+import {
+  createLimiter,
+  createSharedLimit,
+  limitedAsCompleted,
+  limitedMap,
+  limitedMapSettled,
+  perKey,
+  rateLimit,
+  retryPolicy,
+  slotsFrom,
+  type SlotSource,
+  type TaskContext,
+} from '@lac/core';
 import { ManualAsyncSource, deferred, drain, flush } from './helpers.js';
 
 const als = new AsyncLocalStorage<string>();
@@ -97,5 +109,52 @@ describe('a task runs in the async context of the code that iterates its run', (
     als.run('other', () => gate.resolve(undefined));
     expect((await drained).values).toEqual([1, 2, 3]);
     expect(seen).toEqual(['consumer', 'consumer', 'consumer']);
+  });
+
+  it("two runs in two contexts sharing createSharedLimit(1), with perKey, retry and a binding rate window: each run's attempts, first and retried, run in its own context", async () => {
+    const slots = createSharedLimit(1);
+    const seen: Record<string, string[]> = { A: [], B: [] };
+    const attempts: Record<string, number> = { A: 0, B: 0 };
+    const run = (name: string) =>
+      limitedMapSettled(
+        [0, 1, 2, 3, 4, 5],
+        2,
+        async (i, context) => {
+          attempts[name]!++;
+          seen[name]!.push(als.getStore() ?? 'none');
+          await new Promise((resolve) => setImmediate(resolve));
+          seen[name]!.push(als.getStore() ?? 'none');
+          // Even items fail their first attempt: their retries start from a backoff timer.
+          if (context.attempt === 1 && i % 2 === 0) throw new Error(`${name} ${i}`);
+          return i;
+        },
+        {
+          slots,
+          perKey: perKey((i: number) => i % 2, 1),
+          retry: retryPolicy({ retries: 1, minDelay: 1 }),
+          rate: rateLimit({ limit: 2, interval: 5 }),
+        },
+      );
+    const [a, b] = await Promise.all([als.run('A', () => drain(run('A'))), als.run('B', () => drain(run('B')))]);
+    for (const { values } of [a, b])
+      expect(values.map((outcome) => outcome.status)).toEqual(Array(6).fill('fulfilled'));
+    expect(attempts).toEqual({ A: 9, B: 9 });
+    expect(new Set(seen.A)).toEqual(new Set(['A']));
+    expect(new Set(seen.B)).toEqual(new Set(['B']));
+  });
+
+  it("two limiters sharing createSharedLimit(1), called in two contexts: a call started by the other's release runs in its caller's context", async () => {
+    const slots = createSharedLimit(1);
+    const limiters = { A: createLimiter({ concurrency: 1, slots }), B: createLimiter({ concurrency: 1, slots }) };
+    const seen: string[] = [];
+    const task = (name: string) => async () => {
+      seen.push(`${name} in ${als.getStore()}`);
+      await new Promise((resolve) => setImmediate(resolve));
+      seen.push(`${name} in ${als.getStore()}`);
+    };
+    const calls = (name: 'A' | 'B') =>
+      als.run(name, () => Promise.all([1, 2, 3].map(() => limiters[name](task(name)))));
+    await Promise.all([calls('A'), calls('B')]);
+    expect(seen.sort()).toEqual([...Array(6).fill('A in A'), ...Array(6).fill('B in B')]);
   });
 });
