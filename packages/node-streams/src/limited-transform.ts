@@ -63,10 +63,10 @@ class LimitedTransform<TInput, TResult> extends Duplex {
       return;
     }
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
-    run.return().then(
-      () => callback(error),
-      () => callback(error),
-    );
+    // Pushed input has nothing to close, so the stage is done at once: called back synchronously, as a
+    // Transform's `_destroy` is (a microtask later, Node would still emit 'end' for results buffered before).
+    void run.return();
+    callback(error);
   }
 
   #release(): void {
