@@ -504,6 +504,32 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: a writableStrategy.size() that throws or returns NaN errors both sides with its error and aborts the mappers',
+    async run() {
+      for (const misbehave of [
+        () => {
+          throw new RangeError('no size for this chunk');
+        },
+        () => Number.NaN,
+      ]) {
+        const started = [];
+        let sized = 0;
+        const stage = new LimitedTransformStream(2, hangingMapper(started), {
+          writableStrategy: { highWaterMark: 2, size: (chunk) => (++sized === 3 ? misbehave(chunk) : 1) },
+        });
+        const writer = stage.writable.getWriter();
+        for (const x of [0, 1]) writer.write(x).catch(() => {});
+        await settle();
+        equal(started.length, 2, 'two mappers running');
+        // The writable side errors by itself here, without calling its sink: the stage must notice.
+        const error = await rejects(writer.write(2));
+        ok(error instanceof RangeError, 'the write rejects with a RangeError');
+        equal(await rejects(stage.readable.getReader().read()), error, 'the readable side errors with it');
+        for (const { signal } of started) equal(signal.reason, error, 'in-flight mappers aborted with it');
+      }
+    },
+  },
+  {
     name: 'LimitedTransformStream: no unhandled rejection when a mapper fails and nobody reads or awaits',
     async run() {
       const stage = new LimitedTransformStream(2, () => Promise.reject(new Error('ignored')));
