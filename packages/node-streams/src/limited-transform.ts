@@ -30,7 +30,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     options: LimitOptions | undefined,
   ) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-    const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
+    const output = new ReadableOutput<TResult>(this, 'mapper', options?.signal, this.#onDone, this.#onReady);
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
     // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
     this.#run = limitedMapPush(limit, mapper, output, options);

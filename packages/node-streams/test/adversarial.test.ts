@@ -303,3 +303,34 @@ describe('limitedReadable with hostile sources', () => {
     expect(signals.every((signal) => signal.aborted)).toBe(true);
   });
 });
+
+describe('options.signal aborted with a falsy reason', () => {
+  const hang = (): Promise<number> => new Promise<number>(() => {});
+  it.each([
+    ['0', 0],
+    ['null', null],
+    ['an empty string', ''],
+    ['false', false],
+  ])(
+    'with %s, both stages are destroyed with an Error that names options.signal (not the mapper) and whose cause is that reason',
+    async (_kind, reason) => {
+      const run = (signal: AbortSignal): Promise<void>[] => [
+        pipeline(Readable.from(range(3)), limitedTransform(2, hang, { signal }), collector()),
+        pipeline(limitedReadable([hang], 2, { signal }), collector()),
+      ];
+      const controller = new AbortController();
+      const rejections = run(controller.signal).map((done) => done.catch((error: unknown) => error as Error));
+      await settle();
+      controller.abort(reason);
+      for (const rejection of await Promise.all(rejections)) {
+        expect(rejection).toBeInstanceOf(Error);
+        expect(rejection!.message).toBe(`\`options.signal\` aborted with ${describeValue(reason)}`);
+        expect(rejection!.cause).toBe(reason);
+      }
+    },
+  );
+});
+
+function describeValue(value: unknown): string {
+  return `\`${JSON.stringify(value)}\` (${value === null ? 'null' : typeof value})`;
+}
