@@ -20,7 +20,7 @@ class LimitedReadable<TResult> extends Readable {
   ) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
     // Validates tasks, limit and core's options; nothing is pulled until the first read.
-    const output = new ReadableOutput<TResult>(this, 'task');
+    const output = new ReadableOutput<TResult>(this, 'task', options?.signal);
     this.#run = limitedAsCompletedPush(tasks, limit, output, options);
     output.constructed();
   }

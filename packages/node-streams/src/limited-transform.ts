@@ -30,7 +30,7 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     options: LimitOptions | undefined,
   ) {
     super({ objectMode: true, ...(highWaterMark === undefined ? {} : { highWaterMark }) });
-    const output = new ReadableOutput<TResult>(this, 'mapper', this.#onDone, this.#onReady);
+    const output = new ReadableOutput<TResult>(this, 'mapper', options?.signal, this.#onDone, this.#onReady);
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
     // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
     this.#run = limitedMapPush(limit, mapper, output, options);
@@ -63,10 +63,10 @@ class LimitedTransform<TInput, TResult> extends Duplex {
       return;
     }
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
-    run.return().then(
-      () => callback(error),
-      () => callback(error),
-    );
+    // Pushed input has nothing to close, so the stage is done at once: called back synchronously, as a
+    // Transform's `_destroy` is (a microtask later, Node would still emit 'end' for results buffered before).
+    void run.return();
+    callback(error);
   }
 
   #release(): void {

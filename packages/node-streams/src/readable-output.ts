@@ -10,12 +10,21 @@ import { toStreamError } from './validate.js';
 export class ReadableOutput<TResult> implements RunConsumer<TResult> {
   readonly #stream: Readable;
   readonly #who: 'mapper' | 'task';
+  /** `options.signal`: an error that is its reason came from it, not from a mapper or task. */
+  readonly #signal: AbortSignal | undefined;
   readonly #onDone: (() => void) | undefined;
   readonly #onReady: (() => void) | undefined;
 
-  constructor(stream: Readable, who: 'mapper' | 'task', onDone?: () => void, onReady?: () => void) {
+  constructor(
+    stream: Readable,
+    who: 'mapper' | 'task',
+    signal: AbortSignal | undefined,
+    onDone?: () => void,
+    onReady?: () => void,
+  ) {
     this.#stream = stream;
     this.#who = who;
+    this.#signal = signal;
     this.#onDone = onDone;
     this.#onReady = onReady;
   }
@@ -35,7 +44,9 @@ export class ReadableOutput<TResult> implements RunConsumer<TResult> {
   }
 
   onError(error: unknown): void {
-    const reason = toStreamError(error, this.#who);
+    const signal = this.#signal;
+    const who = signal?.aborted === true && Object.is(signal.reason, error) ? 'signal' : this.#who;
+    const reason = toStreamError(error, who);
     // An already-aborted `options.signal` is reported while the stage is being made. Destroyed from
     // inside its constructor, it would be closed before `pipeline()` gets it, and Node 24's
     // `pipeline()` then throws ERR_STREAM_UNABLE_TO_PIPE instead of rejecting with the reason.

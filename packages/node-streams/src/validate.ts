@@ -25,9 +25,13 @@ export function splitOptions(options: unknown): {
  * What a stage is destroyed with when `who` failed with `value`. Node's streams treat a falsy error
  * as no error at all (`destroy(undefined)` closes cleanly and `pipeline()` then rejects with a
  * misleading `ERR_STREAM_PREMATURE_CLOSE`), so a falsy value is wrapped in an Error whose `cause` is
- * that value; anything else is passed on as it is.
+ * that value and whose message says who gave it; anything else is passed on as it is.
  */
-export function toStreamError(value: unknown, who: 'mapper' | 'task'): Error {
+export function toStreamError(value: unknown, who: 'mapper' | 'task' | 'signal'): Error {
   if (value) return value as Error;
-  return new Error(`The ${who} failed with ${describe(value)}`, { cause: value });
+  const message =
+    who === 'signal'
+      ? `\`options.signal\` aborted with ${describe(value)}`
+      : `The ${who} failed with ${describe(value)}`;
+  return new Error(message, { cause: value });
 }

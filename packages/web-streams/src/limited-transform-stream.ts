@@ -1,5 +1,6 @@
 import type { AdaptiveLimit, LimitOptions, TaskContext } from '@lac/core';
 import { limitedMapPush, type PushedRun } from '@lac/core/internal';
+import { describe } from '@lac/shared';
 import { ReadableHalf, type HalfOwner } from './readable-half.js';
 import { validateFunction, validateOptions, validateStrategy } from './validate.js';
 
@@ -124,7 +125,7 @@ class Stage<TInput, TResult> implements HalfOwner {
         },
         abort: (reason) => this.#stop(reason, 'writable'),
       },
-      options?.writableStrategy ?? defaultWritableStrategy,
+      this.#watchSize(options?.writableStrategy ?? defaultWritableStrategy),
     );
 
     // `writable.abort()` reaches the sink only after a pending write settles, and ours may be held
@@ -140,6 +141,37 @@ class Stage<TInput, TResult> implements HalfOwner {
       if (userSignal.aborted) this.#stop(userSignal.reason, 'signal');
       else userSignal.addEventListener('abort', this.#onUserAbort);
     }
+  }
+
+  /**
+   * The writable strategy with its `size()` watched. A `size()` that throws, or returns what is not a
+   * size (NaN, a negative number, Infinity, not a number), errors the writable side by itself: its
+   * sink hears nothing (no `abort()`, no signal), so without this the mappers in flight would run on
+   * and the readable side would never close. The stage fails with that error instead.
+   */
+  #watchSize(strategy: QueuingStrategy<TInput>): QueuingStrategy<TInput> {
+    const { highWaterMark, size } = strategy;
+    if (size === undefined) return strategy;
+    return {
+      ...(highWaterMark === undefined ? {} : { highWaterMark }),
+      size: (chunk) => {
+        let value: unknown;
+        try {
+          value = size(chunk);
+        } catch (error) {
+          this.fail(error);
+          throw error;
+        }
+        if (typeof value !== 'number' || !(value >= 0) || value === Number.POSITIVE_INFINITY) {
+          const error = new RangeError(
+            `Expected \`options.writableStrategy.size()\` to return a finite number >= 0, got ${describe(value)}`,
+          );
+          this.fail(error);
+          throw error;
+        }
+        return value;
+      },
+    };
   }
 
   /** The scheduler failed (a mapper, a timeout) or enqueueing threw: both sides error at once. */

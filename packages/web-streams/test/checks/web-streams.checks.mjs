@@ -44,6 +44,14 @@ function controlledMapper() {
   };
 }
 
+/** A task that waits until its signal aborts, then rejects with the reason. */
+function hangingTask(started) {
+  return ({ signal }) => {
+    started.push({ signal });
+    return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  };
+}
+
 /** A mapper that waits until its signal aborts, then rejects with the reason. */
 function hangingMapper(started) {
   return (item, { signal }) => {
@@ -496,6 +504,32 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: a writableStrategy.size() that throws or returns NaN errors both sides with its error and aborts the mappers',
+    async run() {
+      for (const misbehave of [
+        () => {
+          throw new RangeError('no size for this chunk');
+        },
+        () => Number.NaN,
+      ]) {
+        const started = [];
+        let sized = 0;
+        const stage = new LimitedTransformStream(2, hangingMapper(started), {
+          writableStrategy: { highWaterMark: 2, size: (chunk) => (++sized === 3 ? misbehave(chunk) : 1) },
+        });
+        const writer = stage.writable.getWriter();
+        for (const x of [0, 1]) writer.write(x).catch(() => {});
+        await settle();
+        equal(started.length, 2, 'two mappers running');
+        // The writable side errors by itself here, without calling its sink: the stage must notice.
+        const error = await rejects(writer.write(2));
+        ok(error instanceof RangeError, 'the write rejects with a RangeError');
+        equal(await rejects(stage.readable.getReader().read()), error, 'the readable side errors with it');
+        for (const { signal } of started) equal(signal.reason, error, 'in-flight mappers aborted with it');
+      }
+    },
+  },
+  {
     name: 'LimitedTransformStream: no unhandled rejection when a mapper fails and nobody reads or awaits',
     async run() {
       const stage = new LimitedTransformStream(2, () => Promise.reject(new Error('ignored')));
@@ -694,6 +728,223 @@ export const checks = [
       throwsTypeError(() => limitedReadableStream(42, 2), ['`tasks`', '`42` (number)']);
       throwsTypeError(() => limitedReadableStream([], 2, null), ['`options`', '`null` (null)']);
       throwsTypeError(() => limitedReadableStream([], 2, { signal: 'x' }), ['`options.signal`', '`"x"` (string)']);
+    },
+  },
+  // Adversarial cases: pipe options, lock hand-offs, tee, reentrant stops, hostile sources.
+  {
+    name: 'LimitedTransformStream: pipeThrough with a signal and preventAbort cancels the source but leaves the stage running; closed by hand it delivers every result',
+    async run() {
+      const control = controlledMapper();
+      let isReleased = false;
+      // Held until the pipe is aborted; chunks the pipe still writes after that (it read them already) map at once.
+      const stage = new LimitedTransformStream(2, (x, context) => (isReleased ? x : control.mapper(x, context)));
+      let written = 0;
+      let cancelReason;
+      const source = new ReadableStream(
+        {
+          pull: (controller) => controller.enqueue(written++),
+          cancel: (reason) => {
+            cancelReason = reason;
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      const controller = new AbortController();
+      const out = collect(source.pipeThrough(stage, { signal: controller.signal, preventAbort: true }));
+      await settle();
+      equal(control.calls.length, 2);
+      const reason = new Error('stop the pipe');
+      controller.abort(reason);
+      isReleased = true;
+      // The pipe lets go of the writable once the writes it waits on settle.
+      for (const call of control.calls) call.gate.resolve(call.item);
+      await settle();
+      equal(cancelReason, reason, 'the source is cancelled with the reason');
+      ok(
+        control.calls.every(({ signal }) => !signal.aborted),
+        'no mapper aborted',
+      );
+      await stage.writable.getWriter().close();
+      deepEqual(
+        (await out).sort((a, b) => a - b),
+        range(written),
+        'every chunk the stage took came out',
+      );
+    },
+  },
+  {
+    name: 'LimitedTransformStream: pipeTo from the readable with a signal and preventCancel leaves the rest for the next reader',
+    async run() {
+      const stage = new LimitedTransformStream(2, async (x) => x);
+      const writing = streamOf(range(10)).pipeTo(stage.writable);
+      const controller = new AbortController();
+      const first = [];
+      const piping = stage.readable.pipeTo(
+        new WritableStream({
+          write(x) {
+            first.push(x);
+            if (first.length === 3) controller.abort(new Error('enough'));
+          },
+        }),
+        { signal: controller.signal, preventCancel: true },
+      );
+      equal((await rejects(piping)).message, 'enough');
+      const rest = await collect(stage.readable);
+      await writing;
+      deepEqual(
+        [...first, ...rest].sort((a, b) => a - b),
+        range(10),
+        'every result once',
+      );
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a reader that releases its lock with a read pending loses no result to the next reader',
+    async run() {
+      const control = controlledMapper();
+      const stage = new LimitedTransformStream(5, control.mapper);
+      const writing = streamOf(range(5)).pipeTo(stage.writable);
+      const first = stage.readable.getReader();
+      await settle();
+      control.calls[0].gate.resolve(0);
+      deepEqual(await first.read(), { value: 0, done: false });
+      const pending = first.read().catch((error) => error);
+      await settle();
+      first.releaseLock();
+      ok((await pending) instanceof TypeError, 'the pending read rejects with a TypeError');
+      for (const call of control.calls.slice(1)) call.gate.resolve(call.item);
+      deepEqual(
+        (await collect(stage.readable)).sort((a, b) => a - b),
+        [1, 2, 3, 4],
+      );
+      await writing;
+    },
+  },
+  {
+    name: 'LimitedTransformStream: both branches of tee() get every result',
+    async run() {
+      const [left, right] = streamOf(range(20))
+        .pipeThrough(new LimitedTransformStream(3, async (x) => x * 2))
+        .tee();
+      const [a, b] = await Promise.all([collect(left), collect(right)]);
+      deepEqual(a, b, 'the branches agree');
+      deepEqual(
+        [...a].sort((x, y) => x - y),
+        range(20).map((x) => x * 2),
+      );
+    },
+  },
+  {
+    name: 'LimitedTransformStream: undefined and null results are enqueued as they are',
+    async run() {
+      const out = await collect(
+        streamOf(range(4)).pipeThrough(
+          new LimitedTransformStream(2, (x) => (x % 2 === 0 ? null : undefined), { ordered: true }),
+        ),
+      );
+      deepEqual(out, [null, undefined, null, undefined]);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a mapper that cancels the readable side from inside itself stops the stage with its reason',
+    async run() {
+      const reason = new Error('cancelled from a mapper');
+      const started = [];
+      const stage = new LimitedTransformStream(2, (x, { signal }) => {
+        started.push(signal);
+        if (x === 1) stage.readable.cancel(reason).catch(() => {});
+        return new Promise(() => {});
+      });
+      const piping = streamOf(range(10)).pipeTo(stage.writable);
+      equal(await rejects(piping), reason, 'the upstream pipe rejects with the reason');
+      equal(started.length, 2, 'nothing new started');
+      for (const signal of started) equal(signal.reason, reason, 'in-flight mappers aborted with the reason');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a mapper that aborts the writer from inside itself errors the readable with its reason',
+    async run() {
+      const reason = new Error('aborted from a mapper');
+      const started = [];
+      const stage = new LimitedTransformStream(2, (x, { signal }) => {
+        started.push(signal);
+        if (x === 1) writer.abort(reason).catch(() => {});
+        return new Promise(() => {});
+      });
+      const writer = stage.writable.getWriter();
+      for (const x of range(4)) writer.write(x).catch(() => {});
+      equal(await rejects(stage.readable.getReader().read()), reason);
+      equal(started.length, 2, 'nothing new started');
+      for (const signal of started) equal(signal.reason, reason, 'in-flight mappers aborted with the reason');
+    },
+  },
+  {
+    name: 'LimitedTransformStream: when two mappers fail, both sides error with the first failure only',
+    async run() {
+      const stage = new LimitedTransformStream(3, async (x) => {
+        await settle(1);
+        throw new Error(`failure ${x}`);
+      });
+      const writer = stage.writable.getWriter();
+      for (const x of range(3)) writer.write(x).catch(() => {});
+      const read = rejects(stage.readable.getReader().read());
+      const closed = rejects(writer.closed);
+      const [readError, writeError] = await Promise.all([read, closed]);
+      equal(readError.message, 'failure 0');
+      equal(writeError, readError, 'the same error on both sides');
+    },
+  },
+  {
+    name: "limitedReadableStream: cancel() resolves even when the source's return() hangs or throws",
+    async run() {
+      for (const close of [
+        () => new Promise(() => {}),
+        () => {
+          throw new Error('return() threw');
+        },
+      ]) {
+        const started = [];
+        const source = {
+          [Symbol.asyncIterator]: () => ({
+            next: async () => ({ value: hangingTask(started), done: false }),
+            return: close,
+          }),
+        };
+        const reader = limitedReadableStream(source, 2).getReader();
+        const read = reader.read();
+        await settle();
+        equal(started.length, 2);
+        await reader.cancel(new Error('stop'));
+        deepEqual(await read, { value: undefined, done: true });
+        ok(
+          started.every(({ signal }) => signal.aborted),
+          'in-flight tasks aborted',
+        );
+      }
+    },
+  },
+  {
+    name: "limitedReadableStream: cancel() while a pull is pending resolves at once, and the generator's finally runs once the pull settles",
+    async run() {
+      const pull = deferred();
+      let isFinallyRun = false;
+      async function* tasks() {
+        try {
+          await pull.promise;
+          yield () => 1;
+        } finally {
+          isFinallyRun = true;
+        }
+      }
+      const reader = limitedReadableStream(tasks(), 2).getReader();
+      const read = reader.read();
+      await settle();
+      await reader.cancel('stop');
+      deepEqual(await read, { value: undefined, done: true });
+      equal(isFinallyRun, false, 'the generator is still inside its pull');
+      pull.resolve();
+      await settle();
+      ok(isFinallyRun, "the generator's finally ran");
     },
   },
 ];
