@@ -87,6 +87,15 @@ export interface Records {
 // What GNU parallel keeps a command line's arguments under for -m/-X (its default line length, about).
 const MULTI_ARG_BYTES = 120_000;
 
+/** What went wrong, in words a stranger reads, with the code to search for: `no such file or directory (ENOENT)`. */
+function fileErrorReason(error: NodeJS.ErrnoException): string {
+  const { code, message } = error;
+  if (code === undefined) return message;
+  // Node's message is `ENOENT: no such file or directory, open 'x'`; the path is already in ours.
+  const words = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] ?? message;
+  return `${words} (${code})`;
+}
+
 function openFile(path: string, what: string): number {
   try {
     const fd = openSync(path, 'r');
@@ -96,8 +105,7 @@ function openFile(path: string, what: string): number {
     }
     return fd;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new UsageError(`cannot read ${what} '${path}': ${code || (error as Error).message}`);
+    throw new UsageError(`cannot read ${what} '${path}': ${fileErrorReason(error as NodeJS.ErrnoException)}`);
   }
 }
 

@@ -91,7 +91,8 @@ describe('lac fetch', () => {
     expect(line).toMatchObject({ status: 200, bytes: 4, attempts: 3 });
     expect(line!.error).toBeUndefined();
     expect(hits.get('/flaky/a')).toBe(3);
-    expect(result.stderr).toContain('1 ok, 0 failed, 2 retries');
+    // One URL is "1 URL", not "1 URLs".
+    expect(result.stderr).toMatch(/^lac fetch: 1 URL, 1 ok, 0 failed, 2 retries, 4 bytes in /);
   });
 
   it('gives up after --retries attempts on 429 and 500, and does not retry a 404', async () => {
