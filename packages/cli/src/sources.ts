@@ -2,6 +2,7 @@ import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSyn
 import type { Readable } from 'node:stream';
 import { decodeItem } from './bytes.js';
 import { type ItemSource, LineReader, ListSource, RecordReader } from './line-reader.js';
+import { fileErrorReason } from './file-error.js';
 
 /** A mistake in how lac was called: printed as one line, exit status 255, no job started. */
 export class UsageError extends Error {
@@ -87,15 +88,6 @@ export interface Records {
 // What GNU parallel keeps a command line's arguments under for -m/-X (its default line length, about).
 const MULTI_ARG_BYTES = 120_000;
 
-/** What went wrong, in words a stranger reads, with the code to search for: `no such file or directory (ENOENT)`. */
-function fileErrorReason(error: NodeJS.ErrnoException): string {
-  const { code, message } = error;
-  if (code === undefined) return message;
-  // Node's message is `ENOENT: no such file or directory, open 'x'`; the path is already in ours.
-  const words = new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] ?? message;
-  return `${words} (${code})`;
-}
-
 function openFile(path: string, what: string): number {
   try {
     const fd = openSync(path, 'r');
@@ -105,7 +97,7 @@ function openFile(path: string, what: string): number {
     }
     return fd;
   } catch (error) {
-    throw new UsageError(`cannot read ${what} '${path}': ${fileErrorReason(error as NodeJS.ErrnoException)}`);
+    throw new UsageError(`cannot read ${what} '${path}': ${fileErrorReason(error)}`);
   }
 }
 

@@ -149,6 +149,16 @@ describe('lac fetch', () => {
     expect(readFileSync(join(dir.path, '3'), 'utf8')).toBe('xxx');
   });
 
+  it('says in words why --output-dir cannot be made, with the code, and fetches nothing', async () => {
+    dir = tempDir();
+    const file = join(dir.path, 'a-file');
+    writeFileSync(file, '');
+    const result = await lac(['fetch', '-o', join(file, 'sub'), `${base}/ok/5`]);
+    expect(result.code).toBe(255);
+    expect(result.stderr).toBe(`lac: cannot create --output-dir '${join(file, 'sub')}': not a directory (ENOTDIR)\n`);
+    expect(result.stdout).toBe('');
+  });
+
   it('rejects bad options with one line and status 255', async () => {
     for (const args of [['--bogus'], ['-j', 'x'], ['--timeout', '0'], ['-a', '/nonexistent/urls']]) {
       const result = await lac(['fetch', ...args]);
