@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, test } from 'vitest';
-import { docsDir, rootDir } from './site.js';
+import { docsDir, rootDir, walk } from './site.js';
 
 // packages/redis/README.md is left out until its examples type-check as written (see the report in
 // the commit that added this test): `new Redis(process.env.REDIS_URL)` and an untyped `({ signal })`.
@@ -211,5 +211,27 @@ describe('README options', () => {
       for (const name of shared)
         expect(`${dir} ${name}: ${adapter.get(name)}`).toBe(`${dir} ${name}: ${core.get(name)}`);
     }
+  });
+});
+
+describe('what the docs say the adapters import', () => {
+  test("no README or page says the adapters use only core's public entry while one imports @lac/core/internal", () => {
+    const usesInternal = ['node-streams', 'web-streams', 'redis', 'cli'].filter((dir) =>
+      walk(join(rootDir, 'packages', dir, 'src')).some((file) =>
+        /from '@lac\/core\/internal'/.test(readFileSync(file, 'utf8')),
+      ),
+    );
+    expect(usesInternal.length).toBeGreaterThan(0);
+    const documents = [
+      ...['README.md', 'ARCHITECTURE.md', 'CONTRIBUTING.md', ...READMES].map((file) => join(rootDir, file)),
+      ...walk(join(docsDir, 'site')).filter(
+        (path) => path.endsWith('.md') && !path.includes('/api/') && !path.includes('/generated/'),
+      ),
+    ];
+    const claim = /\bpublic (?:entry|API) only\b|\bonly (?:core's|`@lac\/core`'s) public (?:entry|API)\b/i;
+    const claiming = [...new Set(documents)].filter((file) =>
+      claim.test(readFileSync(file, 'utf8').replace(/\s+/g, ' ')),
+    );
+    expect(claiming.map((file) => file.slice(rootDir.length))).toEqual([]);
   });
 });
