@@ -236,7 +236,7 @@ export class UrlFetcher {
     }
     const seconds = (performance.now() - started) / 1000;
     this.#streams.stderr.write(
-      `lac fetch: ${done} URLs, ${done - failed} ok, ${failed} failed, ${retries} retries, ${bytes} bytes in ${seconds.toFixed(2)} s (${(done / Math.max(seconds, 1e-9)).toFixed(0)} URLs/s)\n`,
+      `lac fetch: ${done} ${done === 1 ? 'URL' : 'URLs'}, ${done - failed} ok, ${failed} failed, ${retries} ${retries === 1 ? 'retry' : 'retries'}, ${bytes} bytes in ${seconds.toFixed(2)} s (${(done / Math.max(seconds, 1e-9)).toFixed(0)} URLs/s)\n`,
     );
     if (this.#interruptedBy !== undefined) return this.#interruptedBy === 'SIGINT' ? 130 : 143;
     if (this.#isOutputBroken) return 255;

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs
 import { encodeItem } from './bytes.js';
 import type { JobOutcome } from './job.js';
 import { UsageError } from './sources.js';
+import { fileErrorReason } from './file-error.js';
 
 const HEADER = 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n';
 
@@ -22,9 +23,7 @@ export class JobLog {
       try {
         this.#fd = openSync(path, isAppended ? 'a' : 'w');
       } catch (error) {
-        throw new UsageError(
-          `cannot write --joblog file '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        );
+        throw new UsageError(`cannot write --joblog file '${path}': ${fileErrorReason(error)}`);
       }
       this.#isOwned = true;
     }

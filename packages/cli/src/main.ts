@@ -31,6 +31,7 @@ import {
   UsageError,
 } from './sources.js';
 import { describeUnknownOption, parseColsep, parseDelimiter, parseTimeout } from './gnu-options.js';
+import { fileErrorReason } from './file-error.js';
 
 /** Where `main` reads and writes; the process's own streams by default. */
 export interface MainIo {
@@ -431,9 +432,7 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
           mkdirSync(flags.outputDir, { recursive: true });
         } catch (error) {
           source.stop();
-          throw new UsageError(
-            `cannot create --output-dir '${flags.outputDir}': ${(error as NodeJS.ErrnoException).code}`,
-          );
+          throw new UsageError(`cannot create --output-dir '${flags.outputDir}': ${fileErrorReason(error)}`);
         }
       }
       const total =

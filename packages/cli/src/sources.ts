@@ -2,6 +2,7 @@ import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSyn
 import type { Readable } from 'node:stream';
 import { decodeItem } from './bytes.js';
 import { type ItemSource, LineReader, ListSource, RecordReader } from './line-reader.js';
+import { fileErrorReason } from './file-error.js';
 
 /** A mistake in how lac was called: printed as one line, exit status 255, no job started. */
 export class UsageError extends Error {
@@ -96,8 +97,7 @@ function openFile(path: string, what: string): number {
     }
     return fd;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new UsageError(`cannot read ${what} '${path}': ${code || (error as Error).message}`);
+    throw new UsageError(`cannot read ${what} '${path}': ${fileErrorReason(error)}`);
   }
 }
 

@@ -155,9 +155,10 @@ describe('exit status', () => {
     [
       'an unreadable -a file',
       ['-a', '/nonexistent/lac-items'],
-      /cannot read -a file '\/nonexistent\/lac-items': ENOENT/,
+      /cannot read -a file '\/nonexistent\/lac-items': no such file or directory \(ENOENT\)$/m,
     ],
-    ['a directory as -a file', ['-a', '/'], /cannot read -a file '\/': EISDIR/],
+    ['a directory as -a file', ['-a', '/'], /cannot read -a file '\/': is a directory \(EISDIR\)$/m],
+    ['a directory as --joblog file', ['--joblog', '/'], /cannot write --joblog file '\/': is a directory \(EISDIR\)$/m],
     ['a bad --halt', ['--halt', 'sometimes'], /--halt/],
     ['a bad --rate', ['--rate', 'fast'], /--rate/],
   ];

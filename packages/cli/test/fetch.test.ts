@@ -91,7 +91,8 @@ describe('lac fetch', () => {
     expect(line).toMatchObject({ status: 200, bytes: 4, attempts: 3 });
     expect(line!.error).toBeUndefined();
     expect(hits.get('/flaky/a')).toBe(3);
-    expect(result.stderr).toContain('1 ok, 0 failed, 2 retries');
+    // One URL is "1 URL", not "1 URLs".
+    expect(result.stderr).toMatch(/^lac fetch: 1 URL, 1 ok, 0 failed, 2 retries, 4 bytes in /);
   });
 
   it('gives up after --retries attempts on 429 and 500, and does not retry a 404', async () => {
@@ -146,6 +147,16 @@ describe('lac fetch', () => {
     expect(lines.map((line) => line.file)).toEqual([join(dir.path, '5'), join(dir.path, '3')]);
     expect(readFileSync(join(dir.path, '5'), 'utf8')).toBe('xxxxx');
     expect(readFileSync(join(dir.path, '3'), 'utf8')).toBe('xxx');
+  });
+
+  it('says in words why --output-dir cannot be made, with the code, and fetches nothing', async () => {
+    dir = tempDir();
+    const file = join(dir.path, 'a-file');
+    writeFileSync(file, '');
+    const result = await lac(['fetch', '-o', join(file, 'sub'), `${base}/ok/5`]);
+    expect(result.code).toBe(255);
+    expect(result.stderr).toBe(`lac: cannot create --output-dir '${join(file, 'sub')}': not a directory (ENOTDIR)\n`);
+    expect(result.stdout).toBe('');
   });
 
   it('rejects bad options with one line and status 255', async () => {
