@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { limitedAsCompleted } from '@lac/core';
+ * import { limitedAsCompleted, type TaskContext } from '@lac/core';
  *
  * const tasks = urls.map((url) => ({ signal }: TaskContext) => fetch(url, { signal }));
  * for await (const response of limitedAsCompleted(tasks, 8)) console.log(response.status);

@@ -191,7 +191,7 @@ export interface LimitedStats {
   readonly timedOutRunning: number;
   /** Tasks that fulfilled. */
   readonly completed: number;
-  /** Tasks that rejected, threw or timed out. */
+  /** Tasks that rejected, threw or timed out (tasks in flight at a stop count here too if they then reject, as tasks that honour their aborted signal do). */
   readonly failed: number;
   /** Finished results waiting for the consumer. */
   readonly buffered: number;

@@ -221,4 +221,27 @@ describe('rule 7: early exit', () => {
     await flush();
     expect(await async.return()).toEqual({ value: undefined, done: true });
   });
+
+  it('stats after a fail-fast stop: tasks in flight that reject on their aborted signal count in failed, one that ignores it and fulfils in completed', async () => {
+    const failure = new Error('task 0');
+    let rejectFirst!: (error: Error) => void;
+    const tasks: Task<number>[] = [
+      () => new Promise<number>((_, reject) => (rejectFirst = reject)),
+      ...[1, 2].map(
+        () =>
+          ({ signal }: { signal: AbortSignal }) =>
+            new Promise<number>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      ),
+      ({ signal }: { signal: AbortSignal }) =>
+        new Promise<number>((resolve) => signal.addEventListener('abort', () => resolve(3))),
+    ];
+    const run = limitedAsCompleted(tasks, 4);
+    const first = run.next();
+    await flush();
+    expect(run.stats).toMatchObject({ started: 4, running: 4, completed: 0, failed: 0 });
+    rejectFirst(failure);
+    await expect(first).rejects.toBe(failure);
+    await flush();
+    expect(run.stats).toMatchObject({ started: 4, running: 0, completed: 1, failed: 3 });
+  });
 });
