@@ -322,6 +322,22 @@ describe.skipIf(!hasRedisCluster)('a source closed while its subscriber connects
   );
 });
 
+describe.skipIf(!hasRedisCluster)('a source closed while its subscriber subscribes, on a Redis Cluster', () => {
+  it.each(clientKinds)(
+    'regression: lets its process exit once the client is closed too (%s): a node-redis cluster closed while its SUBSCRIBE opened the connection to its node closed that connection midway, node-redis opened it anyway, and a failover test hung',
+    async (clientKind) => {
+      await expectExitAfterClosingWhileSubscribing({
+        key: `closing-subscribe-${clientKind}`,
+        clientKind,
+        clusterPorts: cluster.nodes.map((node) => node.port),
+        closeWhile: 'subscribing',
+      });
+    },
+    // Its two waits (start-up 90 s, exit 30 s) each dump the state when they time out.
+    150_000,
+  );
+});
+
 describe.skipIf(!hasRedisCluster)('a master frozen past its failover that resumes with its old state', () => {
   it('may grant from it (Redis Cluster replicates asynchronously): that holder fails with ERR_LAC_REDIS_LEASE_LOST at its first renewal, and its fencing token is below every token of the new epoch', async () => {
     const key = 'cluster-zombie';

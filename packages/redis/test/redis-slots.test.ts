@@ -153,11 +153,12 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
   it('costs at most one round trip per task uncontended: release and next acquire share one, a local handoff none', async () => {
     const tasks = () => Array.from({ length: 50 }, (_, i) => () => i);
     for (const handoffMs of [0, 50]) {
+      // A lease whose renewal (every leaseMs / 3, one round trip) cannot fall within the run, however slow.
       const slots = redisSlots({
         client,
         key: `rt-${nextKey++}`,
         limit: 100,
-        leaseMs: 3000,
+        leaseMs: 60_000,
         handoffMs,
         quarantineMs: 0,
       });
