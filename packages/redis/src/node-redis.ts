@@ -4,6 +4,12 @@ import type { RedisClient, RedisSubscriber } from './options.js';
 function ignore(): void {}
 
 /**
+ * How long a cluster subscriber told to close while it subscribed waits for its subscribe to settle
+ * before it is closed anyway (node-redis's default connect timeout).
+ */
+const CLOSE_ANYWAY_MS = 5000;
+
+/**
  * The part of a node-redis client (`redis` on npm, v4 or v5: `await createClient().connect()`)
  * this package uses. Commands go through `sendCommand`, so the client's typings, modules and RESP
  * version do not matter.
@@ -90,8 +96,10 @@ class NodeRedisSubscriber implements RedisSubscriber {
   readonly #connection: NodeRedisConnection;
   readonly #listeners: ((channel: string, message: string) => void)[] = [];
   /** 'closed' from `disconnect()` on, even while a connect still runs; the connection itself is closed once (`#isClosedNow`). */
-  #state: 'idle' | 'connecting' | 'open' | 'closed' = 'idle';
+  #state: 'idle' | 'connecting' | 'subscribing' | 'open' | 'closed' = 'idle';
   #isClosedNow = false;
+  /** Closes a connection told to close while it subscribed, if its subscribe has not settled by then. */
+  #closeAnyway: ReturnType<typeof setTimeout> | undefined;
 
   constructor(connection: NodeRedisConnection) {
     this.#connection = connection;
@@ -113,12 +121,17 @@ class NodeRedisSubscriber implements RedisSubscriber {
       if (this.#isClosed) this.#close();
     }
     if (this.#isClosed) throw new Error('The subscriber connection was closed while it connected');
-    this.#state = 'open';
-    return this.#connection.subscribe(channel, (message, from) => {
-      // A connection closed while it reconnected resubscribes before it can be closed: not heard any more.
-      if (this.#isClosed) return;
-      for (const listener of this.#listeners) listener(from, message);
-    });
+    this.#state = 'subscribing';
+    try {
+      return await this.#connection.subscribe(channel, (message, from) => {
+        // A connection closed while it reconnected resubscribes before it can be closed: not heard any more.
+        if (this.#isClosed) return;
+        for (const listener of this.#listeners) listener(from, message);
+      });
+    } finally {
+      if (this.#isClosed) this.#close();
+      else this.#state = 'open';
+    }
   }
 
   /** Read through a getter: `disconnect()` may set it while `subscribe()` awaits. */
@@ -129,11 +142,20 @@ class NodeRedisSubscriber implements RedisSubscriber {
   disconnect(): void {
     if (this.#state === 'idle' || this.#state === 'closed') return;
     // Open but not ready: it reconnects on its own (its socket dropped: Redis restarted or failed over).
-    const isConnecting = this.#state === 'connecting' || this.#connection.isReady === false;
+    // A cluster client (it has no `isReady`) subscribes on a connection of its own to one node, which
+    // its SUBSCRIBE opens: closed then, the cluster closes that node's client midway through its connect.
+    const isSubscribingOnANewConnection = this.#state === 'subscribing' && this.#connection.isReady === undefined;
+    const isConnecting =
+      this.#state === 'connecting' || isSubscribingOnANewConnection || this.#connection.isReady === false;
     this.#state = 'closed';
     if (!isConnecting) {
       this.#close();
       return;
+    }
+    if (isSubscribingOnANewConnection) {
+      // Closed at once where its subscribe never settles (the node froze while its connect stood on its
+      // handshake, where a close does stop it): a TCP connect longer than this fails anyway.
+      this.#closeAnyway = setTimeout(() => this.#close(), CLOSE_ANYWAY_MS);
     }
     // node-redis does not stop a connect midway: told to while it opens a socket, it opens it anyway
     // and counts itself closed, so nothing can close that connection, which keeps the process alive.
@@ -148,6 +170,10 @@ class NodeRedisSubscriber implements RedisSubscriber {
   }
 
   #close(): void {
+    if (this.#closeAnyway !== undefined) {
+      clearTimeout(this.#closeAnyway);
+      this.#closeAnyway = undefined;
+    }
     if (this.#isClosedNow) return;
     this.#isClosedNow = true;
     try {

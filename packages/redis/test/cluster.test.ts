@@ -93,12 +93,14 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     const slot = slotOf(keys.leases);
     for (const name of Object.values(keys)) expect(slotOf(name)).toBe(slot);
     const movedBefore = await redirections();
+    // A waiter looks again when the earliest lease is due to expire, or pollMs passes: both far beyond
+    // the test (with a 3 s lease, a loaded machine slowing it down past the expiry could see a poll).
     const slots = redisSlots({
       client: own.client,
       key,
       limit: 1,
-      leaseMs: 3000,
-      pollMs: 5000,
+      leaseMs: 60_000,
+      pollMs: 60_000,
       handoffMs: 0,
       quarantineMs: 0,
     });
@@ -109,7 +111,7 @@ describe.skipIf(!hasRedisCluster).each(clientKinds)('on a Redis Cluster (%s)', (
     await slots.release(first);
     const lease = await second;
     expect(lease.token).toBe(first.token + 1);
-    // Woken through the release channel: the fallback poll (5 s) never ran.
+    // Woken through the release channel: the fallback poll (60 s) never ran.
     expect(slots.stats.polls).toBe(0);
     const master = await cluster.masterOf(slot);
     expect(await master.command('EXISTS', keys.leases, keys.epoch, keys.token)).toBe(3);
@@ -239,7 +241,8 @@ async function expectBoundAcrossFailover(
 ): Promise<void> {
   const leaseMs = 3000;
   const workers = mixedWorkers(key, { taskMs: 300, leaseMs, quarantineMs: leaseMs, isRetrying: true });
-  await startTogether(workers);
+  // Start-up (6 processes loading tsx and a client) took up to 20 s at load 9: bounded on its own.
+  await withStateDump(workers, 'every worker is ready', startTogether(workers), 90_000);
   const starts = () => workers.reduce((sum, worker) => sum + worker.of('start').length, 0);
   await withStateDump(
     workers,
@@ -271,22 +274,23 @@ describe.skipIf(!hasRedisCluster)(
   'worker processes sharing one limit on a Redis Cluster (2 on each client kind)',
   () => {
     it('never runs more than the limit across 6 processes (0 µs above it), and every task completes once', async () => {
-      const workers = mixedWorkers('cluster-bound', { tasks: 20, taskMs: 20 });
-      await startTogether(workers);
+      // No source may fail here: a lease long enough that a loaded machine's late renewals cannot lose it.
+      const workers = mixedWorkers('cluster-bound', { tasks: 20, taskMs: 20, leaseMs: 15_000 });
+      await withStateDump(workers, 'every worker is ready', startTogether(workers), 90_000);
       await expectAllFinished(workers, 20);
       const { max, aboveUs, spans } = overlap(workers, 4);
       console.info(`cluster bound: ${spans} task runs, max ${max} at once, ${aboveUs} µs above the limit`);
       expect(aboveUs).toBe(0);
       expect(max).toBe(4);
       expect(workers.flatMap((worker) => worker.of('failure'))).toEqual([]);
-    }, 120_000);
+    }, 200_000);
 
     it('holds the bound across a CLUSTER FAILOVER of the master holding the limit (0 µs above it): holders fail, grants resume after the quarantine', async () => {
       await expectBoundAcrossFailover('cluster-failover', 'CLUSTER FAILOVER', async (replica) => {
         await replica.command('CLUSTER', 'FAILOVER');
         await waitUntil(async () => (await replica.role()) === 'master', 20, 30_000);
       });
-    }, 120_000);
+    }, 200_000);
 
     it('holds the bound when the master holding the limit freezes (SIGSTOP) and its replica takes over', async () => {
       await expectBoundAcrossFailover('cluster-frozen', 'SIGSTOP', async (replica, master) => {
@@ -299,7 +303,7 @@ describe.skipIf(!hasRedisCluster)(
           cluster.setDown(master, false);
         }
       });
-    }, 120_000);
+    }, 200_000);
   },
 );
 
@@ -313,7 +317,24 @@ describe.skipIf(!hasRedisCluster)('a source closed while its subscriber connects
         clusterPorts: cluster.nodes.map((node) => node.port),
       });
     },
-    60_000,
+    // Its two waits (start-up 90 s, exit 30 s) each dump the state when they time out.
+    150_000,
+  );
+});
+
+describe.skipIf(!hasRedisCluster)('a source closed while its subscriber subscribes, on a Redis Cluster', () => {
+  it.each(clientKinds)(
+    'regression: lets its process exit once the client is closed too (%s): a node-redis cluster closed while its SUBSCRIBE opened the connection to its node closed that connection midway, node-redis opened it anyway, and a failover test hung',
+    async (clientKind) => {
+      await expectExitAfterClosingWhileSubscribing({
+        key: `closing-subscribe-${clientKind}`,
+        clientKind,
+        clusterPorts: cluster.nodes.map((node) => node.port),
+        closeWhile: 'subscribing',
+      });
+    },
+    // Its two waits (start-up 90 s, exit 30 s) each dump the state when they time out.
+    150_000,
   );
 });
 

@@ -127,7 +127,8 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('a fenced worker that finishe
     const { leases, queue } = keysOf(key);
     expect(await client.zrange(leases, '0', '-1')).toEqual([]);
     expect(await client.zcard(queue)).toBe(0);
-  });
+    // Its start-up (node, tsx, its client) took 5 s at load 9: vitest's default 30 s raced the load.
+  }, 120_000);
 });
 
 describe.skipIf(!hasRedisServer).each(clientKinds)(
@@ -146,11 +147,15 @@ describe.skipIf(!hasRedisServer).each(clientKinds)(
         writeEveryMs: 20,
       };
       const victim = fencedWorker({ ...common, id: 'victim', tasks: 1 });
-      await startTogether([victim]);
-      await waitUntil(() => victim.of('write').filter((event) => event.accepted).length >= 2);
       // The other worker waits in the queue for the one slot; its tasks outlast the stall.
       const other = fencedWorker({ ...common, id: 'other', tasks: 3, taskMs: 700 });
-      await startTogether([other]);
+      spawned.push(victim, other);
+      // Both start up before the victim takes its 1 s lease: a start-up beside it (seconds of CPU on a
+      // loaded machine) could make its renewals late, and fail it before the stall the test is about.
+      await waitUntil(() => [victim, other].every((worker) => worker.of('ready').length === 1 || !worker.isRunning));
+      victim.go();
+      await waitUntil(() => victim.of('write').filter((event) => event.accepted).length >= 2);
+      other.go();
       await waitUntil(async () => (await client.zcard(keysOf(common.key).queue)) === 1);
 
       victim.signal('SIGSTOP');
@@ -183,7 +188,8 @@ describe.skipIf(!hasRedisServer).each(clientKinds)(
       console.info(
         `stall: aborted ${abortMs.toFixed(1)} ms after SIGCONT; ${lateAfterResume.length} write(s) attempted by the stalled task after SIGCONT before its abort, ${late.length} rejected by token`,
       );
-    }, 60_000);
+      // Two start-ups (5 to 17 s at load 9, more under CI: a run at load 20 reached the old 60 s), the stall, the exits.
+    }, 150_000);
   },
 );
 
@@ -197,10 +203,13 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis frozen (SIGSTOP for 3 
     process.on('uncaughtException', onUncaught);
     process.on('unhandledRejection', onUncaught);
     try {
-      const leaseMs = 1500;
+      // timeoutMs well below leaseMs / 3: the bound below leaves room for timers a loaded machine runs
+      // late (with a 1.5 s lease and timeoutMs 500 it failed 981 ms after SIGSTOP at load 9, of 1500).
+      const leaseMs = 3000;
+      const timeoutMs = 500;
       const meter = newMeter();
       const all = clients.map((c) =>
-        redisSlots({ client: c.client, key: 'frozen', limit: 4, leaseMs, pollMs: 50, quarantineMs: 0 }),
+        redisSlots({ client: c.client, key: 'frozen', limit: 4, leaseMs, timeoutMs, pollMs: 50, quarantineMs: 0 }),
       );
       const outcomes = all.map((slots) =>
         limitedAsCompleted(holdingTasks(6, meter), 3, { slots })
@@ -215,7 +224,7 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis frozen (SIGSTOP for 3 
       own.signal('SIGSTOP');
       const results = await Promise.all(outcomes);
       own.signal('SIGCONT');
-      const budget = leaseMs / 3 + leaseMs / 3;
+      const budget = leaseMs / 3 + timeoutMs;
       for (const result of results) {
         const { error, at } = result as { error: unknown; at: number };
         expect(error).toBeInstanceOf(RedisSlotsError);
@@ -288,7 +297,10 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('epochs and quarantine (%s)',
 
   it('a holder that sees the epoch change fails with ERR_LAC_REDIS_LEASE_LOST at once, and tokens stay increasing across the restart', async () => {
     await withOwnServer(kind, async ({ look, source, restart }) => {
-      const options = { client: source.client, key: 'restart', limit: 2, leaseMs: 1500, quarantineMs: 0, pollMs: 50 };
+      // The first renewal (leaseMs / 3 after the grant) comes after the restart and sees the new epoch. With
+      // a 1.5 s lease, a restart a loaded machine made slow could catch a renewal on the wire: node-redis
+      // holds it past its 500 ms timeout, ioredis gives it up after two reconnects (ERR_LAC_REDIS_UNAVAILABLE).
+      const options = { client: source.client, key: 'restart', limit: 2, leaseMs: 6000, quarantineMs: 0, pollMs: 50 };
       const slots = redisSlots(options);
       const meter = { aborted: 0 };
       const tasks = [0, 1].map(() => ({ signal, slot }: TaskContext) => {

@@ -1,7 +1,7 @@
 // The node-redis adapter's subscriber connection, against a fake connection that behaves as
 // node-redis does where it matters (no Redis needed).
 import { deferred } from '@lac/test-tools/deferred';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fromNodeRedis, type NodeRedisConnection } from '../src/node-redis.ts';
 
 /**
@@ -69,6 +69,46 @@ function nodeRedisLikeConnection(close: 'destroy' | 'disconnect') {
   return { subscriber: client.duplicate(), state, connected, failAttempt, dropSocket, reconnect };
 }
 
+/**
+ * A cluster connection that behaves like node-redis's (v5): it has no `isReady`; its connect finds the
+ * nodes, and its SUBSCRIBE opens a connection of its own to one node. Closed while that connection
+ * opens its socket, the cluster closes the node's client, which opens the socket anyway and counts
+ * itself closed: it stays open, subscribed, and nothing can close it.
+ */
+function nodeRedisLikeCluster() {
+  const nodeConnected = deferred<void>();
+  const state = {
+    phase: 'idle' as 'idle' | 'open' | 'opening the node connection' | 'subscribed',
+    isNodeSocketOpen: false,
+    closes: 0,
+  };
+  const connection: NodeRedisConnection = {
+    connect: async () => {
+      state.phase = 'open';
+    },
+    subscribe: async () => {
+      state.phase = 'opening the node connection';
+      await nodeConnected.promise;
+      // Told to close meanwhile or not, the node's socket opened.
+      state.isNodeSocketOpen = true;
+      if (state.closes === 0) state.phase = 'subscribed';
+    },
+    on: () => connection,
+    destroy: () => {
+      state.closes++;
+      // Closed once subscribed, the node's socket goes with the cluster; midway, it opens anyway.
+      if (state.phase === 'subscribed') state.isNodeSocketOpen = false;
+    },
+  };
+  const client = fromNodeRedis({
+    sendCommand: async () => 'OK',
+    getSlotMaster: () => undefined,
+    duplicate: () => connection,
+    on: () => undefined,
+  } as never);
+  return { subscriber: client.duplicate(), state, nodeConnected };
+}
+
 describe('the node-redis subscriber connection', () => {
   it.each(['destroy', 'disconnect'] as const)(
     'regression: closed while it opens its socket, it is closed once the connect is over (with %s), and subscribes to nothing: closed at once, node-redis opened the socket anyway, and it kept the process alive',
@@ -121,6 +161,35 @@ describe('the node-redis subscriber connection', () => {
     expect(state).toMatchObject({ isCountedClosed: true, isSocketOpen: false, closes: 1 });
     failAttempt();
     expect(state.closes).toBe(1);
+  });
+
+  it('regression: a cluster subscriber closed while its SUBSCRIBE opens the connection to its node is closed once it subscribed: closed at once, the node connection opened anyway and kept the process alive (a failover test hung)', async () => {
+    const { subscriber, state, nodeConnected } = nodeRedisLikeCluster();
+    const subscribing = subscriber.subscribe('{limit}:released');
+    await vi.waitFor(() => expect(state.phase).toBe('opening the node connection'));
+    subscriber.disconnect();
+    expect(state.closes).toBe(0);
+    nodeConnected.resolve();
+    await subscribing;
+    expect(state).toMatchObject({ isNodeSocketOpen: false, closes: 1 });
+    subscriber.disconnect();
+    expect(state.closes).toBe(1);
+  });
+
+  it('a cluster subscriber closed while its SUBSCRIBE never settles (its node froze) is closed anyway after 5 s', async () => {
+    vi.useFakeTimers();
+    try {
+      const { subscriber, state } = nodeRedisLikeCluster();
+      void subscriber.subscribe('{limit}:released');
+      await vi.waitFor(() => expect(state.phase).toBe('opening the node connection'));
+      subscriber.disconnect();
+      await vi.advanceTimersByTimeAsync(4999);
+      expect(state.closes).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(state.closes).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('closed once open, it closes once; a second disconnect does nothing', async () => {

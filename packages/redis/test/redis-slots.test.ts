@@ -45,13 +45,20 @@ afterAll(async () => {
 function makeSlots(
   key: string,
   limit: number,
-  options: { leaseMs?: number; pollMs?: number; handoffMs?: number; client?: RedisClient | NodeRedisClient } = {},
+  options: {
+    leaseMs?: number;
+    timeoutMs?: number;
+    pollMs?: number;
+    handoffMs?: number;
+    client?: RedisClient | NodeRedisClient;
+  } = {},
 ): RedisSlots {
   const slots = redisSlots({
     client: options.client ?? slotClient,
     key,
     limit,
     leaseMs: options.leaseMs ?? 3000,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     pollMs: options.pollMs ?? 100,
     handoffMs: options.handoffMs ?? 50,
     // The test servers are young: a first use would otherwise wait out the quarantine (tested on its own).
@@ -146,11 +153,12 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
   it('costs at most one round trip per task uncontended: release and next acquire share one, a local handoff none', async () => {
     const tasks = () => Array.from({ length: 50 }, (_, i) => () => i);
     for (const handoffMs of [0, 50]) {
+      // A lease whose renewal (every leaseMs / 3, one round trip) cannot fall within the run, however slow.
       const slots = redisSlots({
         client,
         key: `rt-${nextKey++}`,
         limit: 100,
-        leaseMs: 3000,
+        leaseMs: 60_000,
         handoffMs,
         quarantineMs: 0,
       });
@@ -276,7 +284,9 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
 
   it('wakes a waiter of another source through the release channel (its pub/sub connection), not the fallback poll', async () => {
     const key = `wake-${nextKey++}`;
-    const holder = makeSlots(key, 1, { handoffMs: 0 });
+    // A waiter also looks again when the earliest lease is due to expire: the holder's lease is long, so
+    // that a test a loaded machine slows down past it cannot see a poll (with 3 s it could).
+    const holder = makeSlots(key, 1, { handoffMs: 0, leaseMs: 180_000 });
     // A poll 60 s away: the test would time out if only the poll could wake the waiter.
     const waiter = makeSlots(key, 1, { handoffMs: 0, leaseMs: 180_000, pollMs: 60_000 });
     const lease = await holder.acquire();
@@ -303,7 +313,9 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('RedisSlots against a real re
 
   it('fails every run with ERR_LAC_REDIS_LEASE_LOST when a lease vanishes from Redis while its task runs', async () => {
     const key = `lost-${nextKey++}`;
-    const slots = makeSlots(key, 2, { leaseMs: 300 });
+    // The default 3 s lease: with 300 ms (a 100 ms timeout), a renewal a loaded machine answers late
+    // fails the source with ERR_LAC_REDIS_UNAVAILABLE instead, before the renewal that finds the lease gone.
+    const slots = makeSlots(key, 2);
     const meter = newMeter();
     const run = limitedAsCompleted(holdingTasks(2, meter), 2, { slots });
     const next = run.next();
@@ -449,7 +461,8 @@ describe.skipIf(!hasRedisServer)(
         eval: (...args) => client.eval(...args),
         duplicate: () => client.duplicate(),
       };
-      const leaving = makeSlots(key, 1, { client: held, handoffMs: 0 });
+      // A long lease: the waiter's look at its expiry cannot wake it within the test either.
+      const leaving = makeSlots(key, 1, { client: held, handoffMs: 0, leaseMs: 180_000 });
       // A poll 60 s away: only the release channel can wake this one in time.
       const waiter = makeSlots(key, 1, { client, handoffMs: 0, pollMs: 60_000 });
       await client.script('LOAD', ACQUIRE.source);
@@ -488,7 +501,8 @@ describe.skipIf(!hasRedisServer)(
           } as RedisSubscriber;
         },
       };
-      const holder = makeSlots(key, 1, { client, handoffMs: 0 });
+      // A long lease: the waiters' look at its expiry cannot wake them within the test either.
+      const holder = makeSlots(key, 1, { client, handoffMs: 0, leaseMs: 180_000 });
       const lease = await holder.acquire();
       const waiters = makeSlots(key, 1, { client: late, handoffMs: 0, pollMs: 60_000 });
       const controller = new AbortController();
@@ -522,7 +536,13 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('Redis stopped mid-run (%s)',
     process.on('unhandledRejection', onUncaught);
     try {
       const meter = newMeter();
-      const all = clients.map((c) => makeSlots('down', 4, { client: c.client, leaseMs: 600, pollMs: 50 }));
+      // The commands fail (or time out) within pollMs + timeoutMs of the stop, well before any deadline
+      // (a renewal up to leaseMs / 3 before the stop, plus leaseMs - safetyMs): the failure is
+      // ERR_LAC_REDIS_UNAVAILABLE however late a loaded machine runs the timers. With a 600 ms lease (a
+      // 200 ms timeout) the two were 30 ms apart, and a command answered late failed the run before the stop.
+      const all = clients.map((c) =>
+        makeSlots('down', 4, { client: c.client, leaseMs: 6000, timeoutMs: 1000, pollMs: 50 }),
+      );
       const listeners = () => clients.map((c) => (c.client as unknown as EventEmitter).listenerCount('error'));
       expect(listeners()).toEqual([1, 1]);
       const reconnects = clients.map(() => 0);

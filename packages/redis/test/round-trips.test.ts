@@ -94,7 +94,9 @@ describe.skipIf(!hasRedisServer)('round trips (real redis-server)', () => {
     const key = `wake-${nextKey++}`;
     const holder = makeSlots(key, 4);
     const held = await Promise.all([holder.acquire(), holder.acquire(), holder.acquire(), holder.acquire()]);
-    const waiter = makeSlots(key, 4);
+    // No fallback poll within the test (pollMs 60 s): with 100 ms, polls a loaded machine let fall
+    // between the count below and the wake-up added round trips the wake-up did not make.
+    const waiter = makeSlots(key, 4, { pollMs: 60_000 });
     const controller = new AbortController();
     const waiting = Array.from({ length: 16 }, () => waiter.acquire(controller.signal));
     await waitUntil(async () => (await client.zcard(keysOf(key).queue)) === 16);
