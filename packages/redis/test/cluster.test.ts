@@ -17,6 +17,7 @@ import {
   startTogether,
   Worker,
   type WorkerEvent,
+  killLiveWorkers,
   withStateDump,
 } from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
@@ -188,18 +189,14 @@ function clusterWorker(
   );
 }
 
-/** The workers of the test running now: killed after it, so a test that failed leaves none behind. */
-const spawned: Worker[] = [];
-afterEach(() => {
-  for (const worker of spawned.splice(0)) worker.kill();
-});
+/** Workers still running after a test (it failed or timed out) are killed, so none is left behind. */
+afterEach(killLiveWorkers);
 
 /** Two workers on each client kind, sharing one limit. */
 function mixedWorkers(key: string, config: Partial<FencedWorkerConfig>): Worker[] {
   const workers = [...clientKinds, ...clientKinds].map((clientKind, i) =>
     clusterWorker({ key, id: `w${i}`, clientKind, sharedLimit: 4, localLimit: 2, tasks: 8, leaseMs: 3000, ...config }),
   );
-  spawned.push(...workers);
   return workers;
 }
 

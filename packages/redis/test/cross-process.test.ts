@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { clientKinds, hasRedisServer, keysOf, RedisServer, waitUntil } from './fixtures/redis-server.ts';
-import { expectExitAfterClosingWhileSubscribing, Worker } from './fixtures/workers.ts';
+import { expectExitAfterClosingWhileSubscribing, killLiveWorkers, Worker } from './fixtures/workers.ts';
 import { redisSlots } from '../src/index.ts';
 
 let server: RedisServer;
@@ -11,6 +11,9 @@ beforeAll(async () => {
   server = await RedisServer.start();
   client = server.client();
 });
+
+/** Workers still running after a test (it failed or timed out) are killed, so none is left behind. */
+afterEach(killLiveWorkers);
 
 afterAll(async () => {
   client?.disconnect();

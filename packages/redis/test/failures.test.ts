@@ -25,6 +25,7 @@ import {
   startTogether,
   Worker,
   type WorkerEvent,
+  killLiveWorkers,
   withStateDump,
 } from './fixtures/workers.ts';
 import type { FencedWorkerConfig } from './fixtures/fenced-worker.ts';
@@ -38,11 +39,8 @@ function fencedWorker(config: Omit<FencedWorkerConfig, 'pollMs' | 'quarantineMs'
 
 let server: RedisServer;
 let client: Redis;
-/** The workers of the test running now: killed after it, so a test that failed leaves none behind. */
-const spawned: Worker[] = [];
-afterEach(() => {
-  for (const worker of spawned.splice(0)) worker.kill();
-});
+/** Workers still running after a test (it failed or timed out) are killed, so none is left behind. */
+afterEach(killLiveWorkers);
 
 beforeAll(async () => {
   server = await RedisServer.start();
@@ -118,7 +116,6 @@ describe.skipIf(!hasRedisServer).each(clientKinds)('a fenced worker that finishe
       taskMs: 20,
       leaseMs: 30_000,
     });
-    spawned.push(worker);
     await startTogether([worker]);
     expect(await withStateDump([worker], 'the worker exits', worker.exited, 60_000)).toBe(0);
     expect(worker.stderr).toBe('');
@@ -149,7 +146,6 @@ describe.skipIf(!hasRedisServer).each(clientKinds)(
       const victim = fencedWorker({ ...common, id: 'victim', tasks: 1 });
       // The other worker waits in the queue for the one slot; its tasks outlast the stall.
       const other = fencedWorker({ ...common, id: 'other', tasks: 3, taskMs: 700 });
-      spawned.push(victim, other);
       // Both start up before the victim takes its 1 s lease: a start-up beside it (seconds of CPU on a
       // loaded machine) could make its renewals late, and fail it before the stall the test is about.
       await waitUntil(() => [victim, other].every((worker) => worker.of('ready').length === 1 || !worker.isRunning));
@@ -353,7 +349,6 @@ describe.skipIf(!hasRedisServer)(
             isRetrying: true,
           }),
         );
-        spawned.push(...workers);
         // Start-up is most of this test's time: 8 processes loading tsx and their client on a shared
         // machine took 15 to 25 s at load 11 to 18 (28 to 79 s when each loaded all three clients);
         // the run itself, the restart and the exits took 5 to 10 s.
