@@ -23,6 +23,7 @@ import asyncPool from 'tiny-async-pool';
 import { createLimiter, limitedAsCompleted, limitedMap, perKey, rateLimit, retryPolicy } from '@lac/core';
 import { machineLine, table, writeSection } from '../../../scripts/bench-report.mjs';
 import { ratioChart } from './chart.mjs';
+import { minimalIterator } from './minimal-iterator.mjs';
 
 const makers = {
   immediate: (i) => () => Promise.resolve(i),
@@ -46,66 +47,6 @@ const neverBinding = {
   rate: rateLimit({ limit: 1e9, interval: 1000 }),
   retry: retryPolicy({ retries: 3 }),
 };
-
-/**
- * The cost of the async-iterator protocol itself: the simplest completion-order async iterator that
- * keeps `limit` tasks running (a queue of results, one waiter), with no options, no cleanup, no
- * early exit, no error handling.
- */
-function minimalIterator(tasks, limit) {
-  const iterator = tasks[Symbol.iterator]();
-  let results = [];
-  let head = 0;
-  let waiter;
-  let running = 0;
-  let isDone = false;
-  const pump = () => {
-    while (!isDone && running < limit) {
-      const step = iterator.next();
-      if (step.done) isDone = true;
-      else {
-        running++;
-        step.value().then(onValue);
-      }
-    }
-    if (isDone && running === 0 && waiter !== undefined && head === results.length) {
-      const resolve = waiter;
-      waiter = undefined;
-      resolve({ value: undefined, done: true });
-    }
-  };
-  const onValue = (value) => {
-    running--;
-    if (waiter === undefined) results.push(value);
-    else {
-      const resolve = waiter;
-      waiter = undefined;
-      resolve({ value, done: false });
-    }
-    pump();
-  };
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    next() {
-      if (head < results.length) {
-        const value = results[head++];
-        if (head === results.length) {
-          results = [];
-          head = 0;
-        }
-        pump();
-        return Promise.resolve({ value, done: false });
-      }
-      if (isDone && running === 0) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => {
-        waiter = resolve;
-        pump();
-      });
-    },
-  };
-}
 
 /** Each contestant drains `tasks` with `limit` and returns the sum of results (so no work is skipped). */
 const contestants = {
