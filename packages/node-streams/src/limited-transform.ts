@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { AdaptiveLimit, LimitOptions, Mapper } from '@lac/core';
 import { limitedMapPush, type PushedRun } from '@lac/core/internal';
+import { isAbortSignal } from '@lac/shared';
 import type { LimitedDuplex, LimitedStreamOptions } from './options.js';
 import { ReadableOutput } from './readable-output.js';
 import { splitOptions } from './validate.js';
@@ -22,6 +23,14 @@ class LimitedTransform<TInput, TResult> extends Duplex {
    */
   #callback: Callback | undefined;
   #finalCallback: Callback | undefined;
+  /**
+   * The signal core is given: it follows `options.signal`, and `destroy(error)` aborts it with that
+   * error, so in-flight mappers see the reason the stage was destroyed with (as a web stage's
+   * `cancel(reason)` does), not a generic AbortError.
+   */
+  readonly #controller = new AbortController();
+  /** Stops following `options.signal` (a long-lived signal must not keep a listener per stage). */
+  #unfollow: (() => void) | undefined;
 
   constructor(
     limit: number | AdaptiveLimit,
@@ -33,10 +42,25 @@ class LimitedTransform<TInput, TResult> extends Duplex {
     const output = new ReadableOutput<TResult>(this, 'mapper', options?.signal, this.#onDone, this.#onReady);
     // Validates limit, mapper and core's options, and throws its TypeError here, at construction.
     // Core aborts in-flight mappers on `options.signal` and reports it (and any failure) at once.
-    this.#run = limitedMapPush(limit, mapper, output, options);
+    this.#run = limitedMapPush(limit, mapper, output, this.#follow(options));
     output.constructed();
     // Results flow into the readable buffer from the first write on, like a Transform's.
     this.#run.resume();
+  }
+
+  /** Core's options with the stage's own signal, which aborts when `options.signal` does. */
+  #follow(options: LimitOptions | undefined): LimitOptions {
+    const signal = options?.signal;
+    // Not a signal: core rejects it with its own TypeError.
+    if (signal !== undefined && !isAbortSignal(signal)) return options!;
+    const controller = this.#controller;
+    if (signal?.aborted === true) controller.abort(signal.reason);
+    else if (signal !== undefined) {
+      const forward = (): void => controller.abort(signal.reason);
+      signal.addEventListener('abort', forward);
+      this.#unfollow = () => signal.removeEventListener('abort', forward);
+    }
+    return { ...options, signal: controller.signal };
   }
 
   override _write(chunk: TInput, _encoding: BufferEncoding, callback: Callback): void {
@@ -57,11 +81,16 @@ class LimitedTransform<TInput, TResult> extends Duplex {
   override _destroy(error: Error | null, callback: Callback): void {
     // A held write callback is dropped, as with a destroyed Transform.
     this.#callback = undefined;
+    this.#unfollow?.();
+    this.#unfollow = undefined;
     const run = this.#run;
     if (run === undefined) {
       callback(error);
       return;
     }
+    // Destroyed with an error (by hand, a pipeline's downstream failure or its signal): in-flight
+    // mappers' signals abort with it. Core reports the abort back, to a stage already destroyed.
+    if (error !== null && error !== undefined) this.#controller.abort(error);
     // Aborts in-flight mappers' signals and starts nothing new; their late results are dropped by core.
     // Pushed input has nothing to close, so the stage is done at once: called back synchronously, as a
     // Transform's `_destroy` is (a microtask later, Node would still emit 'end' for results buffered before).
@@ -97,7 +126,8 @@ class LimitedTransform<TInput, TResult> extends Duplex {
  *   not anyone reads (a falsy value, which Node's streams cannot carry, is wrapped in an Error whose
  *   `cause` it is); in-flight mappers' `context.signal` aborts and nothing new starts.
  * - `destroy()`, a pipeline's `signal`, `options.signal` or a downstream error abort in-flight
- *   mappers and start nothing new.
+ *   mappers and start nothing new. Their `context.signal.reason` is the error the stage was destroyed
+ *   with, or `options.signal`'s reason (an `AbortError` for a `destroy()` with no error).
  * - A mapper that returns (or resolves to) `null` or `undefined` drops the item: nothing is pushed.
  *
  * @throws TypeError when `limit`, `mapper` or `options` is invalid.
