@@ -191,4 +191,27 @@ describe('fuzzer counterexamples, fixed after the first round', () => {
     });
     await expectNoViolations(c);
   });
+
+  it('seed 1039148330: ordered mapSettled with buffer Infinity behind a timed-out head that ignores its abort (the fuzzer hung on it with an endless source)', async () => {
+    // The generator no longer pairs an endless source with an infinite window; over a finite source
+    // the same case must finish and keep every invariant.
+    await expectNoViolations(
+      fuzzCase({
+        form: 'mapSettled',
+        limit: 4,
+        ordered: true,
+        buffer: Number.POSITIVE_INFINITY,
+        timeout: 4,
+        abortAt: -1,
+        itemKinds: ['rejected', 'plain'],
+        tasks: [
+          { kind: 'ignoreAbort', readsSignal: false },
+          { kind: 'value', readsSignal: false },
+        ],
+        consumer: { kind: 'slow', batch: 3, stopKind: 'returnWhilePending' },
+        picks: [122, 781, 409, 401, 452, 735],
+        source: { kind: 'syncGen', length: 3, returnKind: 'throws', isEndless: false },
+      }),
+    );
+  });
 });
