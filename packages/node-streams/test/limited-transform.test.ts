@@ -57,6 +57,29 @@ describe('limitedTransform in pipelines', () => {
     expect(sorted(sink.items)).toEqual(range(20).map((x) => (x + 1) * 10));
   });
 
+  it('works as the stage of readable.compose(), and chained compose() calls', async () => {
+    const composed = Readable.from(range(20))
+      .compose(limitedTransform(2, async (x: number) => ({ x: x + 1 })))
+      .compose(limitedTransform(3, async ({ x }: { x: number }) => x * 10));
+    expect(sorted(await composed.toArray())).toEqual(range(20).map((x) => (x + 1) * 10));
+  });
+
+  it('readable.compose(limitedTransform(...)) fails with the mapper error and aborts the other mappers', async () => {
+    const boom = new Error('boom');
+    const signals: AbortSignal[] = [];
+    const composed = Readable.from(range(10)).compose(
+      limitedTransform(3, async (x: number, { signal }) => {
+        if (x === 2) throw boom;
+        signals.push(signal);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        return x;
+      }),
+    );
+    await expect(composed.toArray()).rejects.toBe(boom);
+    expect(signals).toHaveLength(2);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+
   it('works with .pipe() and emits finish and end', async () => {
     const stage = limitedTransform(3, async (x: number) => x * 3);
     const sink = collector<number>();
