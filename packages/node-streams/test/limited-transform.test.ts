@@ -456,6 +456,38 @@ describe('limitedTransform errors and aborts', () => {
     expect(sink.items).toEqual(['a#1']);
   });
 
+  it('an item that is a promise (or thenable) is awaited before the mapper is called, which gets its value', async () => {
+    const item = deferred<number>();
+    const seen: number[] = [];
+    const stage = limitedTransform(2, (x: number) => {
+      seen.push(x);
+      return x * 10;
+    });
+    const out = stage.toArray();
+    // write() is typed for items; a promise of one is what this pins.
+    stage.write(item.promise as unknown as number);
+    stage.write({ then: (resolve: (value: number) => void) => resolve(2) } as unknown as number);
+    await settle();
+    expect(seen).toEqual([2]);
+    item.resolve(1);
+    stage.end();
+    expect(await out).toEqual([20, 10]);
+    expect(seen).toEqual([2, 1]);
+  });
+
+  it('an item that is a rejected promise fails the stage with its reason, and the mapper is never called for it', async () => {
+    const item = deferred<number>();
+    const mapper = vi.fn((x: number) => x);
+    const stage = limitedTransform(2, mapper);
+    const failed = new Promise((resolve) => stage.once('error', resolve));
+    stage.write(item.promise as unknown as number);
+    const boom = new Error('boom');
+    item.reject(boom);
+    expect(await failed).toBe(boom);
+    expect(stage.destroyed).toBe(true);
+    expect(mapper).not.toHaveBeenCalled();
+  });
+
   it('destroy() aborts in-flight mappers and starts nothing new', async () => {
     const signals: AbortSignal[] = [];
     let calls = 0;
