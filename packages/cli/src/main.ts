@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../package.json';
-import { runDemo } from './demo.js';
+import { type DemoStop, runDemo } from './demo.js';
 import { UrlFetcher } from './fetch-urls.js';
 import {
   autoJobs,
@@ -407,7 +407,30 @@ export async function main(argv: readonly string[], io: MainIo = process): Promi
         });
       const status = parse(program, argv.slice(1));
       if (status !== undefined || !isRun) return status ?? 0;
-      return await runDemo(io.stdout);
+      const stop = new AbortController();
+      const offOutput = onOutputErrors(io, () => stop.abort('output' satisfies DemoStop));
+      const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+        // Only the first signal is ours: a second one gets Node's default and ends the process at
+        // once, whatever is still pending.
+        offSignals();
+        stop.abort(signal satisfies DemoStop);
+      };
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      const offSignals = () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      };
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      try {
+        // LAC_DEMO_UNIT_MS: how long task 1 sleeps (1000 ms), for the tests that stop the demo midway.
+        const unitMs = Number(process.env.LAC_DEMO_UNIT_MS ?? 1000);
+        return await runDemo(io, { signal: stop.signal, unitMs });
+      } finally {
+        offSignals();
+        offOutput();
+      }
     }
 
     if (argv[0] === 'fetch') {

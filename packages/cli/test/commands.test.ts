@@ -2,12 +2,31 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bin, ensureBuilt, lac, packageDir, tempDir } from './helpers.js';
+import type { ChildProcess } from 'node:child_process';
+import { bin, ensureBuilt, lac, packageDir, start, tempDir, waitFor } from './helpers.js';
 
 beforeAll(ensureBuilt, 120_000);
 
 let dir: ReturnType<typeof tempDir> | undefined;
 afterEach(() => dir?.dispose());
+
+const keepAlive = join(packageDir, 'test', 'fixtures', 'keep-alive.mjs');
+const holdUntilStdinEnds = join(packageDir, 'test', 'fixtures', 'hold-until-stdin-ends.mjs');
+
+/** What the child has written to a stream so far, read as it comes. */
+function collect(stream: NodeJS.ReadableStream): () => string {
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return () => text;
+}
+
+/** With `holdUntilStdinEnds` loaded: closes lac's stdout, then lets lac start, so its first write gets EPIPE. */
+async function startWithStdoutClosed(child: ChildProcess): Promise<void> {
+  const closed = new Promise((resolve) => child.stdout!.once('close', resolve));
+  child.stdout!.destroy();
+  await closed;
+  child.stdin!.end();
+}
 
 const packageJson = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string };
 
@@ -36,6 +55,62 @@ describe('lac demo', () => {
       expect(inFlight).toBeLessThanOrEqual(10);
     }
   });
+
+  for (const [signal, status] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`on ${signal}, starts nothing new, stops the running tasks and exits ${status} with one line on stderr`, async () => {
+      // Task n sleeps 600/n s: nothing finishes before the signal.
+      const { child, result } = start(['demo'], { env: { LAC_DEMO_UNIT_MS: '600000' } });
+      const stdout = collect(child.stdout!);
+      await waitFor(() => stdout().includes('Starting 10\n'), 'the first 10 tasks to start');
+      child.kill(signal);
+      const { code, stderr } = await result;
+      expect(code).toBe(status);
+      expect(stdout().trim().split('\n')).toEqual(Array.from({ length: 10 }, (_, i) => `Starting ${i + 1}`));
+      // No stack trace, no unhandled rejection: the summary alone.
+      expect(stderr).toBe(`lac demo: interrupted by ${signal}: 0 of 100 tasks done, 10 running stopped\n`);
+    });
+  }
+
+  it('a second SIGINT forces the exit when something still holds the process after the first', async () => {
+    const { child, result } = start(['demo'], {
+      env: { LAC_DEMO_UNIT_MS: '600000' },
+      nodeArgs: ['--import', keepAlive],
+    });
+    const stdout = collect(child.stdout!);
+    const stderr = collect(child.stderr!);
+    await waitFor(() => stdout().includes('Starting 10\n'), 'the first 10 tasks to start');
+    child.kill('SIGINT');
+    await waitFor(() => stderr().includes('interrupted by SIGINT'), 'the demo to stop');
+    child.kill('SIGINT');
+    const { code, signal } = await result;
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGINT' });
+  });
+
+  it('stops at once and exits 255 without a stack trace when its stdout goes away (lac demo | head -1)', async () => {
+    const { child, result } = start(['demo'], {
+      env: { LAC_DEMO_UNIT_MS: '600000' },
+      nodeArgs: ['--import', holdUntilStdinEnds],
+    });
+    await startWithStdoutClosed(child);
+    const { code, stderr } = await result;
+    expect(code).toBe(255);
+    expect(stderr).toBe('');
+  });
+});
+
+describe('a closed stdout', () => {
+  for (const args of [['--help'], ['fetch', '--help'], ['--version']]) {
+    it(`lac ${args.join(' ')} | head -1: exits 255 without a stack trace`, async () => {
+      const { child, result } = start(args, { nodeArgs: ['--import', holdUntilStdinEnds] });
+      await startWithStdoutClosed(child);
+      const { code, stderr } = await result;
+      expect(stderr).toBe('');
+      expect(code).toBe(255);
+    });
+  }
 });
 
 describe('help and version', () => {

@@ -35,6 +35,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Send stderr into the same pipe as stdout, to see how the two interleave. */
   readonly mergeStderr?: boolean;
+  /** Variables added to lac's environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Starts `lac ARGS` and returns the child plus a promise of its result. */
@@ -43,6 +45,7 @@ export function start(
   options: RunOptions = {},
 ): { child: ChildProcess; result: Promise<Result> } {
   const nodeArgs = options.nodeArgs ?? [];
+  const env = options.env === undefined ? undefined : { ...process.env, ...options.env };
   const child =
     options.mergeStderr || options.prelude !== undefined
       ? spawn(
@@ -57,10 +60,15 @@ export function start(
           ],
           {
             cwd: options.cwd,
+            env,
             stdio: ['pipe', 'pipe', 'pipe'],
           },
         )
-      : spawn(process.execPath, [...nodeArgs, bin, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+      : spawn(process.execPath, [...nodeArgs, bin, ...args], {
+          cwd: options.cwd,
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
   // lac may exit before reading all its input.
   child.stdin!.on('error', () => {});
   const stdout: Buffer[] = [];

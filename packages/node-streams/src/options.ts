@@ -19,6 +19,13 @@ export interface LimitedStreamOptions extends LimitOptions {
  */
 export interface LimitedDuplex<TInput, TResult> extends Duplex {
   [Symbol.asyncIterator](): NodeJS.AsyncIterator<TResult>;
+  /**
+   * Type-only: Node's `Duplex` declares its iterator as yielding `any`, and keeping that signature
+   * keeps the stage a `NodeJS.ReadableStream` (whose iterator yields strings and Buffers), which
+   * @types/node's `readable.compose(stage)` requires. `for await` still yields `TResult`.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: the signature Node's own Duplex declares.
+  [Symbol.asyncIterator](): NodeJS.AsyncIterator<any>;
   toArray(options?: { signal?: AbortSignal }): Promise<TResult[]>;
   /** Type-only: the items the writable side takes (`read()` and `write()` keep Node's types, which `pipeline()`'s overloads match on). */
   readonly __input?: TInput;

@@ -57,6 +57,29 @@ describe('limitedTransform in pipelines', () => {
     expect(sorted(sink.items)).toEqual(range(20).map((x) => (x + 1) * 10));
   });
 
+  it('works as the stage of readable.compose(), and chained compose() calls', async () => {
+    const composed = Readable.from(range(20))
+      .compose(limitedTransform(2, async (x: number) => ({ x: x + 1 })))
+      .compose(limitedTransform(3, async ({ x }: { x: number }) => x * 10));
+    expect(sorted(await composed.toArray())).toEqual(range(20).map((x) => (x + 1) * 10));
+  });
+
+  it('readable.compose(limitedTransform(...)) fails with the mapper error and aborts the other mappers', async () => {
+    const boom = new Error('boom');
+    const signals: AbortSignal[] = [];
+    const composed = Readable.from(range(10)).compose(
+      limitedTransform(3, async (x: number, { signal }) => {
+        if (x === 2) throw boom;
+        signals.push(signal);
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+        return x;
+      }),
+    );
+    await expect(composed.toArray()).rejects.toBe(boom);
+    expect(signals).toHaveLength(2);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+  });
+
   it('works with .pipe() and emits finish and end', async () => {
     const stage = limitedTransform(3, async (x: number) => x * 3);
     const sink = collector<number>();
@@ -431,6 +454,38 @@ describe('limitedTransform errors and aborts', () => {
     await pipeline(Readable.from(['a']), limitedTransform(2, lazy), sink);
     expect(thenCalls).toBe(1);
     expect(sink.items).toEqual(['a#1']);
+  });
+
+  it('an item that is a promise (or thenable) is awaited before the mapper is called, which gets its value', async () => {
+    const item = deferred<number>();
+    const seen: number[] = [];
+    const stage = limitedTransform(2, (x: number) => {
+      seen.push(x);
+      return x * 10;
+    });
+    const out = stage.toArray();
+    // write() is typed for items; a promise of one is what this pins.
+    stage.write(item.promise as unknown as number);
+    stage.write({ then: (resolve: (value: number) => void) => resolve(2) } as unknown as number);
+    await settle();
+    expect(seen).toEqual([2]);
+    item.resolve(1);
+    stage.end();
+    expect(await out).toEqual([20, 10]);
+    expect(seen).toEqual([2, 1]);
+  });
+
+  it('an item that is a rejected promise fails the stage with its reason, and the mapper is never called for it', async () => {
+    const item = deferred<number>();
+    const mapper = vi.fn((x: number) => x);
+    const stage = limitedTransform(2, mapper);
+    const failed = new Promise((resolve) => stage.once('error', resolve));
+    stage.write(item.promise as unknown as number);
+    const boom = new Error('boom');
+    item.reject(boom);
+    expect(await failed).toBe(boom);
+    expect(stage.destroyed).toBe(true);
+    expect(mapper).not.toHaveBeenCalled();
   });
 
   it('destroy() aborts in-flight mappers and starts nothing new', async () => {

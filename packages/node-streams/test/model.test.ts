@@ -107,6 +107,67 @@ function runOutcome(
 }
 
 /**
+ * What both properties watch of their mappers (tasks), as one state object: `call(x, context)` runs
+ * item x's outcome and counts it. `isStopped()` says the stream was destroyed: a start after it is
+ * counted, and a failure after it is dropped, not a cause. `onStart` samples what the property bounds.
+ */
+function observer(
+  s: fc.Scheduler,
+  outcomes: readonly Outcome[],
+  isStopped: () => boolean,
+  onStart: () => void = () => {},
+) {
+  const state = {
+    running: 0,
+    maxRunning: 0,
+    started: 0,
+    startsAfterStop: 0,
+    /** Results that were `null` or `undefined`: they leave the stream without reaching the sink. */
+    dropped: 0,
+    inFlight: new Map<number, AbortSignal>(),
+    /** Why the run stops: the first is the cause. */
+    causes: [] as unknown[],
+    call(x: number, { signal }: TaskContext): unknown {
+      if (isStopped()) state.startsAfterStop++;
+      state.started++;
+      state.running++;
+      state.maxRunning = Math.max(state.maxRunning, state.running);
+      onStart();
+      state.inFlight.set(x, signal);
+      const done = (isDropped: boolean): void => {
+        state.running--;
+        state.inFlight.delete(x);
+        if (isDropped) state.dropped++;
+      };
+      let value: unknown;
+      try {
+        value = runOutcome(s, outcomes[x]!, x, signal, (error) => {
+          if (!isStopped()) state.causes.push(error);
+        });
+      } catch (error) {
+        done(false);
+        throw error;
+      }
+      if (!(value instanceof Promise)) {
+        done(value === null || value === undefined);
+        return value;
+      }
+      return value.then(
+        (result) => {
+          done(result === null || result === undefined);
+          return result;
+        },
+        (error: unknown) => {
+          done(false);
+          throw error;
+        },
+      );
+    },
+  };
+  return state;
+}
+
+/**
  * Runs the scheduler until `isSettled()`: one scheduled task at a time, with turns of the event loop
  * between (stream internals run on nextTick and setImmediate). `interrupt` fires at step `at`, or as
  * soon as nothing is left to schedule. Returns false if it stalled with nothing left to do.
@@ -146,67 +207,24 @@ describe('limitedTransform model', () => {
           const hwm = Math.max(c.highWaterMark ?? 16, 1);
           const signalController = new AbortController();
           const pipelineController = new AbortController();
-          let running = 0;
-          let maxRunning = 0;
-          let inStage = 0;
-          let maxInStage = 0;
-          let startsAfterStop = 0;
-          const inFlight = new Map<number, AbortSignal>();
-          const causes: unknown[] = [];
-          const errors: unknown[] = [];
           // Written to the stage and not yet out of it (to the sink, or dropped as null/undefined).
-          const sample = (): void => {
-            maxInStage = Math.max(maxInStage, inStage);
-          };
-          const stage = limitedTransform(
-            limit,
-            (x: number, { signal }: TaskContext) => {
-              if (stage.destroyed) startsAfterStop++;
-              running++;
-              maxRunning = Math.max(maxRunning, running);
-              inFlight.set(x, signal);
-              const done = (isDropped: boolean): void => {
-                running--;
-                inFlight.delete(x);
-                if (isDropped) inStage--;
-              };
-              let value: unknown;
-              try {
-                value = runOutcome(s, outcomes[x]!, x, signal, (error) => {
-                  // A mapper failing after the stage was destroyed is dropped, not a cause.
-                  if (!stage.destroyed) causes.push(error);
-                });
-              } catch (error) {
-                done(false);
-                throw error;
-              }
-              if (!(value instanceof Promise)) {
-                done(false);
-                return value;
-              }
-              return value.then(
-                (result) => {
-                  done(result === null || result === undefined);
-                  return result;
-                },
-                (error: unknown) => {
-                  done(false);
-                  throw error;
-                },
-              );
-            },
-            {
-              ordered,
-              signal: signalController.signal,
-              ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
-              ...(c.highWaterMark === undefined ? {} : { highWaterMark: c.highWaterMark }),
-            },
-          );
+          let written = 0;
+          let sunk = 0;
+          let maxInStage = 0;
+          const o = observer(s, outcomes, () => stage.destroyed);
+          const { causes } = o;
+          const errors: unknown[] = [];
+          const stage = limitedTransform(limit, o.call, {
+            ordered,
+            signal: signalController.signal,
+            ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
+            ...(c.highWaterMark === undefined ? {} : { highWaterMark: c.highWaterMark }),
+          });
           stage.on('error', (error) => errors.push(error));
           const stageWrite = stage.write.bind(stage) as (...args: unknown[]) => boolean;
           stage.write = ((...args: unknown[]) => {
-            inStage++;
-            sample();
+            written++;
+            maxInStage = Math.max(maxInStage, written - sunk - o.dropped);
             return stageWrite(...args);
           }) as typeof stage.write;
 
@@ -217,7 +235,7 @@ describe('limitedTransform model', () => {
             highWaterMark: 1,
             write(chunk: number, _encoding, callback) {
               items.push(chunk);
-              inStage--;
+              sunk++;
               sinkCallback = callback;
               void s.schedule(Promise.resolve(), `sink ${chunk}`).then(() => {
                 sinkCallback = undefined;
@@ -287,9 +305,9 @@ describe('limitedTransform model', () => {
           );
           await settle(5);
           expect(isSettledInTime, 'the pipeline settled').toBe(true);
-          expect(maxRunning).toBeLessThanOrEqual(limit);
+          expect(o.maxRunning).toBeLessThanOrEqual(limit);
           expect(maxInStage, 'items inside the stage').toBeLessThanOrEqual(limit + buffer + 2 * hwm);
-          expect(startsAfterStop, 'mappers started after the stage closed').toBe(0);
+          expect(o.startsAfterStop, 'mappers started after the stage closed').toBe(0);
           expect(errors.length).toBeLessThanOrEqual(1);
           const cause = causes[0];
           if (cause === undefined) {
@@ -307,7 +325,7 @@ describe('limitedTransform model', () => {
               // asynchronous), so a mapper that fails meanwhile may be reported first.
               expect(causes).toContain(rejection);
             } else expect(rejection).toBe(cause);
-            for (const signal of inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
+            for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
             // The stage's own error is the cause it was given (a sink or source failure reaches it later,
             // and a mapper may fail first meanwhile).
             if (
@@ -334,58 +352,27 @@ describe('limitedReadable model', () => {
           const buffer = c.buffer ?? limit;
           const hwm = Math.max(c.highWaterMark ?? 16, 1);
           const signalController = new AbortController();
-          let running = 0;
-          let maxRunning = 0;
-          let started = 0;
-          let delivered = 0;
+          // Out to the sink; a dropped (null or undefined) result leaves at once, counted by the observer.
+          let sunk = 0;
           let maxAhead = 0;
-          let startsAfterStop = 0;
           let isSourceStarted = false;
           let isSourceClosed = false;
-          const inFlight = new Map<number, AbortSignal>();
-          const causes: unknown[] = [];
+          const o = observer(
+            s,
+            outcomes,
+            () => stream.destroyed,
+            // Started and not yet out to the sink.
+            () => {
+              maxAhead = Math.max(maxAhead, o.started - (sunk + o.dropped));
+            },
+          );
+          const { causes } = o;
           function* tasks(): Generator<(context: TaskContext) => unknown> {
             isSourceStarted = true;
             try {
               for (let i = 0; i < outcomes.length; i++) {
                 const x = i;
-                yield ({ signal }: TaskContext) => {
-                  if (stream.destroyed) startsAfterStop++;
-                  started++;
-                  running++;
-                  maxRunning = Math.max(maxRunning, running);
-                  // Started and not yet out to the sink (a dropped result leaves at once).
-                  maxAhead = Math.max(maxAhead, started - delivered);
-                  inFlight.set(x, signal);
-                  const done = (isDropped: boolean): void => {
-                    running--;
-                    inFlight.delete(x);
-                    if (isDropped) delivered++;
-                  };
-                  let value: unknown;
-                  try {
-                    value = runOutcome(s, outcomes[x]!, x, signal, (error) => {
-                      if (!stream.destroyed) causes.push(error);
-                    });
-                  } catch (error) {
-                    done(false);
-                    throw error;
-                  }
-                  if (!(value instanceof Promise)) {
-                    done(value === null || value === undefined);
-                    return value;
-                  }
-                  return value.then(
-                    (result) => {
-                      done(result === null || result === undefined);
-                      return result;
-                    },
-                    (error: unknown) => {
-                      done(false);
-                      throw error;
-                    },
-                  );
-                };
+                yield (context: TaskContext) => o.call(x, context);
               }
             } finally {
               isSourceClosed = true;
@@ -405,7 +392,7 @@ describe('limitedReadable model', () => {
             highWaterMark: 1,
             write(chunk: number, _encoding, callback) {
               items.push(chunk);
-              delivered++;
+              sunk++;
               void s.schedule(Promise.resolve(), `sink ${chunk}`).then(() => callback());
             },
           });
@@ -451,10 +438,10 @@ describe('limitedReadable model', () => {
           await settle(5);
 
           expect(isSettledInTime, 'the pipeline settled').toBe(true);
-          expect(maxRunning).toBeLessThanOrEqual(limit);
+          expect(o.maxRunning).toBeLessThanOrEqual(limit);
           // Started ahead of the sink: the run's window, the readable buffer and the one the sink holds.
           expect(maxAhead, 'tasks started ahead of the sink').toBeLessThanOrEqual(limit + buffer + hwm + 1);
-          expect(startsAfterStop, 'tasks started after the stream closed').toBe(0);
+          expect(o.startsAfterStop, 'tasks started after the stream closed').toBe(0);
           expect(errors.length).toBeLessThanOrEqual(1);
           const cause = causes[0];
           if (cause === undefined) {
@@ -466,7 +453,7 @@ describe('limitedReadable model', () => {
             if (cause === 'destroy')
               expect((rejection as NodeJS.ErrnoException).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
             else expect(rejection).toBe(cause);
-            for (const signal of inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
+            for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
           }
           // (A generator never pulled has no `finally` to run.)
           expect(isSourceClosed, 'the task source is closed or exhausted').toBe(isSourceStarted);

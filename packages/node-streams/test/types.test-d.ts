@@ -1,4 +1,4 @@
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TaskContext } from '@lac/core';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -30,6 +30,20 @@ describe('public types', () => {
       ),
     ).resolves.toBeVoid();
     expectTypeOf(pipeline(limitedReadable([() => 1], 1), sink)).resolves.toBeVoid();
+  });
+
+  it('Readable#compose(limitedTransform(...)) type-checks, and returns what @types/node gives for any Duplex', () => {
+    const composed = Readable.from([1, 2]).compose(limitedTransform(2, async (x: number) => `${x}`));
+    // @types/node's compose() infers its result from the stage's iterator, which Node's Duplex types as `any`.
+    expectTypeOf(composed).toEqualTypeOf(Readable.from([1, 2]).compose(new PassThrough({ objectMode: true })));
+    // Results that are not strings or Buffers (what NodeJS.ReadableStream's iterator declares), chained.
+    Readable.from([1, 2])
+      .compose(limitedTransform(2, async (x: number) => ({ x })))
+      .compose(limitedTransform(2, async ({ x }: { x: number }) => x));
+    // The stage itself keeps its types.
+    const stage = limitedTransform(2, async (x: number) => ({ x }));
+    expectTypeOf(stage).toEqualTypeOf<LimitedDuplex<number, { x: number }>>();
+    expectTypeOf(stage.toArray()).resolves.toEqualTypeOf<Array<{ x: number }>>();
   });
 
   it('the mapper gets a TaskContext, and limitedReadable refuses items that are not tasks', () => {

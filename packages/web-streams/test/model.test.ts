@@ -114,6 +114,49 @@ function makeCall(
 }
 
 /**
+ * What both properties watch of their mappers (tasks), as one state object: `track` is the hooks
+ * `makeCall` reports to; the property counts `read` and sets `isStopped` when it interrupts.
+ */
+function observer() {
+  const state = {
+    /** An interrupt fired: the stage stops synchronously, so no mapper may start after it. */
+    isStopped: false,
+    running: 0,
+    maxRunning: 0,
+    started: 0,
+    /** Results the reader has seen. */
+    read: 0,
+    /** The most started and not yet read. */
+    maxAhead: 0,
+    startsAfterStop: 0,
+    settledCount: 0,
+    inFlight: new Map<number, AbortSignal>(),
+    /** Why the run stops: the first is the cause. */
+    causes: [] as unknown[],
+    track: {
+      isStopped: () => state.causes.length > 0,
+      started(x: number, signal: AbortSignal): void {
+        if (state.isStopped) state.startsAfterStop++;
+        state.started++;
+        state.running++;
+        state.maxRunning = Math.max(state.maxRunning, state.running);
+        state.maxAhead = Math.max(state.maxAhead, state.started - state.read);
+        state.inFlight.set(x, signal);
+      },
+      settled(x: number): void {
+        if (!state.inFlight.delete(x)) return;
+        state.running--;
+        state.settledCount++;
+      },
+      failed(error: Error): void {
+        state.causes.push(error);
+      },
+    },
+  };
+  return state;
+}
+
+/**
  * Runs the scheduler until `isSettled()`, one scheduled task at a time with event-loop turns in
  * between; `interrupt` fires at step `at`, or as soon as nothing is left to schedule. Returns false
  * if it stalled with nothing left to do.
@@ -151,47 +194,16 @@ describe('LimitedTransformStream model', () => {
           const { outcomes, limit, ordered, readableHighWaterMark } = c;
           const buffer = c.buffer ?? limit;
           const userController = new AbortController();
-          /** An interrupt fired: the stage stops synchronously, so no mapper may start after it. */
-          let isStopped = false;
-          let running = 0;
-          let maxRunning = 0;
-          let started = 0;
-          let read = 0;
-          let maxAhead = 0;
-          let startsAfterStop = 0;
-          let settledCount = 0;
+          const o = observer();
+          const { causes } = o;
           /** The interrupt came once every mapper had settled: the stage may have completed first. */
           let isLate = false;
-          const inFlight = new Map<number, AbortSignal>();
-          const causes: unknown[] = [];
-          const stage = new LimitedTransformStream<number, unknown>(
-            limit,
-            makeCall(s, outcomes, {
-              isStopped: () => causes.length > 0,
-              started(x, signal) {
-                if (isStopped) startsAfterStop++;
-                started++;
-                running++;
-                maxRunning = Math.max(maxRunning, running);
-                maxAhead = Math.max(maxAhead, started - read);
-                inFlight.set(x, signal);
-              },
-              settled(x) {
-                if (!inFlight.delete(x)) return;
-                running--;
-                settledCount++;
-              },
-              failed(error) {
-                causes.push(error);
-              },
-            }),
-            {
-              ordered,
-              signal: userController.signal,
-              readableStrategy: { highWaterMark: readableHighWaterMark },
-              ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
-            },
-          );
+          const stage = new LimitedTransformStream<number, unknown>(limit, makeCall(s, outcomes, o.track), {
+            ordered,
+            signal: userController.signal,
+            readableStrategy: { highWaterMark: readableHighWaterMark },
+            ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
+          });
 
           const writer = stage.writable.getWriter();
           const reader = stage.readable.getReader();
@@ -224,7 +236,7 @@ describe('LimitedTransformStream model', () => {
                 await s.schedule(Promise.resolve(), 'read');
                 const step = await reader.read();
                 if (step.done) break;
-                read++;
+                o.read++;
                 items.push(step.value);
               }
             } catch (error) {
@@ -243,8 +255,8 @@ describe('LimitedTransformStream model', () => {
                 // Without an interrupt of its own, a case whose mappers hang is ended by a cancel.
                 if (causes.length > 0 || (isWriterDone && isReaderDone)) return;
                 const kind = c.interrupt?.kind ?? 'cancel';
-                isStopped = true;
-                isLate = settledCount === outcomes.length;
+                o.isStopped = true;
+                isLate = o.settledCount === outcomes.length;
                 causes.push(reasons[kind]);
                 if (kind === 'cancel') reader.cancel(reasons.cancel).catch(() => {});
                 else if (kind === 'abort') writer.abort(reasons.abort).catch(() => {});
@@ -255,13 +267,13 @@ describe('LimitedTransformStream model', () => {
           await Promise.race([Promise.all([writing, reading]), settle(5)]);
 
           expect(isSettledInTime, 'both sides settled').toBe(true);
-          expect(maxRunning).toBeLessThanOrEqual(limit);
+          expect(o.maxRunning).toBeLessThanOrEqual(limit);
           // Started ahead of the reader: the run's window, the readable queue, and the result handed to
           // the pending read() that the reader has not seen yet (counted when its await returns).
-          expect(maxAhead, 'mappers started ahead of the reader').toBeLessThanOrEqual(
+          expect(o.maxAhead, 'mappers started ahead of the reader').toBeLessThanOrEqual(
             limit + buffer + readableHighWaterMark + 1,
           );
-          expect(startsAfterStop, 'mappers started after the stage stopped').toBe(0);
+          expect(o.startsAfterStop, 'mappers started after the stage stopped').toBe(0);
           const cause = causes[0];
           if (cause === undefined) {
             expect(readerError).toBeUndefined();
@@ -279,7 +291,7 @@ describe('LimitedTransformStream model', () => {
             // The canceller's own reader just ends; everyone else sees the cause.
             expect(readerError).toBe(cause === reasons.cancel ? undefined : cause);
             expect(writerError).toBe(cause);
-            for (const signal of inFlight.values()) {
+            for (const signal of o.inFlight.values()) {
               expect(signal.aborted, 'in-flight signals abort').toBe(true);
               if (cause instanceof Error && Object.values(reasons).includes(cause)) expect(signal.reason).toBe(cause);
               else expect((signal.reason as Error).cause).toBe(cause);
@@ -301,40 +313,13 @@ describe('limitedReadableStream model', () => {
           const { outcomes, limit, ordered } = c;
           const buffer = c.buffer ?? limit;
           const userController = new AbortController();
-          /** An interrupt fired: the stage stops synchronously, so no mapper may start after it. */
-          let isStopped = false;
-          let running = 0;
-          let maxRunning = 0;
-          let started = 0;
-          let read = 0;
-          let maxAhead = 0;
-          let startsAfterStop = 0;
-          let settledCount = 0;
+          const o = observer();
+          const { causes } = o;
           /** The interrupt came once every task had settled: the stream may have completed first. */
           let isLate = false;
           let isSourceStarted = false;
           let isSourceClosed = false;
-          const inFlight = new Map<number, AbortSignal>();
-          const causes: unknown[] = [];
-          const call = makeCall(s, outcomes, {
-            isStopped: () => causes.length > 0,
-            started(x, signal) {
-              if (isStopped) startsAfterStop++;
-              started++;
-              running++;
-              maxRunning = Math.max(maxRunning, running);
-              maxAhead = Math.max(maxAhead, started - read);
-              inFlight.set(x, signal);
-            },
-            settled(x) {
-              if (!inFlight.delete(x)) return;
-              running--;
-              settledCount++;
-            },
-            failed(error) {
-              causes.push(error);
-            },
-          });
+          const call = makeCall(s, outcomes, o.track);
           function* tasks(): Generator<(context: TaskContext) => unknown> {
             isSourceStarted = true;
             try {
@@ -361,7 +346,7 @@ describe('limitedReadableStream model', () => {
                 await s.schedule(Promise.resolve(), 'read');
                 const step = await reader.read();
                 if (step.done) break;
-                read++;
+                o.read++;
                 items.push(step.value);
               }
             } catch (error) {
@@ -379,8 +364,8 @@ describe('limitedReadableStream model', () => {
               fire() {
                 if (causes.length > 0 || isReaderDone) return;
                 const kind = c.interrupt?.kind === 'signal' ? 'signal' : 'cancel';
-                isStopped = true;
-                isLate = settledCount === outcomes.length;
+                o.isStopped = true;
+                isLate = o.settledCount === outcomes.length;
                 causes.push(reasons[kind]);
                 if (kind === 'cancel') reader.cancel(reasons.cancel).catch(() => {});
                 else userController.abort(reasons.signal);
@@ -390,10 +375,10 @@ describe('limitedReadableStream model', () => {
           await Promise.race([reading, settle(5)]);
 
           expect(isSettledInTime, 'the reader settled').toBe(true);
-          expect(maxRunning).toBeLessThanOrEqual(limit);
+          expect(o.maxRunning).toBeLessThanOrEqual(limit);
           // As above: the run's window, and the result handed to the pending read().
-          expect(maxAhead, 'tasks started ahead of the reader').toBeLessThanOrEqual(limit + buffer + 1);
-          expect(startsAfterStop, 'tasks started after the stream stopped').toBe(0);
+          expect(o.maxAhead, 'tasks started ahead of the reader').toBeLessThanOrEqual(limit + buffer + 1);
+          expect(o.startsAfterStop, 'tasks started after the stream stopped').toBe(0);
           const cause = causes[0];
           if (cause === undefined) {
             expect(readerError).toBeUndefined();
@@ -405,7 +390,7 @@ describe('limitedReadableStream model', () => {
             expect([undefined, cause === reasons.cancel ? undefined : cause]).toContain(readerError);
           } else {
             expect(readerError).toBe(cause === reasons.cancel ? undefined : cause);
-            for (const signal of inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
+            for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
           }
           // (A generator never pulled has no `finally` to run.)
           expect(isSourceClosed, 'the task source is closed or exhausted').toBe(isSourceStarted);

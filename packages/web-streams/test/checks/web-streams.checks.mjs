@@ -595,6 +595,46 @@ export const checks = [
     },
   },
   {
+    name: 'LimitedTransformStream: a chunk that is a promise (or thenable) is awaited before the mapper is called, which gets its value',
+    async run() {
+      const item = deferred();
+      const seen = [];
+      const stage = new LimitedTransformStream(2, (x) => {
+        seen.push(x);
+        return x * 10;
+      });
+      const out = collect(stage.readable);
+      const writer = stage.writable.getWriter();
+      void writer.write(item.promise);
+      void writer.write({ then: (resolve) => resolve(2) });
+      await settle();
+      deepEqual(seen, [2], 'the mapper is not called for a pending promise chunk');
+      item.resolve(1);
+      await writer.close();
+      deepEqual(seen, [2, 1]);
+      deepEqual(await out, [20, 10]);
+    },
+  },
+  {
+    name: 'LimitedTransformStream: a chunk that is a rejected promise errors both sides with its reason, the mapper never called for it',
+    async run() {
+      const item = deferred();
+      const seen = [];
+      const stage = new LimitedTransformStream(2, (x) => {
+        seen.push(x);
+        return x;
+      });
+      const out = rejects(collect(stage.readable));
+      const writer = stage.writable.getWriter();
+      void writer.write(item.promise).catch(() => {});
+      const boom = new Error('boom');
+      item.reject(boom);
+      equal(await out, boom, 'the readable errors with the rejection reason');
+      equal(await rejects(writer.closed), boom, 'the writable errors with it too');
+      deepEqual(seen, []);
+    },
+  },
+  {
     name: 'limitedReadableStream: streams every task result and closes',
     async run() {
       const tasks = range(30).map((n) => async () => n * 3);
