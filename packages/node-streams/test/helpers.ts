@@ -85,14 +85,20 @@ export function concurrencyProbe(): {
   };
 }
 
-/** Follows a promise's state without awaiting it (and marks its rejection handled). */
-export function track<T>(promise: Promise<T>): { readonly promise: Promise<T>; readonly isSettled: boolean } {
+/** Follows a promise's state without awaiting it (and marks its rejection handled): settled yet, and with what error. */
+export function track<T>(promise: Promise<T>): {
+  readonly promise: Promise<T>;
+  readonly isSettled: boolean;
+  readonly rejection: unknown;
+} {
   let isSettled = false;
+  let rejection: unknown;
   promise.then(
     () => {
       isSettled = true;
     },
-    () => {
+    (error: unknown) => {
+      rejection = error;
       isSettled = true;
     },
   );
@@ -100,6 +106,9 @@ export function track<T>(promise: Promise<T>): { readonly promise: Promise<T>; r
     promise,
     get isSettled() {
       return isSettled;
+    },
+    get rejection() {
+      return rejection;
     },
   };
 }

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TaskContext } from '@lac/core';
 import { limitedReadable, limitedTransform } from '@lac/node-streams';
-import { settle } from './helpers.js';
+import { settle, track } from './helpers.js';
 
 const seed = Number(process.env.LAC_FC_SEED ?? 20_261_202);
 const numRuns = Number(process.env.LAC_FC_RUNS ?? 150);
@@ -250,27 +250,17 @@ describe('limitedTransform model', () => {
             sinkError: new Error('sink failed'),
             sourceError: new Error('source failed'),
           };
-          let rejection: unknown;
-          let isSettled = false;
-          pipeline(source, stage, sink, { signal: pipelineController.signal }).then(
-            () => {
-              isSettled = true;
-            },
-            (error: unknown) => {
-              rejection = error;
-              isSettled = true;
-            },
-          );
+          const settled = track(pipeline(source, stage, sink, { signal: pipelineController.signal }));
           const interrupt = c.interrupt;
           const isSettledInTime = await drive(
             s,
-            () => isSettled,
+            () => settled.isSettled,
             interrupt === undefined && !outcomes.some((o) => o === 'hang' || o === 'ignoreAbort')
               ? undefined
               : {
                   at: interrupt?.at ?? Number.POSITIVE_INFINITY,
                   fire: () => {
-                    if (stage.destroyed || isSettled) return;
+                    if (stage.destroyed || settled.isSettled) return;
                     let kind = interrupt?.kind ?? 'destroy';
                     // Too late for the source to fail (it ended): destroy the stage instead.
                     if (kind === 'sourceError' && (source.readableEnded || source.destroyed)) kind = 'destroy';
@@ -311,20 +301,20 @@ describe('limitedTransform model', () => {
           expect(errors.length).toBeLessThanOrEqual(1);
           const cause = causes[0];
           if (cause === undefined) {
-            expect(rejection).toBeUndefined();
+            expect(settled.rejection).toBeUndefined();
             const expected = outcomes.flatMap((o, i) => (o === 'value' || o === 'sync' ? [i * 10] : []));
             if (ordered) expect(items).toEqual(expected);
             else expect([...items].sort((a, b) => a - b)).toEqual(expected);
           } else {
             expect(stage.destroyed).toBe(true);
             if (cause === 'destroy')
-              expect((rejection as NodeJS.ErrnoException).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
-            else if (cause === 'pipelineSignal') expect((rejection as Error).name).toBe('AbortError');
+              expect((settled.rejection as NodeJS.ErrnoException).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
+            else if (cause === 'pipelineSignal') expect((settled.rejection as Error).name).toBe('AbortError');
             else if (cause === reasons.sinkError || cause === reasons.sourceError) {
               // Another stream's failure reaches pipeline() a few ticks later (the source's destroy is
               // asynchronous), so a mapper that fails meanwhile may be reported first.
-              expect(causes).toContain(rejection);
-            } else expect(rejection).toBe(cause);
+              expect(causes).toContain(settled.rejection);
+            } else expect(settled.rejection).toBe(cause);
             for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
             // The stage's own error is the cause it was given (a sink or source failure reaches it later,
             // and a mapper may fail first meanwhile).
@@ -397,27 +387,17 @@ describe('limitedReadable model', () => {
             },
           });
           const reasons = { destroyError: new Error('destroyed'), signal: new Error('options.signal') };
-          let rejection: unknown;
-          let isSettled = false;
-          pipeline(stream, sink).then(
-            () => {
-              isSettled = true;
-            },
-            (error: unknown) => {
-              rejection = error;
-              isSettled = true;
-            },
-          );
+          const settled = track(pipeline(stream, sink));
           const interrupt = c.interrupt;
           const isSettledInTime = await drive(
             s,
-            () => isSettled,
+            () => settled.isSettled,
             interrupt === undefined && !outcomes.some((o) => o === 'hang' || o === 'ignoreAbort')
               ? undefined
               : {
                   at: interrupt?.at ?? Number.POSITIVE_INFINITY,
                   fire: () => {
-                    if (stream.destroyed || isSettled) return;
+                    if (stream.destroyed || settled.isSettled) return;
                     let kind: 'destroy' | 'destroyError' | 'signal' =
                       interrupt?.kind === 'signal'
                         ? 'signal'
@@ -445,14 +425,14 @@ describe('limitedReadable model', () => {
           expect(errors.length).toBeLessThanOrEqual(1);
           const cause = causes[0];
           if (cause === undefined) {
-            expect(rejection).toBeUndefined();
+            expect(settled.rejection).toBeUndefined();
             const expected = outcomes.flatMap((o, i) => (o === 'value' || o === 'sync' ? [i * 10] : []));
             if (ordered) expect(items).toEqual(expected);
             else expect([...items].sort((a, b) => a - b)).toEqual(expected);
           } else {
             if (cause === 'destroy')
-              expect((rejection as NodeJS.ErrnoException).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
-            else expect(rejection).toBe(cause);
+              expect((settled.rejection as NodeJS.ErrnoException).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
+            else expect(settled.rejection).toBe(cause);
             for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
           }
           // (A generator never pulled has no `finally` to run.)

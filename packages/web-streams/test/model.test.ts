@@ -157,6 +157,30 @@ function observer() {
 }
 
 /**
+ * Reads `reader` to its end, each read a task of the scheduler, counting results in `o.read`: the
+ * results, the error it ended with (if any), and whether it ended.
+ */
+function readAll(s: fc.Scheduler, reader: ReadableStreamDefaultReader<unknown>, o: { read: number }) {
+  const items: unknown[] = [];
+  const state = { items, error: undefined as unknown, isDone: false, done: Promise.resolve() };
+  state.done = (async () => {
+    try {
+      for (;;) {
+        await s.schedule(Promise.resolve(), 'read');
+        const step = await reader.read();
+        if (step.done) break;
+        o.read++;
+        items.push(step.value);
+      }
+    } catch (error) {
+      state.error = error;
+    }
+    state.isDone = true;
+  })();
+  return state;
+}
+
+/**
  * Runs the scheduler until `isSettled()`, one scheduled task at a time with event-loop turns in
  * between; `interrupt` fires at step `at`, or as soon as nothing is left to schedule. Returns false
  * if it stalled with nothing left to do.
@@ -227,33 +251,18 @@ describe('LimitedTransformStream model', () => {
             isWriterDone = true;
           })();
 
-          const items: unknown[] = [];
-          let readerError: unknown;
-          let isReaderDone = false;
-          const reading = (async () => {
-            try {
-              for (;;) {
-                await s.schedule(Promise.resolve(), 'read');
-                const step = await reader.read();
-                if (step.done) break;
-                o.read++;
-                items.push(step.value);
-              }
-            } catch (error) {
-              readerError = error;
-            }
-            isReaderDone = true;
-          })();
+          const readState = readAll(s, reader, o);
+          const { items } = readState;
 
           const reasons = { cancel: new Error('cancelled'), abort: new Error('aborted'), signal: new Error('signal') };
           const isSettledInTime = await drive(
             s,
-            () => isWriterDone && isReaderDone,
+            () => isWriterDone && readState.isDone,
             mayInterrupt(c) && {
               at: c.interrupt?.at ?? Number.POSITIVE_INFINITY,
               fire() {
                 // Without an interrupt of its own, a case whose mappers hang is ended by a cancel.
-                if (causes.length > 0 || (isWriterDone && isReaderDone)) return;
+                if (causes.length > 0 || (isWriterDone && readState.isDone)) return;
                 const kind = c.interrupt?.kind ?? 'cancel';
                 o.isStopped = true;
                 isLate = o.settledCount === outcomes.length;
@@ -264,7 +273,7 @@ describe('LimitedTransformStream model', () => {
               },
             },
           );
-          await Promise.race([Promise.all([writing, reading]), settle(5)]);
+          await Promise.race([Promise.all([writing, readState.done]), settle(5)]);
 
           expect(isSettledInTime, 'both sides settled').toBe(true);
           expect(o.maxRunning).toBeLessThanOrEqual(limit);
@@ -276,7 +285,7 @@ describe('LimitedTransformStream model', () => {
           expect(o.startsAfterStop, 'mappers started after the stage stopped').toBe(0);
           const cause = causes[0];
           if (cause === undefined) {
-            expect(readerError).toBeUndefined();
+            expect(readState.error).toBeUndefined();
             expect(writerError).toBeUndefined();
             const expected = outcomes.flatMap((o, i) => (o === 'reject' || o === 'throw' ? [] : [expectedValue(o, i)]));
             if (ordered) expect(items).toEqual(expected);
@@ -284,12 +293,12 @@ describe('LimitedTransformStream model', () => {
             if (!ordered) expect(new Set(items)).toEqual(new Set(expected));
           } else if (isLate) {
             // Completed before the interrupt, or stopped by it: either way no other error.
-            if (cause === reasons.cancel) expect(readerError).toBeUndefined();
-            else expect([undefined, cause]).toContain(readerError);
+            if (cause === reasons.cancel) expect(readState.error).toBeUndefined();
+            else expect([undefined, cause]).toContain(readState.error);
             expect([undefined, cause]).toContain(writerError);
           } else {
             // The canceller's own reader just ends; everyone else sees the cause.
-            expect(readerError).toBe(cause === reasons.cancel ? undefined : cause);
+            expect(readState.error).toBe(cause === reasons.cancel ? undefined : cause);
             expect(writerError).toBe(cause);
             for (const signal of o.inFlight.values()) {
               expect(signal.aborted, 'in-flight signals abort').toBe(true);
@@ -337,32 +346,17 @@ describe('limitedReadableStream model', () => {
             ...(c.buffer === undefined ? {} : { buffer: c.buffer }),
           });
           const reader = stream.getReader();
-          const items: unknown[] = [];
-          let readerError: unknown;
-          let isReaderDone = false;
-          const reading = (async () => {
-            try {
-              for (;;) {
-                await s.schedule(Promise.resolve(), 'read');
-                const step = await reader.read();
-                if (step.done) break;
-                o.read++;
-                items.push(step.value);
-              }
-            } catch (error) {
-              readerError = error;
-            }
-            isReaderDone = true;
-          })();
+          const readState = readAll(s, reader, o);
+          const { items } = readState;
 
           const reasons = { cancel: new Error('cancelled'), signal: new Error('signal') };
           const isSettledInTime = await drive(
             s,
-            () => isReaderDone,
+            () => readState.isDone,
             mayInterrupt(c) && {
               at: c.interrupt?.at ?? Number.POSITIVE_INFINITY,
               fire() {
-                if (causes.length > 0 || isReaderDone) return;
+                if (causes.length > 0 || readState.isDone) return;
                 const kind = c.interrupt?.kind === 'signal' ? 'signal' : 'cancel';
                 o.isStopped = true;
                 isLate = o.settledCount === outcomes.length;
@@ -372,7 +366,7 @@ describe('limitedReadableStream model', () => {
               },
             },
           );
-          await Promise.race([reading, settle(5)]);
+          await Promise.race([readState.done, settle(5)]);
 
           expect(isSettledInTime, 'the reader settled').toBe(true);
           expect(o.maxRunning).toBeLessThanOrEqual(limit);
@@ -381,15 +375,15 @@ describe('limitedReadableStream model', () => {
           expect(o.startsAfterStop, 'tasks started after the stream stopped').toBe(0);
           const cause = causes[0];
           if (cause === undefined) {
-            expect(readerError).toBeUndefined();
+            expect(readState.error).toBeUndefined();
             const expected = outcomes.flatMap((o, i) => (o === 'reject' || o === 'throw' ? [] : [expectedValue(o, i)]));
             if (ordered) expect(items).toEqual(expected);
             else expect(new Set(items)).toEqual(new Set(expected));
             if (!ordered) expect(items).toHaveLength(expected.length);
           } else if (isLate) {
-            expect([undefined, cause === reasons.cancel ? undefined : cause]).toContain(readerError);
+            expect([undefined, cause === reasons.cancel ? undefined : cause]).toContain(readState.error);
           } else {
-            expect(readerError).toBe(cause === reasons.cancel ? undefined : cause);
+            expect(readState.error).toBe(cause === reasons.cancel ? undefined : cause);
             for (const signal of o.inFlight.values()) expect(signal.aborted, 'in-flight signals abort').toBe(true);
           }
           // (A generator never pulled has no `finally` to run.)
